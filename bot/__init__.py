@@ -1,0 +1,1 @@
+"""repairbot's outside: CLI, settings, the aiohttp app and every platform adapter."""

@@ -1,0 +1,42 @@
+"""A ticket as the REST API shows it (contract.md): ISO 8601 times with offset, photos as signed URLs."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+
+from bot import keys
+from bot.media import photo_url
+from store.models import Ticket
+
+
+def _iso(value: datetime | None, tz) -> str | None:
+    return value.astimezone(tz).isoformat() if value else None
+
+
+def ticket_json(app: web.Application, t: Ticket, *, with_events: bool = True) -> dict[str, Any]:
+    clock = app[keys.CLOCK]
+    tz = clock.tz
+    now = clock.now()
+    out: dict[str, Any] = {
+        "number": t.number, "status": t.status, "area": t.area, "location": t.location,
+        "reporter_name": t.reporter_name, "phone": t.phone, "description": t.description,
+        "category": t.category, "trade": t.trade, "channel": t.channel,
+        "photos": [photo_url(app, p.id, now) for p in t.photos],
+        "assignee": {"name": t.assignee.name, "phone": t.assignee.phone} if t.assignee else None,
+        "visit_text": t.visit_text or None, "visit_at": _iso(t.visit_at, tz),
+        "created_at": _iso(t.created_at, tz), "dispatched_at": _iso(t.dispatched_at, tz),
+        "accepted_at": _iso(t.accepted_at, tz), "arrived_at": _iso(t.arrived_at, tz),
+        "completed_at": _iso(t.completed_at, tz), "closed_at": _iso(t.closed_at, tz),
+        "quote": str(t.quote) if t.quote is not None else None,
+        "fee": str(t.fee) if t.fee is not None else None,
+        "rating": t.rating, "property": t.property,
+    }
+    if with_events:
+        out["events"] = [
+            {"at": _iso(e.at, tz), "actor": e.actor, "channel": e.channel, "action": e.action,
+             "from_status": e.from_status or None, "to_status": e.to_status or None, "details": e.details}
+            for e in t.events
+        ]
+    return out

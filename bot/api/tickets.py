@@ -1,0 +1,98 @@
+"""Ticket endpoints: list with filters, one by number, and staff entry on a caller's behalf (代录, BR-1)."""
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+from aiohttp import web
+
+from bot import keys
+from bot.api.errors import api_error
+from bot.api.serialize import ticket_json
+from conversations.visit_time import parse_visit
+from conversations.report import build_report
+from dispatch.statuses import ALL, AREAS, TRADES
+from dispatch.tickets import TicketFilter, create_ticket, get_ticket, list_tickets
+
+routes = web.RouteTableDef()
+PER_PAGE = 50
+
+
+def _parse_time(name: str, value: str | None, tz) -> datetime | None:
+    if not value:
+        return None
+    try:
+        t = datetime.fromisoformat(value)
+    except ValueError:
+        raise api_error(400, "bad_query", field=name)
+    return t if t.tzinfo else t.replace(tzinfo=tz)
+
+
+@routes.get("/api/v1/tickets")
+async def list_(request: web.Request) -> web.Response:
+    q = request.query
+    tz = request.app[keys.CLOCK].tz
+    for name, allowed in (("status", ALL), ("trade", TRADES), ("area", AREAS)):
+        if q.get(name) and q[name] not in allowed:
+            raise api_error(400, "bad_query", field=name)
+    try:
+        page = int(q.get("page", "1"))
+    except ValueError:
+        raise api_error(400, "bad_query", field="page")
+    if page < 1:
+        raise api_error(400, "bad_query", field="page")
+    f = TicketFilter(status=q.get("status") or None, trade=q.get("trade") or None, area=q.get("area") or None,
+                     since=_parse_time("since", q.get("since"), tz), until=_parse_time("until", q.get("until"), tz))
+    async with request.app[keys.SESSIONS]() as session:
+        tickets, total = await list_tickets(session, f, page, PER_PAGE)
+        items = [ticket_json(request.app, t, with_events=False) for t in tickets]
+    return web.json_response({"tickets": items, "page": page, "per_page": PER_PAGE, "total": total},
+                             dumps=_dumps)
+
+
+@routes.get("/api/v1/tickets/{number}")
+async def get_one(request: web.Request) -> web.Response:
+    async with request.app[keys.SESSIONS]() as session:
+        ticket = await get_ticket(session, request.match_info["number"].upper())
+        if ticket is None:
+            raise api_error(404, "not_found")
+        body = ticket_json(request.app, ticket)
+    return web.json_response(body, dumps=_dumps)
+
+
+@routes.post("/api/v1/tickets")
+async def create(request: web.Request) -> web.Response:
+    """Staff entry: the same validation as the chat intake, the same domain function."""
+    try:
+        data = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise api_error(400, "bad_json")
+    if not isinstance(data, dict):
+        raise api_error(400, "bad_json")
+    engine = request.app[keys.ENGINE]
+    clock = request.app[keys.CLOCK]
+    now = clock.now()
+    fields = {k: data.get(k) if isinstance(data.get(k), str) or data.get(k) is None else str(data.get(k))
+              for k in ("description", "location", "area", "reporter_name", "phone", "category", "trade",
+                        "visit_text")}
+    visit_at = None
+    if fields.get("visit_text"):
+        parsed = parse_visit(fields["visit_text"], clock.local_now())
+        if parsed is None:
+            raise api_error(422, "invalid", field="visit_text")
+        visit_at = parsed[1]
+    new, errors = build_report(fields, engine.deps.rules, channel="api", visit_at=visit_at,
+                               property=request.app[keys.SETTINGS].service.property)
+    if new is None:
+        first = errors[0]
+        raise api_error(422, first.code, field=first.field,
+                        fields=[{"field": e.field, "code": e.code} for e in errors])
+    actor = f"api:{data.get('entered_by') or 'desk'}"
+    async with request.app[keys.SESSIONS]() as session, session.begin():
+        ticket = await create_ticket(session, new, actor, now, request.app[keys.SETTINGS].service.timezone)
+        body = ticket_json(request.app, ticket)
+    return web.json_response(body, status=201, dumps=_dumps)
+
+
+def _dumps(obj) -> str:
+    return json.dumps(obj, ensure_ascii=False)

@@ -1,0 +1,139 @@
+"""The aiohttp app factory: one function that the CLI and the tests both use."""
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from bot import health, keys, media
+from bot.api import tickets as api_tickets
+from bot.api.auth import bearer_auth
+from bot.api.errors import api_error
+from bot.outbound import Messengers
+from bot.secrets import kept_secret
+from bot.settings import Settings
+from bot.sim import routes as sim_routes
+from bot.sim.log import SentLog
+from conversations.classify import load_rules
+from conversations.engine import Deps, Engine, IntakeLimits
+from conversations.storage import make_storage
+from conversations.texts import Texts
+from dispatch.people import sync_staff
+from store.clock import Clock
+from store.db import make_engine, make_sessionmaker, migrate
+from store.media import MediaStore
+from store.models import Trade
+
+log = logging.getLogger(__name__)
+# Large enough for a photo posted to the simulator as base64; platform webhooks check their own limits.
+MAX_BODY = 16 * 1024 * 1024
+
+
+def create_app(settings: Settings, *, clock: Clock | None = None, run_background: bool = True,
+               redis_prefix: str = "repairbot") -> web.Application:
+    app = web.Application(middlewares=[json_errors, bearer_auth], client_max_size=MAX_BODY)
+    app[keys.SETTINGS] = settings
+    app[keys.CLOCK] = clock or Clock(settings.service.timezone)
+    app[keys.MESSENGERS] = Messengers()
+    app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(_make_engine(redis_prefix))
+    if run_background:
+        app.cleanup_ctx.append(_background)
+    app.add_routes(health.routes)
+    app.add_routes(media.routes)
+    app.add_routes(api_tickets.routes)
+    if settings.simulator_enabled:
+        app[keys.SIM_LOG] = SentLog(app[keys.CLOCK])
+        app[keys.MESSENGERS].register("sim", app[keys.SIM_LOG].send)
+        app.add_routes(sim_routes.routes)
+    return app
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    settings = app[keys.SETTINGS]
+    url = settings.database.url
+    if url.startswith("sqlite"):
+        await migrate(url)  # the embedded default needs no separate `repairbot migrate`
+    db = make_engine(url, settings.database.pool_size)
+    app[keys.DB] = db
+    app[keys.SESSIONS] = make_sessionmaker(db)
+    clock = app[keys.CLOCK]
+    async with app[keys.SESSIONS]() as session, session.begin():
+        for t in settings.trades:
+            await session.merge(Trade(key=t.key, name=t.name, wecom_chat_id=t.wecom_chat_id,
+                                      feishu_chat_id=t.feishu_chat_id))
+        await sync_staff(session, settings.staff, clock.now(), settings.service.property)
+    secret = settings.service.secret_key.get_secret_value() or await kept_secret(app[keys.SESSIONS], "secret_key")
+    app[keys.SECRET] = secret.encode()
+    tokens = {t.get_secret_value() for t in settings.service.api_tokens}
+    if not tokens:
+        token = await kept_secret(app[keys.SESSIONS], "api_token")
+        tokens = {token}
+        log.warning("no [service] api_tokens configured; this installation's generated API token is %s", token)
+    app[keys.API_TOKENS] = frozenset(tokens)
+    yield
+    await db.dispose()
+
+
+def _make_engine(redis_prefix: str):
+    async def _engine(app: web.Application) -> AsyncIterator[None]:
+        settings = app[keys.SETTINGS]
+        clock = app[keys.CLOCK]
+        storage = make_storage(settings.redis.url, clock=clock, prefix=redis_prefix,
+                               pool_size=settings.redis.pool_size)
+        deps = Deps(
+            texts=Texts(settings.service.timezone),
+            rules=load_rules(settings.intake.rules_file or None),
+            sessions=app[keys.SESSIONS], storage=storage, media=MediaStore(settings.media.dir), clock=clock,
+            intake=IntakeLimits(settings.intake.draft_ttl, settings.intake.duplicate_window,
+                                settings.intake.max_photos, settings.intake.max_photo_bytes),
+            tz=settings.service.timezone, property=settings.service.property,
+        )
+        app[keys.ENGINE] = Engine(deps)
+        yield
+        await storage.close()
+    return _engine
+
+
+async def sweep_once(app: web.Application) -> int:
+    """Close idle drafts and tell their residents; returns how many were closed."""
+    closed = await app[keys.ENGINE].expire_idle()
+    for key, replies in closed:
+        await app[keys.MESSENGERS].send(key, replies)
+    return len(closed)
+
+
+async def _background(app: web.Application) -> AsyncIterator[None]:
+    interval = app[keys.SETTINGS].sla.scan_interval
+
+    async def loop() -> None:
+        while True:
+            try:
+                await sweep_once(app)
+            except Exception:  # one failed sweep must not stop the timers for good
+                log.exception("sweep failed")
+            await asyncio.sleep(interval)
+
+    task = asyncio.create_task(loop(), name="sweeper")
+    yield
+    task.cancel()
+    try:
+        await task
+    except asyncio.CancelledError:
+        pass
+
+
+@web.middleware
+async def json_errors(request: web.Request, handler):
+    """Unexpected errors become a JSON 500 without internals; HTTP errors pass through."""
+    try:
+        return await handler(request)
+    except web.HTTPException:
+        raise
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        raise api_error(500, "internal")

@@ -1,0 +1,77 @@
+"""The `repairbot` command: serve, migrate, worker, check-config."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+from bot.settings import ConfigError, load_settings
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="repairbot", description="Chat repair desk for property management")
+    sub = p.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="start the HTTP service (and its background work)")
+    serve.add_argument("--config", help="TOML configuration file (default: $REPAIRBOT_CONFIG or none)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--demo", action="store_true", help="mount the simulator even with platforms configured")
+    for name, text in (("migrate", "bring the database schema up to date"),
+                       ("worker", "run background work only (timers, outbox)"),
+                       ("check-config", "validate a configuration and say what is wrong")):
+        sp = sub.add_parser(name, help=text)
+        sp.add_argument("--config")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        settings = load_settings(args.config, **({"demo": True} if getattr(args, "demo", False) else {}))
+    except ConfigError as e:
+        print(f"configuration error:\n{e}", file=sys.stderr)
+        return 2
+    if args.command == "check-config":
+        print(f"configuration OK: database {settings.database.url.split('://')[0]}, "
+              f"state {'redis' if settings.redis.url else 'in-process'}, "
+              f"platforms {', '.join(settings.platforms) or 'none (simulator)'}, "
+              f"{len(settings.trades)} trades, {len(settings.staff)} staff")
+        return 0
+    if args.command == "migrate":
+        from store.db import migrate_sync
+        migrate_sync(settings.database.url)
+        print("database schema is up to date")
+        return 0
+    if args.command == "worker":
+        return asyncio.run(_worker(settings))
+    from aiohttp import web
+
+    from bot.app import create_app
+    if settings.simulator_enabled:
+        logging.getLogger("repairbot").info("simulator at http://%s:%s/sim/", args.host, args.port)
+    # No access log: it costs most of the throughput of a fast handler; metrics cover traffic.
+    web.run_app(create_app(settings), host=args.host, port=args.port, access_log=None,
+                print=lambda s: print(s + (f"\nsimulator: http://{args.host}:{args.port}/sim/"
+                                           if settings.simulator_enabled else ""), flush=True))
+    return 0
+
+
+async def _worker(settings) -> int:
+    """Background work without HTTP: the same app resources, started and kept running."""
+    from aiohttp import web
+
+    from bot.app import create_app
+
+    if not settings.redis.url:
+        print("worker needs [redis] url: in-process state cannot be shared with a web process", file=sys.stderr)
+        return 2
+    app = create_app(settings)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()
+    return 0

@@ -1,0 +1,194 @@
+"""Settings: one object loaded once from a TOML file plus REPAIRBOT_<SECTION>__<KEY> environment overrides."""
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from dispatch.statuses import TRADES as TRADE_KEYS
+
+
+class ServiceSettings(BaseModel):
+    public_url: str = "http://127.0.0.1:8080"
+    timezone: str = "Asia/Shanghai"
+    api_tokens: list[SecretStr] = []
+    # Signs photo URLs; empty means one is generated and kept in the database on first start.
+    secret_key: SecretStr = SecretStr("")
+    property: str = "default"
+
+
+class DatabaseSettings(BaseModel):
+    url: str = "sqlite+aiosqlite:///repairbot.db"
+    pool_size: int = 10
+
+
+class RedisSettings(BaseModel):
+    url: str = ""
+    pool_size: int = 50
+
+
+class IntakeSettings(BaseModel):
+    draft_ttl: int = Field(1800, gt=0, description="seconds an idle draft lives (default 30 min)")
+    duplicate_window: int = Field(86400, gt=0, description="BR-4: seconds back to look for the same fault")
+    rules_file: str = ""  # empty: the packaged conversations/rules.toml
+    max_photos: int = Field(9, gt=0)
+    max_photo_bytes: int = Field(10 * 1024 * 1024, gt=0)
+
+
+class MediaSettings(BaseModel):
+    dir: str = "media"
+    url_ttl: int = 7 * 86400
+
+
+class WecomSettings(BaseModel):
+    corp_id: str
+    agent_id: int
+    secret: SecretStr
+    token: SecretStr
+    encoding_aes_key: SecretStr
+    api_base: str = "https://qyapi.weixin.qq.com"
+
+
+class FeishuSettings(BaseModel):
+    app_id: str
+    app_secret: SecretStr
+    verification_token: SecretStr
+    encrypt_key: SecretStr = SecretStr("")
+    api_base: str = "https://open.feishu.cn"
+
+
+class WechatMpSettings(BaseModel):
+    app_id: str
+    secret: SecretStr
+    token: SecretStr
+    encoding_aes_key: SecretStr = SecretStr("")
+    api_base: str = "https://api.weixin.qq.com"
+
+
+class SlaSettings(BaseModel):
+    emergency_respond: int = 900     # BR-9
+    emergency_finish: int = 7200     # BR-9
+    unit_arrive: int = 1200          # BR-10
+    daily_finish: int = 86400
+    complaint_reply: int = 86400     # BR-27
+    scan_interval: int = 30
+
+
+class TradeSettings(BaseModel):
+    key: str
+    name: str
+    wecom_chat_id: str = ""
+    feishu_chat_id: str = ""
+
+    @field_validator("key")
+    @classmethod
+    def _known_trade(cls, v: str) -> str:
+        if v not in TRADE_KEYS:
+            raise ValueError(f"unknown trade key {v!r}; use one of {', '.join(TRADE_KEYS)}")
+        return v
+
+
+class StaffSettings(BaseModel):
+    name: str
+    role: Literal["technician", "supervisor", "manager", "director", "leadership", "desk", "finance"]
+    trades: list[str] = []
+    phone: str = ""
+    wecom_userid: str = ""
+    feishu_open_id: str = ""
+
+
+class AlertSettings(BaseModel):
+    wecom_chat_id: str = ""
+    feishu_chat_id: str = ""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="REPAIRBOT_", env_nested_delimiter="__", extra="forbid", case_sensitive=False,
+    )
+
+    service: ServiceSettings = ServiceSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    redis: RedisSettings = RedisSettings()
+    intake: IntakeSettings = IntakeSettings()
+    media: MediaSettings = MediaSettings()
+    sla: SlaSettings = SlaSettings()
+    wecom: WecomSettings | None = None
+    feishu: FeishuSettings | None = None
+    wechat_mp: WechatMpSettings | None = None
+    trades: list[TradeSettings] = []
+    staff: list[StaffSettings] = []
+    alerts: AlertSettings = AlertSettings()
+    demo: bool = False  # mount the simulator even when a platform is configured
+
+    @classmethod
+    def settings_customise_sources(
+        cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Environment wins over the file, which arrives through init kwargs (see load_settings).
+        return (env_settings, init_settings)
+
+    @property
+    def platforms(self) -> list[str]:
+        return [name for name in ("wecom", "feishu", "wechat_mp") if getattr(self, name) is not None]
+
+    @property
+    def simulator_enabled(self) -> bool:
+        return self.demo or not self.platforms
+
+
+class ConfigError(Exception):
+    """A configuration that cannot be used; the message names the offending key in plain words."""
+
+
+def _describe(err: ValidationError) -> str:
+    lines = []
+    for e in err.errors():
+        key = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        msg = e["msg"]
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key (typo?)"
+        elif e["type"] == "missing":
+            msg = "required key is missing"
+        lines.append(f"{key}: {msg}")
+    return "\n".join(lines)
+
+
+def load_settings(path: str | os.PathLike | None = None, **overrides: Any) -> Settings:
+    """Read the TOML file (argument, else REPAIRBOT_CONFIG, else none) and apply env overrides."""
+    path = path or os.environ.get("REPAIRBOT_CONFIG") or None
+    data: dict[str, Any] = {}
+    if path:
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"config file not found: {p}")
+        try:
+            data = tomllib.loads(p.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"{p}: not valid TOML: {e}") from None
+    data.update(overrides)
+    try:
+        settings = Settings(**data)
+    except ValidationError as e:
+        raise ConfigError(_describe(e)) from None
+    _check_references(settings)
+    return settings
+
+
+def _check_references(s: Settings) -> None:
+    known = {t.key for t in s.trades} | set(TRADE_KEYS)
+    problems = []
+    for i, person in enumerate(s.staff):
+        for t in person.trades:
+            if t not in known:
+                problems.append(f"staff[{i}].trades: unknown trade {t!r} ({person.name})")
+    if s.database.url.split(":", 1)[0] not in ("sqlite+aiosqlite", "postgresql+asyncpg"):
+        problems.append("database.url: use sqlite+aiosqlite:///FILE or postgresql+asyncpg://USER@HOST/DB")
+    if s.redis.url and not s.redis.url.startswith(("redis://", "rediss://", "unix://")):
+        problems.append("redis.url: must start with redis://, rediss:// or unix://")
+    if problems:
+        raise ConfigError("\n".join(problems))

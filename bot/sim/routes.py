@@ -1,0 +1,65 @@
+"""Simulator endpoints: the chat page, `POST /sim/api/say` and `GET /sim/api/sent`."""
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+
+from aiohttp import web
+
+from bot import keys
+from bot.api.errors import api_error
+from conversations.messages import InboundMessage
+
+routes = web.RouteTableDef()
+MAX_IMAGE_B64 = 16 * 1024 * 1024
+
+
+@routes.get("/sim")
+async def sim_root(request: web.Request) -> web.Response:
+    raise web.HTTPFound("/sim/")
+
+
+@routes.get("/sim/")
+async def page(request: web.Request) -> web.Response:
+    texts = request.app[keys.ENGINE].deps.texts
+    return web.Response(text=texts.render("sim/index.html.j2"), content_type="text/html", charset="utf-8")
+
+
+@routes.post("/sim/api/say")
+async def say(request: web.Request) -> web.Response:
+    try:
+        data = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise api_error(400, "bad_json")
+    if not isinstance(data, dict):
+        raise api_error(400, "bad_json")
+    user, chat, text, image_b64 = data.get("user"), data.get("chat"), data.get("text"), data.get("image_b64")
+    if not isinstance(user, str) or not user.strip() or len(user) > 64:
+        raise api_error(400, "missing" if not user else "invalid", field="user")
+    if chat is not None and (not isinstance(chat, str) or len(chat) > 64):
+        raise api_error(400, "invalid", field="chat")
+    if text is not None and not isinstance(text, str):
+        raise api_error(400, "invalid", field="text")
+    image = None
+    if image_b64 is not None:
+        if not isinstance(image_b64, str) or len(image_b64) > MAX_IMAGE_B64:
+            raise api_error(400, "invalid", field="image_b64")
+        try:
+            image = base64.b64decode(image_b64.split(",", 1)[-1], validate=True)
+        except (binascii.Error, ValueError):
+            raise api_error(400, "invalid", field="image_b64")
+    msg = InboundMessage(channel="sim", chat=chat or user, user=user, text=text or "", image=image)
+    replies = await request.app[keys.ENGINE].handle(msg)
+    items = request.app[keys.SIM_LOG].record(msg.chat, msg.user, replies)
+    return web.json_response({"replies": items}, dumps=lambda o: json.dumps(o, ensure_ascii=False))
+
+
+@routes.get("/sim/api/sent")
+async def sent(request: web.Request) -> web.Response:
+    try:
+        after = int(request.query.get("after", "0"))
+    except ValueError:
+        raise api_error(400, "bad_query", field="after")
+    items = request.app[keys.SIM_LOG].since(after, request.query.get("user") or None)
+    return web.json_response({"sent": items}, dumps=lambda o: json.dumps(o, ensure_ascii=False))

@@ -1,0 +1,1 @@
+"""Chat conversations: the intake flow, its state storage and text understanding."""

@@ -1,0 +1,176 @@
+"""The conversation engine: per message take the lock, load the state, run one step, save, answer."""
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from conversations import metrics
+from conversations.classify import Rules
+from conversations.commands import Command, match_command
+from conversations.intake import Draft, Turn, advance, handle_text, start
+from conversations.messages import InboundMessage, Reply
+from conversations.storage import StateStorage, StorageKey
+from conversations.textcheck import is_greeting, is_meaningless, is_too_long
+from conversations.texts import Texts
+from store.clock import Clock
+from store.media import MediaStore
+
+# Kept after a draft goes idle, so a late message can still be told its draft expired.
+GRACE = 86400
+
+
+@dataclass(frozen=True)
+class IntakeLimits:
+    draft_ttl: int = 1800
+    duplicate_window: int = 86400
+    max_photos: int = 9
+    max_photo_bytes: int = 10 * 1024 * 1024
+
+
+@dataclass
+class Deps:
+    texts: Texts
+    rules: Rules
+    sessions: async_sessionmaker[AsyncSession]
+    storage: StateStorage
+    media: MediaStore
+    clock: Clock
+    intake: IntakeLimits
+    tz: str = "Asia/Shanghai"
+    property: str = "default"
+
+
+class Engine:
+    def __init__(self, deps: Deps) -> None:
+        self.deps = deps
+
+    async def handle(self, msg: InboundMessage) -> list[Reply]:
+        started = time.perf_counter()
+        key = StorageKey(msg.channel, msg.chat, msg.user)
+        storage = self.deps.storage
+        async with storage.lock(key):
+            now = self.deps.clock.now()
+            turn = Turn(self.deps, msg, now)
+            draft = Draft.from_dict(await storage.get(key))
+            if draft is not None and self._expired(draft, now):
+                turn.say("intake/expired.j2", d=draft, minutes=self.deps.intake.draft_ttl // 60)
+                draft = None
+            draft = await self._step(turn, draft)
+            if draft is None:
+                await storage.delete(key)
+                await storage.unschedule(key)
+            else:
+                draft.updated_at = now.isoformat()
+                await storage.set(key, draft.to_dict(), self.deps.intake.draft_ttl + GRACE)
+                await storage.schedule(key, now + timedelta(seconds=self.deps.intake.draft_ttl))
+        metrics.STEPS.labels(channel=msg.channel).inc()
+        metrics.STEP_SECONDS.observe(time.perf_counter() - started)
+        return turn.replies
+
+    def _expired(self, draft: Draft, now: datetime) -> bool:
+        if not draft.updated_at:
+            return False
+        idle = now - datetime.fromisoformat(draft.updated_at)
+        return idle >= timedelta(seconds=self.deps.intake.draft_ttl)
+
+    async def _step(self, turn: Turn, draft: Draft | None) -> Draft | None:
+        msg = turn.msg
+        if msg.image is not None or msg.image_failed:
+            return await self._photo(turn, draft)
+        text = msg.text.strip()
+        if is_meaningless(text):
+            turn.say("intake/not_understood.j2")
+            return await self._reask(turn, draft)
+        if is_too_long(text):
+            turn.say("intake/too_long.j2")
+            return await self._reask(turn, draft)
+        command = match_command(text)
+        if command is not None:
+            return await self._command(turn, draft, command)
+        if is_greeting(text):
+            if draft is None:
+                turn.say("intake/welcome.j2")
+                return None
+            return await self._reask(turn, draft)
+        return await handle_text(turn, draft)
+
+    async def _reask(self, turn: Turn, draft: Draft | None) -> Draft | None:
+        if draft is not None and draft.state is not None:
+            await advance(turn, draft)
+        return draft
+
+    async def _command(self, turn: Turn, draft: Draft | None, command: Command) -> Draft | None:
+        from dispatch.tickets import get_ticket, tickets_of
+
+        if command.name == "cancel":
+            turn.say("intake/cancelled.j2" if draft else "intake/nothing_to_cancel.j2")
+            return None
+        if command.name == "help":
+            turn.say("intake/help.j2")
+            return await self._reask(turn, draft)
+        async with self.deps.sessions() as session:
+            if command.name == "mine":
+                tickets = await tickets_of(session, turn.msg.channel, turn.msg.user)
+                turn.say("tickets/mine.j2", tickets=tickets)
+            else:
+                ticket = await get_ticket(session, command.arg)
+                turn.say("tickets/detail.j2" if ticket else "tickets/not_found.j2", t=ticket, number=command.arg)
+        return await self._reask(turn, draft)
+
+    async def _photo(self, turn: Turn, draft: Draft | None) -> Draft | None:
+        """Photos are first-class: stored at once, counted, and the conversation carries on."""
+        from dispatch.tickets import save_photo
+
+        limits, msg = self.deps.intake, turn.msg
+        if msg.image_failed:
+            turn.say("intake/photo_failed.j2")
+            return await self._reask(turn, draft)
+        data = msg.image or b""
+        if len(data) > limits.max_photo_bytes:
+            turn.say("intake/photo_too_big.j2", limit_mb=limits.max_photo_bytes // (1024 * 1024))
+            return await self._reask(turn, draft)
+        if draft is not None and len(draft.photo_ids) >= limits.max_photos:
+            turn.say("intake/photo_too_many.j2", limit=limits.max_photos)
+            return await self._reask(turn, draft)
+        stored = await asyncio.to_thread(self.deps.media.save_image, data)
+        if stored is None:
+            turn.say("intake/photo_invalid.j2")
+            return await self._reask(turn, draft)
+        async with self.deps.sessions() as session, session.begin():
+            photo = await save_photo(session, stored, msg.channel, msg.user, turn.now)
+        if draft is None or draft.state is None:
+            draft = Draft(started_at=turn.now.isoformat())
+        draft.photo_ids.append(photo.id)
+        await advance(turn, draft, prefix=turn.text("intake/photo_received.j2", count=len(draft.photo_ids)))
+        return draft
+
+    async def expire_idle(self) -> list[tuple[StorageKey, list[Reply]]]:
+        """Close drafts idle past their TTL; returns the messages to deliver to each resident."""
+        now = self.deps.clock.now()
+        out: list[tuple[StorageKey, list[Reply]]] = []
+        storage = self.deps.storage
+        for key in await storage.due(now):
+            async with storage.lock(key):
+                draft = Draft.from_dict(await storage.get(key))
+                if draft is None:
+                    await storage.unschedule(key)
+                    continue
+                if not self._expired(draft, now):  # touched since it was scheduled
+                    due = datetime.fromisoformat(draft.updated_at) + timedelta(seconds=self.deps.intake.draft_ttl)
+                    await storage.schedule(key, due)
+                    continue
+                await storage.delete(key)
+                await storage.unschedule(key)
+            metrics.DRAFTS_EXPIRED.inc()
+            text = self.deps.texts.render("intake/expired.j2", d=draft, minutes=self.deps.intake.draft_ttl // 60)
+            out.append((key, [Reply(text)]))
+        return out
+
+    async def peek(self, key: StorageKey) -> dict[str, Any] | None:
+        """The stored draft of a conversation (for tests and the console), without taking the lock."""
+        return await self.deps.storage.get(key)

@@ -1,0 +1,383 @@
+"""The intake conversation: its states, the draft it fills, and one step table of handlers (BR-2)."""
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime
+from typing import Any
+
+from conversations import metrics
+from conversations.classify import classify
+from conversations.corrections import is_override, parse_correction
+from conversations.extract import (
+    Extracted, extract, find_phone, infer_area, normalize_location, parse_location_answer, parse_name_answer,
+)
+from conversations.messages import InboundMessage, Reply
+from conversations.report import build_report
+from conversations.states import State, StatesGroup
+from conversations.visit_time import parse_visit
+
+
+class Intake(StatesGroup):
+    describing = State()      # what is broken
+    locating = State()        # where
+    choosing_area = State()   # 公共区域 or 业户单元, only when the location does not tell
+    contact = State()         # name and phone, asked together
+    confirming = State()      # the summary, waiting for 确认
+    duplicate = State()       # BR-4: shown an open ticket for the same fault
+
+
+_YES = re.compile(r"^(确认|确定|是的?|对的?|没错|没问题|好的?|可以|提交|确认提交|行|嗯|ok|OK|Ok|yes|1)[。.!！~～]*$")
+_NO = re.compile(r"^(不对|不是|有误|错了|修改|要改|改一下|no|NO|2)[。.!！~～]*$")
+_AREA_PUBLIC = re.compile(r"公共|公区|楼道|大堂|小区|^1$")
+_AREA_UNIT = re.compile(r"业户|户内|家里|家中|我家|室内|单元内|自己家|屋里|^2$")
+_INTENT = re.compile(r"^(我|我要|我想|想|需要|要|申请)?(报修|报个修|维修|修理|找师傅|找维修)(一下)?[。.!！]*$")
+_NEW_REPORT = re.compile(r"^(新报|继续|继续报修|不是同一个|不一样|新的)[。.!！]*$")
+
+
+@dataclass
+class Draft:
+    """What the conversation has collected so far; stored as JSON between messages."""
+
+    state: str | None = None
+    description: str = ""
+    location: str = ""
+    area: str = ""
+    name: str = ""
+    phone: str = ""
+    visit_text: str = ""
+    visit_at: str = ""          # ISO 8601
+    photo_ids: list[int] = field(default_factory=list)
+    remembered: bool = False    # name and phone came from this resident's last report
+    skip_duplicate: bool = False
+    duplicate_of: str = ""
+    started_at: str = ""
+    updated_at: str = ""
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any] | None) -> Draft | None:
+        if not raw:
+            return None
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in raw.items() if k in known})
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Turn:
+    """One message being handled: the dependencies, the resident, and the replies so far."""
+
+    deps: Any                  # conversations.engine.Deps (kept loose to avoid an import cycle)
+    msg: InboundMessage
+    now: datetime
+    replies: list[Reply] = field(default_factory=list)
+
+    def say(self, template: str, options: tuple[str, ...] = (), **ctx: Any) -> None:
+        self.replies.append(Reply(self.text(template, **ctx), options))
+
+    def text(self, template: str, **ctx: Any) -> str:
+        return self.deps.texts.render(template, **ctx)
+
+
+Handler = Callable[[Turn, Draft, Extracted], Awaitable["Draft | None"]]
+
+
+def merge(draft: Draft, ex: Extracted, *, override: bool) -> None:
+    """Fill what the message says; replace what is already known only when the resident corrects it."""
+    for name, value in (("description", ex.description), ("location", ex.location), ("name", ex.name),
+                        ("phone", ex.phone)):
+        if value and (override or not getattr(draft, name)):
+            setattr(draft, name, value)
+            if name == "location":
+                draft.area = ""  # a new place may be in another area
+                draft.skip_duplicate = False
+    if ex.location and ex.area and not draft.area:
+        draft.area = ex.area
+    if ex.visit_text and ex.visit_at and (override or not draft.visit_text):
+        draft.visit_text, draft.visit_at = ex.visit_text, ex.visit_at.isoformat()
+    if ex.name or ex.phone:
+        draft.remembered = False
+
+
+async def advance(turn: Turn, draft: Draft, *, prefix: str = "") -> None:
+    """Ask for the first missing slot (BR-2), check duplicates (BR-4), or show the summary."""
+    if not draft.description:
+        draft.state = Intake.describing.name
+        turn.say("intake/ask_description.j2", prefix=prefix, has_location=bool(draft.location))
+        return
+    if not draft.location:
+        draft.state = Intake.locating.name
+        turn.say("intake/ask_location.j2", prefix=prefix, invalid=False)
+        return
+    if not draft.skip_duplicate and await _joined_duplicate(turn, draft):
+        return
+    if not draft.area:
+        draft.area = infer_area(draft.location, draft.description) or ""
+    if not draft.area:
+        draft.state = Intake.choosing_area.name
+        turn.say("intake/ask_area.j2", options=("公共区域", "业户单元"), prefix=prefix, location=draft.location)
+        return
+    if not draft.name or not draft.phone:
+        draft.state = Intake.contact.name
+        turn.say("intake/ask_contact.j2", prefix=prefix, need_name=not draft.name, need_phone=not draft.phone,
+                 unit=draft.area == "unit", invalid_phone="")
+        return
+    draft.state = Intake.confirming.name
+    cls = classify(f"{draft.description} {draft.location}", turn.deps.rules)
+    turn.say("intake/summary.j2", options=("确认", "取消"), prefix=prefix, d=draft, category=cls.category,
+             trade=cls.trade, photos=len(draft.photo_ids))
+
+
+async def _joined_duplicate(turn: Turn, draft: Draft) -> bool:
+    from dispatch.tickets import add_watcher, find_duplicate
+
+    trade = classify(f"{draft.description} {draft.location}", turn.deps.rules).trade
+    key = normalize_location(draft.location)
+    async with turn.deps.sessions() as session, session.begin():
+        ticket = await find_duplicate(session, key, trade, turn.now, turn.deps.intake.duplicate_window)
+        if ticket is None:
+            return False
+        await add_watcher(session, ticket, turn.msg.channel, turn.msg.chat, turn.msg.user, turn.now)
+    draft.state = Intake.duplicate.name
+    draft.duplicate_of = ticket.number
+    turn.say("intake/duplicate.j2", options=("新报",), t=ticket)
+    return True
+
+
+# ---- one handler per state: the step table ---------------------------------------------------------
+
+async def on_describing(turn: Turn, draft: Draft, ex: Extracted) -> Draft | None:
+    merge(draft, ex, override=False)
+    if not draft.description:
+        text = turn.msg.text.strip()
+        # An answer to "what is broken?" that only named a place or a phone is not a description.
+        if ex.location or ex.phone or ex.name or len(text) < 2:
+            await advance(turn, draft)
+            return draft
+        draft.description = text
+    await advance(turn, draft)
+    return draft
+
+
+async def on_locating(turn: Turn, draft: Draft, ex: Extracted) -> Draft | None:
+    merge(draft, ex, override=False)
+    if not draft.location:
+        loc = parse_location_answer(turn.msg.text)
+        if not loc:
+            turn.say("intake/ask_location.j2", prefix="", invalid=True)
+            return draft
+        draft.location = loc
+    await advance(turn, draft)
+    return draft
+
+
+async def on_choosing_area(turn: Turn, draft: Draft, ex: Extracted) -> Draft | None:
+    text = turn.msg.text.strip()
+    if _AREA_UNIT.search(text):
+        draft.area = "unit"
+    elif _AREA_PUBLIC.search(text):
+        draft.area = "public"
+    else:
+        turn.say("intake/ask_area.j2", options=("公共区域", "业户单元"), prefix="", location=draft.location,
+                 invalid=True)
+        return draft
+    await advance(turn, draft)
+    return draft
+
+
+async def on_contact(turn: Turn, draft: Draft, ex: Extracted) -> Draft | None:
+    text = turn.msg.text.strip()
+    phone, bad_phone = find_phone(text)
+    name = ex.name
+    if not name and not draft.name:
+        rest = text
+        for part in (bad_phone, phone, ex.visit_text):
+            rest = rest.replace(part, " ") if part else rest
+        rest = re.sub(r"(我叫|我是|我姓|姓名|名字|称呼|联系人|电话|手机号?|号码)[:：\s]*", " ", rest)
+        rest = re.sub(r"[\s,，。;；:：、]+", " ", rest).strip()
+        # Only an answer that is nothing but a name counts as one.
+        name = parse_name_answer(rest) if rest and " " not in rest else None
+    merge(draft, ex, override=False)
+    draft.phone = phone or draft.phone
+    draft.name = draft.name or name or ""
+    if bad_phone and not phone:
+        turn.say("intake/ask_contact.j2", prefix="", need_name=not draft.name, need_phone=True,
+                 unit=draft.area == "unit", invalid_phone=bad_phone)
+        return draft
+    if not (phone or name or ex.visit_text):
+        turn.say("intake/ask_contact.j2", prefix="", need_name=not draft.name, need_phone=not draft.phone,
+                 unit=draft.area == "unit", invalid_phone="", unclear=True)
+        return draft
+    await advance(turn, draft)
+    return draft
+
+
+async def on_confirming(turn: Turn, draft: Draft, ex: Extracted) -> Draft | None:
+    text = turn.msg.text.strip()
+    if _YES.match(text):
+        return await submit(turn, draft)
+    if _NO.match(text):
+        turn.say("intake/edit_hint.j2", options=("确认", "取消"))
+        return draft
+    # Anything else on the summary is read as a correction of what it shows.
+    before = draft.to_dict()
+    merge(draft, ex, override=True)
+    if draft.to_dict() == before:
+        turn.say("intake/edit_hint.j2", options=("确认", "取消"), unclear=True)
+        return draft
+    await advance(turn, draft, prefix=turn.text("intake/updated.j2"))
+    return draft
+
+
+async def on_duplicate(turn: Turn, draft: Draft, ex: Extracted) -> Draft | None:
+    if _NEW_REPORT.match(turn.msg.text.strip()):
+        draft.skip_duplicate = True
+        await advance(turn, draft)
+        return draft
+    # Anything else starts over: the resident has moved on from the duplicate.
+    return await start(turn, ex)
+
+
+STEPS: dict[str, Handler] = {
+    Intake.describing.name: on_describing,
+    Intake.locating.name: on_locating,
+    Intake.choosing_area.name: on_choosing_area,
+    Intake.contact.name: on_contact,
+    Intake.confirming.name: on_confirming,
+    Intake.duplicate.name: on_duplicate,
+}
+
+
+async def start(turn: Turn, ex: Extracted) -> Draft | None:
+    """A first message: take everything it already says, then ask only for what is missing."""
+    text = turn.msg.text.strip()
+    intent_only = bool(_INTENT.match(text))
+    # A bare yes/no with nothing to confirm is not a fault description.
+    if _YES.match(text) or _NO.match(text) or not (ex.description or ex.location or ex.phone or intent_only):
+        turn.say("intake/welcome.j2")
+        return None
+    draft = Draft(started_at=turn.now.isoformat())
+    if not intent_only:
+        merge(draft, ex, override=False)
+    await _prefill_contact(turn, draft)
+    await advance(turn, draft)
+    return draft
+
+
+async def _prefill_contact(turn: Turn, draft: Draft) -> None:
+    """A resident who reported before is not asked for name and phone again; the summary shows them."""
+    if draft.name and draft.phone:
+        return
+    from dispatch.people import person_for
+
+    async with turn.deps.sessions() as session:
+        person = await person_for(session, turn.msg.channel, turn.msg.user)
+    if person and person.role == "resident" and person.phone:
+        draft.name = draft.name or person.name
+        draft.phone = draft.phone or person.phone
+        draft.remembered = True
+
+
+async def apply_correction(turn: Turn, draft: Draft, slot: str, value: str) -> bool:
+    """`电话错了，是…`: parse the value as that slot; False (and a re-ask) when it does not parse."""
+    now_local = turn.now.astimezone(turn.deps.texts.tz)
+    if slot == "phone":
+        phone, bad = find_phone(value)
+        if not phone:
+            turn.say("intake/ask_contact.j2", prefix="", need_name=False, need_phone=True,
+                     unit=draft.area == "unit", invalid_phone=bad or value)
+            draft.state = Intake.contact.name
+            draft.phone = ""
+            return False
+        draft.phone = phone
+    elif slot == "location":
+        loc = parse_location_answer(value)
+        if not loc:
+            turn.say("intake/ask_location.j2", prefix="", invalid=True)
+            draft.state = Intake.locating.name
+            draft.location = ""
+            return False
+        draft.location, draft.area, draft.skip_duplicate = loc, "", False
+    elif slot == "name":
+        name = parse_name_answer(value)
+        if not name:
+            turn.say("intake/ask_contact.j2", prefix="", need_name=True, need_phone=False,
+                     unit=draft.area == "unit", invalid_phone="")
+            draft.state = Intake.contact.name
+            draft.name = ""
+            return False
+        draft.name = name
+    elif slot == "description":
+        if len(value) < 2:
+            draft.state = Intake.describing.name
+            draft.description = ""
+            turn.say("intake/ask_description.j2", prefix="", has_location=bool(draft.location))
+            return False
+        draft.description = value
+    elif slot == "visit":
+        parsed = parse_visit(value, now_local)
+        if not parsed:
+            turn.say("intake/visit_unclear.j2")
+            return False
+        draft.visit_text, draft.visit_at = parsed[0], parsed[1].isoformat()
+    elif slot == "area":
+        if _AREA_UNIT.search(value):
+            draft.area = "unit"
+        elif _AREA_PUBLIC.search(value):
+            draft.area = "public"
+        else:
+            return False
+    draft.remembered = draft.remembered and slot not in ("phone", "name")
+    return True
+
+
+async def handle_text(turn: Turn, draft: Draft | None) -> Draft | None:
+    """One text message in the intake: corrections first, then the current state's handler."""
+    text = turn.msg.text.strip()
+    ex = extract(text, turn.now.astimezone(turn.deps.texts.tz))
+    if draft is None or draft.state is None:
+        return await start(turn, ex)
+    if draft.state != Intake.duplicate.name:
+        correction = parse_correction(text)
+        if correction and correction[1]:
+            if await apply_correction(turn, draft, *correction):
+                await advance(turn, draft, prefix=turn.text("intake/updated.j2"))
+            return draft
+        if is_override(text) and draft.state != Intake.confirming.name:
+            before = draft.to_dict()
+            merge(draft, ex, override=True)
+            if draft.to_dict() != before:
+                await advance(turn, draft, prefix=turn.text("intake/updated.j2"))
+                return draft
+    handler = STEPS.get(draft.state)
+    if handler is None:  # a state from an older release: start over rather than fail
+        return await start(turn, ex)
+    return await handler(turn, draft, ex)
+
+
+async def submit(turn: Turn, draft: Draft) -> Draft | None:
+    """Create the ticket (dispatch's one domain function) and tell the resident its number."""
+    from dispatch.tickets import create_ticket
+
+    deps = turn.deps
+    new, errors = build_report(
+        {"description": draft.description, "location": draft.location, "area": draft.area,
+         "name": draft.name, "phone": draft.phone, "visit_text": draft.visit_text},
+        deps.rules, channel=turn.msg.channel, reporter_channel=turn.msg.channel, reporter_chat=turn.msg.chat,
+        reporter_user=turn.msg.user, photo_ids=tuple(draft.photo_ids),
+        visit_at=datetime.fromisoformat(draft.visit_at) if draft.visit_at else None, property=deps.property,
+    )
+    if new is None:
+        # The step table should make this impossible; if not, ask again rather than lose the report.
+        for err in errors:
+            setattr(draft, {"reporter_name": "name"}.get(err.field, err.field), "")
+        await advance(turn, draft)
+        return draft
+    async with deps.sessions() as session, session.begin():
+        ticket = await create_ticket(session, new, f"{turn.msg.channel}:{turn.msg.user}", turn.now, deps.tz)
+    metrics.TICKETS_CREATED.labels(channel=ticket.channel, category=ticket.category).inc()
+    turn.say("intake/created.j2", t=ticket, photos=len(draft.photo_ids))
+    return None

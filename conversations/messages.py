@@ -1,0 +1,29 @@
+"""Neutral messages: what any platform's inbound message becomes, and what the bot answers."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    """One message from a person, already verified, decrypted and parsed by its platform adapter."""
+
+    channel: str                  # sim | wecom | wecom_kf | wechat_mp | feishu
+    chat: str                     # the conversation: a 1:1 chat id, or a group id
+    user: str                     # the sender's id on that platform
+    text: str = ""
+    image: bytes | None = None    # already downloaded; platforms' media expire
+    image_failed: bool = False    # the platform would not hand us the image
+    message_id: str = ""
+    user_name: str = ""
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A bot answer: text plus optional quick answers a platform may render as buttons."""
+
+    text: str
+    options: tuple[str, ...] = field(default_factory=tuple)
+
+    def to_dict(self) -> dict:
+        return {"text": self.text, "options": list(self.options)}

@@ -1,0 +1,54 @@
+"""Renders the sentences people read from templates/ (jinja2); one environment per app, never global."""
+from __future__ import annotations
+
+from datetime import datetime
+from importlib.resources import files
+from zoneinfo import ZoneInfo
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+STATUS_LABELS_TEMPLATE = "labels/status.j2"
+
+
+class Texts:
+    def __init__(self, tz: str = "Asia/Shanghai", directory: str | None = None) -> None:
+        self.tz = ZoneInfo(tz)
+        self.env = Environment(
+            loader=FileSystemLoader(directory or str(files("templates"))),
+            autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
+            undefined=StrictUndefined,  # a missing variable is a bug, not an empty sentence
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=False,
+        )
+        self.env.filters["local"] = self._local
+        self.env.filters["mask_phone"] = mask_phone
+        self.env.globals["label"] = self.label
+        self._labels: dict[str, dict[str, str]] = {}
+
+    def render(self, name: str, **ctx) -> str:
+        return self.env.get_template(name).render(**ctx).strip()
+
+    def label(self, kind: str, key: str | None) -> str:
+        """Chinese label of a code (status, trade, area, category) from templates/labels/<kind>.toml."""
+        if kind not in self._labels:
+            import tomllib
+            path = files("templates") / "labels" / f"{kind}.toml"
+            self._labels[kind] = tomllib.loads(path.read_text(encoding="utf-8"))
+        return self._labels[kind].get(key or "", key or "")
+
+    def _local(self, value: datetime | str | None, fmt: str = "%m-%d %H:%M") -> str:
+        if value is None or value == "":
+            return ""
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        return value.astimezone(self.tz).strftime(fmt)
+
+
+def mask_phone(phone: str | None) -> str:
+    """138****8000: enough for a neighbour to recognise, not enough to call."""
+    if not phone:
+        return ""
+    if len(phone) >= 11:
+        return phone[:3] + "****" + phone[-4:]
+    return phone[:2] + "****" + phone[-2:]

@@ -1,0 +1,1 @@
+"""The ticket domain: creation, numbering, duplicates, queries and (later) dispatch actions."""

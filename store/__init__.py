@@ -1,0 +1,1 @@
+"""Persistence only: SQLAlchemy models, the database engine, migrations and the clock."""

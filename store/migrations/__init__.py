@@ -1,0 +1,1 @@
+"""Alembic migrations of the repairbot schema (shipped inside the wheel)."""

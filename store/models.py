@@ -1,0 +1,206 @@
+"""SQLAlchemy models: tickets and their audit trail, photos, people, trades, the outbox."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON, BigInteger, DateTime, ForeignKey, Integer, Numeric, String, Text, TypeDecorator,
+    UniqueConstraint, Index,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class UtcDateTime(TypeDecorator):
+    """Aware datetimes in, aware UTC out, on SQLite (which keeps no zone) as on PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use the injected clock")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+# A BIGINT on PostgreSQL that SQLite still treats as its autoincrementing rowid.
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UtcDateTime, dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Person(Base):
+    """A resident or a member of staff; one row however many platforms they use."""
+
+    __tablename__ = "persons"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    property: Mapped[str] = mapped_column(String(64), default="default")
+    name: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(16), default="resident")
+    phone: Mapped[str] = mapped_column(String(20), default="")
+    trades: Mapped[list[Any]] = mapped_column(default=list)
+    created_at: Mapped[datetime]
+    identities: Mapped[list[PersonIdentity]] = relationship(back_populates="person", lazy="selectin")
+
+
+class PersonIdentity(Base):
+    """One platform account of a person (WeCom userid, Feishu open_id, Official Account openid, sim user)."""
+
+    __tablename__ = "person_identities"
+    __table_args__ = (UniqueConstraint("platform", "external_id", name="uq_identity_platform_external"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"), index=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str] = mapped_column(String(128))
+    person: Mapped[Person] = relationship(back_populates="identities")
+
+
+class Trade(Base):
+    """A trade (工种, BR-8) and where its technicians are reached."""
+
+    __tablename__ = "trades"
+    key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(32))
+    wecom_chat_id: Mapped[str] = mapped_column(String(128), default="")
+    feishu_chat_id: Mapped[str] = mapped_column(String(128), default="")
+
+
+class TicketCounter(Base):
+    """The daily sequence behind ticket numbers BX<yyyymmdd>-<nnnn>."""
+
+    __tablename__ = "ticket_counters"
+    day: Mapped[str] = mapped_column(String(8), primary_key=True)
+    last: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Ticket(Base):
+    """工程维修单: one ticket, four audiences (BR-6)."""
+
+    __tablename__ = "tickets"
+    __table_args__ = (
+        Index("ix_tickets_dup", "location_key", "trade", "created_at"),
+        Index("ix_tickets_status_created", "status", "created_at"),
+        Index("ix_tickets_reporter", "reporter_channel", "reporter_user"),
+    )
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    number: Mapped[str] = mapped_column(String(20), unique=True)
+    property: Mapped[str] = mapped_column(String(64), default="default")
+    status: Mapped[str] = mapped_column(String(16))
+    area: Mapped[str] = mapped_column(String(8))
+    location: Mapped[str] = mapped_column(String(200))
+    location_key: Mapped[str] = mapped_column(String(200))
+    reporter_name: Mapped[str] = mapped_column(String(64))
+    phone: Mapped[str] = mapped_column(String(20))
+    description: Mapped[str] = mapped_column(Text)
+    category: Mapped[str] = mapped_column(String(12))
+    trade: Mapped[str] = mapped_column(String(32))
+    channel: Mapped[str] = mapped_column(String(16))
+    reporter_channel: Mapped[str] = mapped_column(String(16), default="")
+    reporter_chat: Mapped[str] = mapped_column(String(128), default="")
+    reporter_user: Mapped[str] = mapped_column(String(128), default="")
+    reporter_id: Mapped[int | None] = mapped_column(ForeignKey("persons.id"), nullable=True)
+    visit_text: Mapped[str] = mapped_column(String(64), default="")
+    visit_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("persons.id"), nullable=True)
+    created_at: Mapped[datetime]
+    dispatched_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    accepted_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    arrived_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    completed_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    closed_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    quote: Mapped[Decimal | None] = mapped_column(Numeric(10, 2), nullable=True)
+    fee: Mapped[Decimal | None] = mapped_column(Numeric(10, 2), nullable=True)
+    rating: Mapped[int | None] = mapped_column(nullable=True)
+    version: Mapped[int] = mapped_column(default=1)
+
+    events: Mapped[list[TicketEvent]] = relationship(
+        back_populates="ticket", order_by="TicketEvent.id", lazy="selectin")
+    photos: Mapped[list[Photo]] = relationship(order_by="Photo.id", lazy="selectin")
+    assignee: Mapped[Person | None] = relationship(foreign_keys=[assignee_id], lazy="selectin")
+
+
+class TicketEvent(Base):
+    """The audit trail: every change of a ticket, who made it and through which channel."""
+
+    __tablename__ = "ticket_events"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(128))
+    channel: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(32))
+    from_status: Mapped[str] = mapped_column(String(16), default="")
+    to_status: Mapped[str] = mapped_column(String(16), default="")
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    ticket: Mapped[Ticket] = relationship(back_populates="events")
+
+
+class TicketWatcher(Base):
+    """Someone kept informed about a ticket: a second reporter of the same fault (BR-4)."""
+
+    __tablename__ = "ticket_watchers"
+    __table_args__ = (UniqueConstraint("ticket_id", "channel", "user_id", name="uq_watcher"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    chat_id: Mapped[str] = mapped_column(String(128), default="")
+    user_id: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime]
+
+
+class Photo(Base):
+    """A photo a resident sent, stored at once (platform media expires) and linked to its ticket."""
+
+    __tablename__ = "photos"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    ticket_id: Mapped[int | None] = mapped_column(
+        ForeignKey("tickets.id", ondelete="SET NULL"), nullable=True, index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    uploader: Mapped[str] = mapped_column(String(128))
+    path: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(32))
+    size: Mapped[int]
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+
+
+class Outbox(Base):
+    """A message recorded in the same transaction as the change that implies it, then delivered."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    dedupe_key: Mapped[str] = mapped_column(String(128), unique=True)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"), nullable=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    recipient: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(12), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime]
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    platform_message_id: Mapped[str] = mapped_column(String(128), default="")
+
+
+class KeyValue(Base):
+    """Small service-wide values that must survive restarts (generated secrets, sync cursors)."""
+
+    __tablename__ = "kv"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)

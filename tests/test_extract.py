@@ -1,0 +1,264 @@
+"""Field extraction from one resident message (BR-2), checked against the intake corpus and edge cases."""
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from conversations.classify import classify, load_rules
+from conversations.extract import (
+    extract, find_phone, infer_area, normalize_location, normalize_phone, parse_location_answer, parse_name_answer,
+)
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+NOW = datetime(2026, 11, 29, 10, 0, tzinfo=SHANGHAI)  # a Sunday
+CORPUS = [json.loads(line) for line in
+          (Path(__file__).parent / "data" / "intake_corpus.jsonl").read_text(encoding="utf-8").splitlines()
+          if line.strip()]
+VISITS = {
+    # Weeks start on Monday, so on Sunday 2026-11-29 "下周一" is the next day.
+    "next_monday_morning": datetime(2026, 11, 30, 9, 0, tzinfo=SHANGHAI),
+    "today_19": datetime(2026, 11, 29, 19, 0, tzinfo=SHANGHAI),
+}
+
+
+@pytest.fixture(scope="module")
+def rules():
+    return load_rules()
+
+
+@pytest.mark.parametrize("case", CORPUS, ids=[case["id"] for case in CORPUS])
+def test_corpus_case(case, rules):
+    """Every field the corpus expects (BR-2 fields, BR-5 category, BR-8 trade, visit time)."""
+    got = extract(case["text"], NOW)
+    assert got.area == case["area"]
+    assert got.location is not None
+    for part in case["location_has"]:
+        assert part in got.location
+    assert got.phone == case.get("phone")
+    assert got.phone_invalid is None
+    assert got.name == case.get("name")
+    assert got.description
+    if got.phone:
+        assert got.phone not in got.description.replace(" ", "").replace("-", "")
+    if got.name:
+        assert got.name not in got.description
+    result = classify(got.description, rules)
+    assert result.category == case["category"]
+    if "trade_in" in case:
+        assert result.trade in case["trade_in"]
+    if "visit" in case:
+        assert got.visit_at == VISITS[case["visit"]]
+        assert got.visit_text and got.visit_text not in got.description
+    else:
+        assert got.visit_at is None and got.visit_text is None
+
+
+def test_corpus_is_loaded():
+    assert len(CORPUS) >= 15
+
+
+# --- phones (BR-2 contact phone) ---
+
+@pytest.mark.parametrize("text, phone", [
+    ("电话 139-1234-5678", "13912345678"),
+    ("手机号 199 8765 4321 谢谢", "19987654321"),
+    ("13811112222", "13811112222"),
+    ("+86 138 1111 2222", "13811112222"),
+    ("联系电话：021-58881234", "02158881234"),
+    ("座机 010 12345678", "01012345678"),
+    ("0755-12345678", "075512345678"),
+])
+def test_find_phone_valid_forms(text, phone):
+    assert find_phone(text) == (phone, None)
+
+
+@pytest.mark.parametrize("text, invalid", [
+    ("电话1381111222", "1381111222"),          # 10 digits
+    ("电话138111122223", "138111122223"),      # 12 digits
+    ("手机 12811112222", "12811112222"),       # mobiles start 13-19
+    ("电话 23811112222", "23811112222"),
+])
+def test_find_phone_invalid_is_reported_not_accepted(text, invalid):
+    assert find_phone(text) == (None, invalid)
+
+
+def test_find_phone_none_in_plain_text():
+    assert find_phone("3栋2单元1502卫生间漏水") == (None, None)
+
+
+@pytest.mark.parametrize("answer, phone", [
+    ("13811112222", "13811112222"),
+    (" 139-1234-5678 ", "13912345678"),
+    ("199 8765 4321", "19987654321"),
+    ("+8613811112222", "13811112222"),
+    ("021-58881234", "02158881234"),
+    ("(021)58881234", "02158881234"),
+    ("电话：13811112222", "13811112222"),
+    ("１３８１１１１２２２２", "13811112222"),
+])
+def test_normalize_phone_accepts(answer, phone):
+    assert normalize_phone(answer) == phone
+
+
+@pytest.mark.parametrize("answer", ["1381111222", "138111122223", "12811112222", "23811112222", "", "不告诉你",
+                                    "13811112222 3栋"])
+def test_normalize_phone_rejects(answer):
+    assert normalize_phone(answer) is None
+
+
+def test_extract_keeps_room_digits_out_of_phone_and_phone_digits_out_of_location():
+    got = extract("12栋2单元902 13811112222 卫生间漏水", NOW)
+    assert got.phone == "13811112222"
+    assert got.location == "12栋2单元902"
+    assert got.area == "unit"
+
+
+def test_extract_reports_invalid_phone():
+    got = extract("3栋1502厨房漏水 电话1381111222", NOW)
+    assert got.phone is None
+    assert got.phone_invalid == "1381111222"
+    assert (got.location, got.description) == ("3栋1502厨房", "漏水")
+
+
+# --- names (BR-2 reporter name) ---
+
+@pytest.mark.parametrize("text, name", [
+    ("厨房漏水，赵女士", "赵女士"),
+    ("联系人 孙先生", "孙先生"),
+    ("李小姐 13811112222", "李小姐"),
+    ("我是张三，3栋1502漏水", "张三"),
+    ("我叫王小明", "王小明"),
+    ("我姓王", "王"),
+    ("联系人：Tom", "Tom"),
+    ("欧阳先生家的灯坏了", "欧阳先生"),
+])
+def test_extract_name_forms(text, name):
+    assert extract(text, NOW).name == name
+
+
+@pytest.mark.parametrize("text", ["请师傅来看看马桶", "我先生说灯坏了", "我是业主，灯坏了", "3栋1502漏水"])
+def test_extract_no_name(text):
+    assert extract(text, NOW).name is None
+
+
+@pytest.mark.parametrize("answer, name", [
+    ("王女士", "王女士"), ("张三", "张三"), ("Tom", "Tom"), (" 王 ", "王"), ("我叫李四", "李四"),
+    ("Tom Lee", "Tom Lee"),
+])
+def test_parse_name_answer_accepts(answer, name):
+    assert parse_name_answer(answer) == name
+
+
+@pytest.mark.parametrize("answer", ["", "   ", "12345", "张三123", "😀😀", "[微笑]", "你好", "不知道",
+                                    "一二三四五六七八九十十一"])
+def test_parse_name_answer_rejects(answer):
+    assert parse_name_answer(answer) is None
+
+
+# --- locations (BR-2 location) ---
+
+@pytest.mark.parametrize("answer, location", [
+    ("3栋2单元1502卫生间", "3栋2单元1502卫生间"),
+    ("我在12栋2单元902", "12栋2单元902"),
+    ("14-3-502", "14-3-502"),
+    ("A座大堂", "A座大堂"),
+    ("地库负一层入口", "地库负一层入口"),
+    ("中心花园", "中心花园"),
+    ("地下二层停车场B区", "地下二层停车场B区"),
+    ("三号楼的电梯厅", "三号楼的电梯厅"),
+    ("3栋 2单元 1502", "3栋 2单元 1502"),
+    ("B座8楼弱电间旁边", "B座8楼弱电间旁边"),
+])
+def test_parse_location_answer_findable(answer, location):
+    assert parse_location_answer(answer) == location
+
+
+@pytest.mark.parametrize("answer", ["家里", "这里", "不知道", "楼上", "卫生间", "1502", "大堂", "", "13811112222"])
+def test_parse_location_answer_not_findable(answer):
+    assert parse_location_answer(answer) is None
+
+
+def test_extract_location_drops_lead_in_and_keeps_place_words():
+    got = extract("我在3栋2单元1502的卫生间，马桶堵了", NOW)
+    assert got.location == "3栋2单元1502的卫生间"
+    assert got.description == "马桶堵了"
+
+
+def test_extract_without_findable_location():
+    got = extract("家里马桶堵了", NOW)
+    assert got.location is None
+    assert got.area == "unit"
+
+
+# --- area inference (BR-2 area) ---
+
+@pytest.mark.parametrize("location, text, area", [
+    ("3栋2单元1502", "", "unit"),
+    ("16栋601", "", "unit"),
+    ("14-3-502", "", "unit"),
+    (None, "我家卫生间漏水", "unit"),
+    (None, "家里停电了", "unit"),
+    ("A座大堂", "", "public"),
+    ("5号楼", "单元门的门禁坏了", "public"),
+    ("2号楼", "电梯困人", "public"),
+    ("地库负一层入口", "", "public"),
+    ("中心花园", "", "public"),
+    ("B座8楼弱电间", "", "public"),
+    (None, "有东西坏了", None),
+    ("9栋", "", None),
+    ("3栋", "电话 199 8765 4321", None),  # phone digits are not a room number
+])
+def test_infer_area(location, text, area):
+    assert infer_area(location, text) == area
+
+
+# --- duplicate key ---
+
+@pytest.mark.parametrize("a, b", [
+    ("3号楼2单元1502", "3栋2单元1502"),
+    ("3幢2单元1502室", "3栋2单元1502"),
+    ("３栋２单元１５０２", "3栋2单元1502"),
+    ("14-3-502", "14栋3单元502"),
+    ("三号楼二单元1502", "3栋2单元1502"),
+    ("a座 8F 走廊", "A座8层走廊"),
+    ("B座8楼", "B座8层"),
+    ("地库负一层入口", "地库B1层入口"),
+    ("3栋2单元1502的卫生间", "3栋2单元1502卫生间"),
+])
+def test_normalize_location_equivalences(a, b):
+    assert normalize_location(a) == normalize_location(b)
+
+
+def test_normalize_location_keeps_different_places_apart():
+    assert normalize_location("3栋2单元1502") != normalize_location("3栋2单元1501")
+    assert normalize_location("A座大堂") != normalize_location("B座大堂")
+
+
+# --- description ---
+
+def test_description_none_when_only_contact_details():
+    got = extract("3栋2单元1502 赵女士 13811112222", NOW)
+    assert got.description is None
+    assert (got.location, got.name, got.phone) == ("3栋2单元1502", "赵女士", "13811112222")
+
+
+def test_description_strips_report_label_and_keeps_wording():
+    got = extract("报修：厨房水龙头一直滴水，电话13811112222", NOW)
+    assert got.description == "厨房水龙头一直滴水"
+
+
+def test_fault_start_time_is_not_a_visit_time():
+    got = extract("今天早上开始漏水 3栋1502", NOW)
+    assert got.visit_at is None
+    assert "今天早上" in got.description
+
+
+def test_visit_time_with_cue():
+    got = extract("3栋1502马桶堵了 明天下午3点以后都在家", NOW)
+    assert got.visit_text == "明天下午3点以后"
+    assert got.visit_at == datetime(2026, 11, 30, 15, 0, tzinfo=SHANGHAI)
+    assert got.description == "马桶堵了"
