@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -29,8 +30,9 @@ class Extracted:
 
 _MOBILE_CANDIDATE = re.compile(r"(?<![\d+])(?:\+?86[\s-]?)?1\d{2}[\s-]?\d{4}[\s-]?\d{4}(?!\d)")
 _LANDLINE_CANDIDATE = re.compile(r"(?<![\d+])(?:\(0\d{2,3}\)|（0\d{2,3}）|0\d{2,3})[\s-]?\d{7,8}(?!\d)")
-# Phone-looking but not valid: a long digit run, or 3-4 digit groups starting like a phone.
-_PHONE_LIKE = re.compile(r"(?<![\d-])(?:\d{10,13}|[01]\d{2,3}(?:[\s-]\d{3,5}){1,3})(?![\d-])")
+# Phone-looking but not valid: a long digit run, or digit groups shaped like a mobile / landline
+# ("138 1111 222", "021-588812"); room lists such as "1101 1102 1103" are not.
+_PHONE_LIKE = re.compile(r"(?<![\d-])(?:\d{10,13}|1\d{2}[\s-]\d{3,5}[\s-]\d{3,5}|0\d{2,3}[\s-]\d{5,9})(?![\d-])")
 _PHONE_LABEL = r"(?:联系电话|联系方式|电话号码|手机号码|手机号|手机|电话|号码|tel|phone)"
 _LABELLED_NUMBER = re.compile(rf"(?i){_PHONE_LABEL}[是为:：\s]*(\d[\d\s-]{{3,}}\d)")
 _LABEL_BEFORE = re.compile(rf"(?i)(?:(?:我的|我)?{_PHONE_LABEL})[是为:：\s]*$")
@@ -102,7 +104,8 @@ _CJK = r"\u4e00-\u9fff"
 _NAME_END = rf"(?=$|[^{_CJK}]|的|在|住|电话|手机|联系|号码)"
 _TITLED = re.compile(rf"{_SURNAME}{_TITLE}")
 _LABELLED_NAME = re.compile(
-    rf"(?:联系人|姓名|名字|称呼)[是为:：\s]*(?P<name>{_SURNAME}{_TITLE}|[{_CJK}·]{{2,4}}?{_NAME_END}|[A-Za-z][A-Za-z .]{{0,18}}[A-Za-z])"
+    rf"(?:联系人|姓名|名字|称呼)[是为:：\s]*"
+    rf"(?P<name>{_SURNAME}{_TITLE}|[{_CJK}·]{{2,4}}?{_NAME_END}|[A-Za-z][A-Za-z .]{{0,18}}[A-Za-z])"
 )
 _SELF_NAMED = re.compile(rf"我(?:是|叫)(?P<name>{_SURNAME}[{_CJK}]{{1,2}}?){_NAME_END}")
 _SURNAME_ONLY = re.compile(rf"我姓(?P<name>{_SURNAME})")
@@ -163,7 +166,9 @@ _TOKEN_PATTERNS = {
     "hyphen": re.compile(r"(?<![\d-])\d{1,3}-\d{1,2}-\d{3,4}(?![\d-])"),
     "building": re.compile(rf"(?<![\dA-Za-z])第?(?:[A-Za-z]|{_NUMERAL})(?:号楼|号院|栋|幢|座)"),
     "unit": re.compile(rf"(?<!\d){_NUMERAL}单元"),
-    "floor": re.compile(rf"(?<![\dA-Za-z])(?:(?:负|地下){_NUMERAL}(?:层|楼)?|{_NUMERAL}(?:层|楼|[Ff](?![A-Za-z]))|[Bb][1-4](?!\d)层?)"),
+    "floor": re.compile(
+        rf"(?<![\dA-Za-z])(?:(?:负|地下){_NUMERAL}(?:层|楼)?|{_NUMERAL}(?:层|楼|[Ff](?![A-Za-z]))|[Bb][1-4](?!\d)层?)"
+    ),
     "room": re.compile(r"(?<![\d:.-])\d{3,4}(?![\d:：.\-年月日点时分秒元块岁个次天度米多%A-Za-z])(?:室|号(?![楼院])|房间|房)?"),
     "zone": re.compile(rf"(?<![\dA-Za-z])(?:[A-Za-z]|{_NUMERAL}|[东南西北中])区(?!域)"),
     "site": re.compile(_alternation(_SITE_PLACES)),
@@ -246,8 +251,8 @@ def _best_run(text: str) -> _Run | None:
 
 def parse_location_answer(text: str) -> str | None:
     """Answer to "where is it?": the findable location in it, or None ("家里", "这里", "不知道", "楼上")."""
-    folded = _mask_spans(fold_width(text or ""), [(s, e) for s, e, _ in _phone_spans(fold_width(text or ""))])
-    run = _best_run(folded)
+    folded = fold_width(text or "")
+    run = _best_run(_mask_spans(folded, [(s, e) for s, e, _ in _phone_spans(folded)]))
     return (text[run.start:run.end].strip()) if run else None
 
 
@@ -257,6 +262,8 @@ _HOME_WORDS = ("我家", "家里", "家中", "屋里", "屋子", "室内", "户�
 _PUBLIC_WORDS = (
     *_SITE_PLACES, *_BUILDING_PLACES, "电梯", "扶梯", "单元门", "门禁", "路灯", "道闸", "公共", "公区", "绿化",
     "草坪", "外墙", "小区",
+    # Men's/women's restrooms exist only in common parts of office and mall buildings.
+    "男卫", "女卫", "男厕", "女厕", "公卫", "公共卫生间",
 )
 
 
@@ -321,7 +328,7 @@ _CLAUSE_BREAK = re.compile(r"[\x00,，。!！?？;；\n]+|(?<!\d)\.(?!\d)")
 _CLAUSE_EDGES = " \t\r\n:：、~～…-"
 _FILLER = re.compile(
     r"你好|您好|在吗|请问|我要报修|我想报修|报修|麻烦|谢谢|谢了|辛苦|尽快|快点|师傅|一下|在家|有人|我家|"
-    r"可以|都行|好的|业主|住户|租户|[啊呀吧哦嗯了的我请快来修都行好是还也就呢哈嘛啦吗]|ok|OK"
+    r"可以|好的|业主|住户|租户|[啊呀吧哦嗯了的我请快来修都行好是还也就呢哈嘛啦吗]|ok|OK"
 )
 
 
@@ -332,7 +339,7 @@ def _mask_spans(text: str, spans: list[tuple[int, int]]) -> str:
     return "".join(chars)
 
 
-def _visit_accepted(masked: str):
+def _visit_accepted(masked: str) -> Callable[[re.Match], bool]:
     """Only a time the resident offers for the visit, not when the fault started ("今天早上开始漏水")."""
     def accept(match: re.Match) -> bool:
         day = match.group("day") or ""

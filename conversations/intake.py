@@ -126,7 +126,7 @@ async def advance(turn: Turn, draft: Draft, *, prefix: str = "") -> None:
                  unit=draft.area == "unit", invalid_phone="")
         return
     draft.state = Intake.confirming.name
-    cls = classify(f"{draft.description} {draft.location}", turn.deps.rules)
+    cls = classify(draft.description, turn.deps.rules)
     turn.say("intake/summary.j2", options=("确认", "取消"), prefix=prefix, d=draft, category=cls.category,
              trade=cls.trade, photos=len(draft.photo_ids))
 
@@ -134,7 +134,7 @@ async def advance(turn: Turn, draft: Draft, *, prefix: str = "") -> None:
 async def _joined_duplicate(turn: Turn, draft: Draft) -> bool:
     from dispatch.tickets import add_watcher, find_duplicate
 
-    trade = classify(f"{draft.description} {draft.location}", turn.deps.rules).trade
+    trade = classify(draft.description, turn.deps.rules).trade
     key = normalize_location(draft.location)
     async with turn.deps.sessions() as session, session.begin():
         ticket = await find_duplicate(session, key, trade, turn.now, turn.deps.intake.duplicate_window)

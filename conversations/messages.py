@@ -27,3 +27,15 @@ class Reply:
 
     def to_dict(self) -> dict:
         return {"text": self.text, "options": list(self.options)}
+
+
+@dataclass(frozen=True)
+class ButtonPress:
+    """A person pressed a button on a card; `payload` is our own codec's string (dispatch.payloads)."""
+
+    channel: str
+    chat: str
+    user: str
+    payload: str
+    message_id: str = ""      # the platform's id of the card message that was clicked
+    reply_token: str = ""     # opaque to the domain: what the platform needs to rewrite the clicked card

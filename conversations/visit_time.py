@@ -61,7 +61,7 @@ class VisitMatch:
 def parse_visit(text: str, now: datetime) -> tuple[str, datetime] | None:
     """First visit phrase in text as (phrase as written, start of the window), or None.
 
-    Rules (now is converted to Asia/Shanghai first; a result is never before now when it is today):
+    Rules (now is converted to Asia/Shanghai first):
     - The window of a phrase: a clock time starts it ("下午3点" 15:00, "7点后" 19:00); a period alone
       spans the period ("上午" 09:00-12:00); "3点前" runs from the period/working day up to 3; a day
       alone is the working day 09:00-18:00. A window already running today starts now.
