@@ -293,11 +293,12 @@ def fmt_ms(v: float) -> str:
     return f"{v:.2f} ms"
 
 
-def table(rows: list[list[str]]) -> str:
+def table(rows: list[list[str]], left: int = 1) -> str:
+    """Plain-text columns: the first `left` columns flush left, the figures flush right."""
     widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
     lines = []
     for k, r in enumerate(rows):
-        lines.append("  ".join(cell.ljust(w) if c == 0 else cell.rjust(w)
+        lines.append("  ".join(cell.ljust(w) if c < left else cell.rjust(w)
                                for c, (cell, w) in enumerate(zip(r, widths))).rstrip())
         if k == 0:
             lines.append("  ".join("-" * w for w in widths))
@@ -320,7 +321,7 @@ def report(results: list[Result], m: dict, n: int, concurrency: int, warmup: int
             target = "(Redis only)"
         rows.append([r.backend, r.stack, f"{r.conversations_per_s:.1f}", f"{r.steps_per_s:.1f}",
                      fmt_ms(r.step["p50_ms"]), fmt_ms(r.step["p99_ms"]), fmt_ms(r.step["max_ms"]), target])
-    out.append(table(rows))
+    out.append(table(rows, left=2))
     out.append("")
     out.append("per message (p50 / p99):")
     rows = [["backend", *MESSAGES]]

@@ -15,7 +15,7 @@ from bot.outbound import Messengers
 from bot.secrets import kept_secret
 from bot.settings import Settings
 from bot.sim import routes as sim_routes
-from bot.sim.log import SentLog
+from bot.sim.log import SentLog, SimMessenger
 from conversations.classify import load_rules
 from conversations.engine import Deps, Engine, IntakeLimits
 from conversations.storage import make_storage
@@ -46,7 +46,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, run_background
     app.add_routes(api_tickets.routes)
     if settings.simulator_enabled:
         app[keys.SIM_LOG] = SentLog(app[keys.CLOCK])
-        app[keys.MESSENGERS].register("sim", app[keys.SIM_LOG].send)
+        app[keys.MESSENGERS].register(SimMessenger(app[keys.SIM_LOG]))
         app.add_routes(sim_routes.routes)
     return app
 
@@ -101,7 +101,7 @@ async def sweep_once(app: web.Application) -> int:
     """Close idle drafts and tell their residents; returns how many were closed."""
     closed = await app[keys.ENGINE].expire_idle()
     for key, replies in closed:
-        await app[keys.MESSENGERS].send(key, replies)
+        await app[keys.MESSENGERS].send_replies(key, replies)
     return len(closed)
 
 

@@ -1,28 +1,74 @@
-"""Where proactive messages go: one messenger per channel, chosen by the conversation's key."""
+"""Outbound delivery: the messenger interface every platform implements, and the registry of them."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Protocol
 
 from conversations.messages import Reply
 from conversations.storage import StorageKey
+from dispatch.cards import Card
 
 log = logging.getLogger(__name__)
 
-Send = Callable[[StorageKey, list[Reply]], Awaitable[None]]
+
+@dataclass(frozen=True)
+class Recipient:
+    channel: str        # sim | wecom | wecom_kf | wechat_mp | feishu
+    user: str = ""      # a person, 1:1
+    chat: str = ""      # a group chat (takes precedence when set)
+
+
+@dataclass(frozen=True)
+class Delivered:
+    message_id: str = ""    # the platform's id of the sent message
+    handle: str = ""        # what the platform needs to rewrite this message later (WeCom response_code)
+
+
+class DeliveryError(Exception):
+    """A send that failed. `retryable` decides between back-off and a dead letter shown to staff."""
+
+    def __init__(self, message: str, *, retryable: bool, code: str = "") -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.code = code
+
+
+class Undeliverable(DeliveryError):
+    """The platform will never take this message (e.g. the 48 h window closed); staff must call."""
+
+    def __init__(self, message: str, code: str = "") -> None:
+        super().__init__(message, retryable=False, code=code)
+
+
+class Messenger(Protocol):
+    channel: str
+
+    async def send_text(self, to: Recipient, text: str, options: tuple[str, ...] = ()) -> Delivered: ...
+
+    async def send_card(self, to: Recipient, card: Card) -> Delivered: ...
+
+    async def update_card(self, to: Recipient, copy: Delivered, card: Card, reply_token: str = "") -> Delivered: ...
 
 
 class Messengers:
+    """One messenger per channel; conversations and the outbox address people by channel."""
+
     def __init__(self) -> None:
-        self._by_channel: dict[str, Send] = {}
+        self._by_channel: dict[str, Messenger] = {}
 
-    def register(self, channel: str, send: Send) -> None:
-        self._by_channel[channel] = send
+    def register(self, messenger: Messenger) -> None:
+        self._by_channel[messenger.channel] = messenger
 
-    async def send(self, key: StorageKey, replies: list[Reply]) -> bool:
-        send = self._by_channel.get(key.channel)
-        if send is None:
+    def get(self, channel: str) -> Messenger | None:
+        return self._by_channel.get(channel)
+
+    async def send_replies(self, key: StorageKey, replies: list[Reply]) -> bool:
+        messenger = self.get(key.channel)
+        if messenger is None:
             log.warning("no messenger for channel %s; message to %s kept undelivered", key.channel, key.user)
             return False
-        await send(key, replies)
+        to = Recipient(key.channel, user=key.user, chat=key.chat if key.chat != key.user else "")
+        for r in replies:
+            await messenger.send_text(to, r.text, r.options)
         return True

@@ -204,3 +204,32 @@ class KeyValue(Base):
     __tablename__ = "kv"
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class InboxItem(Base):
+    """A platform event accepted by a webhook and not yet processed (the embedded default's inbox)."""
+
+    __tablename__ = "inbox"
+    __table_args__ = (UniqueConstraint("platform", "dedupe_id", name="uq_inbox_dedupe"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    dedupe_id: Mapped[str] = mapped_column(String(160))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(12), default="pending", index=True)
+    created_at: Mapped[datetime]
+
+
+class CardCopy(Base):
+    """One delivered copy of a ticket's card, so every copy can be re-rendered after a change."""
+
+    __tablename__ = "card_copies"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    recipient_user: Mapped[str] = mapped_column(String(128), default="")
+    recipient_chat: Mapped[str] = mapped_column(String(128), default="")
+    audience: Mapped[str] = mapped_column(String(16))      # technician | group
+    message_id: Mapped[str] = mapped_column(String(128), default="")
+    handle: Mapped[str] = mapped_column(String(255), default="")  # platform token to rewrite it (WeCom response_code)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime | None] = mapped_column(nullable=True)

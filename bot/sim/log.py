@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from conversations.messages import Reply
-from conversations.storage import StorageKey
 from store.clock import Clock
 
 
@@ -29,9 +28,30 @@ class SentLog:
             out.append(item)
         return out
 
-    async def send(self, key: StorageKey, replies: list[Reply]) -> None:
-        """The simulator's messenger: a proactive message (an expiry notice, later a dispatch card)."""
-        self.record(key.chat, key.user, replies, proactive=True)
-
     def since(self, after: int = 0, user: str | None = None) -> list[dict[str, Any]]:
         return [i for i in self.items if i["id"] > after and (user is None or i["user"] == user)]
+
+
+class SimMessenger:
+    """The simulator's neutral channel: proactive messages and cards land in the sent log."""
+
+    channel = "sim"
+
+    def __init__(self, log: SentLog) -> None:
+        self.log = log
+
+    async def send_text(self, to, text: str, options: tuple[str, ...] = ()):
+        from bot.outbound import Delivered
+        [item] = self.log.record(to.chat or to.user, to.user, [Reply(text, tuple(options))], proactive=True)
+        return Delivered(message_id=str(item["id"]))
+
+    async def send_card(self, to, card):
+        from bot.outbound import Delivered
+        [item] = self.log.record(to.chat or to.user, to.user, [Reply(card.as_text())], proactive=True)
+        item["card"] = {"title": card.title, "buttons": [[b.label, b.payload] for b in card.buttons],
+                        "status": card.status}
+        return Delivered(message_id=str(item["id"]))
+
+    async def update_card(self, to, copy, card, reply_token: str = ""):
+        return await self.send_card(to, card)
+

@@ -1,0 +1,185 @@
+"""Inbound hand-off: de-duplicate a platform event and store it durably before the webhook answers.
+
+The webhook does only verify → decrypt → `offer` → answer; a worker task takes items and processes them.
+With Redis the de-duplication key and the stream entry are written by one Lua script (one round trip),
+and a consumer group lets another process pick up what a dead one left unacknowledged. Without Redis
+(the embedded default: one process) items go to the database's `inbox` table.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from store.clock import Clock
+from store.models import InboxItem
+
+log = logging.getLogger(__name__)
+DEDUPE_TTL = 3 * 86400  # platforms retry for minutes (WeCom) to hours (Feishu); keep ids for days
+
+
+@dataclass(frozen=True)
+class Item:
+    id: str
+    platform: str
+    payload: dict[str, Any]
+
+
+Handler = Callable[[Item], Awaitable[None]]
+
+
+class Inbox:
+    async def offer(self, platform: str, dedupe_id: str, payload: dict[str, Any]) -> bool:
+        """Store the event once; False when this platform id was seen before (a retry)."""
+        raise NotImplementedError
+
+    async def take(self, consumer: str, count: int = 50, block_ms: int = 1000) -> list[Item]:
+        raise NotImplementedError
+
+    async def ack(self, item: Item) -> None:
+        raise NotImplementedError
+
+    async def run(self, handler: Handler, consumer: str = "worker", stop: asyncio.Event | None = None) -> None:
+        """Take, handle, acknowledge, forever; a failing item is left for a retry, not lost."""
+        stop = stop or asyncio.Event()
+        while not stop.is_set():
+            try:
+                items = await self.take(consumer)
+            except Exception:
+                log.exception("inbox take failed")
+                await asyncio.sleep(1)
+                continue
+            for item in items:
+                try:
+                    await handler(item)
+                except Exception:
+                    log.exception("processing %s event %s failed; it stays in the inbox", item.platform, item.id)
+                    continue
+                await self.ack(item)
+
+    async def drain(self, handler: Handler, consumer: str = "worker") -> int:
+        """Handle everything waiting now (tests and shutdown); returns how many were handled."""
+        done = 0
+        while True:
+            items = await self.take(consumer, block_ms=0)
+            if not items:
+                return done
+            for item in items:
+                await handler(item)
+                await self.ack(item)
+                done += 1
+
+
+_OFFER = """
+if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
+  return redis.call('XADD', KEYS[2], '*', 'p', ARGV[2], 'd', ARGV[3])
+end
+return false
+"""
+
+
+class RedisInbox(Inbox):
+    GROUP = "workers"
+    RECLAIM_IDLE_MS = 60_000  # an item a dead consumer held this long is taken over
+
+    def __init__(self, redis: Redis, prefix: str = "repairbot") -> None:
+        self.redis = redis
+        self.stream = f"{prefix}:inbox"
+        self.prefix = prefix
+        self._offer = redis.register_script(_OFFER)
+        self._group_ready = False
+
+    async def _ensure_group(self) -> None:
+        if self._group_ready:
+            return
+        try:
+            await self.redis.xgroup_create(self.stream, self.GROUP, id="0", mkstream=True)
+        except ResponseError as e:
+            if "BUSYGROUP" not in str(e):
+                raise
+        self._group_ready = True
+
+    async def offer(self, platform: str, dedupe_id: str, payload: dict[str, Any]) -> bool:
+        key = f"{self.prefix}:seen:{platform}:{dedupe_id}"
+        data = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+        return bool(await self._offer(keys=[key, self.stream], args=[DEDUPE_TTL, platform, data]))
+
+    async def take(self, consumer: str, count: int = 50, block_ms: int = 1000) -> list[Item]:
+        await self._ensure_group()
+        _, claimed, _ = await self.redis.xautoclaim(self.stream, self.GROUP, consumer, self.RECLAIM_IDLE_MS,
+                                                    start_id="0-0", count=count)
+        entries = list(claimed or [])
+        if not entries:
+            resp = await self.redis.xreadgroup(self.GROUP, consumer, {self.stream: ">"}, count=count,
+                                               block=block_ms or None)
+            entries = [e for _, es in (resp or []) for e in es]
+        out = []
+        for entry_id, fields in entries:
+            if not fields:
+                continue
+            eid = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+            platform = fields[b"p"].decode() if b"p" in fields else fields["p"]
+            data = fields[b"d"] if b"d" in fields else fields["d"]
+            out.append(Item(eid, platform, json.loads(data)))
+        return out
+
+    async def ack(self, item: Item) -> None:
+        await self.redis.xack(self.stream, self.GROUP, item.id)
+        await self.redis.xdel(self.stream, item.id)
+
+
+class DatabaseInbox(Inbox):
+    """The embedded default's inbox: one SQLite table, one process."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock) -> None:
+        self.sessions = sessions
+        self.clock = clock
+        self._wakeup = asyncio.Event()
+
+    async def offer(self, platform: str, dedupe_id: str, payload: dict[str, Any]) -> bool:
+        try:
+            async with self.sessions() as session, session.begin():
+                session.add(InboxItem(platform=platform, dedupe_id=dedupe_id, payload=payload,
+                                      status="pending", created_at=self.clock.now()))
+        except IntegrityError:
+            return False
+        self._wakeup.set()
+        return True
+
+    async def take(self, consumer: str, count: int = 50, block_ms: int = 1000) -> list[Item]:
+        items = await self._pending(count)
+        if not items and block_ms:
+            self._wakeup.clear()
+            try:
+                await asyncio.wait_for(self._wakeup.wait(), block_ms / 1000)
+            except asyncio.TimeoutError:
+                return []
+            items = await self._pending(count)
+        return items
+
+    async def _pending(self, count: int) -> list[Item]:
+        async with self.sessions() as session:
+            rows = (await session.execute(select(InboxItem).where(InboxItem.status == "pending")
+                                          .order_by(InboxItem.id).limit(count))).scalars()
+            return [Item(str(r.id), r.platform, r.payload) for r in rows]
+
+    async def ack(self, item: Item) -> None:
+        async with self.sessions() as session, session.begin():
+            await session.execute(update(InboxItem).where(InboxItem.id == int(item.id)).values(status="done"))
+
+    async def prune(self, older_than: timedelta = timedelta(days=3)) -> None:
+        """Forget handled items once no platform would retry them any more."""
+        from sqlalchemy import delete
+        async with self.sessions() as session, session.begin():
+            await session.execute(delete(InboxItem).where(InboxItem.status == "done",
+                                                          InboxItem.created_at < self.clock.now() - older_than))
