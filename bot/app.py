@@ -11,7 +11,9 @@ from bot import health, keys, media
 from bot.api import tickets as api_tickets
 from bot.api.auth import bearer_auth
 from bot.api.errors import api_error
+from bot.card_actions import press_and_reply
 from bot.outbound import Messengers
+from bot.outbox_sender import deliver_due
 from bot.secrets import kept_secret
 from bot.settings import Settings
 from bot.sim import routes as sim_routes
@@ -33,10 +35,14 @@ MAX_BODY = 16 * 1024 * 1024
 
 def create_app(settings: Settings, *, clock: Clock | None = None, run_background: bool = True,
                redis_prefix: str = "repairbot") -> web.Application:
+    if settings.simulator_enabled and not settings.staff:
+        settings = with_demo_staff(settings)
     app = web.Application(middlewares=[json_errors, bearer_auth], client_max_size=MAX_BODY)
     app[keys.SETTINGS] = settings
     app[keys.CLOCK] = clock or Clock(settings.service.timezone)
     app[keys.MESSENGERS] = Messengers()
+    app[keys.PROCESSORS] = {}
+    app[keys.CARD_ACTIONS] = lambda p: press_and_reply(app, p)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_make_engine(redis_prefix))
     if run_background:
@@ -49,6 +55,19 @@ def create_app(settings: Settings, *, clock: Clock | None = None, run_background
         app[keys.MESSENGERS].register(SimMessenger(app[keys.SIM_LOG]))
         app.add_routes(sim_routes.routes)
     return app
+
+
+def with_demo_staff(settings: Settings) -> Settings:
+    """The simulator's cast (bot/sim/demo.toml) when the configuration names no staff."""
+    import tomllib
+    from importlib.resources import files
+
+    from bot.settings import StaffSettings, TradeSettings
+    demo = tomllib.loads((files("bot.sim") / "demo.toml").read_text(encoding="utf-8"))
+    return settings.model_copy(update={
+        "staff": [StaffSettings(**s) for s in demo["staff"]],
+        "trades": settings.trades or [TradeSettings(**t) for t in demo["trades"]],
+    })
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
@@ -91,7 +110,14 @@ def _make_engine(redis_prefix: str):
                                 settings.intake.max_photos, settings.intake.max_photo_bytes),
             tz=settings.service.timezone, property=settings.service.property,
         )
+        deps.channels = app[keys.MESSENGERS].channels()
         app[keys.ENGINE] = Engine(deps)
+        if settings.redis.url:
+            from bot.inbox import RedisInbox
+            app[keys.INBOX] = RedisInbox(storage.redis, prefix=redis_prefix)
+        else:
+            from bot.inbox import DatabaseInbox
+            app[keys.INBOX] = DatabaseInbox(app[keys.SESSIONS], clock)
         yield
         await storage.close()
     return _engine
@@ -105,24 +131,54 @@ async def sweep_once(app: web.Application) -> int:
     return len(closed)
 
 
-async def _background(app: web.Application) -> AsyncIterator[None]:
-    interval = app[keys.SETTINGS].sla.scan_interval
+async def process_item(app: web.Application, item) -> None:
+    """Hand one inbox item to its platform's processor, then deliver what it queued."""
+    processor = app[keys.PROCESSORS].get(item.platform)
+    if processor is None:
+        log.warning("no processor for %s; item %s dropped from the inbox", item.platform, item.id)
+        return
+    await processor(app, item)
 
+
+async def run_pending(app: web.Application) -> None:
+    """Process every waiting inbox item and deliver every due outbox row (tests call this directly)."""
+    await app[keys.INBOX].drain(lambda item: process_item(app, item))
+    while await deliver_due(app):
+        pass
+
+
+def _every(seconds: float, job, name: str):
     async def loop() -> None:
         while True:
             try:
-                await sweep_once(app)
-            except Exception:  # one failed sweep must not stop the timers for good
-                log.exception("sweep failed")
-            await asyncio.sleep(interval)
+                await job()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # one failed round must not stop the loop for good
+                log.exception("%s failed", name)
+            await asyncio.sleep(seconds)
+    return loop
 
-    task = asyncio.create_task(loop(), name="sweeper")
+
+async def _background(app: web.Application) -> AsyncIterator[None]:
+    settings = app[keys.SETTINGS]
+    inbox = app[keys.INBOX]
+    tasks = [
+        asyncio.create_task(_every(settings.sla.scan_interval, lambda: sweep_once(app), "sweeper")(), name="sweeper"),
+        asyncio.create_task(_every(1.0, lambda: deliver_due(app), "outbox")(), name="outbox"),
+        asyncio.create_task(inbox.run(lambda item: process_item(app, item), consumer=_consumer_name()),
+                            name="inbox"),
+    ]
     yield
-    task.cancel()
-    try:
-        await task
-    except asyncio.CancelledError:
-        pass
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _consumer_name() -> str:
+    import os
+    import socket
+    return f"{socket.gethostname()}-{os.getpid()}"
 
 
 @web.middleware

@@ -1,6 +1,7 @@
 """Typed application keys: every shared resource of the aiohttp app, declared in one place."""
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -8,7 +9,9 @@ from aiohttp import web
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+    from bot.inbox import Inbox, Item
     from bot.outbound import Messengers
+    from conversations.messages import ButtonPress
     from bot.settings import Settings
     from bot.sim.log import SentLog
     from conversations.engine import Engine
@@ -23,3 +26,7 @@ MESSENGERS: web.AppKey["Messengers"] = web.AppKey("messengers")
 SIM_LOG: web.AppKey["SentLog"] = web.AppKey("sim_log")
 SECRET: web.AppKey[bytes] = web.AppKey("secret")
 API_TOKENS: web.AppKey[frozenset] = web.AppKey("api_tokens")
+INBOX: web.AppKey["Inbox"] = web.AppKey("inbox")
+# platform name → how to process one of its inbox items (registered by each platform's setup)
+PROCESSORS: web.AppKey[dict[str, Callable[[web.Application, "Item"], Awaitable[None]]]] = web.AppKey("processors")
+CARD_ACTIONS: web.AppKey[Callable[["ButtonPress"], Awaitable[object]]] = web.AppKey("card_actions")

@@ -63,6 +63,9 @@ class Messengers:
     def get(self, channel: str) -> Messenger | None:
         return self._by_channel.get(channel)
 
+    def channels(self) -> frozenset[str]:
+        return frozenset(self._by_channel)
+
     async def send_replies(self, key: StorageKey, replies: list[Reply]) -> bool:
         messenger = self.get(key.channel)
         if messenger is None:

@@ -99,6 +99,7 @@ class StaffSettings(BaseModel):
     phone: str = ""
     wecom_userid: str = ""
     feishu_open_id: str = ""
+    sim_user: str = ""  # the simulator's user id, for demos and tests
 
 
 class AlertSettings(BaseModel):

@@ -43,6 +43,7 @@ class Deps:
     intake: IntakeLimits
     tz: str = "Asia/Shanghai"
     property: str = "default"
+    channels: frozenset[str] = frozenset()   # where messages can be delivered (registered messengers)
 
 
 class Engine:

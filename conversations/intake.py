@@ -360,7 +360,7 @@ async def handle_text(turn: Turn, draft: Draft | None) -> Draft | None:
 
 async def submit(turn: Turn, draft: Draft) -> Draft | None:
     """Create the ticket (dispatch's one domain function) and tell the resident its number."""
-    from dispatch.tickets import create_ticket
+    from dispatch.tickets import file_report
 
     deps = turn.deps
     new, errors = build_report(
@@ -377,7 +377,8 @@ async def submit(turn: Turn, draft: Draft) -> Draft | None:
         await advance(turn, draft)
         return draft
     async with deps.sessions() as session, session.begin():
-        ticket = await create_ticket(session, new, f"{turn.msg.channel}:{turn.msg.user}", turn.now, deps.tz)
+        ticket = await file_report(session, new, f"{turn.msg.channel}:{turn.msg.user}", turn.now,
+                                   channels=set(deps.channels), tz=deps.tz)
     metrics.TICKETS_CREATED.labels(channel=ticket.channel, category=ticket.category).inc()
     turn.say("intake/created.j2", t=ticket, photos=len(draft.photo_ids))
     return None

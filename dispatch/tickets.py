@@ -142,3 +142,14 @@ async def save_photo(session: AsyncSession, stored, channel: str, uploader: str,
     session.add(photo)
     await session.flush()
     return photo
+
+
+async def file_report(session: AsyncSession, new: NewTicket, actor: str, now: datetime, *, channels: set[str],
+                      tz: str = "Asia/Shanghai") -> Ticket:
+    """A finished report: the ticket, its first event and its dispatch messages, in one transaction."""
+    from dispatch.actions import dispatch_ticket
+
+    ticket = await create_ticket(session, new, actor, now, tz)
+    await dispatch_ticket(session, ticket, now, channels=channels)
+    await session.refresh(ticket, ["events"])
+    return ticket

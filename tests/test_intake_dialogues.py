@@ -28,9 +28,9 @@ async def test_three_messages_from_first_report_to_ticket(sim):
     [t] = await sim.tickets()
     assert t["number"] == "BX20261129-0001"
     assert (t["area"], t["phone"], t["reporter_name"], t["trade"]) == ("unit", "13812345678", "王女士", "plumbing")
-    assert t["status"] == "submitted" and t["channel"] == "sim"
+    assert t["status"] == "dispatched" and t["channel"] == "sim"  # BR-8: the demo plumbers got it
     detail = await sim.ticket(t["number"])
-    assert [e["action"] for e in detail["events"]] == ["created"]
+    assert [e["action"] for e in detail["events"]] == ["created", "dispatched"]
     assert detail["created_at"].endswith("+08:00")
 
 
@@ -191,7 +191,7 @@ async def test_duplicate_report_joins_the_open_ticket(sim):
     mine = await sim.say("bob", "我的报修")
     assert "BX20261129-0001" in mine[0]
     detail = await sim.ticket("BX20261129-0001")
-    assert [e["action"] for e in detail["events"]] == ["created", "watcher_joined"]
+    assert [e["action"] for e in detail["events"]] == ["created", "dispatched", "watcher_joined"]
 
 
 async def test_duplicate_can_still_be_filed_as_new(sim):
@@ -216,9 +216,9 @@ async def test_status_queries(sim):
     await sim.say("u12", "A座大堂的灯不亮了 王女士 13812345678")
     await sim.say("u12", "确认")
     r = await sim.say("u12", "我的报修")
-    assert "BX20261129-0001" in r[0] and "已提交" in r[0]
+    assert "BX20261129-0001" in r[0] and "已派单" in r[0]
     r = await sim.say("u12", "查询 BX20261129-0001")
-    assert "A座大堂" in r[0] and "已提交" in r[0]
+    assert "A座大堂" in r[0] and "已派单" in r[0]
     r = await sim.say("u12", "查询 BX20991231-9999")
     assert "没有找到" in r[0]
     r = await sim.say("nobody", "我的报修")

@@ -12,7 +12,7 @@ from bot.api.serialize import ticket_json
 from conversations.visit_time import parse_visit
 from conversations.report import build_report
 from dispatch.statuses import ALL, AREAS, TRADES
-from dispatch.tickets import TicketFilter, create_ticket, get_ticket, list_tickets
+from dispatch.tickets import TicketFilter, file_report, get_ticket, list_tickets
 
 routes = web.RouteTableDef()
 PER_PAGE = 50
@@ -89,7 +89,8 @@ async def create(request: web.Request) -> web.Response:
                         fields=[{"field": e.field, "code": e.code} for e in errors])
     actor = f"api:{data.get('entered_by') or 'desk'}"
     async with request.app[keys.SESSIONS]() as session, session.begin():
-        ticket = await create_ticket(session, new, actor, now, request.app[keys.SETTINGS].service.timezone)
+        ticket = await file_report(session, new, actor, now, channels=set(engine.deps.channels),
+                                   tz=request.app[keys.SETTINGS].service.timezone)
         body = ticket_json(request.app, ticket)
     return web.json_response(body, status=201, dumps=_dumps)
 

@@ -9,7 +9,8 @@ from aiohttp import web
 
 from bot import keys
 from bot.api.errors import api_error
-from conversations.messages import InboundMessage
+from bot.card_actions import press
+from conversations.messages import ButtonPress, InboundMessage, Reply
 
 routes = web.RouteTableDef()
 MAX_IMAGE_B64 = 16 * 1024 * 1024
@@ -52,6 +53,8 @@ async def say(request: web.Request) -> web.Response:
     msg = InboundMessage(channel="sim", chat=chat or user, user=user, text=text or "", image=image)
     replies = await request.app[keys.ENGINE].handle(msg)
     items = request.app[keys.SIM_LOG].record(msg.chat, msg.user, replies)
+    from bot.app import run_pending
+    await run_pending(request.app)  # dispatch cards and notices appear in the sent log right away
     return web.json_response({"replies": items}, dumps=lambda o: json.dumps(o, ensure_ascii=False))
 
 
@@ -63,3 +66,23 @@ async def sent(request: web.Request) -> web.Response:
         raise api_error(400, "bad_query", field="after")
     items = request.app[keys.SIM_LOG].since(after, request.query.get("user") or None)
     return web.json_response({"sent": items}, dumps=lambda o: json.dumps(o, ensure_ascii=False))
+
+
+@routes.post("/sim/api/press")
+async def press_button(request: web.Request) -> web.Response:
+    """A person presses a card button in the simulator: the same domain action every platform calls."""
+    try:
+        data = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise api_error(400, "bad_json")
+    if not isinstance(data, dict) or not isinstance(data.get("user"), str) or not data["user"].strip():
+        raise api_error(400, "missing", field="user")
+    if not isinstance(data.get("payload"), str):
+        raise api_error(400, "missing", field="payload")
+    p = ButtonPress(channel="sim", chat=data["user"], user=data["user"], payload=data["payload"])
+    result, text = await press(request.app, p)
+    from bot.app import run_pending
+    await run_pending(request.app)  # the simulator shows the consequences at once
+    item = request.app[keys.SIM_LOG].record(p.chat, p.user, [Reply(text)])
+    return web.json_response({"outcome": result.outcome, "replies": item},
+                             dumps=lambda o: json.dumps(o, ensure_ascii=False))

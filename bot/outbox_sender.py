@@ -1,0 +1,131 @@
+"""Delivers outbox rows through each platform's messenger, with back-off, jitter and dead letters.
+
+Rows are claimed with a lease (PostgreSQL: FOR UPDATE SKIP LOCKED), so several workers never send the
+same row at once, and a worker that dies mid-send leaves its rows to be taken again when the lease ends.
+"""
+from __future__ import annotations
+
+import logging
+import random
+from datetime import datetime, timedelta
+
+from aiohttp import web
+from sqlalchemy import select
+
+from bot import keys
+from bot.outbound import Delivered, DeliveryError, Recipient, Undeliverable
+from dispatch import outbox
+from dispatch.ticket_card import ticket_card
+from dispatch.tickets import get_ticket
+from store.models import CardCopy, Outbox, Ticket, TicketEvent
+
+log = logging.getLogger(__name__)
+LEASE = timedelta(seconds=60)
+MAX_ATTEMPTS = 8
+
+
+def backoff(attempts: int) -> timedelta:
+    """Exponential with full jitter (2 s, 4 s, … capped at 10 min): retries never stampede a platform."""
+    cap = min(600.0, 2.0 * (2 ** max(0, attempts - 1)))
+    return timedelta(seconds=random.uniform(cap / 2, cap))
+
+
+async def _claim(app: web.Application, now: datetime, limit: int) -> list[int]:
+    async with app[keys.SESSIONS]() as session, session.begin():
+        stmt = (select(Outbox).where(Outbox.status.in_(("pending", "sending")), Outbox.next_attempt_at <= now)
+                .order_by(Outbox.id).limit(limit))
+        if session.bind.dialect.name == "postgresql":
+            stmt = stmt.with_for_update(skip_locked=True)
+        rows = list((await session.execute(stmt)).scalars())
+        for row in rows:
+            row.status, row.next_attempt_at = "sending", now + LEASE
+        return [r.id for r in rows]
+
+
+async def deliver_due(app: web.Application, limit: int = 50) -> int:
+    """Send what is due now; returns how many rows were attempted."""
+    now = app[keys.CLOCK].now()
+    ids = await _claim(app, now, limit)
+    for row_id in ids:
+        await _deliver_one(app, row_id)
+    return len(ids)
+
+
+async def _deliver_one(app: web.Application, row_id: int) -> None:
+    clock = app[keys.CLOCK]
+    async with app[keys.SESSIONS]() as session, session.begin():
+        row = await session.get(Outbox, row_id)
+        if row is None or row.status != "sending":
+            return
+        messenger = app[keys.MESSENGERS].get(row.channel)
+        user, chat = outbox.split_recipient(row.recipient)
+        to = Recipient(row.channel, user=user, chat=chat)
+        try:
+            if messenger is None:
+                raise Undeliverable(f"no messenger for channel {row.channel}", code="no_channel")
+            delivered = await _send(app, session, row, to, messenger)
+        except Undeliverable as e:
+            row.status, row.last_error, row.attempts = "undeliverable", f"{e.code} {e}"[:500], row.attempts + 1
+            await _record_undeliverable(session, row, clock.now(), str(e.code or e))
+            log.warning("outbox %s undeliverable on %s: %s", row.id, row.channel, e)
+            return
+        except DeliveryError as e:
+            _retry_or_bury(row, clock.now(), f"{e.code} {e}", e.retryable)
+            return
+        except Exception as e:  # a bug or a network error: retry with back-off, never lose the row
+            log.exception("outbox %s failed", row.id)
+            _retry_or_bury(row, clock.now(), repr(e), True)
+            return
+        row.status, row.sent_at, row.attempts = "sent", clock.now(), row.attempts + 1
+        row.platform_message_id = delivered.message_id[:128]
+
+
+def _retry_or_bury(row: Outbox, now: datetime, error: str, retryable: bool) -> None:
+    row.attempts += 1
+    row.last_error = error[:500]
+    if retryable and row.attempts < MAX_ATTEMPTS:
+        row.status, row.next_attempt_at = "pending", now + backoff(row.attempts)
+    else:
+        row.status = "dead"  # a dead letter: listed for staff, never silently dropped
+
+
+async def _record_undeliverable(session, row: Outbox, now: datetime, reason: str) -> None:
+    """Shown to staff on the ticket with the resident's phone, so somebody calls instead."""
+    if row.ticket_id is None:
+        return
+    ticket = await session.get(Ticket, row.ticket_id)
+    if ticket is None:
+        return
+    session.add(TicketEvent(ticket_id=ticket.id, at=now, actor="system", channel=row.channel,
+                            action="undeliverable", from_status=ticket.status, to_status=ticket.status,
+                            details={"outbox_id": row.id, "recipient": row.recipient, "reason": reason,
+                                     "call": ticket.phone}))
+
+
+async def _send(app, session, row: Outbox, to: Recipient, messenger) -> Delivered:
+    texts = app[keys.ENGINE].deps.texts
+    payload = row.payload
+    if row.kind == outbox.TEXT:
+        ticket = await get_ticket(session, payload["ticket"]) if payload.get("ticket") else None
+        text = texts.render(payload["template"], t=ticket, **payload.get("vars", {}))
+        return await messenger.send_text(to, text)
+    if row.kind == outbox.CARD:
+        ticket = await get_ticket(session, payload["ticket"])
+        card = ticket_card(ticket, payload["audience"], texts)
+        delivered = await messenger.send_card(to, card)
+        session.add(CardCopy(ticket_id=ticket.id, channel=row.channel, recipient_user=to.user,
+                             recipient_chat=to.chat, audience=payload["audience"], message_id=delivered.message_id,
+                             handle=delivered.handle, created_at=app[keys.CLOCK].now()))
+        return delivered
+    if row.kind == outbox.CARD_UPDATE:
+        copy = await session.get(CardCopy, payload["copy_id"])
+        ticket = await session.get(Ticket, copy.ticket_id)
+        await session.refresh(ticket, ["assignee", "photos"])
+        card = ticket_card(ticket, copy.audience, texts)
+        delivered = await messenger.update_card(to, Delivered(copy.message_id, copy.handle), card,
+                                                reply_token=payload.get("reply_token", ""))
+        copy.updated_at = app[keys.CLOCK].now()
+        if delivered.handle:
+            copy.handle = delivered.handle
+        return delivered
+    raise DeliveryError(f"unknown outbox kind {row.kind}", retryable=False)

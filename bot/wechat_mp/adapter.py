@@ -1,0 +1,166 @@
+"""Official Account webhook (GET verify, POST receive → inbox → `success`) and processing of inbox items."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from aiohttp import web
+
+from bot import keys
+from bot.inbox import Item
+from bot.outbound import DeliveryError, Recipient
+from bot.settings import Settings, WechatMpSettings
+from bot.wechat_mp.client import MpClient, MpError, app_tokens
+from bot.wechat_mp.crypto import CallbackRejected, MpCrypto
+from bot.wechat_mp.event import MalformedXml, dedupe_id, parse_xml, text_of, to_message
+from bot.wechat_mp.messenger import WechatMpMessenger
+from bot.wechat_mp.window import ReplyWindow
+from conversations.messages import InboundMessage, Reply
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "wechat_mp"
+PATH = "/wechat/mp"
+MAX_BODY = 1024 * 1024  # WeChat's XML is a few KB; anything near this is not WeChat
+_STATUS_WORDS = {400: "bad request", 403: "forbidden", 413: "too large"}
+
+
+@dataclass
+class MpChannel:
+    settings: WechatMpSettings
+    crypto: MpCrypto
+    client: MpClient
+    window: ReplyWindow
+    messenger: WechatMpMessenger
+
+
+CHANNEL: web.AppKey[MpChannel] = web.AppKey("wechat_mp", MpChannel)
+
+
+def setup(app: web.Application, settings: Settings, *, api_base: str | None = None) -> MpChannel | None:
+    """Mount /wechat/mp, register the messenger and the inbox processor; nothing when not configured."""
+    mp = settings.wechat_mp
+    if mp is None:
+        return None
+    clock = app[keys.CLOCK]
+    client = MpClient(api_base=api_base or mp.api_base, app_id=mp.app_id, secret=mp.secret.get_secret_value(),
+                      tokens=app_tokens(app))
+    window = ReplyWindow(lambda: app[keys.SESSIONS], clock, "mp:win", seconds=48 * 3600)
+    channel = MpChannel(mp, MpCrypto(mp.token.get_secret_value(), mp.app_id, clock,
+                                     mp.encoding_aes_key.get_secret_value()),
+                        client, window, WechatMpMessenger(client, window))
+    app[CHANNEL] = channel
+    app[keys.MESSENGERS].register(channel.messenger)
+    if hasattr(keys, "PROCESSORS") and keys.PROCESSORS in app:
+        app[keys.PROCESSORS][PLATFORM] = process
+    app.router.add_get(PATH, verify_url)
+    app.router.add_post(PATH, receive)
+
+    async def close(_app: web.Application) -> None:
+        await client.close()
+    app.on_cleanup.append(close)
+    return channel
+
+
+def _reject(status: int, reason: str) -> web.Response:
+    # No detail in the body: a prober learns nothing about which check failed.
+    log.warning("wechat_mp callback rejected (%s): %s", status, reason)
+    return web.Response(status=status, text=_STATUS_WORDS.get(status, "rejected"))
+
+
+async def verify_url(request: web.Request) -> web.Response:
+    """URL verification: answer echostr when signature/timestamp/nonce check out."""
+    crypto = request.app[CHANNEL].crypto
+    q = request.query  # already URL-decoded: never unquote again
+    try:
+        crypto.check_plain(q.get("signature", ""), q.get("timestamp", ""), q.get("nonce", ""))
+    except CallbackRejected as e:
+        return _reject(e.status, str(e))
+    return web.Response(text=q.get("echostr", ""), content_type="text/plain")
+
+
+async def _read_limited(request: web.Request) -> bytes | None:
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        return None
+    body = await request.content.read(MAX_BODY + 1)  # a chunked body has no Content-Length to trust
+    return None if len(body) > MAX_BODY else body
+
+
+async def receive(request: web.Request) -> web.Response:
+    """Verify, decrypt, de-duplicate, store; answer `success` at once (the reply goes out later)."""
+    app = request.app
+    crypto = app[CHANNEL].crypto
+    q = request.query
+    timestamp, nonce = q.get("timestamp", ""), q.get("nonce", "")
+    body = await _read_limited(request)
+    if body is None:
+        return _reject(413, "body too large")
+    try:
+        if q.get("encrypt_type", "").lower() == "aes":
+            encrypt = text_of(parse_xml(body), "Encrypt")
+            if not encrypt:
+                raise MalformedXml("no Encrypt field")
+            xml = crypto.decrypt(encrypt, q.get("msg_signature", ""), timestamp, nonce)
+        elif crypto.safe_mode:
+            # The plain signature covers only token/timestamp/nonce, not the body: once safe mode is
+            # configured, an unencrypted body is refused rather than trusted on that weaker proof.
+            return _reject(403, "plain callback while safe mode is configured")
+        else:
+            crypto.check_plain(q.get("signature", ""), timestamp, nonce)
+            xml = body.decode("utf-8")
+        root = parse_xml(xml)
+        dedupe = dedupe_id(root)
+    except CallbackRejected as e:
+        return _reject(e.status, str(e))
+    except (MalformedXml, UnicodeDecodeError) as e:
+        return _reject(400, f"malformed: {e}")
+    fresh = await app[keys.INBOX].offer(PLATFORM, dedupe, {
+        "xml": xml, "received_at": app[keys.CLOCK].now().isoformat()})
+    if not fresh:
+        log.info("wechat_mp retry of %s ignored", dedupe)
+    return web.Response(text="success", content_type="text/plain")
+
+
+async def process(app: web.Application, item: Item) -> None:
+    """One stored callback: remember the user wrote, run the engine, answer through customer service."""
+    channel = app[CHANNEL]
+    m = to_message(parse_xml(item.payload["xml"]))
+    at = item.payload.get("received_at")
+    received = datetime.fromisoformat(at) if at else app[keys.CLOCK].now()
+    if m.kind == "event" and m.event.lower() == "unsubscribe":
+        return  # nothing to answer, and the window is closed for good until they follow again
+    await channel.window.opened(m.openid, at=received)
+    texts = app[keys.ENGINE].deps.texts
+    if m.kind == "event":
+        if m.event.lower() != "subscribe":
+            return  # menu clicks, scans, template receipts: nothing the desk needs
+        replies = [Reply(texts.render("channels/wechat_mp/subscribed.j2"))]
+    elif m.kind == "unsupported":
+        replies = [Reply(texts.render("channels/unsupported.j2"))]
+    else:
+        image, failed = None, False
+        if m.kind == "image":
+            # Temporary media lives 3 days: fetch it now, not when the ticket is filed.
+            try:
+                image, _ = await channel.client.get_media(m.media_id)
+            except MpError as e:
+                log.warning("wechat_mp media %s not downloaded: %s", m.media_id, e)
+                failed = True
+        msg = InboundMessage(channel=PLATFORM, chat=m.openid, user=m.openid, text=m.text, image=image,
+                             image_failed=failed, message_id=m.msg_id)
+        replies = await app[keys.ENGINE].handle(msg)
+    await send_replies(channel.messenger, m.openid, replies)
+
+
+async def send_replies(messenger: WechatMpMessenger, openid: str, replies: list[Reply]) -> None:
+    """Send in order; a refused send is logged as an error (never silent) and stops the rest."""
+    to = Recipient(PLATFORM, user=openid)
+    for r in replies:
+        try:
+            await messenger.send_text(to, r.text, r.options)
+        except DeliveryError as e:
+            # Not re-raised: the engine step is done and a retry of the item would run it twice.
+            log.error("wechat_mp reply to %s not delivered (%s, retryable=%s): %s",
+                      openid, e.code, e.retryable, e)
+            return

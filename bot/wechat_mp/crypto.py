@@ -1,0 +1,87 @@
+"""Official Account callback checks: constant-time signatures, a replay window, wechatpy's AES (safe mode)."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+from wechatpy.crypto import WeChatCrypto  # the Official Account one, not wechatpy.enterprise (issue #399)
+
+from store.clock import Clock
+
+WINDOW = 300  # seconds; WeChat retries three times within about 15 s, a replay later is refused
+
+
+class CallbackRejected(Exception):
+    """A callback we will not act on; `status` is the HTTP answer."""
+
+    status = 400
+
+
+class BadSignature(CallbackRejected):
+    status = 403
+
+
+class StaleTimestamp(CallbackRejected):
+    status = 403  # correctly signed but old: a replay, not a malformed request
+
+
+class Undecryptable(CallbackRejected):
+    status = 400
+
+
+def sign(*parts: str) -> str:
+    """WeChat's signature: sha1 of the strings sorted and concatenated."""
+    return hashlib.sha1("".join(sorted(parts)).encode()).hexdigest()
+
+
+def _same(expected: str, given: str | None) -> bool:
+    return hmac.compare_digest(expected.encode(), (given or "").lower().encode())
+
+
+class MpCrypto:
+    def __init__(self, token: str, app_id: str, clock: Clock, encoding_aes_key: str = "",
+                 window: int = WINDOW) -> None:
+        self._token = token
+        self.app_id = app_id
+        self.clock = clock
+        self.window = window
+        self._aes = WeChatCrypto(token, encoding_aes_key, app_id) if encoding_aes_key else None
+
+    @property
+    def safe_mode(self) -> bool:
+        return self._aes is not None
+
+    def check_fresh(self, timestamp: str) -> None:
+        try:
+            ts = int(timestamp)
+        except (TypeError, ValueError):
+            raise StaleTimestamp("timestamp is not a number") from None
+        if abs(self.clock.now().timestamp() - ts) > self.window:
+            raise StaleTimestamp("timestamp outside the replay window")
+
+    def check_plain(self, signature: str, timestamp: str, nonce: str) -> None:
+        """`wechatpy.utils.check_signature`, compared in constant time, plus the replay window."""
+        if not _same(sign(self._token, timestamp or "", nonce or ""), signature):
+            raise BadSignature("signature mismatch")
+        self.check_fresh(timestamp)
+
+    def decrypt(self, encrypt: str, msg_signature: str, timestamp: str, nonce: str) -> str:
+        """Safe mode: verify msg_signature over the Encrypt field ourselves, then let wechatpy do the AES."""
+        if self._aes is None:
+            raise Undecryptable("safe mode is not configured (no encoding_aes_key)")
+        if not _same(sign(self._token, timestamp or "", nonce or "", encrypt), msg_signature):
+            raise BadSignature("msg_signature mismatch")
+        self.check_fresh(timestamp)
+        try:
+            # The signature is already checked; wechatpy re-checks it with `!=`, which can only agree now.
+            return self._aes.decrypt_message({"Encrypt": encrypt}, msg_signature.lower(), timestamp, nonce)
+        except Exception as e:  # base64, block size, padding, UTF-8, app id: all mean "not for us"
+            raise Undecryptable(type(e).__name__) from None
+
+    def encrypt(self, xml: str, *, timestamp: str | None = None, nonce: str | None = None) -> str:
+        """An envelope the way WeChat builds it (simulator and tests)."""
+        if self._aes is None:
+            raise Undecryptable("safe mode is not configured (no encoding_aes_key)")
+        ts = timestamp or str(int(self.clock.now().timestamp()))
+        return self._aes.encrypt_message(xml, nonce or secrets.token_hex(5), ts)

@@ -1,0 +1,143 @@
+"""WeCom webhook: verify → decrypt → parse → inbox → empty 200 at once; `process` does the work later.
+
+Answers: 413 body over 1 MB; 400 missing query fields, malformed envelope or inner XML, undecryptable
+body; 403 bad signature or a timestamp more than 5 minutes off (a replay is refused like a forgery).
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from bot import keys
+from bot.inbox import Item
+from bot.outbound import DeliveryError, Recipient
+from bot.settings import Settings
+from bot.tokens import Tokens
+from bot.wecom.client import WecomClient
+from bot.wecom.crypto import CallbackRejected, WecomCrypto
+from bot.wecom.event import CHANNEL, MalformedEvent, parse
+from bot.wecom.media import with_image
+from bot.wecom.messenger import WecomMessenger
+from conversations.messages import ButtonPress
+
+log = logging.getLogger(__name__)
+
+MAX_CALLBACK_BODY = 1024 * 1024
+CLIENT: web.AppKey[WecomClient] = web.AppKey("wecom_client")
+CRYPTO: web.AppKey[WecomCrypto] = web.AppKey("wecom_crypto")
+MESSENGER: web.AppKey[WecomMessenger] = web.AppKey("wecom_messenger")
+
+
+def setup(app: web.Application, settings: Settings, *, tokens: Tokens | None = None) -> None:
+    """Mount the callback routes and register the messenger; call after create_app (needs keys.CLOCK)."""
+    wecom = settings.wecom
+    if wecom is None:
+        raise ValueError("settings.wecom is not configured")
+    clock = app[keys.CLOCK]
+    app[CRYPTO] = WecomCrypto(wecom.token.get_secret_value(), wecom.encoding_aes_key.get_secret_value(),
+                              wecom.corp_id, clock)
+    own_tokens = tokens is None
+    client = WecomClient(api_base=wecom.api_base, corp_id=wecom.corp_id, secret=wecom.secret.get_secret_value(),
+                         agent_id=wecom.agent_id, tokens=tokens or Tokens(clock))
+    app[CLIENT] = client
+    app[MESSENGER] = WecomMessenger(client, clock)
+    app[keys.MESSENGERS].register(app[MESSENGER])
+    if keys.PROCESSORS in app:
+        app[keys.PROCESSORS][CHANNEL] = process
+    app.router.add_get("/wecom/callback", verify_url)
+    app.router.add_post("/wecom/callback", callback)
+    app.cleanup_ctx.append(_resources(own_tokens))
+
+
+def _resources(own_tokens: bool):
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        client = app[CLIENT]
+        if own_tokens:
+            # Share the conversation storage's Redis (and its key prefix) when there is one.
+            storage = app[keys.ENGINE].deps.storage if keys.ENGINE in app else None
+            redis = getattr(storage, "redis", None)
+            if redis is not None:
+                client.tokens.redis = redis
+                client.tokens.prefix = getattr(storage, "prefix", client.tokens.prefix)
+        yield
+        await client.close()
+    return ctx
+
+
+def _query(request: web.Request, *names: str) -> list[str]:
+    # request.query is already URL-decoded: unquoting again would turn a '+' in echostr into a space.
+    values = [request.query.get(n, "") for n in names]
+    if not all(values):
+        raise web.HTTPBadRequest(text="missing query parameters")
+    return values
+
+
+async def verify_url(request: web.Request) -> web.Response:
+    sig, ts, nonce, echostr = _query(request, "msg_signature", "timestamp", "nonce", "echostr")
+    try:
+        plain = request.app[CRYPTO].verify_url(sig, ts, nonce, echostr)
+    except CallbackRejected as e:
+        log.warning("wecom URL verification refused: %s", type(e).__name__)
+        raise _http(e) from None
+    return web.Response(text=plain)
+
+
+def _http(e: CallbackRejected) -> web.HTTPException:
+    return web.HTTPForbidden(text="forbidden") if e.status == 403 else web.HTTPBadRequest(text="bad request")
+
+
+async def _read_limited(request: web.Request, limit: int) -> bytes:
+    if request.content_length is not None and request.content_length > limit:
+        raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=request.content_length)
+    buf = bytearray()
+    while chunk := await request.content.read(64 * 1024):
+        buf += chunk
+        if len(buf) > limit:  # chunked bodies have no Content-Length: stop reading at the limit
+            raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=len(buf))
+    return bytes(buf)
+
+
+async def callback(request: web.Request) -> web.Response:
+    body = await _read_limited(request, MAX_CALLBACK_BODY)
+    sig, ts, nonce = _query(request, "msg_signature", "timestamp", "nonce")
+    try:
+        xml = request.app[CRYPTO].decrypt(body, sig, ts, nonce)
+        parsed = parse(xml)
+    except CallbackRejected as e:
+        log.warning("wecom callback refused: %s", type(e).__name__)
+        raise _http(e) from None
+    except MalformedEvent:
+        log.warning("wecom callback with malformed inner XML")
+        raise web.HTTPBadRequest(text="bad request") from None
+    if parsed.event is None:
+        log.info("wecom %s callback ignored", parsed.kind or "unknown")
+        return web.Response(text="")
+    fresh = await request.app[keys.INBOX].offer(CHANNEL, parsed.dedupe_id, {"xml": xml})
+    if not fresh:
+        log.info("wecom retry of %s ignored", parsed.dedupe_id)
+    return web.Response(text="")
+
+
+async def process(app: web.Application, item: Item) -> None:
+    """Work one stored callback: download a photo, run the engine and send its replies, or a button press."""
+    parsed = parse(item.payload["xml"])
+    event = parsed.event
+    if isinstance(event, ButtonPress):
+        if keys.CARD_ACTIONS not in app:
+            log.warning("wecom button press %s dropped: no card actions registered", parsed.dedupe_id)
+            return
+        await app[keys.CARD_ACTIONS](event)
+        return
+    if event is None:
+        return
+    msg = await with_image(app[CLIENT], event, parsed.media_id) if parsed.media_id else event
+    replies = await app[keys.ENGINE].handle(msg)
+    to = Recipient(CHANNEL, user=msg.user)
+    for reply in replies:
+        try:
+            await app[MESSENGER].send_text(to, reply.text, reply.options)
+        except DeliveryError as e:
+            # The engine step is done and saved: failing the item would run it twice on the retry.
+            log.warning("wecom reply to %s not delivered (%s, retryable=%s)", msg.user, e.code, e.retryable)

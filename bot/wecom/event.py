@@ -1,0 +1,80 @@
+"""Decrypted WeCom callback XML → one neutral event (InboundMessage or ButtonPress), or nothing."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from xml.parsers.expat import ExpatError
+
+import xmltodict
+
+from conversations.messages import ButtonPress, InboundMessage
+
+CHANNEL = "wecom"
+
+
+class MalformedEvent(ValueError):
+    """Not WeCom callback XML: unparsable, or without the fields every callback carries."""
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """What one callback becomes. `event` is None for types we do not handle (answered 200, no effect)."""
+
+    dedupe_id: str
+    event: InboundMessage | ButtonPress | None
+    media_id: str = ""      # set for an image: download it before the engine sees the message
+    kind: str = ""          # the WeCom MsgType (or event name), for logs
+
+
+def load(xml: str | bytes) -> dict[str, Any]:
+    """The <xml> element as a flat dict of strings; entity declarations are refused by xmltodict."""
+    try:
+        doc = xmltodict.parse(xml)
+    except (ExpatError, ValueError) as e:
+        raise MalformedEvent(type(e).__name__) from None
+    root = doc.get("xml") if isinstance(doc, dict) else None
+    if not isinstance(root, dict) or not _text(root, "FromUserName") or not _text(root, "MsgType"):
+        raise MalformedEvent("not a WeCom callback")
+    return root
+
+
+def _text(doc: dict[str, Any], key: str) -> str:
+    value = doc.get(key)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def parse(xml: str | bytes) -> Parsed:
+    doc = load(xml)
+    user = _text(doc, "FromUserName")
+    msg_type = _text(doc, "MsgType")
+    msg_id = _text(doc, "MsgId")
+    if msg_type == "event":
+        return _event(doc, user)
+    # WeCom always sends MsgId for messages; CreateTime is the fallback key, as for events.
+    dedupe = f"msg:{msg_id}" if msg_id else f"msg:{user}:{_text(doc, 'CreateTime')}"
+    base = {"channel": CHANNEL, "chat": user, "user": user, "message_id": msg_id}
+    if msg_type == "text":
+        return Parsed(dedupe, InboundMessage(text=_text(doc, "Content"), **base), kind=msg_type)
+    if msg_type == "image":
+        media_id = _text(doc, "MediaId")
+        if not media_id:
+            raise MalformedEvent("image without MediaId")
+        return Parsed(dedupe, InboundMessage(**base), media_id=media_id, kind=msg_type)
+    if msg_type == "location":
+        # The label is what a resident would have typed; the engine treats it as text.
+        label = _text(doc, "Label") or f"{_text(doc, 'Location_X')},{_text(doc, 'Location_Y')}"
+        return Parsed(dedupe, InboundMessage(text=label, **base), kind=msg_type)
+    return Parsed(dedupe, None, kind=msg_type)
+
+
+def _event(doc: dict[str, Any], user: str) -> Parsed:
+    name = _text(doc, "Event")
+    # Events have no MsgId: WeCom's documented key is FromUserName + CreateTime; the card fields make a
+    # double click on two buttons within one second two events.
+    key, task = _text(doc, "EventKey"), _text(doc, "TaskId")
+    dedupe = f"evt:{user}:{_text(doc, 'CreateTime')}:{name}:{key}:{task}"
+    if name != "template_card_event" or not key:
+        return Parsed(dedupe, None, kind=name)
+    press = ButtonPress(channel=CHANNEL, chat=user, user=user, payload=key, message_id=task,
+                        reply_token=_text(doc, "ResponseCode"))
+    return Parsed(dedupe, press, kind=name)

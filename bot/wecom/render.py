@@ -1,0 +1,83 @@
+"""Neutral Card → WeCom JSON: a button_interaction template_card for 1:1, markdown for app group chats."""
+from __future__ import annotations
+
+import re
+import secrets
+from typing import Any
+
+from dispatch.cards import Card
+
+# WeCom's Button.style takes 1..4 (default 1); the docs show the colours only as a picture:
+# 1 is the blue primary button, 2 the plain one, 3 the red one.
+STYLES = {"primary": 1, "default": 2, "danger": 3}
+MAX_BUTTONS = 6            # button_list length limit
+MAX_FIELDS = 6             # horizontal_content_list length limit
+MAX_TASK_ID = 128          # bytes; digits, letters and _-@ only
+_TASK_ID_BAD = re.compile(r"[^0-9A-Za-z_\-@]")
+
+
+def task_id(card_key: str, recipient: str, now_ms: int) -> str:
+    """Unique per copy and per app forever (WeCom refuses a reused task_id with 42014, even after restarts)."""
+    suffix = f"{now_ms}{secrets.token_hex(3)}"
+    head = _TASK_ID_BAD.sub("_", f"{card_key or 'card'}-{recipient}")
+    return f"{head[:MAX_TASK_ID - len(suffix) - 1]}-{suffix}"
+
+
+def _common(card: Card) -> dict[str, Any]:
+    # WeCom's length limits on texts are recommendations (it wraps or elides); only list lengths are hard.
+    out: dict[str, Any] = {"main_title": {"title": card.title}}
+    if card.fields:
+        out["horizontal_content_list"] = [{"keyname": k, "value": v} for k, v in card.fields[:MAX_FIELDS]]
+    # Rows beyond the list's limit still reach the reader, as plain lines under the title.
+    rest = [f"{k}：{v}" for k, v in card.fields[MAX_FIELDS:]] + ([card.body] if card.body else [])
+    if rest:
+        out["sub_title_text"] = "\n".join(rest)
+    if card.link:
+        out["card_action"] = {"type": 1, "url": card.link}
+    else:
+        out["card_action"] = {"type": 0}
+    return out
+
+
+def template_card(card: Card, task: str) -> dict[str, Any]:
+    """The live card: buttons whose key is our payload string (comes back as EventKey)."""
+    buttons = [{"type": 0, "text": b.label, "style": STYLES.get(b.style, 2), "key": b.payload}
+               for b in card.buttons[:MAX_BUTTONS]]
+    return {"card_type": "button_interaction", "task_id": task, **_common(card), "button_list": buttons}
+
+
+def settled_update(card: Card, response_code: str, agent_id: int) -> dict[str, Any]:
+    """update_template_card body: every copy's buttons greyed and replaced by the card's status."""
+    return {"atall": 1, "agentid": agent_id, "response_code": response_code,
+            "button": {"replace_name": card.status or card.title}}
+
+
+def markdown(card: Card) -> str:
+    """For app group chats, which cannot carry template cards: bold title, red when an emergency."""
+    title = f"**{card.title}**"
+    if card.emergency:
+        title = f'<font color="warning">{title}</font>'
+    lines = [title, *(f'> {k}：<font color="comment">{v}</font>' for k, v in card.fields)]
+    if card.body:
+        lines.append(card.body)
+    if card.status:
+        lines.append(f"**{card.status}**")
+    if card.link:
+        lines.append(f"[{card.link}]({card.link})")
+    return "\n".join(lines)
+
+
+def text_payload(user: str, text: str) -> dict[str, Any]:
+    return {"touser": user, "msgtype": "text", "text": {"content": text}}
+
+
+def card_payload(user: str, card: Card, task: str) -> dict[str, Any]:
+    return {"touser": user, "msgtype": "template_card", "template_card": template_card(card, task)}
+
+
+def chat_text(chat: str, text: str) -> dict[str, Any]:
+    return {"chatid": chat, "msgtype": "text", "text": {"content": text}}
+
+
+def chat_markdown(chat: str, card: Card) -> dict[str, Any]:
+    return {"chatid": chat, "msgtype": "markdown", "markdown": {"content": markdown(card)}}

@@ -1,0 +1,171 @@
+"""Ticket actions every platform's button or the REST API calls: dispatch, accept, transfer, decline."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from dispatch import outbox, statuses
+from dispatch.people import person_for
+from store.models import CardCopy, Person, Ticket, TicketEvent, Trade
+
+# Platforms a person can be reached on, in the order we prefer for 1:1 cards.
+CARD_PLATFORMS = ("wecom", "feishu", "sim")
+SETTLED = frozenset({statuses.COMPLETED, statuses.VERIFIED, statuses.CLOSED, statuses.CANCELLED,
+                     statuses.REJECTED})
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    outcome: str                 # ok | taken | closed | not_your_trade | unknown_ticket | unknown_person | bad_state
+    ticket: Ticket | None = None
+    holder: str = ""             # who has the job when outcome is `taken`
+
+
+async def technicians_of(session: AsyncSession, trade: str) -> list[Person]:
+    rows = (await session.execute(select(Person).where(Person.role == "technician"))).scalars()
+    return [p for p in rows if trade in (p.trades or [])]
+
+
+async def supervisors_of(session: AsyncSession, trade: str) -> list[Person]:
+    rows = (await session.execute(select(Person).where(Person.role.in_(("supervisor", "manager"))))).scalars()
+    return [p for p in rows if not p.trades or trade in p.trades]
+
+
+def _event(ticket: Ticket, now: datetime, actor: str, channel: str, action: str, before: str,
+           **details) -> TicketEvent:
+    return TicketEvent(ticket_id=ticket.id, at=now, actor=actor, channel=channel, action=action,
+                       from_status=before, to_status=ticket.status, details=details)
+
+
+async def dispatch_ticket(session: AsyncSession, ticket: Ticket, now: datetime, *, channels: set[str]) -> int:
+    """BR-8: send the job to its trade — a notice in the trade's group, a card to each technician.
+
+    Returns how many recipients were queued; with none, the ticket stays `submitted` and the
+    trade's supervisors (or the desk) are told there is nobody to send it to.
+    """
+    queued = 0
+    trade = await session.get(Trade, ticket.trade)
+    for channel, chat in (("wecom", trade.wecom_chat_id if trade else ""),
+                          ("feishu", trade.feishu_chat_id if trade else "")):
+        if chat and channel in channels:
+            await outbox.enqueue(session, key=f"{ticket.number}:dispatch:{channel}:chat:{chat}", channel=channel,
+                                 kind=outbox.CARD, payload={"ticket": ticket.number, "audience": "group"},
+                                 now=now, chat=chat, ticket_id=ticket.id)
+            queued += 1
+    names = []
+    for person in await technicians_of(session, ticket.trade):
+        for ident in sorted(person.identities, key=lambda i: CARD_PLATFORMS.index(i.platform)
+                            if i.platform in CARD_PLATFORMS else 99):
+            if ident.platform in channels and ident.platform in CARD_PLATFORMS:
+                await outbox.enqueue(
+                    session, key=f"{ticket.number}:dispatch:{ident.platform}:user:{ident.external_id}",
+                    channel=ident.platform, kind=outbox.CARD,
+                    payload={"ticket": ticket.number, "audience": "technician"},
+                    now=now, user=ident.external_id, ticket_id=ticket.id)
+                names.append(person.name)
+                queued += 1
+                break  # one copy per technician, on their preferred platform
+    if queued:
+        before = ticket.status
+        ticket.status, ticket.dispatched_at, ticket.version = statuses.DISPATCHED, now, ticket.version + 1
+        session.add(_event(ticket, now, "system", "system", "dispatched", before, technicians=names))
+    else:
+        await _tell_supervisors(session, ticket, now, "notify/no_technician.j2", channels)
+    await session.flush()
+    return queued
+
+
+async def _tell_supervisors(session: AsyncSession, ticket: Ticket, now: datetime, template: str,
+                            channels: set[str], **vars) -> None:
+    for person in await supervisors_of(session, ticket.trade):
+        for ident in person.identities:
+            if ident.platform in channels:
+                await outbox.enqueue(session, key=f"{ticket.number}:{template}:{ident.platform}:{ident.external_id}"
+                                     f":{ticket.version}:{vars.get('by', '')}", channel=ident.platform, kind=outbox.TEXT,
+                                     payload={"template": template, "ticket": ticket.number, "vars": vars},
+                                     now=now, user=ident.external_id, ticket_id=ticket.id)
+                break
+
+
+async def _tell_reporter(session: AsyncSession, ticket: Ticket, now: datetime, template: str, **vars) -> None:
+    if ticket.reporter_channel and ticket.reporter_user:
+        await outbox.enqueue(session, key=f"{ticket.number}:{template}:reporter:{ticket.version}",
+                             channel=ticket.reporter_channel, kind=outbox.TEXT,
+                             payload={"template": template, "ticket": ticket.number, "vars": vars}, now=now,
+                             user=ticket.reporter_user, ticket_id=ticket.id)
+
+
+async def _refresh_cards(session: AsyncSession, ticket: Ticket, now: datetime, *, clicked: tuple[str, str] | None,
+                         reply_token: str) -> None:
+    """Every copy of the ticket's card is rewritten from the ticket (the clicked one with its token)."""
+    copies = (await session.execute(select(CardCopy).where(CardCopy.ticket_id == ticket.id))).scalars()
+    for copy in copies:
+        is_clicked = clicked == (copy.channel, copy.recipient_user) and copy.recipient_user
+        await outbox.enqueue(session, key=f"{ticket.number}:card_update:{copy.id}:{ticket.version}",
+                             channel=copy.channel, kind=outbox.CARD_UPDATE,
+                             payload={"copy_id": copy.id, "reply_token": reply_token if is_clicked else ""},
+                             now=now, user=copy.recipient_user, chat=copy.recipient_chat, ticket_id=ticket.id)
+
+
+async def _actor(session: AsyncSession, channel: str, user: str) -> Person | None:
+    return await person_for(session, channel, user)
+
+
+async def accept(session: AsyncSession, number: str, channel: str, user: str, now: datetime,
+                 reply_token: str = "") -> ActionResult:
+    """First accept wins: one conditional UPDATE decides, whatever the number of presses at once."""
+    ticket = (await session.execute(select(Ticket).where(Ticket.number == number))).scalar_one_or_none()
+    if ticket is None:
+        return ActionResult("unknown_ticket")
+    person = await _actor(session, channel, user)
+    if person is None or person.role == "resident":
+        return ActionResult("unknown_person", ticket)
+    if person.role == "technician" and ticket.trade not in (person.trades or []):
+        return ActionResult("not_your_trade", ticket)
+    if ticket.status in SETTLED:
+        return ActionResult("closed", ticket)
+    won = await session.execute(
+        update(Ticket)
+        .where(Ticket.id == ticket.id, Ticket.assignee_id.is_(None),
+               Ticket.status.in_((statuses.SUBMITTED, statuses.DISPATCHED)))
+        .values(status=statuses.ACCEPTED, assignee_id=person.id, accepted_at=now, version=Ticket.version + 1)
+        .execution_options(synchronize_session=False))
+    await session.refresh(ticket)
+    if won.rowcount != 1:
+        holder = await session.get(Person, ticket.assignee_id) if ticket.assignee_id else None
+        if holder is None:
+            return ActionResult("bad_state", ticket)
+        return ActionResult("taken", ticket, holder.name)
+    session.add(_event(ticket, now, f"{channel}:{user}", channel, "accepted", statuses.DISPATCHED,
+                       assignee=person.name))
+    await session.flush()
+    await session.refresh(ticket, ["assignee"])
+    await _tell_reporter(session, ticket, now, "notify/accepted.j2")
+    await _refresh_cards(session, ticket, now, clicked=(channel, user), reply_token=reply_token)
+    return ActionResult("ok", ticket, person.name)
+
+
+async def pass_on(session: AsyncSession, number: str, action: str, channel: str, user: str, now: datetime,
+                  channels: set[str], reply_token: str = "") -> ActionResult:
+    """转派 (transfer) or 无法处理 (decline): recorded, and the trade's supervisors are told."""
+    ticket = (await session.execute(select(Ticket).where(Ticket.number == number))).scalar_one_or_none()
+    if ticket is None:
+        return ActionResult("unknown_ticket")
+    person = await _actor(session, channel, user)
+    if person is None or person.role == "resident":
+        return ActionResult("unknown_person", ticket)
+    if person.role == "technician" and ticket.trade not in (person.trades or []):
+        return ActionResult("not_your_trade", ticket)
+    if ticket.status in SETTLED:
+        return ActionResult("closed", ticket)
+    if ticket.assignee_id and ticket.assignee_id != person.id:
+        holder = await session.get(Person, ticket.assignee_id)
+        return ActionResult("taken", ticket, holder.name if holder else "")
+    event = "transfer_requested" if action == "transfer" else "declined"
+    session.add(_event(ticket, now, f"{channel}:{user}", channel, event, ticket.status, by=person.name))
+    await _tell_supervisors(session, ticket, now, f"notify/{event}.j2", channels, by=person.name)
+    await session.flush()
+    return ActionResult("ok", ticket, person.name)

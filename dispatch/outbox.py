@@ -1,0 +1,35 @@
+"""Recording outbound messages in the caller's transaction: nothing sent unrecorded, nothing recorded lost."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from store.models import Outbox
+
+# Kinds of outbox rows; their payloads name templates and tickets, rendered at delivery time so
+# every copy shows the ticket as it is then.
+TEXT = "text"            # {"template", "ticket"?, "vars"?}
+CARD = "card"            # {"ticket", "audience": technician | group}
+CARD_UPDATE = "card_update"  # {"copy_id", "reply_token"?}
+
+
+async def enqueue(session: AsyncSession, *, key: str, channel: str, kind: str, payload: dict[str, Any],
+                  now: datetime, user: str = "", chat: str = "", ticket_id: int | None = None) -> None:
+    """Insert once per `key`: a retried domain action never doubles a message."""
+    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    recipient = f"chat:{chat}" if chat else f"user:{user}"
+    await session.execute(insert(Outbox).values(
+        dedupe_key=key[:128], ticket_id=ticket_id, channel=channel, recipient=recipient, kind=kind,
+        payload=payload, status="pending", attempts=0, next_attempt_at=now, created_at=now, last_error="",
+        platform_message_id="",
+    ).on_conflict_do_nothing(index_elements=[Outbox.dedupe_key]))
+
+
+def split_recipient(recipient: str) -> tuple[str, str]:
+    """(user, chat) of an outbox row's recipient."""
+    kind, _, value = recipient.partition(":")
+    return ("", value) if kind == "chat" else (value, "")

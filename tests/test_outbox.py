@@ -1,0 +1,95 @@
+"""The outbox: a platform failure delays a message, never loses or doubles it."""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from bot import keys
+from bot.outbound import Delivered, DeliveryError, Undeliverable
+from bot.outbox_sender import MAX_ATTEMPTS, deliver_due
+from dispatch import outbox
+from store.models import Outbox
+
+
+class FlakyMessenger:
+    """A platform that fails the first `fail` sends, the way a real one does under load."""
+
+    channel = "flaky"
+
+    def __init__(self, fail: int = 0, error: Exception | None = None) -> None:
+        self.fail, self.error, self.sent = fail, error, []
+
+    async def send_text(self, to, text, options=()):
+        if self.fail:
+            self.fail -= 1
+            raise self.error or DeliveryError("busy", retryable=True, code="-1")
+        self.sent.append((to.user, text))
+        return Delivered(message_id=f"m{len(self.sent)}")
+
+
+async def _queue(app, key="k1"):
+    async with app[keys.SESSIONS]() as s, s.begin():
+        await outbox.enqueue(s, key=key, channel="flaky", kind=outbox.TEXT, user="u1",
+                             payload={"template": "intake/cancelled.j2"}, now=app[keys.CLOCK].now())
+
+
+async def _rows(app):
+    async with app[keys.SESSIONS]() as s:
+        return list((await s.execute(select(Outbox))).scalars())
+
+
+async def test_a_failed_send_is_retried_with_backoff(client, clock):
+    app = client.app
+    m = FlakyMessenger(fail=2)
+    app[keys.MESSENGERS].register(m)
+    await _queue(app)
+    assert await deliver_due(app) == 1 and m.sent == []
+    assert await deliver_due(app) == 0  # backing off, not hammering
+    for _ in range(3):
+        clock.advance(minutes=1)
+        await deliver_due(app)
+    assert len(m.sent) == 1 and "已取消" in m.sent[0][1]
+    [row] = await _rows(app)
+    assert row.status == "sent" and row.attempts == 3 and row.platform_message_id == "m1"
+
+
+async def test_the_same_key_is_queued_once(client):
+    app = client.app
+    m = FlakyMessenger()
+    app[keys.MESSENGERS].register(m)
+    await _queue(app)
+    await _queue(app)  # a retried domain action
+    await deliver_due(app)
+    assert len(m.sent) == 1
+
+
+async def test_a_message_that_keeps_failing_becomes_a_visible_dead_letter(client, clock):
+    app = client.app
+    app[keys.MESSENGERS].register(FlakyMessenger(fail=100))
+    await _queue(app)
+    for _ in range(MAX_ATTEMPTS + 2):
+        await deliver_due(app)
+        clock.advance(minutes=15)
+    [row] = await _rows(app)
+    assert row.status == "dead" and row.attempts == MAX_ATTEMPTS and "busy" in row.last_error
+
+
+async def test_undeliverable_is_recorded_not_dropped(client):
+    app = client.app
+    app[keys.MESSENGERS].register(FlakyMessenger(fail=1, error=Undeliverable("window closed", code="45015")))
+    await _queue(app)
+    await deliver_due(app)
+    [row] = await _rows(app)
+    assert row.status == "undeliverable" and "45015" in row.last_error
+
+
+async def test_a_crashed_sender_leaves_rows_to_be_taken_again(client, clock):
+    """A claim is a lease: rows a dead worker held come back when it ends."""
+    from bot.outbox_sender import _claim
+    app = client.app
+    m = FlakyMessenger()
+    app[keys.MESSENGERS].register(m)
+    await _queue(app)
+    assert len(await _claim(app, clock.now(), 10)) == 1  # claimed, then the process "dies"
+    assert await deliver_due(app) == 0
+    clock.advance(seconds=61)
+    assert await deliver_due(app) == 1 and len(m.sent) == 1
