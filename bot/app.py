@@ -38,7 +38,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, run_background
     if settings.simulator_enabled and not settings.staff:
         settings = with_demo_staff(settings)
     app = web.Application(middlewares=[json_errors, bearer_auth], client_max_size=MAX_BODY)
-    app[keys.SETTINGS] = settings
+    app[keys.SETTINGS] = settings  # with the simulator's demo cast when none is configured
     app[keys.CLOCK] = clock or Clock(settings.service.timezone)
     app[keys.MESSENGERS] = Messengers()
     app[keys.PROCESSORS] = {}

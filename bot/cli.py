@@ -28,6 +28,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # its plugin chatter hides our own lines
     try:
         settings = load_settings(args.config, **({"demo": True} if getattr(args, "demo", False) else {}))
     except ConfigError as e:

@@ -56,10 +56,12 @@ async def dispatch_ticket(session: AsyncSession, ticket: Ticket, now: datetime, 
                                  now=now, chat=chat, ticket_id=ticket.id)
             queued += 1
     names = []
+    # Feishu group cards carry buttons, so a trade with a Feishu group gets no 1:1 Feishu copies.
+    one_to_one = set(CARD_PLATFORMS) - ({"feishu"} if trade and trade.feishu_chat_id else set())
     for person in await technicians_of(session, ticket.trade):
         for ident in sorted(person.identities, key=lambda i: CARD_PLATFORMS.index(i.platform)
                             if i.platform in CARD_PLATFORMS else 99):
-            if ident.platform in channels and ident.platform in CARD_PLATFORMS:
+            if ident.platform in channels and ident.platform in one_to_one:
                 await outbox.enqueue(
                     session, key=f"{ticket.number}:dispatch:{ident.platform}:user:{ident.external_id}",
                     channel=ident.platform, kind=outbox.CARD,

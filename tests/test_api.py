@@ -88,3 +88,19 @@ async def test_health_and_readiness(client):
     assert resp.status == 200 and (await resp.json())["checks"] == {"database": "ok", "state": "ok"}
     metrics = await (await client.get("/metrics")).text()
     assert "repairbot_conversation_steps_total" in metrics
+
+
+async def test_actions_endpoint_runs_the_same_domain_action(client):
+    resp = await client.post("/api/v1/tickets", json={**GOOD, "description": "马桶堵了", "location": "9栋2单元301"},
+                             headers=auth())
+    number = (await resp.json())["number"]
+    url = f"/api/v1/tickets/{number}/actions/accept"
+    resp = await client.post(url, json={"actor": {"channel": "sim", "user": "zhangsan"}}, headers=auth())
+    body = await resp.json()
+    assert resp.status == 200 and body["outcome"] == "ok" and body["ticket"]["assignee"]["name"] == "张师傅"
+    resp = await client.post(url, json={"actor": {"channel": "sim", "user": "zhaoliu"}}, headers=auth())
+    assert resp.status == 409 and (await resp.json())["outcome"] == "taken"
+    resp = await client.post(url, json={}, headers=auth())
+    assert resp.status == 422
+    resp = await client.post(f"/api/v1/tickets/{number}/actions/explode", json={}, headers=auth())
+    assert resp.status == 404

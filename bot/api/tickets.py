@@ -97,3 +97,33 @@ async def create(request: web.Request) -> web.Response:
 
 def _dumps(obj) -> str:
     return json.dumps(obj, ensure_ascii=False)
+
+
+@routes.post("/api/v1/tickets/{number}/actions/{action}")
+async def act(request: web.Request) -> web.Response:
+    """The actions cards trigger, for scripts and the desk: `{"actor": {"channel", "user"}}` acts as that person."""
+    from bot.card_actions import press
+    from conversations.messages import ButtonPress
+    from dispatch.payloads import ACTIONS, CardAction
+
+    action = request.match_info["action"]
+    if action not in ACTIONS:
+        raise api_error(404, "not_found")
+    try:
+        data = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise api_error(400, "bad_json")
+    actor = data.get("actor") if isinstance(data, dict) else None
+    if not isinstance(actor, dict) or not all(isinstance(actor.get(k), str) and actor[k] for k in ("channel", "user")):
+        raise api_error(422, "missing", field="actor")
+    number = request.match_info["number"].upper()
+    p = ButtonPress(channel=actor["channel"], chat=actor["user"], user=actor["user"],
+                    payload=CardAction(action, number).encode())
+    result, text = await press(request.app, p)
+    if result.outcome == "unknown_ticket":
+        raise api_error(404, "not_found")
+    status = 200 if result.outcome == "ok" else 409
+    async with request.app[keys.SESSIONS]() as session:
+        ticket = await get_ticket(session, number)
+        body = {"outcome": result.outcome, "message": text, "ticket": ticket_json(request.app, ticket)}
+    return web.json_response(body, status=status, dumps=_dumps)

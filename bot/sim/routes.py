@@ -86,3 +86,11 @@ async def press_button(request: web.Request) -> web.Response:
     item = request.app[keys.SIM_LOG].record(p.chat, p.user, [Reply(text)])
     return web.json_response({"outcome": result.outcome, "replies": item},
                              dumps=lambda o: json.dumps(o, ensure_ascii=False))
+
+
+@routes.get("/sim/api/people")
+async def people(request: web.Request) -> web.Response:
+    """Who can be played in the simulator: staff with a sim_user (residents are any other id)."""
+    staff = [{"user": s.sim_user, "name": s.name, "role": s.role, "trades": s.trades}
+             for s in request.app[keys.SETTINGS].staff if s.sim_user]
+    return web.json_response({"staff": staff}, dumps=lambda o: json.dumps(o, ensure_ascii=False))

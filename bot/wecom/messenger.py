@@ -64,5 +64,5 @@ class WecomMessenger:
             await self.client.update_template_card(render.settled_update(card, code, self.client.agent_id))
         except WecomError as e:
             raise delivery_error(e) from None
-        # A response_code is single use: the copy cannot be rewritten again through this one.
-        return Delivered(message_id=copy.message_id, handle="")
+        # A response_code is single use: the one just spent is gone; the send's own code survives a click's.
+        return Delivered(message_id=copy.message_id, handle=copy.handle if reply_token else "")

@@ -1,0 +1,355 @@
+"""The Official Account channel from the outside: signed (and encrypted) callbacks built with wechatpy."""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import unused_port
+from wechatpy.crypto import WeChatCrypto
+from wechatpy.utils import WeChatSigner
+
+from bot import keys
+from bot.app import create_app
+from bot.outbound import Recipient, Undeliverable
+from bot.sim.wechat_mp_api import FakeMp, setup_fake_mp
+from bot.wechat_mp.adapter import CHANNEL, process, setup
+from bot.wechat_mp.event import dedupe_id, parse_xml, to_message
+from conversations.messages import InboundMessage
+
+DATA = Path(__file__).parent / "data" / "wechat_mp"
+APP_ID, SECRET, TOKEN = "wx-test-app", "mp-secret", "mp-callback-token"
+AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+OPENID = "oResident0000000000000000001"
+
+
+def sign(*parts: str) -> str:
+    signer = WeChatSigner()
+    signer.add_data(*parts)
+    return signer.signature
+
+
+@dataclass
+class Mp:
+    client: object
+    app: object
+    fake: FakeMp
+    clock: object
+    safe: bool
+    seq: int = 0
+
+    def ts(self, offset: int = 0) -> str:
+        return str(int(self.clock.now().timestamp()) + offset)
+
+    def xml(self, content: str = "帮助", *, openid: str = OPENID, msg_id: str | None = None,
+            msg_type: str = "text", extra: str = "") -> str:
+        self.seq += 1
+        body = f"<Content><![CDATA[{content}]]></Content>" if msg_type == "text" else ""
+        return (f"<xml><ToUserName><![CDATA[gh_repairdesk]]></ToUserName>"
+                f"<FromUserName><![CDATA[{openid}]]></FromUserName><CreateTime>{self.ts()}</CreateTime>"
+                f"<MsgType><![CDATA[{msg_type}]]></MsgType>{body}{extra}"
+                f"<MsgId>{msg_id or 1000 + self.seq}</MsgId></xml>")
+
+    def signed(self, xml: str, *, ts_offset: int = 0, nonce: str = "n0nce", forge: bool = False
+               ) -> tuple[dict, bytes]:
+        """Query and body as WeChat sends them (encrypted through wechatpy in safe mode)."""
+        ts = self.ts(ts_offset)
+        params = {"signature": sign(TOKEN, ts, nonce), "timestamp": ts, "nonce": nonce, "openid": OPENID}
+        if self.safe:
+            envelope = WeChatCrypto(TOKEN, AES_KEY, APP_ID).encrypt_message(xml, nonce, ts)
+            params.update(encrypt_type="aes", msg_signature=parse_xml(envelope)["MsgSignature"])
+            body = envelope.encode()
+            if forge:
+                params["msg_signature"] = "0" * 40
+        else:
+            body = xml.encode()
+            if forge:
+                params["signature"] = "0" * 40
+        return params, body
+
+    async def post(self, xml: str, **kw):
+        params, body = self.signed(xml, **kw)
+        return await self.client.post("/wechat/mp", params=params, data=body)
+
+    async def drain(self) -> int:
+        return await self.app[keys.INBOX].drain(lambda item: process(self.app, item))
+
+
+@pytest.fixture
+def make_mp(aiohttp_client, make_settings, clock, backend):
+    async def make(safe: bool = False) -> Mp:
+        port = unused_port()
+        mp = {"app_id": APP_ID, "secret": SECRET, "token": TOKEN,
+              "api_base": f"http://127.0.0.1:{port}/sim/mp"}
+        if safe:
+            mp["encoding_aes_key"] = AES_KEY
+        settings = make_settings(wechat_mp=mp)
+        app = create_app(settings, clock=clock, run_background=False, redis_prefix=backend.prefix)
+        setup(app, settings)
+        fake = setup_fake_mp(app, clock=clock, app_id=APP_ID, secret=SECRET)
+        client = await aiohttp_client(app, server_kwargs={"port": port})
+        return Mp(client, app, fake, clock, safe)
+    return make
+
+
+@pytest.fixture(params=["plain", "safe"])
+async def mp(request, make_mp):
+    return await make_mp(safe=request.param == "safe")
+
+
+def texts(app):
+    return app[keys.ENGINE].deps.texts
+
+
+# --- URL verification -----------------------------------------------------------------------------
+
+async def test_url_verification_answers_echostr(make_mp):
+    h = await make_mp()
+    ts = h.ts()
+    resp = await h.client.get("/wechat/mp", params={"signature": sign(TOKEN, ts, "abc"), "timestamp": ts,
+                                                    "nonce": "abc", "echostr": "8214713927416"})
+    assert resp.status == 200 and await resp.text() == "8214713927416"
+
+
+@pytest.mark.parametrize("case", ["forged", "stale", "missing"])
+async def test_url_verification_refuses_bad_requests(make_mp, case):
+    h = await make_mp()
+    ts = h.ts(-301 if case == "stale" else 0)
+    params = {"signature": sign(TOKEN, ts, "abc"), "timestamp": ts, "nonce": "abc", "echostr": "x"}
+    if case == "forged":
+        params["signature"] = sign("other-token", ts, "abc")
+    if case == "missing":
+        del params["signature"]
+    resp = await h.client.get("/wechat/mp", params=params)
+    assert resp.status == 403 and "x" not in await resp.text()
+
+
+# --- receiving ------------------------------------------------------------------------------------
+
+async def test_text_answers_success_at_once_and_the_reply_goes_out_later(mp):
+    mp.fake.user_wrote(OPENID)
+    resp = await mp.post(mp.xml("帮助"))
+    assert resp.status == 200 and await resp.text() == "success"
+    assert mp.fake.sent == []  # the webhook never waits for the engine
+    assert await mp.drain() == 1
+    [sent] = mp.fake.sent
+    assert sent["touser"] == OPENID and sent["msgtype"] == "text"
+    assert sent["text"]["content"] == texts(mp.app).render("intake/help.j2")
+    assert (await (await mp.client.get("/sim/mp/_sent")).json())[0]["touser"] == OPENID
+
+
+async def test_a_callback_replayed_three_times_has_one_effect(mp):
+    mp.fake.user_wrote(OPENID)
+    xml = mp.xml("帮助", msg_id="777")
+    for _ in range(3):
+        resp = await mp.post(xml)
+        assert resp.status == 200 and await resp.text() == "success"
+    assert await mp.drain() == 1
+    assert len(mp.fake.sent) == 1
+
+
+async def _nothing_changed(h: Mp) -> None:
+    assert await h.drain() == 0
+    assert h.fake.sent == [] and h.fake.send_attempts == 0
+
+
+@pytest.mark.parametrize("case, status", [
+    ("forged", 403), ("stale", 403), ("future", 403), ("malformed", 400), ("dtd", 400), ("too_big", 413),
+])
+async def test_rejected_callbacks_change_nothing(mp, case, status):
+    xml = mp.xml("帮助")
+    if case == "forged":
+        resp = await mp.post(xml, forge=True)
+    elif case == "stale":
+        resp = await mp.post(xml, ts_offset=-301)
+    elif case == "future":
+        resp = await mp.post(xml, ts_offset=301)
+    elif case in ("malformed", "dtd", "too_big"):
+        bad = {"malformed": "<xml><Content>unclosed",
+               "dtd": '<!DOCTYPE x [<!ENTITY a "aaaa">]><xml><Content>&a;</Content></xml>',
+               "too_big": "<xml><Content>" + "x" * (1024 * 1024) + "</Content></xml>"}[case]
+        if mp.safe and case == "too_big":
+            params, body = mp.signed(xml)
+            resp = await mp.client.post("/wechat/mp", params=params, data=body + b" " * (1024 * 1024))
+        else:
+            resp = await mp.post(bad)
+    assert resp.status == status
+    await _nothing_changed(mp)
+
+
+async def test_safe_mode_refuses_a_plain_body(make_mp):
+    h = await make_mp(safe=True)
+    xml = h.xml("帮助")
+    ts = h.ts()
+    resp = await h.client.post("/wechat/mp", params={"signature": sign(TOKEN, ts, "n"), "timestamp": ts,
+                                                     "nonce": "n"}, data=xml.encode())
+    assert resp.status == 403
+    await _nothing_changed(h)
+
+
+async def test_safe_mode_refuses_an_envelope_for_another_account(make_mp):
+    h = await make_mp(safe=True)
+    ts = h.ts()
+    envelope = WeChatCrypto(TOKEN, AES_KEY, "wx-another-app").encrypt_message(h.xml(), "n", ts)
+    resp = await h.client.post("/wechat/mp", data=envelope.encode(), params={
+        "signature": sign(TOKEN, ts, "n"), "timestamp": ts, "nonce": "n", "encrypt_type": "aes",
+        "msg_signature": parse_xml(envelope)["MsgSignature"]})
+    assert resp.status == 400
+    await _nothing_changed(h)
+
+
+# --- processing -----------------------------------------------------------------------------------
+
+def _record_engine(app) -> list[InboundMessage]:
+    engine = app[keys.ENGINE]
+    seen: list[InboundMessage] = []
+    real = engine.handle
+
+    async def handle(msg):
+        seen.append(msg)
+        return await real(msg)
+    engine.handle = handle
+    return seen
+
+
+async def test_an_image_is_downloaded_at_once(make_mp):
+    h = await make_mp()
+    h.fake.user_wrote(OPENID)
+    h.fake.media["m-1"] = (b"\xff\xd8\xff\xe0fake-jpeg", "image/jpeg")
+    seen = _record_engine(h.app)
+    await h.post(h.xml(msg_type="image", extra="<MediaId><![CDATA[m-1]]></MediaId>"))
+    await h.post(h.xml(msg_type="image", extra="<MediaId><![CDATA[expired]]></MediaId>"))
+    assert await h.drain() == 2
+    assert seen[0].image == b"\xff\xd8\xff\xe0fake-jpeg" and not seen[0].image_failed
+    assert seen[1].image is None and seen[1].image_failed
+    assert (seen[0].channel, seen[0].chat, seen[0].user) == ("wechat_mp", OPENID, OPENID)
+
+
+async def test_unsupported_messages_get_a_sentence_from_the_templates(make_mp):
+    h = await make_mp()
+    h.fake.user_wrote(OPENID)
+    seen = _record_engine(h.app)
+    await h.post(h.xml(msg_type="video", extra="<MediaId><![CDATA[v]]></MediaId>"))
+    await h.drain()
+    assert seen == []
+    assert h.fake.sent[0]["text"]["content"] == texts(h.app).render("channels/unsupported.j2")
+
+
+async def test_a_follower_is_welcomed(make_mp):
+    h = await make_mp()
+    h.fake.user_wrote("oNew")
+    xml = (f"<xml><ToUserName>gh</ToUserName><FromUserName>oNew</FromUserName><CreateTime>{h.ts()}</CreateTime>"
+           f"<MsgType>event</MsgType><Event>subscribe</Event></xml>")
+    await h.post(xml)
+    await h.post(xml)  # the retry of an event is recognised by sender + CreateTime
+    assert await h.drain() == 1
+    assert h.fake.sent[0]["text"]["content"] == texts(h.app).render("intake/welcome.j2")
+
+
+# --- the 48 h window ------------------------------------------------------------------------------
+
+async def test_a_send_after_48_hours_is_undeliverable_without_calling_the_api(make_mp):
+    h = await make_mp()
+    h.fake.user_wrote(OPENID)
+    await h.post(h.xml("帮助"))
+    await h.drain()
+    attempts = h.fake.send_attempts
+    h.clock.advance(hours=48, seconds=1)
+    with pytest.raises(Undeliverable) as e:
+        await h.app[keys.MESSENGERS].get("wechat_mp").send_text(Recipient("wechat_mp", user=OPENID), "hi")
+    assert e.value.code == "window_closed" and not e.value.retryable
+    assert h.fake.send_attempts == attempts
+
+
+async def test_errcode_45015_is_undeliverable(make_mp):
+    h = await make_mp()
+    h.fake.user_wrote(OPENID)
+    await h.post(h.xml("帮助"))
+    await h.drain()
+    h.clock.advance(hours=47)
+    h.fake.last_wrote.pop(OPENID)  # they unfollowed: the platform refuses though our window is open
+    with pytest.raises(Undeliverable) as e:
+        await h.app[keys.MESSENGERS].get("wechat_mp").send_text(Recipient("wechat_mp", user=OPENID), "hi")
+    assert e.value.code == "45015"
+
+
+async def test_an_outbox_row_after_48_hours_is_recorded_undeliverable(make_mp):
+    from dispatch import outbox
+    from bot.outbox_sender import deliver_due
+    from store.models import Outbox
+
+    h = await make_mp()
+    h.fake.user_wrote(OPENID)
+    await h.post(h.xml("帮助"))
+    await h.drain()
+    h.clock.advance(hours=49)
+    async with h.app[keys.SESSIONS]() as session, session.begin():
+        await outbox.enqueue(session, key="mp-late-1", channel="wechat_mp", kind=outbox.TEXT,
+                             payload={"template": "channels/unsupported.j2"}, now=h.clock.now(), user=OPENID)
+    assert await deliver_due(h.app) == 1
+    async with h.app[keys.SESSIONS]() as session:
+        row = (await session.execute(Outbox.__table__.select())).one()
+    assert row.status == "undeliverable" and "window_closed" in row.last_error
+
+
+async def test_a_failed_reply_is_logged_as_an_error_not_dropped_silently(make_mp, caplog):
+    h = await make_mp()  # the fake never heard from this user: it answers 45015
+    with caplog.at_level(logging.ERROR, logger="bot.wechat_mp.adapter"):
+        await h.post(h.xml("帮助"))
+        assert await h.drain() == 1
+    assert h.fake.sent == []
+    assert any("45015" in r.getMessage() for r in caplog.records)
+
+
+# --- the token ------------------------------------------------------------------------------------
+
+async def test_a_refused_token_is_refetched_exactly_once(make_mp):
+    h = await make_mp()
+    h.fake.user_wrote(OPENID)
+    messenger = h.app[keys.MESSENGERS].get("wechat_mp")
+    to = Recipient("wechat_mp", user=OPENID)
+    await messenger.send_text(to, "one")
+    await messenger.send_text(to, "two")
+    assert h.fake.tokens_issued == 1  # cached
+    h.fake.issue_token()  # someone else fetched: ours is now invalid (40001)
+    await messenger.send_text(to, "three")
+    assert h.fake.tokens_issued == 3 and h.fake.send_attempts == 4
+    assert [s["text"]["content"] for s in h.fake.sent] == ["one", "two", "three"]
+    h.fake.send_failures[:] = [40001, 40001]  # refused again after the refetch: give up, no loop
+    with pytest.raises(Exception) as e:
+        await messenger.send_text(to, "four")
+    assert getattr(e.value, "code", "") == "40001"
+    assert h.fake.tokens_issued == 4
+
+
+async def test_an_expired_token_is_refetched(make_mp):
+    h = await make_mp()
+    h.fake.user_wrote(OPENID)
+    messenger = h.app[keys.MESSENGERS].get("wechat_mp")
+    await messenger.send_text(Recipient("wechat_mp", user=OPENID), "one")
+    h.clock.advance(seconds=7200)
+    h.fake.user_wrote(OPENID)
+    await messenger.send_text(Recipient("wechat_mp", user=OPENID), "two")
+    assert h.fake.tokens_issued == 2 and len(h.fake.sent) == 2
+
+
+async def test_options_become_a_menu_message(make_mp):
+    h = await make_mp()
+    h.fake.user_wrote(OPENID)
+    await h.app[keys.MESSENGERS].get("wechat_mp").send_text(Recipient("wechat_mp", user=OPENID), "q", ("a", "b"))
+    menu = h.fake.sent[0]["msgmenu"]
+    assert menu["head_content"] == "q" and [i["content"] for i in menu["list"]] == ["a", "b"]
+
+
+# --- the corpus -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", sorted(json.loads((DATA / "expected.json").read_text(encoding="utf-8"))))
+def test_corpus_becomes_the_neutral_message(name):
+    expected = json.loads((DATA / "expected.json").read_text(encoding="utf-8"))[name]
+    root = parse_xml((DATA / name).read_bytes())
+    assert dedupe_id(root) == expected.pop("dedupe")
+    msg = to_message(root)
+    for field, value in expected.items():
+        assert getattr(msg, field) == value, field
