@@ -56,13 +56,17 @@ def test_markdown_has_bold_title_emergency_colour_and_every_field():
     assert render.markdown(Card(title="T")).splitlines()[0] == "**T**"
 
 
+async def _no_sleep(seconds: float) -> None:
+    """Back-off without waiting: the test checks what is retried, not how long."""
+
+
 @pytest.fixture
 async def messenger(aiohttp_server, clock):
     app = web.Application()
     fake = setup_fake_wecom(app, corp_id=CORP, secret=SECRET, clock=clock)
     server = await aiohttp_server(app)
     client = WecomClient(api_base=str(server.make_url("/sim/wecom")), corp_id=CORP, secret=SECRET,
-                         agent_id=AGENT, tokens=Tokens(clock))
+                         agent_id=AGENT, tokens=Tokens(clock), sleep=_no_sleep)
     yield WecomMessenger(client, clock), fake
     await client.close()
 
