@@ -1,9 +1,4 @@
-"""One async access-token cache for every platform: Redis-backed and locked across processes, or in-process.
-
-A platform hands `get` a name (e.g. "wecom:<corp>:<agent>") and a fetcher returning (token, expires_in).
-The WeChat Official Account invalidates the previous token on every fetch, so at most one process may
-fetch at a time: with Redis a `SET NX PX` lock elects the fetcher and the others wait and re-read.
-"""
+"""One async access-token cache for every platform: Redis-backed and locked across processes, or in-process."""
 from __future__ import annotations
 
 import asyncio
@@ -42,7 +37,12 @@ def cache_seconds(expires_in: int) -> int:
 
 
 class Tokens:
-    """get / invalidate tokens by name; the injected clock decides expiry, Redis TTL is only a backstop."""
+    """get / invalidate tokens by name; the injected clock decides expiry, Redis TTL is only a backstop.
+
+    A platform hands `get` a name (e.g. "wecom:<corp>:<agent>") and a fetcher returning (token, expires_in).
+    The WeChat Official Account invalidates the previous token on every fetch, so at most one process may
+    fetch at a time: with Redis a `SET NX PX` lock elects the fetcher and the others wait and re-read.
+    """
 
     def __init__(self, clock: Clock, redis: Redis | None = None, *, prefix: str = "repairbot",
                  lock_ms: int = 10_000, poll: float = 0.05, sleep: Sleep = asyncio.sleep) -> None:
@@ -86,6 +86,7 @@ class Tokens:
         return token
 
     async def _read(self, name: str) -> str | None:
+        assert self.redis is not None
         raw = await self.redis.hmget(self._key(name), ["token", "exp"])
         token, exp = raw
         if token is None or exp is None or float(exp) <= self._now():
@@ -93,6 +94,7 @@ class Tokens:
         return token.decode() if isinstance(token, bytes) else token
 
     async def _get_redis(self, name: str, fetch: Fetcher) -> str:
+        assert self.redis is not None
         waited = 0.0
         lock_key = self._key(name) + ":lock"
         while True:

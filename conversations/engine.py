@@ -57,17 +57,26 @@ class Engine:
         async with storage.lock(key):
             now = self.deps.clock.now()
             turn = Turn(self.deps, msg, now)
-            draft = Draft.from_dict(await storage.get(key))
+            raw = await storage.get(key) or {}
+            if msg.message_id and raw.get("last_message_id") == msg.message_id:
+                # A platform or our inbox delivered this message again: answer as before, step nothing.
+                return [Reply(text, tuple(options)) for text, options in raw.get("last_replies", [])]
+            draft = Draft.from_dict(raw) if raw.get("state") else None
             if draft is not None and self._expired(draft, now):
                 turn.say("intake/expired.j2", d=draft, minutes=self.deps.intake.draft_ttl // 60)
                 draft = None
             draft = await self._step(turn, draft)
+            last = {"last_message_id": msg.message_id,
+                    "last_replies": [[r.text, list(r.options)] for r in turn.replies]} if msg.message_id else {}
             if draft is None:
-                await storage.delete(key)
                 await storage.unschedule(key)
+                if last:
+                    await storage.set(key, last, GRACE)  # remembers only the answer, for a redelivery
+                else:
+                    await storage.delete(key)
             else:
                 draft.updated_at = now.isoformat()
-                await storage.set(key, draft.to_dict(), self.deps.intake.draft_ttl + GRACE)
+                await storage.set(key, {**draft.to_dict(), **last}, self.deps.intake.draft_ttl + GRACE)
                 await storage.schedule(key, now + timedelta(seconds=self.deps.intake.draft_ttl))
         metrics.STEPS.labels(channel=msg.channel).inc()
         metrics.STEP_SECONDS.observe(time.perf_counter() - started)
@@ -157,7 +166,8 @@ class Engine:
         storage = self.deps.storage
         for key in await storage.due(now):
             async with storage.lock(key):
-                draft = Draft.from_dict(await storage.get(key))
+                raw = await storage.get(key) or {}
+                draft = Draft.from_dict(raw) if raw.get("state") else None
                 if draft is None:
                     await storage.unschedule(key)
                     continue

@@ -307,3 +307,20 @@ async def test_corpus_reaches_a_correct_ticket(sim, case):
     assert t["category"] == case["category"]
     if "trade_in" in case:
         assert t["trade"] in case["trade_in"]
+
+
+async def test_a_redelivered_message_steps_nothing(client):
+    """The inbox delivers at least once; the same platform message id must not step twice."""
+    from bot import keys
+    from conversations.messages import InboundMessage
+
+    engine = client.app[keys.ENGINE]
+    first = await engine.handle(InboundMessage("sim", "r", "r", "A座大堂的灯不亮了 王女士 13812345678", message_id="m1"))
+    again = await engine.handle(InboundMessage("sim", "r", "r", "A座大堂的灯不亮了 王女士 13812345678", message_id="m1"))
+    assert [r.text for r in again] == [r.text for r in first]
+    done = await engine.handle(InboundMessage("sim", "r", "r", "确认", message_id="m2"))
+    assert "BX20261129-0001" in done[0].text
+    replay = await engine.handle(InboundMessage("sim", "r", "r", "确认", message_id="m2"))
+    assert [r.text for r in replay] == [r.text for r in done]
+    resp = await client.get("/api/v1/tickets", headers=auth())
+    assert (await resp.json())["total"] == 1

@@ -169,3 +169,20 @@ async def test_media_upload_multipart_round_trip(api):
     fake.fail_next(45033)  # the multipart body must be rebuilt for the retry
     media_id = await client.media_upload("image", "p.jpg", b"\xff\xd8\xffdata", "image/jpeg")
     assert await client.media_get(media_id) == (b"\xff\xd8\xffdata", "image/jpeg")
+
+
+async def test_fake_api_steering_endpoints(api, aiohttp_client):
+    client, fake, _ = api
+    await client.send_message({"touser": "u1", "msgtype": "text", "text": {"content": "a"}})
+    await client.send_message({"touser": "u2", "msgtype": "text", "text": {"content": "b"}})
+    http = client._http()
+    async with http.get(client.api_base + "/_sent", params={"user": "u1"}) as resp:
+        sent = (await resp.json())["sent"]
+    assert [s["payload"]["text"]["content"] for s in sent] == ["a"]
+    async with http.post(client.api_base + "/_faults", json={"expire_tokens": True, "errcode": 45009}) as resp:
+        assert (await resp.json())["errcode"] == 0
+    async with http.post(client.api_base + "/_media", data=b"\xff\xd8\xffbytes",
+                         headers={"Content-Type": "image/jpeg"}) as resp:
+        media_id = (await resp.json())["media_id"]
+    assert await client.media_get(media_id) == (b"\xff\xd8\xffbytes", "image/jpeg")
+    assert [code for _, code in fake.calls][-3:] == [45009, 42001, 0]

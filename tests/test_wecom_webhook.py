@@ -12,7 +12,7 @@ from bot import keys
 from bot.app import create_app
 from bot.sim.wecom_api import FakeWecom, callback_xml, setup_fake_wecom
 from bot.wecom.adapter import process, setup
-from bot.wecom.crypto import WecomCrypto
+from bot.wecom.crypto import WecomCrypto, signature
 from store.models import InboxItem, Photo
 
 CORP, AGENT, SECRET = "wwtestcorp0001", 1000002, "app-secret"
@@ -85,7 +85,6 @@ async def _inbox_count(app) -> int:
 async def test_url_verification_answers_the_plaintext(wecom):
     echo = wecom.crypto.encrypt("8754210987").split("<Encrypt><![CDATA[")[1].split("]]>")[0]
     ts = str(int(wecom.clock.now().timestamp()))
-    from bot.wecom.crypto import signature
     params = {"msg_signature": signature(TOKEN, ts, "n", echo), "timestamp": ts, "nonce": "n", "echostr": echo}
     resp = await wecom.client.get("/wecom/callback", params=params)
     assert resp.status == 200 and await resp.text() == "8754210987"
@@ -98,7 +97,6 @@ async def test_url_verification_answers_the_plaintext(wecom):
 async def test_url_verification_with_a_plus_in_echostr(wecom):
     # Try nonces until the ciphertext holds a '+': decoding it twice would turn it into a space.
     ts = str(int(wecom.clock.now().timestamp()))
-    from bot.wecom.crypto import signature
     for i in range(200):
         echo = wecom.crypto.encrypt(f"plain{i}").split("<Encrypt><![CDATA[")[1].split("]]>")[0]
         if "+" in echo:
@@ -173,7 +171,6 @@ async def test_bad_callbacks_are_refused_without_any_effect(wecom, case, status)
         resp = await wecom.post(xml, timestamp=now + 301)
     elif case == "undecryptable":
         junk = "QUJDREVGR0hJSktMTU5PUA=="
-        from bot.wecom.crypto import signature
         resp = await wecom.client.post("/wecom/callback", data=f"<xml><Encrypt>{junk}</Encrypt></xml>", params={
             "msg_signature": signature(TOKEN, str(now), "n", junk), "timestamp": str(now), "nonce": "n"})
     elif case == "malformed_envelope":

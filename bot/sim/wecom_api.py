@@ -1,9 +1,4 @@
-"""A fake WeCom server API speaking the real wire format, for the simulator and tests (not for production).
-
-Routes under a prefix (default /sim/wecom): cgi-bin/gettoken, message/send, message/update_template_card,
-appchat/create, appchat/send, media/get, media/upload; plus `_sent`, `_faults`, `_media` to inspect and steer
-it. What is sent is kept in order in `FakeWecom.sent`, which the simulator page and tests read.
-"""
+"""A fake WeCom server API speaking the real wire format, for the simulator and tests (never production)."""
 from __future__ import annotations
 
 import json
@@ -107,7 +102,12 @@ FAKE_WECOM: web.AppKey[FakeWecom] = web.AppKey("fake_wecom")
 
 def setup_fake_wecom(app: web.Application, prefix: str = "/sim/wecom", *, corp_id: str, secret: str,
                      clock: Clock) -> FakeWecom:
-    """Mount the fake on `app`; point settings.wecom.api_base at `<server>{prefix}`."""
+    """Mount the fake on `app`; point settings.wecom.api_base at `<server>{prefix}`.
+
+    Routes: cgi-bin/gettoken, message/send, message/update_template_card, appchat/create, appchat/send,
+    media/get, media/upload; and `_sent?user=` (what was sent, in order), `_faults` ({"expire_tokens": true}
+    or {"errcode": N, "count": K}), `_media` (raw body → a media_id) to inspect and steer it.
+    """
     fake = FakeWecom(corp_id, secret, clock)
     app[FAKE_WECOM] = fake
 

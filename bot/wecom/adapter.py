@@ -1,8 +1,4 @@
-"""WeCom webhook: verify → decrypt → parse → inbox → empty 200 at once; `process` does the work later.
-
-Answers: 413 body over 1 MB; 400 missing query fields, malformed envelope or inner XML, undecryptable
-body; 403 bad signature or a timestamp more than 5 minutes off (a replay is refused like a forgery).
-"""
+"""WeCom webhook: verify → decrypt → parse → inbox → empty 200 at once; `process` does the work later."""
 from __future__ import annotations
 
 import logging
@@ -100,6 +96,9 @@ async def _read_limited(request: web.Request, limit: int) -> bytes:
 
 
 async def callback(request: web.Request) -> web.Response:
+    """413 body over 1 MB; 400 missing query fields, malformed envelope or inner XML, undecryptable body;
+    403 bad signature or a timestamp more than 5 minutes off (a replay is refused like a forgery).
+    """
     body = await _read_limited(request, MAX_CALLBACK_BODY)
     sig, ts, nonce = _query(request, "msg_signature", "timestamp", "nonce")
     try:
