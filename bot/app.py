@@ -163,9 +163,25 @@ def _every(seconds: float, job, name: str):
 async def _background(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
     inbox = app[keys.INBOX]
+    app[keys.OUTBOX_WAKEUP] = wake = asyncio.Event()
+
+    async def outbox_loop() -> None:
+        # Woken at once by new rows from this process; polls for others' rows and retries.
+        while True:
+            try:
+                while await deliver_due(app):
+                    pass
+            except Exception:
+                log.exception("outbox delivery failed")
+            try:
+                await asyncio.wait_for(wake.wait(), timeout=1.0)
+            except asyncio.TimeoutError:
+                pass
+            wake.clear()
+
     tasks = [
         asyncio.create_task(_every(settings.sla.scan_interval, lambda: sweep_once(app), "sweeper")(), name="sweeper"),
-        asyncio.create_task(_every(1.0, lambda: deliver_due(app), "outbox")(), name="outbox"),
+        asyncio.create_task(outbox_loop(), name="outbox"),
         asyncio.create_task(inbox.run(lambda item: process_item(app, item), consumer=_consumer_name()),
                             name="inbox"),
     ]

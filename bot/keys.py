@@ -1,6 +1,7 @@
 """Typed application keys: every shared resource of the aiohttp app, declared in one place."""
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
@@ -30,3 +31,4 @@ INBOX: web.AppKey["Inbox"] = web.AppKey("inbox")
 # platform name → how to process one of its inbox items (registered by each platform's setup)
 PROCESSORS: web.AppKey[dict[str, Callable[[web.Application, "Item"], Awaitable[None]]]] = web.AppKey("processors")
 CARD_ACTIONS: web.AppKey[Callable[["ButtonPress"], Awaitable[object]]] = web.AppKey("card_actions")
+OUTBOX_WAKEUP: web.AppKey[asyncio.Event] = web.AppKey("outbox_wakeup")

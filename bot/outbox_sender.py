@@ -105,6 +105,8 @@ async def _record_undeliverable(session, row: Outbox, now: datetime, reason: str
 async def _send(app, session, row: Outbox, to: Recipient, messenger) -> Delivered:
     texts = app[keys.ENGINE].deps.texts
     payload = row.payload
+    if row.kind == outbox.TEXT and "text" in payload:
+        return await messenger.send_text(to, payload["text"], tuple(payload.get("options", ())))
     if row.kind == outbox.TEXT:
         ticket = await get_ticket(session, payload["ticket"]) if payload.get("ticket") else None
         text = texts.render(payload["template"], t=ticket, **payload.get("vars", {}))

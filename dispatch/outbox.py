@@ -12,7 +12,7 @@ from store.models import Outbox
 
 # Kinds of outbox rows; their payloads name templates and tickets, rendered at delivery time so
 # every copy shows the ticket as it is then.
-TEXT = "text"            # {"template", "ticket"?, "vars"?}
+TEXT = "text"            # {"template", "ticket"?, "vars"?} or {"text", "options"?} (a conversation reply)
 CARD = "card"            # {"ticket", "audience": technician | group}
 CARD_UPDATE = "card_update"  # {"copy_id", "reply_token"?}
 

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from bot import keys
 from bot.app import create_app
 from bot.sim.wecom_api import FakeWecom, callback_xml, setup_fake_wecom
-from bot.wecom.adapter import process, setup
+from bot.wecom.adapter import CLIENT, process, setup
 from bot.wecom.crypto import WecomCrypto, signature
 from store.models import InboxItem, Photo
 
@@ -37,11 +37,11 @@ class WecomWorld:
             fields.setdefault("MsgId", self._msgid)
         return callback_xml(CORP, user, int(self.clock.now().timestamp()), msg_type, AGENT, **fields)
 
-    async def post(self, xml: str, *, timestamp: int | None = None, signature: str | None = None,
+    async def post(self, xml: str, *, timestamp: int | None = None, sig: str | None = None,
                    body: bytes | None = None):
         ts = str(timestamp if timestamp is not None else int(self.clock.now().timestamp()))
         envelope = self.crypto.encrypt(xml, timestamp=ts, nonce="nonce42")
-        sig = signature or xmltodict.parse(envelope)["xml"]["MsgSignature"]
+        sig = sig or xmltodict.parse(envelope)["xml"]["MsgSignature"]
         params = {"msg_signature": sig, "timestamp": ts, "nonce": "nonce42"}
         return await self.client.post("/wecom/callback", params=params, data=body if body is not None else envelope)
 
@@ -65,6 +65,7 @@ async def wecom(aiohttp_client, make_settings, clock, backend):
     app = create_app(settings, clock=clock, run_background=False, redis_prefix=backend.prefix)
     fake = setup_fake_wecom(app, corp_id=CORP, secret=SECRET, clock=clock)
     setup(app, settings)
+    app[CLIENT].backoff = 0  # rate-limit back-off without waiting: tests check what is retried, not how long
     presses: list = []
 
     async def record(press) -> None:  # the domain side of a press is tested with dispatch, not here
@@ -164,7 +165,7 @@ async def test_bad_callbacks_are_refused_without_any_effect(wecom, case, status)
     now = int(wecom.clock.now().timestamp())
     xml = wecom.xml("mallory", Content="你好")
     if case == "forged_signature":
-        resp = await wecom.post(xml, signature="f" * 40)
+        resp = await wecom.post(xml, sig="f" * 40)
     elif case == "stale_timestamp":
         resp = await wecom.post(xml, timestamp=now - 301)
     elif case == "future_timestamp":
@@ -205,6 +206,9 @@ async def test_token_expiry_mid_flight_costs_exactly_one_refetch(wecom):
     await wecom.drain()
     assert wecom.fake.gettoken_calls == 2
     assert len(wecom.texts_to("zhangsan")) == 2
+    inbox = wecom.app[keys.INBOX]
+    if wecom.app[keys.SETTINGS].redis.url:  # the token lives in the shared Redis cache, under the app's prefix
+        assert await inbox.redis.exists(f"{inbox.prefix}:token:wecom:{CORP}:{AGENT}") == 1
 
 
 async def test_button_press_reaches_card_actions(wecom):
@@ -220,3 +224,20 @@ async def test_button_press_reaches_card_actions(wecom):
 
 async def test_messenger_is_registered_for_the_wecom_channel(wecom):
     assert wecom.app[keys.MESSENGERS].get("wecom") is not None
+
+
+async def test_a_transient_media_failure_keeps_the_item_for_a_retry(wecom):
+    from bot.wecom.errors import RateLimited
+
+    media_id = wecom.fake.add_media(PNG, "image/png")
+    await wecom.post(wecom.xml("lisi", "image", PicUrl="http://x/p.png", MediaId=media_id))
+    wecom.fake.fail_next(45009, 3)  # more than the client's bounded retries
+    with pytest.raises(RateLimited):
+        await wecom.drain()
+    assert wecom.fake.sent == []  # the resident is not asked to resend a photo we can still fetch
+    if wecom.app[keys.SETTINGS].redis.url:
+        # The Redis inbox hands an unacknowledged item to the next consumer after its idle time.
+        wecom.app[keys.INBOX].RECLAIM_IDLE_MS = 0
+    assert await wecom.drain() == 1
+    [reply] = wecom.texts_to("lisi")
+    assert wecom.render("intake/photo_received.j2", count=1) in reply

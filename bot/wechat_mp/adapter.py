@@ -83,8 +83,12 @@ async def verify_url(request: web.Request) -> web.Response:
 async def _read_limited(request: web.Request) -> bytes | None:
     if request.content_length is not None and request.content_length > MAX_BODY:
         return None
-    body = await request.content.read(MAX_BODY + 1)  # a chunked body has no Content-Length to trust
-    return None if len(body) > MAX_BODY else body
+    buf = bytearray()
+    while chunk := await request.content.read(64 * 1024):
+        buf += chunk
+        if len(buf) > MAX_BODY:  # a chunked body has no Content-Length: stop reading at the limit
+            return None
+    return bytes(buf)
 
 
 async def receive(request: web.Request) -> web.Response:
@@ -111,6 +115,7 @@ async def receive(request: web.Request) -> web.Response:
             xml = body.decode("utf-8")
         root = parse_xml(xml)
         dedupe = dedupe_id(root)
+        to_message(root)  # what the worker could not parse must not sit in the inbox failing forever
     except CallbackRejected as e:
         return _reject(e.status, str(e))
     except (MalformedXml, UnicodeDecodeError) as e:

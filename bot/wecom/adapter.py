@@ -10,7 +10,7 @@ from bot import keys
 from bot.inbox import Item
 from bot.outbound import DeliveryError, Recipient
 from bot.settings import Settings
-from bot.tokens import Tokens
+from bot.tokens import TokenCache, app_tokens
 from bot.wecom.client import WecomClient
 from bot.wecom.crypto import CallbackRejected, WecomCrypto
 from bot.wecom.event import CHANNEL, MalformedEvent, parse
@@ -26,7 +26,7 @@ CRYPTO: web.AppKey[WecomCrypto] = web.AppKey("wecom_crypto")
 MESSENGER: web.AppKey[WecomMessenger] = web.AppKey("wecom_messenger")
 
 
-def setup(app: web.Application, settings: Settings, *, tokens: Tokens | None = None) -> None:
+def setup(app: web.Application, settings: Settings, *, tokens: TokenCache | None = None) -> None:
     """Mount the callback routes and register the messenger; call after create_app (needs keys.CLOCK)."""
     wecom = settings.wecom
     if wecom is None:
@@ -34,9 +34,8 @@ def setup(app: web.Application, settings: Settings, *, tokens: Tokens | None = N
     clock = app[keys.CLOCK]
     app[CRYPTO] = WecomCrypto(wecom.token.get_secret_value(), wecom.encoding_aes_key.get_secret_value(),
                               wecom.corp_id, clock)
-    own_tokens = tokens is None
     client = WecomClient(api_base=wecom.api_base, corp_id=wecom.corp_id, secret=wecom.secret.get_secret_value(),
-                         agent_id=wecom.agent_id, tokens=tokens or Tokens(clock))
+                         agent_id=wecom.agent_id, tokens=tokens or app_tokens(app))
     app[CLIENT] = client
     app[MESSENGER] = WecomMessenger(client, clock)
     app[keys.MESSENGERS].register(app[MESSENGER])
@@ -44,22 +43,12 @@ def setup(app: web.Application, settings: Settings, *, tokens: Tokens | None = N
         app[keys.PROCESSORS][CHANNEL] = process
     app.router.add_get("/wecom/callback", verify_url)
     app.router.add_post("/wecom/callback", callback)
-    app.cleanup_ctx.append(_resources(own_tokens))
+    app.cleanup_ctx.append(_client_session)
 
 
-def _resources(own_tokens: bool):
-    async def ctx(app: web.Application) -> AsyncIterator[None]:
-        client = app[CLIENT]
-        if own_tokens:
-            # Share the conversation storage's Redis (and its key prefix) when there is one.
-            storage = app[keys.ENGINE].deps.storage if keys.ENGINE in app else None
-            redis = getattr(storage, "redis", None)
-            if redis is not None:
-                client.tokens.redis = redis
-                client.tokens.prefix = getattr(storage, "prefix", client.tokens.prefix)
-        yield
-        await client.close()
-    return ctx
+async def _client_session(app: web.Application) -> AsyncIterator[None]:
+    yield
+    await app[CLIENT].close()
 
 
 def _query(request: web.Request, *names: str) -> list[str]:

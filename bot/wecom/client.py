@@ -9,7 +9,7 @@ from typing import Any
 
 import aiohttp
 
-from bot.tokens import Tokens
+from bot.tokens import TokenCache
 from bot.wecom.errors import (CONFIG_CODES, RATE_CODES, TOKEN_CODES, RecipientUnreachable, TokenError,
                               WecomError, WecomUnavailable, error_for)
 
@@ -23,7 +23,7 @@ Body = Callable[[], dict[str, Any]]
 class WecomClient:
     """One per app (corp id + agent); holds one aiohttp session, closed by `close()`."""
 
-    def __init__(self, *, api_base: str, corp_id: str, secret: str, agent_id: int, tokens: Tokens,
+    def __init__(self, *, api_base: str, corp_id: str, secret: str, agent_id: int, tokens: TokenCache,
                  timeout: float = 10.0, rate_retries: int = 2, backoff: float = 1.0,
                  sleep: Sleep = asyncio.sleep) -> None:
         self.api_base = api_base.rstrip("/")

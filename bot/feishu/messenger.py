@@ -1,0 +1,81 @@
+"""FeishuMessenger: bot.outbound.Messenger for a Feishu bot (chats by chat_id, people by open_id)."""
+from __future__ import annotations
+
+import hashlib
+import json
+
+from bot.feishu import render
+from bot.feishu.client import FeishuClient, FeishuError, RecipientUnreachable
+from bot.outbound import Delivered, DeliveryError, Recipient, Undeliverable
+from conversations.texts import Texts
+from dispatch.cards import Card
+
+CHANNEL = "feishu"
+UUID_MAX = 50  # Feishu's limit on the idempotency uuid
+
+
+def delivery_error(e: FeishuError) -> DeliveryError:
+    """The platform's error in the outbox's terms: retry later, or a dead letter shown to staff."""
+    if isinstance(e, RecipientUnreachable):
+        return Undeliverable(str(e), code=f"feishu:{e.code}")
+    return DeliveryError(str(e), retryable=e.retryable, code=f"feishu:{e.code}")
+
+
+def send_uuid(*parts: str) -> str:
+    """A deterministic idempotency uuid: the same logical send within Feishu's hour is one message."""
+    digest = hashlib.sha256(json.dumps(parts, ensure_ascii=False).encode()).hexdigest()
+    return ("rb" + digest)[:UUID_MAX - 16]
+
+
+def _target(to: Recipient) -> tuple[str, str]:
+    return ("chat_id", to.chat) if to.chat else ("open_id", to.user)
+
+
+class FeishuMessenger:
+    """Every send carries a uuid: `idempotency_key` when the caller has one (an outbox row, an inbound
+    message and reply index), else one derived from recipient and content (a card: its ticket key, so a
+    retried dispatch never posts a second card into the group)."""
+
+    channel = CHANNEL
+
+    def __init__(self, client: FeishuClient, texts: Texts) -> None:
+        self.client = client
+        self.texts = texts
+
+    async def send_text(self, to: Recipient, text: str, options: tuple[str, ...] = (), *,
+                        idempotency_key: str = "") -> Delivered:
+        body = self.texts.render("feishu/with_options.j2", text=text, options=list(options)) if options else text
+        # In a group the resident is @-ed: two residents may be talking to the bot in one chat at once.
+        content = render.text_content(body, mention=to.user if to.chat else "")
+        kind, target = _target(to)
+        uuid = send_uuid("text", idempotency_key) if idempotency_key else send_uuid("text", kind, target, body)
+        try:
+            message_id = await self.client.send(kind, target, "text", content, uuid)
+        except FeishuError as e:
+            raise delivery_error(e) from None
+        return Delivered(message_id=message_id)
+
+    async def send_card(self, to: Recipient, card: Card, *, idempotency_key: str = "") -> Delivered:
+        kind, target = _target(to)
+        native = render.card(card)
+        if idempotency_key:
+            uuid = send_uuid("card", idempotency_key)
+        elif card.key:
+            uuid = send_uuid("card", kind, target, card.key)
+        else:
+            uuid = send_uuid("card", kind, target, json.dumps(native, ensure_ascii=False, sort_keys=True))
+        try:
+            message_id = await self.client.send(kind, target, "interactive", native, uuid)
+        except FeishuError as e:
+            raise delivery_error(e) from None
+        return Delivered(message_id=message_id)
+
+    async def update_card(self, to: Recipient, copy: Delivered, card: Card, reply_token: str = "") -> Delivered:
+        """PATCH the copy with the card re-rendered from the ticket; the same message keeps its id."""
+        if not copy.message_id:
+            raise DeliveryError("no message_id to update", retryable=False, code="feishu:no_message_id")
+        try:
+            await self.client.patch_card(copy.message_id, render.card(card))
+        except FeishuError as e:
+            raise delivery_error(e) from None
+        return Delivered(message_id=copy.message_id)

@@ -1,0 +1,289 @@
+"""A fake Feishu open platform speaking the real wire format, for the simulator and tests (not for production).
+
+Routes under a prefix (default /sim/feishu; point settings.feishu.api_base at `<server>{prefix}`):
+open-apis/auth/v3/tenant_access_token/internal, open-apis/bot/v3/info, POST open-apis/im/v1/messages
+(honours `uuid` for an hour), PATCH open-apis/im/v1/messages/{id} (only cards sent with update_multi),
+GET open-apis/im/v1/messages/{id}/resources/{key}; plus `_sent` and `_faults` to inspect and steer it.
+The platform's other side is here too: `FeishuPusher` builds signed, encrypted callbacks like Feishu does.
+"""
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from bot import keys
+from bot.feishu.crypto import encrypt, signature
+from store.clock import Clock
+
+# codes the fake answers with, as Feishu does
+BAD_APP, BAD_SECRET = 10003, 10014
+NO_TOKEN, INVALID_TOKEN, TOKEN_EXPIRED = 99991661, 99991663, 99991668
+RATE_LIMITED = 99991400
+INVALID_REQUEST, BOT_NOT_IN_CHAT, NOT_VISIBLE = 230001, 230002, 230013
+NOT_UPDATE_MULTI, MESSAGE_NOT_FOUND, RESOURCE_NOT_FOUND = 230099, 230011, 234003
+UUID_TTL = 3600
+
+
+@dataclass
+class FakeFeishu:
+    """State of the fake: tokens (expiry per the injected clock), messages, images, injected faults."""
+
+    app_id: str
+    app_secret: str
+    clock: Clock
+    token_ttl: int = 7200
+    bot_open_id: str = "ou_bot"
+    bot_name: str = "repairbot"
+    chats: set[str] | None = None      # None: the bot is in every chat
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    calls: list[tuple[str, str, int]] = field(default_factory=list)   # (method, path, code)
+    token_calls: int = 0
+
+    def __post_init__(self) -> None:
+        self.tokens: dict[str, float] = {}
+        self.images: dict[str, bytes] = {}
+        self.uuids: dict[str, tuple[str, float]] = {}
+        self.faults: deque[int] = deque()
+        self._seq = 0
+
+    # --- steering (tests, simulator) --------------------------------------------------------------
+
+    def expire_tokens(self) -> None:
+        now = self.clock.now().timestamp()
+        self.tokens = {t: min(exp, now) for t, exp in self.tokens.items()}
+
+    def fail_next(self, code: int, count: int = 1) -> None:
+        """The next `count` API calls (not the token endpoint) answer `code`."""
+        self.faults.extend([code] * count)
+
+    def add_image(self, data: bytes, image_key: str = "") -> str:
+        key = image_key or "img_v3_" + secrets.token_hex(12)
+        self.images[key] = data
+        return key
+
+    def sent(self, receive_id: str | None = None, msg_type: str | None = None) -> list[dict[str, Any]]:
+        return [m for m in self.messages if (receive_id is None or receive_id in (m["receive_id"], m["chat_id"]))
+                and (msg_type is None or m["msg_type"] == msg_type)]
+
+    def by_id(self, message_id: str) -> dict[str, Any] | None:
+        return next((m for m in self.messages if m["message_id"] == message_id), None)
+
+    # --- internals ---------------------------------------------------------------------------------
+
+    def _auth(self, request: web.Request) -> int:
+        auth = request.headers.get("Authorization", "")
+        if not auth.startswith("Bearer ") or not auth[7:]:
+            return NO_TOKEN
+        exp = self.tokens.get(auth[7:])
+        if exp is None:
+            return INVALID_TOKEN
+        if exp <= self.clock.now().timestamp():
+            return TOKEN_EXPIRED
+        if self.faults:
+            return self.faults.popleft()
+        return 0
+
+
+def _dumps(o: Any) -> str:
+    return json.dumps(o, ensure_ascii=False)
+
+
+def _err(code: int, msg: str = "") -> web.Response:
+    status = 429 if code == RATE_LIMITED else 400
+    return web.json_response({"code": code, "msg": msg or f"fake feishu error {code}"}, status=status)
+
+
+def _ok(**data: Any) -> web.Response:
+    return web.json_response({"code": 0, "msg": "success", **data}, dumps=_dumps)
+
+
+def _card_of(content: str) -> dict[str, Any] | None:
+    try:
+        card = json.loads(content)
+    except (TypeError, ValueError):
+        return None
+    return card if isinstance(card, dict) and card.get("schema") == "2.0" and "body" in card else None
+
+
+FAKE_FEISHU: web.AppKey[FakeFeishu] = web.AppKey("fake_feishu")
+
+
+def setup_fake_feishu(app: web.Application, prefix: str = "/sim/feishu", *, app_id: str, app_secret: str,
+                      clock: Clock | None = None) -> FakeFeishu:
+    """Mount the fake on `app` (its clock unless one is given) and return its state."""
+    fake = FakeFeishu(app_id, app_secret, clock or app[keys.CLOCK])
+    app[FAKE_FEISHU] = fake
+
+    def api(handler):
+        async def wrapped(request: web.Request) -> web.Response:
+            code = fake._auth(request)
+            if code:
+                resp = _err(code)
+            else:
+                try:
+                    resp = await handler(request)
+                except (json.JSONDecodeError, UnicodeDecodeError):
+                    resp = _err(INVALID_REQUEST, "invalid json")
+            got = json.loads(resp.body).get("code", 0) if resp.content_type == "application/json" else 0
+            fake.calls.append((request.method, request.path, got))
+            return resp
+        return wrapped
+
+    async def token(request: web.Request) -> web.Response:
+        fake.token_calls += 1
+        body = await request.json()
+        if not secrets.compare_digest(str(body.get("app_id", "")), fake.app_id):
+            return _err(BAD_APP, "app_id is invalid")
+        if not secrets.compare_digest(str(body.get("app_secret", "")), fake.app_secret):
+            return _err(BAD_SECRET, "app secret invalid")
+        tok = "t-" + secrets.token_hex(16)
+        fake.tokens[tok] = fake.clock.now().timestamp() + fake.token_ttl
+        return _ok(tenant_access_token=tok, expire=fake.token_ttl)
+
+    async def bot_info(request: web.Request) -> web.Response:
+        return _ok(bot={"open_id": fake.bot_open_id, "app_name": fake.bot_name, "activate_status": 2})
+
+    async def send(request: web.Request) -> web.Response:
+        kind = request.query.get("receive_id_type", "")
+        body = await request.json()
+        receive_id, msg_type, content = body.get("receive_id"), body.get("msg_type"), body.get("content")
+        uuid = body.get("uuid") or ""
+        if kind not in ("chat_id", "open_id", "user_id", "union_id", "email") or not receive_id \
+                or msg_type not in ("text", "post", "image", "interactive") or not isinstance(content, str):
+            return _err(INVALID_REQUEST, "invalid request")
+        if len(uuid) > 50:
+            return _err(INVALID_REQUEST, "uuid too long")
+        if msg_type == "interactive" and _card_of(content) is None:
+            return _err(NOT_UPDATE_MULTI, "card content is not Card JSON 2.0")
+        if kind == "chat_id" and fake.chats is not None and receive_id not in fake.chats:
+            return _err(BOT_NOT_IN_CHAT, "bot is not in the chat")
+        now = fake.clock.now().timestamp()
+        if uuid and uuid in fake.uuids and fake.uuids[uuid][1] > now:
+            first = fake.by_id(fake.uuids[uuid][0])
+            return _ok(data=_wire(first))
+        fake._seq += 1
+        entry = {"seq": fake._seq, "message_id": "om_" + secrets.token_hex(16), "receive_id_type": kind,
+                 "receive_id": receive_id, "chat_id": receive_id if kind == "chat_id" else "oc_p2p_" + receive_id,
+                 "msg_type": msg_type, "content": json.loads(content), "uuid": uuid,
+                 "at": fake.clock.now().isoformat(), "updates": []}
+        fake.messages.append(entry)
+        if uuid:
+            fake.uuids[uuid] = (entry["message_id"], now + UUID_TTL)
+        return _ok(data=_wire(entry))
+
+    async def patch(request: web.Request) -> web.Response:
+        entry = fake.by_id(request.match_info["message_id"])
+        if entry is None:
+            return _err(MESSAGE_NOT_FOUND, "message not found")
+        body = await request.json()
+        card = _card_of(body.get("content"))
+        if entry["msg_type"] != "interactive" or card is None:
+            return _err(INVALID_REQUEST, "only cards can be patched")
+        # Feishu refuses to update a shared card that was not sent with update_multi (and keeps it so).
+        if not (entry["content"].get("config") or {}).get("update_multi") \
+                or not (card.get("config") or {}).get("update_multi"):
+            return _err(NOT_UPDATE_MULTI, "card is not update_multi")
+        entry["updates"].append(entry["content"])
+        entry["content"] = card
+        return _ok()
+
+    async def resource(request: web.Request) -> web.Response:
+        data = fake.images.get(request.match_info["key"])
+        if data is None or request.query.get("type") != "image":
+            return _err(RESOURCE_NOT_FOUND, "resource not found")
+        return web.Response(body=data, content_type="image/jpeg")
+
+    async def listing(request: web.Request) -> web.Response:
+        return web.json_response({"sent": fake.sent(request.query.get("receive_id") or None,
+                                                     request.query.get("msg_type") or None)}, dumps=_dumps)
+
+    async def faults(request: web.Request) -> web.Response:
+        body = await request.json()
+        if body.get("expire_tokens"):
+            fake.expire_tokens()
+        if body.get("code"):
+            fake.fail_next(int(body["code"]), int(body.get("count", 1)))
+        return _ok()
+
+    p = prefix.rstrip("/")
+    app.router.add_post(f"{p}/open-apis/auth/v3/tenant_access_token/internal", token)
+    app.router.add_get(f"{p}/open-apis/bot/v3/info", api(bot_info))
+    app.router.add_post(f"{p}/open-apis/im/v1/messages", api(send))
+    app.router.add_patch(f"{p}/open-apis/im/v1/messages/{{message_id}}", api(patch))
+    app.router.add_get(f"{p}/open-apis/im/v1/messages/{{message_id}}/resources/{{key}}", api(resource))
+    app.router.add_get(f"{p}/_sent", listing)
+    app.router.add_post(f"{p}/_faults", faults)
+    return fake
+
+
+def _wire(entry: dict[str, Any]) -> dict[str, Any]:
+    return {"message_id": entry["message_id"], "chat_id": entry["chat_id"], "msg_type": entry["msg_type"],
+            "body": {"content": _dumps(entry["content"])}}
+
+
+# --- callbacks the way Feishu sends them ------------------------------------------------------------
+
+@dataclass
+class FeishuPusher:
+    """Builds callbacks as the platform does: schema 2.0 payload, AES-encrypted, signed headers."""
+
+    verification_token: str
+    encrypt_key: str
+    app_id: str = "cli_test"
+    clock: Clock | None = None
+    _seq: int = 0
+
+    def _now(self) -> int:
+        return int(self.clock.now().timestamp() if self.clock else time.time())
+
+    def _next(self, prefix: str) -> str:
+        self._seq += 1
+        return f"{prefix}{self._seq:06d}{secrets.token_hex(6)}"
+
+    def header(self, event_type: str, event_id: str = "") -> dict[str, Any]:
+        return {"event_id": event_id or self._next("ev_"), "token": self.verification_token,
+                "create_time": str(self._now() * 1000), "event_type": event_type, "tenant_key": "tenant",
+                "app_id": self.app_id}
+
+    def message(self, *, open_id: str, chat_id: str = "", chat_type: str = "p2p", message_type: str = "text",
+                content: dict[str, Any] | None = None, mentions: list[dict[str, Any]] | None = None,
+                message_id: str = "", event_id: str = "", sender_type: str = "user") -> dict[str, Any]:
+        msg: dict[str, Any] = {
+            "message_id": message_id or self._next("om_"), "create_time": str(self._now() * 1000),
+            "chat_id": chat_id or "oc_p2p_" + open_id, "chat_type": chat_type, "message_type": message_type,
+            "content": _dumps(content if content is not None else {"text": ""}),
+        }
+        if mentions:
+            msg["mentions"] = mentions
+        return {"schema": "2.0", "header": self.header("im.message.receive_v1", event_id),
+                "event": {"sender": {"sender_id": {"open_id": open_id, "union_id": "on_" + open_id,
+                                                   "user_id": ""}, "sender_type": sender_type,
+                                     "tenant_key": "tenant"}, "message": msg}}
+
+    def card_action(self, *, open_id: str, value: Any, chat_id: str, message_id: str,
+                    event_id: str = "") -> dict[str, Any]:
+        return {"schema": "2.0", "header": self.header("card.action.trigger", event_id),
+                "event": {"operator": {"tenant_key": "tenant", "open_id": open_id, "union_id": "on_" + open_id},
+                          "token": "c-" + secrets.token_hex(8), "host": "im_message",
+                          "action": {"tag": "button", "value": value},
+                          "context": {"open_message_id": message_id, "open_chat_id": chat_id}}}
+
+    def url_verification(self, challenge: str) -> dict[str, Any]:
+        return {"challenge": challenge, "token": self.verification_token, "type": "url_verification"}
+
+    def request(self, payload: dict[str, Any], *, timestamp: int | None = None, nonce: str = "",
+                iv: bytes | None = None) -> tuple[dict[str, str], bytes]:
+        """(headers, body) of the HTTP POST Feishu would make: encrypted when a key is set, then signed."""
+        if not self.encrypt_key:
+            return {"Content-Type": "application/json"}, _dumps(payload).encode()
+        body = _dumps({"encrypt": encrypt(self.encrypt_key, _dumps(payload), iv or secrets.token_bytes(16))}).encode()
+        ts = str(self._now() if timestamp is None else timestamp)
+        nonce = nonce or secrets.token_hex(8)
+        return {"Content-Type": "application/json", "X-Lark-Request-Timestamp": ts, "X-Lark-Request-Nonce": nonce,
+                "X-Lark-Signature": signature(ts, nonce, self.encrypt_key, body)}, body
