@@ -13,7 +13,9 @@ Backends:
   pg        PostgreSQL at 127.0.0.1:5432 (a fresh database, created and dropped here)
             + Redis at 127.0.0.1:6379/0 (a unique key prefix, deleted afterwards)
 
-The script talks to nothing but 127.0.0.1, and every backend run is bounded by --timeout.
+The script talks to nothing but 127.0.0.1, and every backend run is bounded by --timeout:
+past it no new step starts (a step already running is let finish: cancelling one mid-flight can
+leave aiosqlite connections that never close), and a watchdog ends the process if even that hangs.
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ import platform
 import shutil
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -43,6 +46,28 @@ TARGET_P99_MS = 5.0
 TARGET_TEXT = "a full step (lock, load, step, save) under 5 ms p99 on Redis"
 MESSAGES = ("fault+place", "name+phone", "确认→ticket")
 CONNECT_TIMEOUT = 5.0
+WATCHDOG_GRACE = 30.0  # seconds past --timeout before the watchdog ends the process
+_IN_USE: dict[str, str] = {}  # what a hard exit would leave behind, for the watchdog to name
+
+
+class Deadline:
+    """Cooperative stop: checked before every step, so no engine call is ever cancelled half-way."""
+
+    def __init__(self, name: str, seconds: float) -> None:
+        self.name, self.seconds = name, seconds
+        self.at = time.monotonic() + seconds
+        self.failed = False  # set by the first worker that fails, so the others stop too
+
+    def check(self) -> None:
+        if self.failed:
+            raise _Stopped()
+        if time.monotonic() > self.at:
+            raise BenchError(f"{self.name}: gave up after {self.seconds:g} s "
+                             f"(use a smaller -n or a larger --timeout)")
+
+
+class _Stopped(Exception):
+    """Another worker failed first; this one just stops."""
 
 
 class BenchError(RuntimeError):
@@ -98,13 +123,15 @@ def script_for(i: int) -> tuple[str, tuple[str, ...]]:
     return f"bench-{i}", (f"{building}栋2单元{room}卫生间水管漏水", "王女士 13812345678", "确认")
 
 
-async def converse(engine, i: int, timings: list[list[float]] | None) -> None:
+async def converse(engine, i: int, timings: list[list[float]] | None, deadline: Deadline) -> None:
     from conversations.messages import InboundMessage
 
     user, texts = script_for(i)
     replies = []
     for step, text in enumerate(texts):
-        msg = InboundMessage(channel="sim", chat=user, user=user, text=text)
+        deadline.check()
+        # Platforms give every message an id; the engine keeps the last one to answer a redelivery.
+        msg = InboundMessage(channel="sim", chat=user, user=user, text=text, message_id=f"{user}-{step}")
         t0 = time.perf_counter()
         replies = await engine.handle(msg)
         elapsed = time.perf_counter() - t0
@@ -116,21 +143,26 @@ async def converse(engine, i: int, timings: list[list[float]] | None) -> None:
 
 
 async def run_conversations(engine, indices: range, concurrency: int,
-                            timings: list[list[float]] | None) -> None:
-    """`concurrency` residents in flight at once, each typing its three messages in order."""
+                            timings: list[list[float]] | None, deadline: Deadline) -> None:
+    """`concurrency` residents in flight at once, each typing its three messages in order.
+
+    Workers are never cancelled: on the first failure the others finish the step they are in and stop.
+    """
     queue = iter(indices)
 
     async def worker() -> None:
-        for i in queue:  # a shared iterator: each worker takes the next resident when it is done
-            await converse(engine, i, timings)
+        try:
+            for i in queue:  # a shared iterator: each worker takes the next resident when it is done
+                await converse(engine, i, timings, deadline)
+        except BaseException:
+            deadline.failed = True
+            raise
 
     workers = [asyncio.create_task(worker()) for _ in range(max(1, min(concurrency, len(indices))))]
-    try:
-        await asyncio.gather(*workers)
-    finally:
-        for w in workers:
-            w.cancel()
-        await asyncio.gather(*workers, return_exceptions=True)
+    outcomes = await asyncio.gather(*workers, return_exceptions=True)
+    errors = [e for e in outcomes if isinstance(e, BaseException) and not isinstance(e, _Stopped)]
+    if errors:
+        raise errors[0]
 
 
 async def count_tickets(sessions) -> int:
@@ -154,7 +186,7 @@ def build_engine(sessions, storage, media_dir: Path):
 
 
 async def measure(name: str, stack: str, db_url: str, redis_url: str, prefix: str, workdir: Path,
-                  n: int, concurrency: int, warmup: int) -> Result:
+                  n: int, concurrency: int, warmup: int, deadline: Deadline) -> Result:
     from conversations.storage import make_storage
     from store.db import make_engine, make_sessionmaker, migrate_sync
 
@@ -168,11 +200,11 @@ async def measure(name: str, stack: str, db_url: str, redis_url: str, prefix: st
         engine = build_engine(sessions, storage, workdir / "media")
 
         # Warm-up: template compilation, connection pools, statement caches.
-        await run_conversations(engine, range(warmup), concurrency, None)
+        await run_conversations(engine, range(warmup), concurrency, None, deadline)
 
         timings: list[list[float]] = [[] for _ in MESSAGES]
         t0 = time.perf_counter()
-        await run_conversations(engine, range(warmup, warmup + n), concurrency, timings)
+        await run_conversations(engine, range(warmup, warmup + n), concurrency, timings, deadline)
         wall = time.perf_counter() - t0
 
         tickets = await count_tickets(sessions)
@@ -196,14 +228,16 @@ async def measure(name: str, stack: str, db_url: str, redis_url: str, prefix: st
 
 # ---- the two backends -----------------------------------------------------------------------------
 
-async def bench_embedded(n: int, concurrency: int, warmup: int) -> Result:
+async def bench_embedded(n: int, concurrency: int, warmup: int, deadline: Deadline) -> Result:
     workdir = Path(tempfile.mkdtemp(prefix="rb-bench-"))
+    _IN_USE.update(directory=str(workdir))
     try:
         db_url = f"sqlite+aiosqlite:///{workdir / 'repairbot.db'}"
         return await measure("embedded", "SQLite file + memory state", db_url, "", "unused", workdir,
-                             n, concurrency, warmup)
+                             n, concurrency, warmup, deadline)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+        _IN_USE.clear()
 
 
 async def _pg_admin(sql: str) -> None:
@@ -244,39 +278,46 @@ async def _redis_check() -> None:
         await client.aclose()
 
 
-async def bench_pg(n: int, concurrency: int, warmup: int) -> Result:
+async def bench_pg(n: int, concurrency: int, warmup: int, deadline: Deadline) -> Result:
     await _redis_check()
     dbname = f"rb_bench_{uuid.uuid4().hex[:10]}"
     prefix = f"rbbench:{uuid.uuid4().hex[:8]}"
     workdir = Path(tempfile.mkdtemp(prefix="rb-bench-"))
     await _pg_admin(f'CREATE DATABASE "{dbname}"')
+    _IN_USE.update(database=dbname, redis_keys=f"{prefix}:*", directory=str(workdir))
     try:
         return await measure("pg", "PostgreSQL + Redis", PG_URL_TEMPLATE.format(db=dbname), REDIS_URL, prefix,
-                             workdir, n, concurrency, warmup)
+                             workdir, n, concurrency, warmup, deadline)
     finally:
-        # Cleanup must finish even when the run was cancelled by its timeout.
-        cleanup = asyncio.ensure_future(asyncio.gather(
+        results = await asyncio.gather(
             _pg_admin(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)'),
-            _redis_cleanup(prefix), return_exceptions=True))
-        try:
-            results = await asyncio.shield(cleanup)
-        except asyncio.CancelledError:
-            results = await cleanup
+            _redis_cleanup(prefix), return_exceptions=True)
         for r in results:
             if isinstance(r, BaseException):
                 print(f"warning: cleanup failed ({dbname}, {prefix}:*): {r}", file=sys.stderr)
         shutil.rmtree(workdir, ignore_errors=True)
+        _IN_USE.clear()
 
 
 BACKENDS = {"embedded": bench_embedded, "pg": bench_pg}
 
 
 async def run_backend(name: str, n: int, concurrency: int, warmup: int, timeout: float) -> Result:
-    try:
-        async with asyncio.timeout(timeout):
-            return await BACKENDS[name](n, concurrency, warmup)
-    except TimeoutError as e:
-        raise BenchError(f"{name}: gave up after {timeout:.0f} s (use a smaller -n or a larger --timeout)") from e
+    return await BACKENDS[name](n, concurrency, warmup, Deadline(name, timeout))
+
+
+def start_watchdog(name: str, seconds: float) -> threading.Timer:
+    """The last resort when a step or a cleanup hangs past the cooperative deadline."""
+    def fire() -> None:
+        left = ", ".join(f"{k} {v}" for k, v in _IN_USE.items()) or "nothing"
+        print(f"FAILED: {name}: still running {seconds:g} s after it started; exiting. Left behind: {left}",
+              file=sys.stderr, flush=True)
+        os._exit(3)
+
+    timer = threading.Timer(seconds, fire)
+    timer.daemon = True
+    timer.start()
+    return timer
 
 
 # ---- output ---------------------------------------------------------------------------------------
@@ -338,7 +379,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("-n", "--conversations", type=int, default=300, help="measured conversations per backend")
     ap.add_argument("--concurrency", type=int, default=20, help="conversations in flight at once")
     ap.add_argument("--warmup", type=int, default=10, help="conversations run before measuring")
-    ap.add_argument("--timeout", type=float, default=120.0, help="seconds one backend may take in all")
+    ap.add_argument("--timeout", type=float, default=120.0, help="seconds one backend may take before it stops (default 120)")
     ap.add_argument("--json", action="store_true", help="also print the results as one JSON object")
     args = ap.parse_args(argv)
     if args.conversations < 1 or args.concurrency < 1 or args.warmup < 0 or args.timeout <= 0:
@@ -350,12 +391,15 @@ def main(argv: list[str] | None = None) -> int:
     failed: list[str] = []
     for name in names:
         print(f"running {name} ...", file=sys.stderr, flush=True)
+        watchdog = start_watchdog(name, args.timeout + WATCHDOG_GRACE)
         try:
             results.append(asyncio.run(run_backend(name, args.conversations, args.concurrency, args.warmup,
                                                    args.timeout)))
         except BenchError as e:
             print(f"FAILED: {e}", file=sys.stderr)
             failed.append(name)
+        finally:
+            watchdog.cancel()
     if results:
         print(report(results, m, args.conversations, args.concurrency, args.warmup))
     if args.json:

@@ -34,7 +34,13 @@ MAX_BODY = 16 * 1024 * 1024
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None, run_background: bool = True,
-               redis_prefix: str = "repairbot") -> web.Application:
+               redis_prefix: str = "repairbot", demo_wecom: bool = False) -> web.Application:
+    """`demo_wecom`: with no WeCom configured, the simulator plays WeCom on the wire (what `serve` shows)."""
+    if demo_wecom and settings.wecom is None and settings.simulator_enabled:
+        from bot.sim.wecom_play import with_demo_wecom
+        settings = with_demo_wecom(settings)
+    else:
+        demo_wecom = False
     if settings.simulator_enabled and not settings.staff:
         settings = with_demo_staff(settings)
     app = web.Application(middlewares=[json_errors, bearer_auth], client_max_size=MAX_BODY)
@@ -50,11 +56,29 @@ def create_app(settings: Settings, *, clock: Clock | None = None, run_background
     app.add_routes(health.routes)
     app.add_routes(media.routes)
     app.add_routes(api_tickets.routes)
+    _setup_platforms(app, settings)
     if settings.simulator_enabled:
         app[keys.SIM_LOG] = SentLog(app[keys.CLOCK])
         app[keys.MESSENGERS].register(SimMessenger(app[keys.SIM_LOG]))
         app.add_routes(sim_routes.routes)
+    if demo_wecom:
+        from bot.sim import wecom_play
+        from bot.sim.wecom_api import setup_fake_wecom
+        setup_fake_wecom(app, corp_id=wecom_play.DEMO_CORP_ID, secret=wecom_play.DEMO_SECRET, clock=app[keys.CLOCK])
+        app.add_routes(wecom_play.routes)
     return app
+
+
+def _setup_platforms(app: web.Application, settings: Settings) -> None:
+    """Each configured platform mounts its webhook and registers its messenger and inbox processor."""
+    if settings.wecom is not None:
+        from bot.wecom import adapter as wecom
+        from bot.wecom_kf import adapter as wecom_kf
+        wecom.setup(app, settings)
+        wecom_kf.setup(app, settings)  # 微信客服 rides on the WeCom app's callback and token
+    if settings.wechat_mp is not None:
+        from bot.wechat_mp import adapter as wechat_mp
+        wechat_mp.setup(app, settings)
 
 
 def with_demo_staff(settings: Settings) -> Settings:

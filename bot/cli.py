@@ -50,10 +50,14 @@ def main(argv: list[str] | None = None) -> int:
     from aiohttp import web
 
     from bot.app import create_app
+    if settings.simulator_enabled and settings.service.public_url == "http://127.0.0.1:8080":
+        # The simulator calls this very process (its fake WeCom API, its callback URL).
+        host = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host
+        settings.service.public_url = f"http://{host}:{args.port}"
     if settings.simulator_enabled:
         logging.getLogger("repairbot").info("simulator at http://%s:%s/sim/", args.host, args.port)
     # No access log: it costs most of the throughput of a fast handler; metrics cover traffic.
-    web.run_app(create_app(settings), host=args.host, port=args.port, access_log=None,
+    web.run_app(create_app(settings, demo_wecom=True), host=args.host, port=args.port, access_log=None,
                 print=lambda s: print(s + (f"\nsimulator: http://{args.host}:{args.port}/sim/"
                                            if settings.simulator_enabled else ""), flush=True))
     return 0

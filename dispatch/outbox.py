@@ -21,7 +21,7 @@ async def enqueue(session: AsyncSession, *, key: str, channel: str, kind: str, p
                   now: datetime, user: str = "", chat: str = "", ticket_id: int | None = None) -> None:
     """Insert once per `key`: a retried domain action never doubles a message."""
     insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
-    recipient = f"chat:{chat}" if chat else f"user:{user}"
+    recipient = ";".join(f"{k}:{v}" for k, v in (("user", user), ("chat", chat)) if v)
     await session.execute(insert(Outbox).values(
         dedupe_key=key[:128], ticket_id=ticket_id, channel=channel, recipient=recipient, kind=kind,
         payload=payload, status="pending", attempts=0, next_attempt_at=now, created_at=now, last_error="",
@@ -30,6 +30,6 @@ async def enqueue(session: AsyncSession, *, key: str, channel: str, kind: str, p
 
 
 def split_recipient(recipient: str) -> tuple[str, str]:
-    """(user, chat) of an outbox row's recipient."""
-    kind, _, value = recipient.partition(":")
-    return ("", value) if kind == "chat" else (value, "")
+    """(user, chat) of an outbox row's recipient ("user:U", "chat:C" or "user:U;chat:C")."""
+    parts = dict(p.partition(":")[::2] for p in recipient.split(";") if p)
+    return parts.get("user", ""), parts.get("chat", "")

@@ -199,7 +199,7 @@ async def test_unverifiable_callbacks_are_refused_and_change_nothing(feishu, def
     elif defect == "stale":
         headers, body = push.request(payload, timestamp=int(feishu.app[keys.CLOCK].now().timestamp()) - 600)
     elif defect == "undecryptable":
-        headers, body = FeishuPusher("vt", "wrong key").request(payload)
+        headers, body = FeishuPusher("vt", "wrong key", clock=push.clock).request(payload)
         from bot.feishu.crypto import signature
         headers["X-Lark-Signature"] = signature(headers["X-Lark-Request-Timestamp"],
                                                 headers["X-Lark-Request-Nonce"], "ek", body)

@@ -46,7 +46,11 @@ class WecomWorld:
         return await self.client.post("/wecom/callback", params=params, data=body if body is not None else envelope)
 
     async def drain(self) -> int:
-        return await self.app[keys.INBOX].drain(lambda item: process(self.app, item))
+        from bot.outbox_sender import deliver_due
+        done = await self.app[keys.INBOX].drain(lambda item: process(self.app, item))
+        while await deliver_due(self.app):  # replies travel through the outbox
+            pass
+        return done
 
     def texts_to(self, user: str) -> list[str]:
         return [s["payload"]["text"]["content"] for s in self.fake.sent_to(user) if s.get("msgtype") == "text"]

@@ -213,7 +213,9 @@ async def _inbound(app: web.Application, m: FeishuMessage, bot_id: str | None) -
         except FeishuError as e:
             log.info("feishu image of %s not available (code %s)", m.message_id, e.code)
             data = b""
-        out.append(InboundMessage(image=data or None, image_failed=not data, **base))
+        # The engine answers a repeated message_id as a redelivery: the photo step of a post needs its own.
+        photo = {**base, "message_id": f"{m.message_id}:image"} if out else base
+        out.append(InboundMessage(image=data or None, image_failed=not data, **photo))
     return out
 
 

@@ -24,7 +24,9 @@ async def sim_root(request: web.Request) -> web.Response:
 @routes.get("/sim/")
 async def page(request: web.Request) -> web.Response:
     texts = request.app[keys.ENGINE].deps.texts
-    return web.Response(text=texts.render("sim/index.html.j2"), content_type="text/html", charset="utf-8")
+    from bot.sim.wecom_api import FAKE_WECOM
+    html = texts.render("sim/index.html.j2", wecom=FAKE_WECOM in request.app)
+    return web.Response(text=html, content_type="text/html", charset="utf-8")
 
 
 @routes.post("/sim/api/say")

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from bot import keys
 from bot.inbox import Item
-from bot.outbound import DeliveryError, Recipient
+from bot.outbound import DeliveryError, Recipient, queue_replies
 from bot.settings import Settings, WechatMpSettings
 from bot.wechat_mp.client import MpClient, MpError, app_tokens
 from bot.wechat_mp.crypto import CallbackRejected, MpCrypto
@@ -39,6 +39,8 @@ CHANNEL: web.AppKey[MpChannel] = web.AppKey("wechat_mp", MpChannel)
 
 
 def setup(app: web.Application, settings: Settings, *, api_base: str | None = None) -> MpChannel | None:
+    if CHANNEL in app:  # create_app already set it up
+        return app[CHANNEL]
     """Mount /wechat/mp, register the messenger and the inbox processor; nothing when not configured."""
     mp = settings.wechat_mp
     if mp is None:
@@ -155,7 +157,8 @@ async def process(app: web.Application, item: Item) -> None:
         msg = InboundMessage(channel=PLATFORM, chat=m.openid, user=m.openid, text=m.text, image=image,
                              image_failed=failed, message_id=m.msg_id)
         replies = await app[keys.ENGINE].handle(msg)
-    await send_replies(channel.messenger, m.openid, replies)
+    # Through the outbox: a refused or failed send is retried or recorded, never silently dropped.
+    await queue_replies(app, PLATFORM, m.openid, "", replies, m.msg_id or f"item:{item.id}")
 
 
 async def send_replies(messenger: WechatMpMessenger, openid: str, replies: list[Reply]) -> None:

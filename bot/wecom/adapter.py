@@ -8,7 +8,7 @@ from aiohttp import web
 
 from bot import keys
 from bot.inbox import Item
-from bot.outbound import DeliveryError, Recipient
+from bot.outbound import queue_replies
 from bot.settings import Settings
 from bot.tokens import TokenCache, app_tokens
 from bot.wecom.client import WecomClient
@@ -16,6 +16,8 @@ from bot.wecom.crypto import CallbackRejected, WecomCrypto
 from bot.wecom.event import CHANNEL, MalformedEvent, parse
 from bot.wecom.media import with_image
 from bot.wecom.messenger import WecomMessenger
+from bot.wecom_kf.adapter import CHANNEL as KF_CHANNEL, offer_kf_event
+from bot.wecom_kf.event import parse_kf_event
 from conversations.messages import ButtonPress
 
 log = logging.getLogger(__name__)
@@ -27,7 +29,9 @@ MESSENGER: web.AppKey[WecomMessenger] = web.AppKey("wecom_messenger")
 
 
 def setup(app: web.Application, settings: Settings, *, tokens: TokenCache | None = None) -> None:
-    """Mount the callback routes and register the messenger; call after create_app (needs keys.CLOCK)."""
+    """Mount the callback routes and register the messenger; create_app calls it (twice is harmless)."""
+    if CLIENT in app:
+        return
     wecom = settings.wecom
     if wecom is None:
         raise ValueError("settings.wecom is not configured")
@@ -92,6 +96,11 @@ async def callback(request: web.Request) -> web.Response:
     sig, ts, nonce = _query(request, "msg_signature", "timestamp", "nonce")
     try:
         xml = request.app[CRYPTO].decrypt(body, sig, ts, nonce)
+        kf = parse_kf_event(xml)
+        if kf is not None:  # 微信客服: a kf event has no FromUserName; it only says "go and sync"
+            if KF_CHANNEL in request.app:
+                await offer_kf_event(request.app, kf)
+            return web.Response(text="")
         parsed = parse(xml)
     except CallbackRejected as e:
         log.warning("wecom callback refused: %s", type(e).__name__)
@@ -122,10 +131,5 @@ async def process(app: web.Application, item: Item) -> None:
         return
     msg = await with_image(app[CLIENT], event, parsed.media_id) if parsed.media_id else event
     replies = await app[keys.ENGINE].handle(msg)
-    to = Recipient(CHANNEL, user=msg.user)
-    for reply in replies:
-        try:
-            await app[MESSENGER].send_text(to, reply.text, reply.options)
-        except DeliveryError as e:
-            # The engine step is done and saved: failing the item would run it twice on the retry.
-            log.warning("wecom reply to %s not delivered (%s, retryable=%s)", msg.user, e.code, e.retryable)
+    # Through the outbox: a WeCom outage delays the answers instead of losing them.
+    await queue_replies(app, CHANNEL, msg.user, "", replies, parsed.dedupe_id)

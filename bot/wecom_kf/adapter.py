@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import keys
 from bot.inbox import Item
-from bot.outbound import DeliveryError, Recipient
+from bot.outbound import DeliveryError, Recipient, queue_replies
 from bot.settings import Settings
 from bot.wechat_mp.client import app_tokens
 from bot.wechat_mp.window import ReplyWindow
@@ -84,6 +84,8 @@ CHANNEL: web.AppKey[KfChannel] = web.AppKey("wecom_kf", KfChannel)
 
 
 def setup(app: web.Application, settings: Settings, *, api_base: str | None = None) -> KfChannel | None:
+    if CHANNEL in app:  # create_app already set it up
+        return app[CHANNEL]
     """Register the kf messenger and inbox processor; kf is on whenever [wecom] is configured."""
     wecom = settings.wecom
     if wecom is None:
@@ -159,15 +161,8 @@ async def process_message(app: web.Application, raw: dict) -> None:
         replies = [Reply(app[keys.ENGINE].deps.texts.render("channels/unsupported.j2"))]
     else:
         replies = await app[keys.ENGINE].handle(await _inbound(channel, m))
-    to = Recipient(PLATFORM, user=m.external_userid, chat=m.open_kfid)
-    for r in replies:
-        try:
-            await channel.messenger.send_text(to, r.text, r.options)
-        except DeliveryError as e:
-            # Not re-raised: the engine step is saved and a retry of the item would run it twice.
-            log.error("wecom_kf reply to %s not delivered (%s, retryable=%s): %s",
-                      m.external_userid, e.code, e.retryable, e)
-            return
+    # Through the outbox: the 48 h / 5-message limits surface as undeliverable rows, never silence.
+    await queue_replies(app, PLATFORM, m.external_userid, m.open_kfid, replies, f"kf:{m.msgid}")
 
 
 async def _inbound(channel: KfChannel, m: KfMessage) -> InboundMessage:

@@ -1,0 +1,98 @@
+"""The simulator speaking WeCom: a person's message or card click becomes an encrypted callback to
+/wecom/callback, exactly as WeCom sends it; what the service sends back lands on the fake WeCom API.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import secrets
+
+import aiohttp
+import xmltodict
+from aiohttp import web
+
+from bot import keys
+from bot.api.errors import api_error
+from bot.settings import Settings, WecomSettings
+from bot.sim.wecom_api import FAKE_WECOM, callback_xml
+from bot.wecom.adapter import CRYPTO
+
+routes = web.RouteTableDef()
+# Fixed demo credentials: they only ever talk to the built-in fake API on this machine.
+DEMO_CORP_ID = "wwsimulator0000001"
+DEMO_SECRET = "simulator-secret"
+DEMO_TOKEN = "simulatortoken"
+DEMO_AES_KEY = "c2ltdWxhdG9yLWRlbW8tYWVzLWtleS0zMi1ieXRlcw0"
+
+
+def with_demo_wecom(settings: Settings) -> Settings:
+    """Point a WeCom channel at the simulator's fake API, keeping the simulator mounted."""
+    base = settings.service.public_url.rstrip("/")
+    wecom = WecomSettings(corp_id=DEMO_CORP_ID, agent_id=1000002, secret=DEMO_SECRET, token=DEMO_TOKEN,
+                          encoding_aes_key=DEMO_AES_KEY, api_base=f"{base}/sim/wecom")
+    return settings.model_copy(update={"wecom": wecom, "demo": True})
+
+
+async def _post_callback(app: web.Application, xml: str) -> int:
+    """Encrypt and POST like WeCom: over HTTP to our own public URL, through every check."""
+    envelope = app[CRYPTO].encrypt(xml)
+    fields = xmltodict.parse(envelope)["xml"]
+    query = {"msg_signature": fields["MsgSignature"], "timestamp": fields["TimeStamp"], "nonce": fields["Nonce"]}
+    url = app[keys.SETTINGS].service.public_url.rstrip("/") + "/wecom/callback"
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http:
+        async with http.post(url, params=query, data=envelope.encode()) as resp:
+            return resp.status
+
+
+async def _body(request: web.Request) -> dict:
+    try:
+        data = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise api_error(400, "bad_json")
+    if not isinstance(data, dict) or not isinstance(data.get("user"), str) or not data["user"].strip():
+        raise api_error(400, "missing", field="user")
+    return data
+
+
+@routes.post("/sim/api/wecom/say")
+async def say(request: web.Request) -> web.Response:
+    """`{"user", "text"?, "image_b64"?}` → one WeCom callback; replies arrive on the fake API."""
+    app = request.app
+    data = await _body(request)
+    now = int(app[keys.CLOCK].now().timestamp())
+    msg_id = str(secrets.randbits(62))
+    settings = app[keys.SETTINGS]
+    if data.get("image_b64"):
+        try:
+            image = base64.b64decode(str(data["image_b64"]).split(",", 1)[-1], validate=True)
+        except (binascii.Error, ValueError):
+            raise api_error(400, "invalid", field="image_b64")
+        media_id = app[FAKE_WECOM].add_media(image)
+        xml = callback_xml(settings.wecom.corp_id, data["user"], now, "image", settings.wecom.agent_id,
+                           PicUrl="", MediaId=media_id, MsgId=msg_id)
+    else:
+        text = data.get("text")
+        if not isinstance(text, str):
+            raise api_error(400, "missing", field="text")
+        xml = callback_xml(settings.wecom.corp_id, data["user"], now, "text", settings.wecom.agent_id,
+                           Content=text, MsgId=msg_id)
+    status = await _post_callback(app, xml)
+    return web.json_response({"callback_status": status, "msg_id": msg_id})
+
+
+@routes.post("/sim/api/wecom/click")
+async def click(request: web.Request) -> web.Response:
+    """`{"user", "task_id", "key"}` → a template_card_event, with a fresh ResponseCode as WeCom gives."""
+    app = request.app
+    data = await _body(request)
+    task_id, key = data.get("task_id"), data.get("key")
+    if not isinstance(task_id, str) or not isinstance(key, str):
+        raise api_error(400, "missing", field="task_id")
+    settings = app[keys.SETTINGS]
+    code = app[FAKE_WECOM].click_code(data["user"], task_id)
+    xml = callback_xml(settings.wecom.corp_id, data["user"], int(app[keys.CLOCK].now().timestamp()), "event",
+                       settings.wecom.agent_id, Event="template_card_event", EventKey=key, TaskId=task_id,
+                       CardType="button_interaction", ResponseCode=code)
+    status = await _post_callback(app, xml)
+    return web.json_response({"callback_status": status})
