@@ -52,6 +52,7 @@ class Draft:
     remembered: bool = False    # name and phone came from this resident's last report
     skip_duplicate: bool = False
     duplicate_of: str = ""
+    duplicate_checked: str = ""  # "location key|trade" last checked against open tickets (BR-4)
     started_at: str = ""
     updated_at: str = ""
 
@@ -136,6 +137,9 @@ async def _joined_duplicate(turn: Turn, draft: Draft) -> bool:
 
     trade = classify(draft.description, turn.deps.rules).trade
     key = normalize_location(draft.location)
+    if draft.duplicate_checked == f"{key}|{trade}":
+        return False  # checked on an earlier message of this draft: the place and trade are unchanged
+    draft.duplicate_checked = f"{key}|{trade}"
     async with turn.deps.sessions() as session, session.begin():
         ticket = await find_duplicate(session, key, trade, turn.now, turn.deps.intake.duplicate_window)
         if ticket is None:

@@ -63,7 +63,6 @@ async def create_ticket(session: AsyncSession, new: NewTicket, actor: str, now: 
         details={"category": new.category, "trade": new.trade, "photos": len(new.photo_ids)},
     ))
     await session.flush()
-    await session.refresh(ticket, ["events", "photos", "assignee"])
     return ticket
 
 
@@ -151,5 +150,5 @@ async def file_report(session: AsyncSession, new: NewTicket, actor: str, now: da
 
     ticket = await create_ticket(session, new, actor, now, tz)
     await dispatch_ticket(session, ticket, now, channels=channels)
-    await session.refresh(ticket, ["events"])
+    await session.refresh(ticket, ["events", "photos", "assignee"])
     return ticket
