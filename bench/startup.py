@@ -116,7 +116,7 @@ def run_once(variant: str, timeout: float = 60.0) -> dict:
             ready = time.perf_counter() - started
             rss = _rss_kb(proc.pid)
             mounted = _post_status(f"http://127.0.0.1:{port}/feishu/events") not in (404, 405)
-            lark = "lark_oapi" in _status_modules(port) if variant != "plain" else False
+            lark = _lark_loaded(proc.pid, port)
         finally:
             proc.terminate()
             try:
@@ -128,13 +128,15 @@ def run_once(variant: str, timeout: float = 60.0) -> dict:
                 "feishu_routes": mounted, "lark_oapi_loaded": lark}
 
 
-def _status_modules(port: int) -> str:
-    # The wired runner exposes its loaded top-level modules for this check; `serve` has no such route.
+def _lark_loaded(pid: int, port: int) -> bool:
+    """The wired runner lists its modules; for `serve`, lark_oapi's pycryptodome extension in the process
+    maps gives it away (lark_oapi itself is pure Python)."""
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/_bench/modules", timeout=1) as r:
-            return r.read().decode()
+            return "lark_oapi" in r.read().decode().split()
     except OSError:
-        return ""
+        pass
+    return "/Crypto/Cipher/" in Path(f"/proc/{pid}/maps").read_text()
 
 
 def serve_wired(config: str, port: int, with_lark: bool) -> None:

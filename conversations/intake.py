@@ -382,7 +382,7 @@ async def submit(turn: Turn, draft: Draft) -> Draft | None:
         return draft
     async with deps.sessions() as session, session.begin():
         ticket = await file_report(session, new, f"{turn.msg.channel}:{turn.msg.user}", turn.now,
-                                   channels=set(deps.channels), tz=deps.tz)
+                                   channels=set(deps.channels), tz=deps.tz, load_related=False)
     metrics.TICKETS_CREATED.labels(channel=ticket.channel, category=ticket.category).inc()
     turn.say("intake/created.j2", t=ticket, photos=len(draft.photo_ids))
     return None

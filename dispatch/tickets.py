@@ -144,11 +144,15 @@ async def save_photo(session: AsyncSession, stored, channel: str, uploader: str,
 
 
 async def file_report(session: AsyncSession, new: NewTicket, actor: str, now: datetime, *, channels: set[str],
-                      tz: str = "Asia/Shanghai") -> Ticket:
-    """A finished report: the ticket, its first event and its dispatch messages, in one transaction."""
+                      tz: str = "Asia/Shanghai", load_related: bool = True) -> Ticket:
+    """A finished report: the ticket, its first event and its dispatch messages, in one transaction.
+
+    `load_related=False` skips reading back events, photos and assignee (the chat reply needs none).
+    """
     from dispatch.actions import dispatch_ticket
 
     ticket = await create_ticket(session, new, actor, now, tz)
     await dispatch_ticket(session, ticket, now, channels=channels)
-    await session.refresh(ticket, ["events", "photos", "assignee"])
+    if load_related:
+        await session.refresh(ticket, ["events", "photos", "assignee"])
     return ticket
