@@ -108,3 +108,9 @@ def test_bad_rules_file_raises_value_error_naming_problem(tmp_path, content, pro
 def test_missing_rules_file_raises_value_error(tmp_path):
     with pytest.raises(ValueError, match="cannot read"):
         load_rules(tmp_path / "absent.toml")
+
+
+def test_overflowing_water_is_an_emergency():
+    """BR-5 flooding: 水漫出来了 seen in the simulator demo was filed as daily."""
+    from conversations.classify import classify, load_rules
+    assert classify("马桶堵了，水漫出来了", load_rules(None)).category == "emergency"
