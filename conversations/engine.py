@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from conversations import metrics
 from conversations.classify import Rules
 from conversations.commands import Command, match_command
-from conversations.intake import Draft, Turn, advance, handle_text, start
+from conversations.intake import Draft, Turn, advance, handle_text
 from conversations.messages import InboundMessage, Reply
 from conversations.storage import StateStorage, StorageKey
 from conversations.textcheck import is_greeting, is_meaningless, is_too_long

@@ -112,23 +112,28 @@ async def _refresh_cards(session: AsyncSession, ticket: Ticket, now: datetime, *
                              now=now, user=copy.recipient_user, chat=copy.recipient_chat, ticket_id=ticket.id)
 
 
-async def _actor(session: AsyncSession, channel: str, user: str) -> Person | None:
-    return await person_for(session, channel, user)
+async def _checked(session: AsyncSession, number: str, channel: str, user: str
+                   ) -> tuple[Ticket | None, Person | None, ActionResult | None]:
+    """The ticket and the acting person, or the refusal every action shares."""
+    ticket = (await session.execute(select(Ticket).where(Ticket.number == number))).scalar_one_or_none()
+    if ticket is None:
+        return None, None, ActionResult("unknown_ticket")
+    person = await person_for(session, channel, user)
+    if person is None or person.role == "resident":
+        return ticket, None, ActionResult("unknown_person", ticket)
+    if person.role == "technician" and ticket.trade not in (person.trades or []):
+        return ticket, person, ActionResult("not_your_trade", ticket)
+    if ticket.status in SETTLED:
+        return ticket, person, ActionResult("closed", ticket)
+    return ticket, person, None
 
 
 async def accept(session: AsyncSession, number: str, channel: str, user: str, now: datetime,
                  reply_token: str = "") -> ActionResult:
     """First accept wins: one conditional UPDATE decides, whatever the number of presses at once."""
-    ticket = (await session.execute(select(Ticket).where(Ticket.number == number))).scalar_one_or_none()
-    if ticket is None:
-        return ActionResult("unknown_ticket")
-    person = await _actor(session, channel, user)
-    if person is None or person.role == "resident":
-        return ActionResult("unknown_person", ticket)
-    if person.role == "technician" and ticket.trade not in (person.trades or []):
-        return ActionResult("not_your_trade", ticket)
-    if ticket.status in SETTLED:
-        return ActionResult("closed", ticket)
+    ticket, person, refused = await _checked(session, number, channel, user)
+    if refused:
+        return refused
     won = await session.execute(
         update(Ticket)
         .where(Ticket.id == ticket.id, Ticket.assignee_id.is_(None),
@@ -153,16 +158,9 @@ async def accept(session: AsyncSession, number: str, channel: str, user: str, no
 async def pass_on(session: AsyncSession, number: str, action: str, channel: str, user: str, now: datetime,
                   channels: set[str], reply_token: str = "") -> ActionResult:
     """转派 (transfer) or 无法处理 (decline): recorded, and the trade's supervisors are told."""
-    ticket = (await session.execute(select(Ticket).where(Ticket.number == number))).scalar_one_or_none()
-    if ticket is None:
-        return ActionResult("unknown_ticket")
-    person = await _actor(session, channel, user)
-    if person is None or person.role == "resident":
-        return ActionResult("unknown_person", ticket)
-    if person.role == "technician" and ticket.trade not in (person.trades or []):
-        return ActionResult("not_your_trade", ticket)
-    if ticket.status in SETTLED:
-        return ActionResult("closed", ticket)
+    ticket, person, refused = await _checked(session, number, channel, user)
+    if refused:
+        return refused
     if ticket.assignee_id and ticket.assignee_id != person.id:
         holder = await session.get(Person, ticket.assignee_id)
         return ActionResult("taken", ticket, holder.name if holder else "")

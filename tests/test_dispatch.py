@@ -3,10 +3,8 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
-
 from bot import keys
-from bot.app import create_app, run_pending
+from bot.app import create_app
 from bot.card_actions import press
 from conversations.messages import ButtonPress
 from dispatch.payloads import CardAction, decode

@@ -72,8 +72,8 @@ async def test_the_same_uuid_within_an_hour_is_one_message(world):
 
 
 async def test_messenger_sends_are_idempotent_and_cards_patchable(world):
-    _, fake, make = world
-    m = FeishuMessenger(make(), Texts())
+    clock, fake, make = world
+    m = FeishuMessenger(make(), Texts(), clock)
     to = Recipient("feishu", chat="oc_x")
     d1 = await m.send_card(to, CARD)
     d2 = await m.send_card(to, CARD)  # a retried outbox row: Feishu returns the first message
@@ -86,12 +86,17 @@ async def test_messenger_sends_are_idempotent_and_cards_patchable(world):
     [text] = fake.sent("ou_a", "text")
     assert text["receive_id_type"] == "open_id" and "「是」" in text["content"]["text"]
     assert all(len(x["uuid"]) <= 50 for x in fake.messages)
+    await m.send_text(Recipient("feishu", user="ou_b"), "again")
+    await m.send_text(Recipient("feishu", user="ou_b"), "again")  # a retry within the minute: one message
+    clock.advance(60)
+    await m.send_text(Recipient("feishu", user="ou_b"), "again")  # said again later: a new message
+    assert len(fake.sent("ou_b", "text")) == 2
 
 
 async def test_errors_map_to_retry_or_dead_letter(world):
-    _, fake, make = world
+    clock, fake, make = world
     c = make()
-    m = FeishuMessenger(c, Texts())
+    m = FeishuMessenger(c, Texts(), clock)
     fake.fail_next(RATE_LIMITED)
     with pytest.raises(DeliveryError) as e:
         await m.send_text(Recipient("feishu", user="ou_a"), "x")

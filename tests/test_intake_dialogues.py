@@ -239,7 +239,6 @@ async def test_two_residents_in_one_group_keep_separate_drafts(sim):
 
 
 async def test_idle_draft_expires_with_a_message(sim, client, clock):
-    from bot import keys
     from bot.app import sweep_once
 
     await sim.say("u13", "A座大堂的灯不亮了")

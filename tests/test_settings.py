@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from bot.cli import main
-from bot.settings import ConfigError, load_settings
+from bot.settings import load_settings
 
 
 def test_defaults_are_the_embedded_service():

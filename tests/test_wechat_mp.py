@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import io
 import json
-import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from bot import keys
 from bot.app import create_app
 from bot.outbound import Recipient, Undeliverable
 from bot.sim.wechat_mp_api import FakeMp, setup_fake_mp
-from bot.wechat_mp.adapter import CHANNEL, process, setup
+from bot.wechat_mp.adapter import process, setup
 from bot.wechat_mp.event import dedupe_id, parse_xml, to_message
 from conversations.messages import InboundMessage
 

@@ -1,7 +1,6 @@
 """Ticket endpoints: list with filters, one by number, and staff entry on a caller's behalf (代录, BR-1)."""
 from __future__ import annotations
 
-import json
 from datetime import datetime
 
 from aiohttp import web
@@ -9,6 +8,7 @@ from aiohttp import web
 from bot import keys
 from bot.api.errors import api_error
 from bot.api.serialize import ticket_json
+from bot.http import dumps as _dumps, json_object
 from conversations.visit_time import parse_visit
 from conversations.report import build_report
 from dispatch.statuses import ALL, AREAS, TRADES
@@ -63,12 +63,7 @@ async def get_one(request: web.Request) -> web.Response:
 @routes.post("/api/v1/tickets")
 async def create(request: web.Request) -> web.Response:
     """Staff entry: the same validation as the chat intake, the same domain function."""
-    try:
-        data = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise api_error(400, "bad_json")
-    if not isinstance(data, dict):
-        raise api_error(400, "bad_json")
+    data = await json_object(request)
     engine = request.app[keys.ENGINE]
     clock = request.app[keys.CLOCK]
     now = clock.now()
@@ -95,10 +90,6 @@ async def create(request: web.Request) -> web.Response:
     return web.json_response(body, status=201, dumps=_dumps)
 
 
-def _dumps(obj) -> str:
-    return json.dumps(obj, ensure_ascii=False)
-
-
 @routes.post("/api/v1/tickets/{number}/actions/{action}")
 async def act(request: web.Request) -> web.Response:
     """The actions cards trigger, for scripts and the desk: `{"actor": {"channel", "user"}}` acts as that person."""
@@ -109,11 +100,8 @@ async def act(request: web.Request) -> web.Response:
     action = request.match_info["action"]
     if action not in ACTIONS:
         raise api_error(404, "not_found")
-    try:
-        data = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise api_error(400, "bad_json")
-    actor = data.get("actor") if isinstance(data, dict) else None
+    data = await json_object(request)
+    actor = data.get("actor")
     if not isinstance(actor, dict) or not all(isinstance(actor.get(k), str) and actor[k] for k in ("channel", "user")):
         raise api_error(422, "missing", field="actor")
     number = request.match_info["number"].upper()

@@ -28,9 +28,9 @@ from bot.feishu.event import (CARD_ACTION, CHANNEL, MESSAGE, URL_VERIFICATION, F
 from bot.feishu.messenger import FeishuMessenger
 from bot.feishu import render
 from bot.inbox import Item
-from bot.outbound import DeliveryError, Recipient
+from bot.outbound import queue_replies
 from bot.settings import Settings
-from bot.tokens import Tokens
+from bot.tokens import TokenCache, app_tokens
 from conversations.messages import ButtonPress, InboundMessage, Reply
 from conversations.texts import Texts
 from dispatch.payloads import decode
@@ -49,41 +49,33 @@ CRYPTO: web.AppKey[FeishuCrypto] = web.AppKey("feishu_crypto")
 MESSENGER: web.AppKey[FeishuMessenger] = web.AppKey("feishu_messenger")
 
 
-def setup(app: web.Application, settings: Settings, *, tokens: Tokens | None = None) -> None:
+def setup(app: web.Application, settings: Settings, *, tokens: TokenCache | None = None) -> None:
     """Mount /feishu/events and /feishu/card, register the messenger and the inbox processor.
 
-    Call before the app starts (create_app may call it): it needs keys.CLOCK, MESSENGERS and PROCESSORS.
+    Call before the app starts (create_app does; twice is harmless): needs keys.CLOCK, MESSENGERS, PROCESSORS.
     """
+    if CLIENT in app:
+        return
     feishu = settings.feishu
     if feishu is None:
         raise ValueError("settings.feishu is not configured")
     clock = app[keys.CLOCK]
     app[CRYPTO] = FeishuCrypto(feishu.verification_token.get_secret_value(),
                                feishu.encrypt_key.get_secret_value(), clock)
-    own_tokens = tokens is None
+    # The app's one token cache: Redis-locked across processes when there is Redis, memory otherwise.
     app[CLIENT] = FeishuClient(api_base=feishu.api_base, app_id=feishu.app_id,
-                               app_secret=feishu.app_secret.get_secret_value(), tokens=tokens or Tokens(clock))
-    app[MESSENGER] = FeishuMessenger(app[CLIENT], Texts(settings.service.timezone))
+                               app_secret=feishu.app_secret.get_secret_value(), tokens=tokens or app_tokens(app))
+    app[MESSENGER] = FeishuMessenger(app[CLIENT], Texts(settings.service.timezone), clock)
     app[keys.MESSENGERS].register(app[MESSENGER])
     app[keys.PROCESSORS][CHANNEL] = process
     app.router.add_post("/feishu/events", callback)
     app.router.add_post("/feishu/card", callback)  # card callbacks may be configured to their own URL
-    app.cleanup_ctx.append(_resources(own_tokens))
+    app.cleanup_ctx.append(_close_client)
 
 
-def _resources(own_tokens: bool):
-    async def ctx(app: web.Application) -> AsyncIterator[None]:
-        client = app[CLIENT]
-        if own_tokens:
-            # One token per app across processes: share the conversation storage's Redis when there is one.
-            storage = app[keys.ENGINE].deps.storage if keys.ENGINE in app else None
-            redis = getattr(storage, "redis", None)
-            if redis is not None:
-                client.tokens.redis = redis
-                client.tokens.prefix = getattr(storage, "prefix", client.tokens.prefix)
-        yield
-        await client.close()
-    return ctx
+async def _close_client(app: web.Application) -> AsyncIterator[None]:
+    yield
+    await app[CLIENT].close()
 
 
 async def _read_limited(request: web.Request, limit: int) -> bytes:
@@ -190,14 +182,16 @@ async def process(app: web.Application, item: Item) -> None:
         bot_id = await _bot_open_id(app[CLIENT])
         if not m.mentions_of(bot_id):
             return  # group chatter that is not addressed to us
-    to = Recipient(CHANNEL, user=m.open_id, chat=m.chat_id if m.is_group else "")
+    # Through the outbox, keyed on the message: a Feishu outage delays answers, a redelivery never doubles them.
+    # In a group the answer goes to the group, @-ing the resident; 1:1 it goes to the person.
+    chat = m.chat_id if m.is_group else ""
     if m.message_type not in HANDLED_TYPES:
-        await _send(app, to, [Reply(app[keys.ENGINE].deps.texts.render("channels/unsupported.j2"))],
-                    f"{m.message_id}:unsupported")
+        replies = [Reply(app[keys.ENGINE].deps.texts.render("channels/unsupported.j2"))]
+        await queue_replies(app, CHANNEL, m.open_id, chat, replies, f"{m.message_id}:unsupported")
         return
     for step, msg in enumerate(await _inbound(app, m, bot_id)):
         replies = await app[keys.ENGINE].handle(msg)
-        await _send(app, to, replies, f"{m.message_id}:{step}")
+        await queue_replies(app, CHANNEL, m.open_id, chat, replies, f"{m.message_id}:{step}")
 
 
 async def _inbound(app: web.Application, m: FeishuMessage, bot_id: str | None) -> list[InboundMessage]:
@@ -217,14 +211,3 @@ async def _inbound(app: web.Application, m: FeishuMessage, bot_id: str | None) -
         photo = {**base, "message_id": f"{m.message_id}:image"} if out else base
         out.append(InboundMessage(image=data or None, image_failed=not data, **photo))
     return out
-
-
-async def _send(app: web.Application, to: Recipient, replies: list[Reply], key: str) -> None:
-    messenger = app[MESSENGER]
-    for i, reply in enumerate(replies):
-        try:
-            await messenger.send_text(to, reply.text, reply.options, idempotency_key=f"{key}:{i}")
-        except DeliveryError as e:
-            # The engine step is done and saved: failing the item would run it twice on the retry.
-            log.warning("feishu reply to %s not delivered (%s, retryable=%s)", to.chat or to.user, e.code,
-                        e.retryable)

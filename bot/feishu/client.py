@@ -8,7 +8,7 @@ from typing import Any
 
 import aiohttp
 
-from bot.tokens import Tokens
+from bot.tokens import TokenCache
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ def error_for(code: int, message: str) -> FeishuError:
 class FeishuClient:
     """One per app; holds one aiohttp session, closed by `close()`. `api_base` has no path prefix."""
 
-    def __init__(self, *, api_base: str, app_id: str, app_secret: str, tokens: Tokens,
+    def __init__(self, *, api_base: str, app_id: str, app_secret: str, tokens: TokenCache,
                  timeout: float = 10.0) -> None:
         self.api_base = api_base.rstrip("/")
         self.app_id = app_id

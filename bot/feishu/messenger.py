@@ -9,9 +9,11 @@ from bot.feishu.client import FeishuClient, FeishuError, RecipientUnreachable
 from bot.outbound import Delivered, DeliveryError, Recipient, Undeliverable
 from conversations.texts import Texts
 from dispatch.cards import Card
+from store.clock import Clock
 
 CHANNEL = "feishu"
 UUID_MAX = 50  # Feishu's limit on the idempotency uuid
+TEXT_WINDOW = 60  # seconds: the outbox's first retries (2 s, 4 s, 8 s…) land in it
 
 
 def delivery_error(e: FeishuError) -> DeliveryError:
@@ -32,15 +34,17 @@ def _target(to: Recipient) -> tuple[str, str]:
 
 
 class FeishuMessenger:
-    """Every send carries a uuid: `idempotency_key` when the caller has one (an outbox row, an inbound
-    message and reply index), else one derived from recipient and content (a card: its ticket key, so a
-    retried dispatch never posts a second card into the group)."""
+    """Every send carries a uuid: `idempotency_key` when the caller has one (an outbox row id), else one
+    derived from what is sent. A card: its ticket key, so a retried dispatch never posts a second card into
+    the group. A text: recipient + text + the current minute, so a retry after a lost answer is one message
+    while the same sentence said again later (a second "not understood") is not swallowed for an hour."""
 
     channel = CHANNEL
 
-    def __init__(self, client: FeishuClient, texts: Texts) -> None:
+    def __init__(self, client: FeishuClient, texts: Texts, clock: Clock) -> None:
         self.client = client
         self.texts = texts
+        self.clock = clock
 
     async def send_text(self, to: Recipient, text: str, options: tuple[str, ...] = (), *,
                         idempotency_key: str = "") -> Delivered:
@@ -48,7 +52,11 @@ class FeishuMessenger:
         # In a group the resident is @-ed: two residents may be talking to the bot in one chat at once.
         content = render.text_content(body, mention=to.user if to.chat else "")
         kind, target = _target(to)
-        uuid = send_uuid("text", idempotency_key) if idempotency_key else send_uuid("text", kind, target, body)
+        if idempotency_key:
+            uuid = send_uuid("text", idempotency_key)
+        else:
+            minute = str(int(self.clock.now().timestamp()) // TEXT_WINDOW)
+            uuid = send_uuid("text", kind, target, body, minute)
         try:
             message_id = await self.client.send(kind, target, "text", content, uuid)
         except FeishuError as e:

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 
 from aiohttp import web
 
 from bot import keys
 from bot.api.errors import api_error
+from bot.http import dumps, json_object
 from bot.card_actions import press
 from conversations.messages import ButtonPress, InboundMessage, Reply
 
@@ -31,12 +31,7 @@ async def page(request: web.Request) -> web.Response:
 
 @routes.post("/sim/api/say")
 async def say(request: web.Request) -> web.Response:
-    try:
-        data = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise api_error(400, "bad_json")
-    if not isinstance(data, dict):
-        raise api_error(400, "bad_json")
+    data = await json_object(request)
     user, chat, text, image_b64 = data.get("user"), data.get("chat"), data.get("text"), data.get("image_b64")
     if not isinstance(user, str) or not user.strip() or len(user) > 64:
         raise api_error(400, "missing" if not user else "invalid", field="user")
@@ -57,7 +52,7 @@ async def say(request: web.Request) -> web.Response:
     items = request.app[keys.SIM_LOG].record(msg.chat, msg.user, replies)
     from bot.app import run_pending
     await run_pending(request.app)  # dispatch cards and notices appear in the sent log right away
-    return web.json_response({"replies": items}, dumps=lambda o: json.dumps(o, ensure_ascii=False))
+    return web.json_response({"replies": items}, dumps=dumps)
 
 
 @routes.get("/sim/api/sent")
@@ -67,17 +62,14 @@ async def sent(request: web.Request) -> web.Response:
     except ValueError:
         raise api_error(400, "bad_query", field="after")
     items = request.app[keys.SIM_LOG].since(after, request.query.get("user") or None)
-    return web.json_response({"sent": items}, dumps=lambda o: json.dumps(o, ensure_ascii=False))
+    return web.json_response({"sent": items}, dumps=dumps)
 
 
 @routes.post("/sim/api/press")
 async def press_button(request: web.Request) -> web.Response:
     """A person presses a card button in the simulator: the same domain action every platform calls."""
-    try:
-        data = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise api_error(400, "bad_json")
-    if not isinstance(data, dict) or not isinstance(data.get("user"), str) or not data["user"].strip():
+    data = await json_object(request)
+    if not isinstance(data.get("user"), str) or not data["user"].strip():
         raise api_error(400, "missing", field="user")
     if not isinstance(data.get("payload"), str):
         raise api_error(400, "missing", field="payload")
@@ -87,7 +79,7 @@ async def press_button(request: web.Request) -> web.Response:
     await run_pending(request.app)  # the simulator shows the consequences at once
     item = request.app[keys.SIM_LOG].record(p.chat, p.user, [Reply(text)])
     return web.json_response({"outcome": result.outcome, "replies": item},
-                             dumps=lambda o: json.dumps(o, ensure_ascii=False))
+                             dumps=dumps)
 
 
 @routes.get("/sim/api/people")
@@ -95,4 +87,4 @@ async def people(request: web.Request) -> web.Response:
     """Who can be played in the simulator: staff with a sim_user (residents are any other id)."""
     staff = [{"user": s.sim_user, "name": s.name, "role": s.role, "trades": s.trades}
              for s in request.app[keys.SETTINGS].staff if s.sim_user]
-    return web.json_response({"staff": staff}, dumps=lambda o: json.dumps(o, ensure_ascii=False))
+    return web.json_response({"staff": staff}, dumps=dumps)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import secrets
 
 import aiohttp
@@ -14,6 +13,7 @@ from aiohttp import web
 
 from bot import keys
 from bot.api.errors import api_error
+from bot.http import json_object
 from bot.settings import Settings, WecomSettings
 from bot.sim.wecom_api import FAKE_WECOM, callback_xml
 from bot.wecom.adapter import CRYPTO
@@ -46,11 +46,8 @@ async def _post_callback(app: web.Application, xml: str) -> int:
 
 
 async def _body(request: web.Request) -> dict:
-    try:
-        data = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise api_error(400, "bad_json")
-    if not isinstance(data, dict) or not isinstance(data.get("user"), str) or not data["user"].strip():
+    data = await json_object(request)
+    if not isinstance(data.get("user"), str) or not data["user"].strip():
         raise api_error(400, "missing", field="user")
     return data
 

@@ -11,7 +11,8 @@ from bot import keys
 from bot.inbox import Item
 from bot.outbound import DeliveryError, Recipient, queue_replies
 from bot.settings import Settings, WechatMpSettings
-from bot.wechat_mp.client import MpClient, MpError, app_tokens
+from bot.tokens import app_tokens
+from bot.wechat_mp.client import MpClient, MpError
 from bot.wechat_mp.crypto import CallbackRejected, MpCrypto
 from bot.wechat_mp.event import MalformedXml, dedupe_id, parse_xml, text_of, to_message
 from bot.wechat_mp.messenger import WechatMpMessenger

@@ -7,10 +7,8 @@ import logging
 from typing import Any
 
 import aiohttp
-from aiohttp import web
 
-from bot import keys
-from bot.tokens import Fetcher, Tokens
+from bot.tokens import AppTokens, Tokens
 
 log = logging.getLogger(__name__)
 
@@ -29,44 +27,6 @@ class MpError(Exception):
         super().__init__(f"wechat_mp errcode {code}: {message}" if code else message)
         self.code = code
         self.retryable = (code == 0 or code in RETRY_CODES) if retryable is None else retryable
-
-
-class AppTokens:
-    """The app's one token cache, resolved on first use: it needs the started app's Redis.
-
-    Uses `keys.TOKENS` when the app provides one; otherwise one `bot.tokens.Tokens` on the inbox's Redis
-    connection and prefix (memory without Redis), shared by every channel set up through `app_tokens`.
-    """
-
-    def __init__(self, app: web.Application) -> None:
-        self._app = app
-        self._own: Tokens | None = None
-
-    def _resolve(self) -> Tokens:
-        key = getattr(keys, "TOKENS", None)
-        if key is not None and key in self._app:
-            return self._app[key]
-        if self._own is None:
-            inbox = self._app.get(keys.INBOX) if hasattr(keys, "INBOX") else None
-            self._own = Tokens(self._app[keys.CLOCK], getattr(inbox, "redis", None),
-                               prefix=getattr(inbox, "prefix", "repairbot"))
-        return self._own
-
-    async def get(self, name: str, fetch: Fetcher) -> str:
-        return await self._resolve().get(name, fetch)
-
-    async def invalidate(self, name: str, token: str) -> None:
-        await self._resolve().invalidate(name, token)
-
-
-_APP_TOKENS: web.AppKey[AppTokens] = web.AppKey("wechat_app_tokens", AppTokens)
-
-
-def app_tokens(app: web.Application) -> AppTokens:
-    """The one AppTokens of this app (call during setup, before the app starts)."""
-    if _APP_TOKENS not in app:
-        app[_APP_TOKENS] = AppTokens(app)
-    return app[_APP_TOKENS]
 
 
 class MpClient:

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from bot import keys
+from bot.http import read_limited
 from bot.inbox import Item
 from bot.outbound import queue_replies
 from bot.settings import Settings
@@ -77,22 +78,11 @@ def _http(e: CallbackRejected) -> web.HTTPException:
     return web.HTTPForbidden(text="forbidden") if e.status == 403 else web.HTTPBadRequest(text="bad request")
 
 
-async def _read_limited(request: web.Request, limit: int) -> bytes:
-    if request.content_length is not None and request.content_length > limit:
-        raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=request.content_length)
-    buf = bytearray()
-    while chunk := await request.content.read(64 * 1024):
-        buf += chunk
-        if len(buf) > limit:  # chunked bodies have no Content-Length: stop reading at the limit
-            raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=len(buf))
-    return bytes(buf)
-
-
 async def callback(request: web.Request) -> web.Response:
     """413 body over 1 MB; 400 missing query fields, malformed envelope or inner XML, undecryptable body;
     403 bad signature or a timestamp more than 5 minutes off (a replay is refused like a forgery).
     """
-    body = await _read_limited(request, MAX_CALLBACK_BODY)
+    body = await read_limited(request, MAX_CALLBACK_BODY)
     sig, ts, nonce = _query(request, "msg_signature", "timestamp", "nonce")
     try:
         xml = request.app[CRYPTO].decrypt(body, sig, ts, nonce)

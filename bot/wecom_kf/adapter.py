@@ -19,9 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import keys
 from bot.inbox import Item
-from bot.outbound import DeliveryError, Recipient, queue_replies
+from bot.outbound import queue_replies
 from bot.settings import Settings
-from bot.wechat_mp.client import app_tokens
+from bot.tokens import app_tokens
 from bot.wechat_mp.window import ReplyWindow
 from bot.wecom.errors import WecomError
 from bot.wecom_kf.client import SYNC_LIMIT, KfClient
