@@ -9,6 +9,7 @@ from aiohttp import web
 
 from bot import health, keys, media
 from bot.api import tickets as api_tickets
+from bot.api import undelivered as api_undelivered
 from bot.api.auth import bearer_auth
 from bot.api.errors import api_error
 from bot.card_actions import press_and_reply
@@ -56,6 +57,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, run_background
     app.add_routes(health.routes)
     app.add_routes(media.routes)
     app.add_routes(api_tickets.routes)
+    app.add_routes(api_undelivered.routes)
     _setup_platforms(app, settings)
     if settings.simulator_enabled:
         app[keys.SIM_LOG] = SentLog(app[keys.CLOCK])

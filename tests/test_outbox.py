@@ -93,3 +93,24 @@ async def test_a_crashed_sender_leaves_rows_to_be_taken_again(client, clock):
     assert await deliver_due(app) == 0
     clock.advance(seconds=61)
     assert await deliver_due(app) == 1 and len(m.sent) == 1
+
+
+async def test_staff_see_what_could_not_be_delivered_with_a_phone_to_call(client, sim):
+    """A resident whose 48 h window closed is listed with their phone, nothing silently dropped."""
+    from tests.conftest import auth
+    app = client.app
+    await sim.say("r9", "A座大堂的灯不亮了 王女士 13812345678")
+    await sim.say("r9", "确认")  # the resident is now a known person with a phone
+    app[keys.MESSENGERS].register(FlakyMessenger(fail=1, error=Undeliverable("window closed", code="45015")))
+    async with app[keys.SESSIONS]() as s, s.begin():
+        await outbox.enqueue(s, key="late-1", channel="flaky", kind=outbox.TEXT, user="r9",
+                             payload={"text": "问卷"}, now=app[keys.CLOCK].now())
+    from store.models import PersonIdentity
+    from dispatch.people import person_for
+    async with app[keys.SESSIONS]() as s, s.begin():
+        person = await person_for(s, "sim", "r9")
+        s.add(PersonIdentity(person_id=person.id, platform="flaky", external_id="r9"))
+    await deliver_due(app)
+    resp = await client.get("/api/v1/undelivered", headers=auth())
+    items = (await resp.json())["undelivered"]
+    assert [(i["status"], i["call"], i["text"]) for i in items] == [("undeliverable", "13812345678", "问卷")]

@@ -1,0 +1,36 @@
+"""Messages no platform would take (dead letters, closed 48 h windows), with a phone to call instead."""
+from __future__ import annotations
+
+from aiohttp import web
+from sqlalchemy import select
+
+from bot import keys
+from bot.http import dumps
+from dispatch import outbox
+from dispatch.people import person_for
+from store.models import Outbox, Ticket
+
+routes = web.RouteTableDef()
+
+
+@routes.get("/api/v1/undelivered")
+async def undelivered(request: web.Request) -> web.Response:
+    tz = request.app[keys.CLOCK].tz
+    async with request.app[keys.SESSIONS]() as session:
+        rows = (await session.execute(select(Outbox).where(Outbox.status.in_(("undeliverable", "dead")))
+                                      .order_by(Outbox.id.desc()).limit(200))).scalars().all()
+        items = []
+        for row in rows:
+            user, chat = outbox.split_recipient(row.recipient)
+            ticket = await session.get(Ticket, row.ticket_id) if row.ticket_id else None
+            person = await person_for(session, row.channel, user) if user else None
+            items.append({
+                "id": row.id, "status": row.status, "channel": row.channel, "user": user, "chat": chat,
+                "kind": row.kind, "error": row.last_error, "attempts": row.attempts,
+                "created_at": row.created_at.astimezone(tz).isoformat(),
+                "ticket": ticket.number if ticket else None,
+                "text": row.payload.get("text"),
+                # Who to call instead: the person behind the account, else the ticket's reporter.
+                "call": (person.phone if person and person.phone else None) or (ticket.phone if ticket else None),
+            })
+    return web.json_response({"undelivered": items}, dumps=dumps)
