@@ -81,6 +81,9 @@ def _setup_platforms(app: web.Application, settings: Settings) -> None:
     if settings.wechat_mp is not None:
         from bot.wechat_mp import adapter as wechat_mp
         wechat_mp.setup(app, settings)
+    if settings.feishu is not None:
+        from bot.feishu import adapter as feishu  # never imported by an app without Feishu
+        feishu.setup(app, settings)
 
 
 def with_demo_staff(settings: Settings) -> Settings:
