@@ -42,11 +42,15 @@ class Undeliverable(DeliveryError):
 
 
 class Messenger(Protocol):
+    """`idempotency_key` (an outbox row id) lets a platform that supports it (Feishu's uuid) drop a
+    retried send; platforms without it accept and ignore it."""
+
     channel: str
 
-    async def send_text(self, to: Recipient, text: str, options: tuple[str, ...] = ()) -> Delivered: ...
+    async def send_text(self, to: Recipient, text: str, options: tuple[str, ...] = (), *,
+                        idempotency_key: str = "") -> Delivered: ...
 
-    async def send_card(self, to: Recipient, card: Card) -> Delivered: ...
+    async def send_card(self, to: Recipient, card: Card, *, idempotency_key: str = "") -> Delivered: ...
 
     async def update_card(self, to: Recipient, copy: Delivered, card: Card, reply_token: str = "") -> Delivered: ...
 

@@ -106,15 +106,16 @@ async def _send(app, session, row: Outbox, to: Recipient, messenger) -> Delivere
     texts = app[keys.ENGINE].deps.texts
     payload = row.payload
     if row.kind == outbox.TEXT and "text" in payload:
-        return await messenger.send_text(to, payload["text"], tuple(payload.get("options", ())))
+        return await messenger.send_text(to, payload["text"], tuple(payload.get("options", ())),
+                                         idempotency_key=f"outbox:{row.id}")
     if row.kind == outbox.TEXT:
         ticket = await get_ticket(session, payload["ticket"]) if payload.get("ticket") else None
         text = texts.render(payload["template"], t=ticket, **payload.get("vars", {}))
-        return await messenger.send_text(to, text)
+        return await messenger.send_text(to, text, idempotency_key=f"outbox:{row.id}")
     if row.kind == outbox.CARD:
         ticket = await get_ticket(session, payload["ticket"])
         card = ticket_card(ticket, payload["audience"], texts)
-        delivered = await messenger.send_card(to, card)
+        delivered = await messenger.send_card(to, card, idempotency_key=f"outbox:{row.id}")
         session.add(CardCopy(ticket_id=ticket.id, channel=row.channel, recipient_user=to.user,
                              recipient_chat=to.chat, audience=payload["audience"], message_id=delivered.message_id,
                              handle=delivered.handle, created_at=app[keys.CLOCK].now()))

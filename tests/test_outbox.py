@@ -18,7 +18,7 @@ class FlakyMessenger:
     def __init__(self, fail: int = 0, error: Exception | None = None) -> None:
         self.fail, self.error, self.sent = fail, error, []
 
-    async def send_text(self, to, text, options=()):
+    async def send_text(self, to, text, options=(), *, idempotency_key=""):
         if self.fail:
             self.fail -= 1
             raise self.error or DeliveryError("busy", retryable=True, code="-1")

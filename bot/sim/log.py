@@ -40,12 +40,12 @@ class SimMessenger:
     def __init__(self, log: SentLog) -> None:
         self.log = log
 
-    async def send_text(self, to, text: str, options: tuple[str, ...] = ()):
+    async def send_text(self, to, text: str, options: tuple[str, ...] = (), *, idempotency_key: str = ""):
         from bot.outbound import Delivered
         [item] = self.log.record(to.chat or to.user, to.user, [Reply(text, tuple(options))], proactive=True)
         return Delivered(message_id=str(item["id"]))
 
-    async def send_card(self, to, card):
+    async def send_card(self, to, card, *, idempotency_key: str = ""):
         from bot.outbound import Delivered
         [item] = self.log.record(to.chat or to.user, to.user, [Reply(card.as_text())], proactive=True)
         item["card"] = {"title": card.title, "buttons": [[b.label, b.payload] for b in card.buttons],

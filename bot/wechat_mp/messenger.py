@@ -16,7 +16,8 @@ class WechatMpMessenger:
         self.client = client
         self.window = window
 
-    async def send_text(self, to: Recipient, text: str, options: tuple[str, ...] = ()) -> Delivered:
+    async def send_text(self, to: Recipient, text: str, options: tuple[str, ...] = (), *,
+                        idempotency_key: str = "") -> Delivered:
         if options:
             # A menu message: tapping an option sends its text back to us as the user's message.
             payload = {"msgtype": "msgmenu", "msgmenu": {
@@ -28,7 +29,7 @@ class WechatMpMessenger:
             payload = {"msgtype": "text", "text": {"content": text}}
         return await self._send(to, payload)
 
-    async def send_card(self, to: Recipient, card: Card) -> Delivered:
+    async def send_card(self, to: Recipient, card: Card, *, idempotency_key: str = "") -> Delivered:
         # The Official Account has no interactive cards; residents read the card's text.
         return await self._send(to, {"msgtype": "text", "text": {"content": card.as_text()}})
 

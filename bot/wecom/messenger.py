@@ -30,7 +30,8 @@ class WecomMessenger:
         self.client = client
         self.clock = clock
 
-    async def send_text(self, to: Recipient, text: str, options: tuple[str, ...] = ()) -> Delivered:
+    async def send_text(self, to: Recipient, text: str, options: tuple[str, ...] = (), *,
+                        idempotency_key: str = "") -> Delivered:
         body = with_options(text, tuple(options))
         try:
             if to.chat:
@@ -41,7 +42,7 @@ class WecomMessenger:
             raise delivery_error(e) from None
         return Delivered(message_id=str(result.get("msgid", "")))
 
-    async def send_card(self, to: Recipient, card: Card) -> Delivered:
+    async def send_card(self, to: Recipient, card: Card, *, idempotency_key: str = "") -> Delivered:
         try:
             if to.chat:
                 # appchat/send cannot carry template_card: the group gets markdown, buttons go out 1:1.

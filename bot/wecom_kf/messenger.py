@@ -20,7 +20,8 @@ class WecomKfMessenger:
         self.client = client
         self.window = window
 
-    async def send_text(self, to: Recipient, text: str, options: tuple[str, ...] = ()) -> Delivered:
+    async def send_text(self, to: Recipient, text: str, options: tuple[str, ...] = (), *,
+                        idempotency_key: str = "") -> Delivered:
         if options:
             # Tapping an option sends its text back to us as the customer's message.
             payload = {"msgtype": "msgmenu", "msgmenu": {
@@ -33,7 +34,7 @@ class WecomKfMessenger:
             payload = {"msgtype": "text", "text": {"content": text}}
         return await self._send(to, payload)
 
-    async def send_card(self, to: Recipient, card: Card) -> Delivered:
+    async def send_card(self, to: Recipient, card: Card, *, idempotency_key: str = "") -> Delivered:
         return await self._send(to, {"msgtype": "text", "text": {"content": card.as_text()}})
 
     async def update_card(self, to: Recipient, copy: Delivered, card: Card, reply_token: str = "") -> Delivered:
