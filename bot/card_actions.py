@@ -6,8 +6,8 @@ import logging
 from aiohttp import web
 
 from bot import keys
-from bot.outbound import Recipient
-from conversations.messages import ButtonPress
+from bot.outbound import queue_replies
+from conversations.messages import ButtonPress, Reply
 from dispatch.actions import ActionResult, accept, pass_on
 from dispatch.payloads import decode
 
@@ -36,9 +36,9 @@ async def press(app: web.Application, p: ButtonPress) -> tuple[ActionResult, str
 
 
 async def press_and_reply(app: web.Application, p: ButtonPress) -> ActionResult:
-    """For platforms whose click gets no inline answer (WeCom): the result goes back as a message."""
+    """For platforms whose click gets no inline answer (WeCom): the result goes back as a message,
+    through the outbox like every other message (keyed on the click, so a redelivery sends it once)."""
     result, text = await press(app, p)
-    messenger = app[keys.MESSENGERS].get(p.channel)
-    if messenger is not None:
-        await messenger.send_text(Recipient(p.channel, user=p.user), text)
+    key = f"press:{p.user}:{p.message_id or p.reply_token}:{p.payload}"
+    await queue_replies(app, p.channel, p.user, "", [Reply(text)], key)
     return result

@@ -333,6 +333,9 @@ async def apply_correction(turn: Turn, draft: Draft, slot: str, value: str) -> b
         elif _AREA_PUBLIC.search(value):
             draft.area = "public"
         else:
+            draft.state = Intake.choosing_area.name
+            turn.say("intake/ask_area.j2", options=("公共区域", "业户单元"), prefix="", location=draft.location,
+                     invalid=True)
             return False
     draft.remembered = draft.remembered and slot not in ("phone", "name")
     return True

@@ -323,3 +323,10 @@ async def test_a_redelivered_message_steps_nothing(client):
     assert [r.text for r in replay] == [r.text for r in done]
     resp = await client.get("/api/v1/tickets", headers=auth())
     assert (await resp.json())["total"] == 1
+
+
+async def test_an_unclear_area_correction_is_reasked(sim):
+    await sim.say("u17", "5栋的灯坏了")
+    await sim.say("u17", "公共区域")
+    r = await sim.say("u17", "区域改成不知道")
+    assert any("公共区域" in t and "业户单元" in t for t in r)
