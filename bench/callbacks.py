@@ -331,9 +331,20 @@ async def _post(session, url, body, headers) -> int:
         return -2
 
 
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process (Linux /proc), for the CPU share of a phase."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+
+
 async def closed_loop(load, base: str, residents: Residents, concurrency: int, warmup: float,
-                      duration: float) -> dict[str, Any]:
-    """`concurrency` residents in flight, each posting its 3 messages in order; stops between residents."""
+                      duration: float, max_msgs: int = 0, pid: int = 0) -> dict[str, Any]:
+    """`concurrency` residents in flight, each posting its 3 messages in order; stops between residents,
+    after `warmup + duration` s or (max_msgs > 0) once max_msgs messages were posted after the warm-up,
+    whichever comes first."""
     lat: list[float] = []
     status: dict[int, int] = {}
     counted = 0
@@ -341,10 +352,15 @@ async def closed_loop(load, base: str, residents: Residents, concurrency: int, w
     async with _session(concurrency) as session:
         t0 = time.perf_counter()
         t_measure, t_end = t0 + warmup, t0 + warmup + duration
+        cpu0 = cpu_seconds(pid) if pid else float("nan")
+        me0 = time.process_time()
 
         async def worker() -> None:
-            nonlocal counted, posted
+            nonlocal counted, posted, t_end
             while time.perf_counter() < t_end:
+                if max_msgs and counted >= max_msgs:
+                    t_end = min(t_end, time.perf_counter())
+                    break
                 r = residents.take()
                 for step in range(3):
                     url, body, headers = load.build(base, r, step)
@@ -362,12 +378,18 @@ async def closed_loop(load, base: str, residents: Residents, concurrency: int, w
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         t_last = time.perf_counter()
-    return {"msgs_per_s": round(counted / duration, 1), "latency": lat_summary(lat), "posted": posted,
-            "status": status, "t_first": t0, "t_last": t_last, "wall_s": round(t_last - t0, 2)}
+        cpu_s = cpu_seconds(pid) - cpu0 if pid else float("nan")
+        cpu = cpu_s / (t_last - t0)
+        me = (time.process_time() - me0) / (t_last - t0)
+    measured = max(1e-9, t_end - t_measure)
+    return {"msgs_per_s": round(counted / measured, 1), "latency": lat_summary(lat), "posted": posted,
+            "measured_s": round(measured, 2), "status": status, "t_first": t0, "t_last": t_last,
+            "wall_s": round(t_last - t0, 2), "server_cpu_share": round(cpu, 2), "client_cpu_share": round(me, 2),
+            "server_cpu_ms_per_msg": round(1000 * cpu_s / max(1, posted), 3)}
 
 
 async def open_loop(load, base: str, residents: Residents, rate: float, duration: float, concurrency: int,
-                    spread: float = 0.5) -> dict[str, Any]:
+                    spread: float = 0.5, pid: int = 0) -> dict[str, Any]:
     """Message i is due at start + i/rate; residents are interleaved in blocks of K = rate*spread, so a
     resident's next message is due `spread` s after its previous one (and is held until that one was answered,
     which keeps each conversation in order; the wait counts as latency)."""
@@ -391,6 +413,7 @@ async def open_loop(load, base: str, residents: Residents, rate: float, duration
     answered: dict[tuple[int, int], asyncio.Event] = {}
     async with _session(concurrency) as session:
         start = time.perf_counter() + 0.05
+        cpu0 = cpu_seconds(pid) if pid else float("nan")
 
         async def one(i: int) -> None:
             r, step = order[i]
@@ -421,10 +444,12 @@ async def open_loop(load, base: str, residents: Residents, rate: float, duration
         for t in pending:
             t.cancel()
         t_last = time.perf_counter()
+        cpu = (cpu_seconds(pid) - cpu0) / (t_last - start) if pid else float("nan")
     over = {f"over_{s}s": sum(1 for x in lat if x > s) for s in (1, 3, 5)}
     return {"rate": rate, "messages": n, "residents": blocks * k, "latency": lat_summary(lat),
             "send_lag": lat_summary(lag), "status": status, "unfinished": len(pending), **over,
-            "achieved_rate": round(n / (t_sched_end - start), 1), "t_first": start, "t_last": t_last}
+            "achieved_rate": round(n / (t_sched_end - start), 1), "t_first": start, "t_last": t_last,
+            "server_cpu_share": round(cpu, 2)}
 
 
 # ---- backends and the watch on processing ------------------------------------------------------------------
@@ -547,8 +572,11 @@ class Backend:
 
 
 async def wait_processed(backend: Backend, expected_tickets: int, t_first: float, t_posted: float,
-                         timeout: float) -> dict[str, Any]:
-    """Poll every 50 ms until `expected_tickets` tickets exist and the inbox is empty (or the timeout)."""
+                         timeout: float, pid: int = 0) -> dict[str, Any]:
+    """Poll every 50 ms until `expected_tickets` tickets exist and the inbox is empty (or the timeout).
+    The drain rate is the inbox backlog found at the start over the time it took to go (when it did not go
+    in time: what went over the time waited)."""
+    cpu0 = cpu_seconds(pid) if pid else float("nan")
     c0 = await backend.counts()
     backlog = c0["inbox"]
     t_c0 = time.perf_counter()
@@ -561,11 +589,13 @@ async def wait_processed(backend: Backend, expected_tickets: int, t_first: float
         await asyncio.sleep(0.05)
     done = c["tickets"] >= expected_tickets and c["inbox"] == 0
     drain_s = now - t_c0
+    cpu = (cpu_seconds(pid) - cpu0) / drain_s if pid and drain_s > 0 else float("nan")
+    went = backlog - c["inbox"]
     return {"done": done, "tickets": c["tickets"], "expected_tickets": expected_tickets, "inbox_left": c["inbox"],
             "outbox_unsent_at_done": c["outbox"], "backlog_after_posting": backlog,
             "drain_s": round(drain_s, 2), "since_first_post_s": round(now - t_first, 2),
-            "drain_steps_per_s": round(backlog / drain_s, 1) if done and drain_s > 0.2 and backlog else None,
-            "t_done": now}
+            "drain_steps_per_s": round(went / drain_s, 1) if drain_s > 0.5 and went > 0 else None,
+            "service_cpu_share": round(cpu, 2), "t_done": now}
 
 
 # ---- child processes -----------------------------------------------------------------------------------------
@@ -722,7 +752,6 @@ async def run(args: argparse.Namespace, tmp: Path, backend: Backend, children: C
     wecom = WecomLoad(creds, run_id)
     feishu = FeishuLoad(creds, run_id) if args.feishu else None
     service_residents = Residents()
-    expected = 0
 
     def expected_now() -> int:
         return service_residents.started - len(service_residents.failed)
@@ -742,26 +771,33 @@ async def run(args: argparse.Namespace, tmp: Path, backend: Backend, children: C
             sent = (await resp.json())["sent"]
     log(f"smoke test: 1 resident → 1 ticket, {len(sent)} replies on the fake WeCom API")
 
+    spid = children.procs["service"].pid
+    bpid = children.procs["bare"].pid
     if args.rate:
         # Open loop only: bare vs service at a fixed rate.
         log(f"open loop {args.rate:g} msgs/s for {args.duration:g} s: bare")
-        b = await open_loop(wecom, bare, Residents(next=10_000_000), args.rate, args.duration, args.concurrency)
+        b = await open_loop(wecom, bare, Residents(next=10_000_000), args.rate, args.duration, args.concurrency,
+                            pid=bpid)
         log(f"open loop {args.rate:g} msgs/s for {args.duration:g} s: service")
-        sv = await open_loop(wecom, svc, service_residents, args.rate, args.duration, args.concurrency)
-        proc = await wait_processed(backend, expected_now(), sv["t_first"], sv["t_last"], args.drain_timeout)
-        result["open_loop"] = {"bare": b, "service": sv, "processing": proc}
-        return result
+        sv = await open_loop(wecom, svc, service_residents, args.rate, args.duration, args.concurrency, pid=spid)
+        proc = await wait_processed(backend, expected_now(), sv["t_first"], sv["t_last"], args.drain_timeout, spid)
+        result["open_loop_only"] = {"bare": b, "service": sv, "processing": proc}
+        return await _final_counts(result, backend, children, service_residents)
 
     # 1. closed loop: bare, then the service (whose backlog is 3.)
     log(f"closed loop, {args.concurrency} in flight, {args.duration:g} s: bare")
-    b = await closed_loop(wecom, bare, Residents(next=10_000_000), args.concurrency, args.warmup, args.duration)
-    log(f"  bare: {b['msgs_per_s']} msgs/s, p50 {b['latency']['p50_ms']} ms, p99 {b['latency']['p99_ms']} ms")
+    b = await closed_loop(wecom, bare, Residents(next=10_000_000), args.concurrency, args.warmup, args.duration,
+                          pid=bpid)
+    log(f"  bare: {b['msgs_per_s']} msgs/s, p50 {b['latency']['p50_ms']} ms, p99 {b['latency']['p99_ms']} ms, "
+        f"bare process CPU {b['server_cpu_share']}")
     await asyncio.sleep(0.5)
-    log(f"closed loop, {args.concurrency} in flight, {args.duration:g} s: service")
-    sv = await closed_loop(wecom, svc, service_residents, args.concurrency, args.warmup, args.duration)
-    log(f"  service: {sv['msgs_per_s']} msgs/s, p50 {sv['latency']['p50_ms']} ms, p99 {sv['latency']['p99_ms']} ms")
-    log("  waiting for the service to process the backlog")
-    proc = await wait_processed(backend, expected_now(), sv["t_first"], sv["t_last"], args.drain_timeout)
+    log(f"closed loop, {args.concurrency} in flight, {args.duration:g} s or {args.messages} msgs: service")
+    sv = await closed_loop(wecom, svc, service_residents, args.concurrency, args.warmup, args.duration,
+                           max_msgs=args.messages, pid=spid)
+    log(f"  service: {sv['msgs_per_s']} msgs/s over {sv['measured_s']} s, p50 {sv['latency']['p50_ms']} ms, "
+        f"p99 {sv['latency']['p99_ms']} ms, service process CPU {sv['server_cpu_share']}")
+    log(f"  waiting for the service to process the backlog (at most {args.drain_timeout:g} s)")
+    proc = await wait_processed(backend, expected_now(), sv["t_first"], sv["t_last"], args.drain_timeout, spid)
     proc["messages"] = sv["posted"]
     proc["overall_steps_per_s"] = round(sv["posted"] / proc["since_first_post_s"], 1) if proc["done"] else None
     log(f"  processed: {proc}")
@@ -773,24 +809,27 @@ async def run(args: argparse.Namespace, tmp: Path, backend: Backend, children: C
                             "target_applies": backend.kind == "pg",
                             "met": (steps is not None and steps >= TARGET_STEPS)}
 
-    # 2. open loop at 200 msgs/s
+    # 2. open loop at 200 msgs/s (whatever backlog it leaves is processed after 4.)
     log(f"open loop {args.open_rate:g} msgs/s for {args.open_duration:g} s: service")
-    ol = await open_loop(wecom, svc, service_residents, args.open_rate, args.open_duration, args.concurrency)
-    op = await wait_processed(backend, expected_now(), ol["t_first"], ol["t_last"], args.drain_timeout)
-    log(f"  p50 {ol['latency']['p50_ms']} ms, p99 {ol['latency']['p99_ms']} ms; processed: {op['done']}")
-    result["open_loop"] = {**ol, "processing": op, "target_p99_ms": TARGET_OPEN_P99_MS,
+    ol = await open_loop(wecom, svc, service_residents, args.open_rate, args.open_duration, args.concurrency,
+                         pid=spid)
+    after = await backend.counts()
+    log(f"  p50 {ol['latency']['p50_ms']} ms, p99 {ol['latency']['p99_ms']} ms; inbox backlog {after['inbox']}")
+    result["open_loop"] = {**ol, "inbox_backlog_after": after["inbox"], "target_p99_ms": TARGET_OPEN_P99_MS,
                            "met": ol["latency"]["p99_ms"] < TARGET_OPEN_P99_MS}
 
     # 4. overload
     capacity = {"processing": steps, "callback": sv["msgs_per_s"]}[args.overload_basis]
     if capacity:
-        rate = 2 * capacity
+        rate = round(2 * capacity, 1)
         log(f"overload: open loop {rate:g} msgs/s (2x {args.overload_basis} capacity {capacity:g}) "
             f"for {args.overload_duration:g} s")
-        ov = await open_loop(wecom, svc, service_residents, rate, args.overload_duration, args.concurrency)
-        log(f"  max {ov['latency']['max_ms']} ms, p99 {ov['latency']['p99_ms']} ms; waiting for processing")
-        opr = await wait_processed(backend, expected_now(), ov["t_first"], ov["t_last"],
-                                   max(args.drain_timeout, 3 * args.overload_duration))
+        ov = await open_loop(wecom, svc, service_residents, rate, args.overload_duration, args.concurrency,
+                             pid=spid)
+        log(f"  max {ov['latency']['max_ms']} ms, p99 {ov['latency']['p99_ms']} ms; waiting for processing "
+            f"(at most {args.final_drain_timeout:g} s)")
+        opr = await wait_processed(backend, expected_now(), ov["t_first"], ov["t_last"], args.final_drain_timeout,
+                                   spid)
         log(f"  processed: {opr}")
         result["overload"] = {**ov, "basis": args.overload_basis, "capacity": capacity, "processing": opr,
                               "target_max_s": TARGET_MAX_S,
@@ -803,15 +842,20 @@ async def run(args: argparse.Namespace, tmp: Path, backend: Backend, children: C
     if feishu is not None:
         log(f"feishu closed loop, {args.concurrency} in flight, {args.duration:g} s: bare")
         fb = await closed_loop(feishu, bare, Residents(next=10_000_000), args.concurrency, args.warmup,
-                               args.duration)
-        log(f"feishu closed loop: service")
-        fs = await closed_loop(feishu, svc, service_residents, args.concurrency, args.warmup, args.duration)
-        fp = await wait_processed(backend, expected_now(), fs["t_first"], fs["t_last"], args.drain_timeout)
+                               args.duration, pid=bpid)
+        log("feishu closed loop: service")
+        fs = await closed_loop(feishu, svc, service_residents, args.concurrency, args.warmup, args.duration,
+                               max_msgs=args.messages, pid=spid)
+        log(f"  bare {fb['msgs_per_s']} msgs/s, service {fs['msgs_per_s']} msgs/s; waiting for processing")
+        fp = await wait_processed(backend, expected_now(), fs["t_first"], fs["t_last"], args.drain_timeout, spid)
         fp["messages"] = fs["posted"]
         fr = fs["msgs_per_s"] / fb["msgs_per_s"] if fb["msgs_per_s"] else float("nan")
         result["feishu"] = {"bare": fb, "service": fs, "ratio": round(fr, 3), "met": fr >= TARGET_RATIO,
                             "processing": fp}
+    return await _final_counts(result, backend, children, service_residents)
 
+
+async def _final_counts(result, backend, children, service_residents) -> dict[str, Any]:
     c = await backend.counts()
     result["final_counts"] = c
     result["residents"] = {"started": service_residents.started, "failed": len(service_residents.failed)}
@@ -825,45 +869,60 @@ async def run(args: argparse.Namespace, tmp: Path, backend: Backend, children: C
 
 def report(res: dict[str, Any]) -> str:
     out = [f"callbacks benchmark: backend {res['backend']}, {res['cpus']} CPUs, concurrency {res['concurrency']}, "
-           f"1 service process"]
+           f"1 service process (pid {res['service_pid']})"]
     pg = res["backend"] == "pg"
 
     def lat(d: dict) -> str:
         return f"p50 {d['p50_ms']:.2f} ms  p99 {d['p99_ms']:.2f} ms  max {d['max_ms']:.1f} ms"
+
+    def cpu(d: dict, key: str = "server_cpu_share") -> str:
+        extra = f", load generator {d['client_cpu_share']:.0%}" if "client_cpu_share" in d else ""
+        per = f", {d['server_cpu_ms_per_msg']:.2f} ms server CPU/msg" if "server_cpu_ms_per_msg" in d else ""
+        return f"[server process CPU {d[key]:.0%}{extra}{per}]"
     if "closed_loop" in res:
         cl = res["closed_loop"]
         out.append("1. closed loop (max throughput, WeCom /wecom/callback)")
-        out.append(f"   bare verify+decrypt : {cl['bare']['msgs_per_s']:>8.1f} msgs/s  {lat(cl['bare']['latency'])}")
-        out.append(f"   service callback    : {cl['service']['msgs_per_s']:>8.1f} msgs/s  {lat(cl['service']['latency'])}")
+        out.append(f"   bare verify+decrypt : {cl['bare']['msgs_per_s']:>8.1f} msgs/s  {lat(cl['bare']['latency'])}  "
+                   f"{cpu(cl['bare'])}")
+        out.append(f"   service callback    : {cl['service']['msgs_per_s']:>8.1f} msgs/s  "
+                   f"{lat(cl['service']['latency'])}  {cpu(cl['service'])}")
         out.append(f"   ratio service/bare  : {cl['ratio'] * 100:.1f} %   (target >= 50 %)  {verdict(cl['met'])}")
-    if "open_loop" in res and "bare" not in res["open_loop"]:
+    if "open_loop" in res:
         ol = res["open_loop"]
         out.append(f"2. open loop {ol['rate']:g} msgs/s, {ol['messages']} msgs (achieved {ol['achieved_rate']} /s)")
-        out.append(f"   service callback    : {lat(ol['latency'])}   (target p99 < 20 ms)  {verdict(ol['met'])}")
-        out.append(f"   all processed afterwards: {ol['processing']['done']}")
+        out.append(f"   service callback    : {lat(ol['latency'])}   (target p99 < 20 ms)  {verdict(ol['met'])}  "
+                   f"{cpu(ol)}")
+        out.append(f"   inbox backlog when it ended: {ol['inbox_backlog_after']} (processed after 4.)")
     if "processing" in res:
         p = res["processing"]
         out.append(f"3. processing ({p['messages']} msgs posted by run 1, {p['expected_tickets']} tickets expected)")
         out.append(f"   drain of the backlog: {p['backlog_after_posting']} steps in {p['drain_s']} s = "
                    f"{p['drain_steps_per_s']} steps/s   (target >= 500/s per worker on PostgreSQL + Redis)  "
-                   f"{verdict(p['met']) if pg else 'n/a (embedded)'}")
+                   f"{verdict(p['met']) if pg else 'n/a (embedded)'}  {cpu(p, 'service_cpu_share')}")
         out.append(f"   first post → last ticket: {p['since_first_post_s']} s = {p['overall_steps_per_s']} steps/s "
-                   f"(callbacks competing); outbox unsent at that moment: {p['outbox_unsent_at_done']}")
+                   f"(callbacks competing); all processed: {p['done']}; outbox unsent then: "
+                   f"{p['outbox_unsent_at_done']}")
     if "overload" in res and "skipped" not in res["overload"]:
         ov = res["overload"]
-        out.append(f"4. overload: {ov['rate']:g} msgs/s = 2x {ov['basis']} capacity, {ov['messages']} msgs "
-                   f"(achieved {ov['achieved_rate']} /s)")
+        op = ov["processing"]
+        out.append(f"4. overload: {ov['rate']:g} msgs/s = 2x {ov['basis']} capacity ({ov['capacity']:g}/s), "
+                   f"{ov['messages']} msgs (achieved {ov['achieved_rate']} /s)")
         out.append(f"   service callback    : {lat(ov['latency'])}  >1 s: {ov['over_1s']}  >3 s: {ov['over_3s']}  "
-                   f">5 s: {ov['over_5s']}   (target: none later than 3 s)")
-        out.append(f"   afterwards all processed: {ov['processing']['done']} ({ov['processing']['tickets']}/"
-                   f"{ov['processing']['expected_tickets']} tickets, drained in {ov['processing']['drain_s']} s)  "
-                   f"{verdict(ov['met'])}")
-    if "open_loop" in res and "bare" in res["open_loop"]:
-        ol = res["open_loop"]
-        out.append(f"open loop {ol['service']['rate']:g} msgs/s")
-        out.append(f"   bare    : {lat(ol['bare']['latency'])}  (achieved {ol['bare']['achieved_rate']} /s)")
-        out.append(f"   service : {lat(ol['service']['latency'])}  (achieved {ol['service']['achieved_rate']} /s)")
-        out.append(f"   all processed: {ol['processing']['done']} in {ol['processing']['since_first_post_s']} s")
+                   f">5 s: {ov['over_5s']}  unanswered: {ov['unfinished']}   (target: none later than 3 s)  "
+                   f"{cpu(ov)}")
+        out.append(f"   afterwards all processed: {op['done']} ({op['tickets']}/{op['expected_tickets']} tickets, "
+                   f"backlog {op['backlog_after_posting']} drained in {op['drain_s']} s = {op['drain_steps_per_s']} "
+                   f"steps/s)   {verdict(ov['met'])}")
+    if "open_loop_only" in res:
+        ol = res["open_loop_only"]
+        out.append(f"open loop {ol['service']['rate']:g} msgs/s, {ol['service']['messages']} msgs")
+        out.append(f"   bare    : {lat(ol['bare']['latency'])}  (achieved {ol['bare']['achieved_rate']} /s)  "
+                   f"{cpu(ol['bare'])}")
+        out.append(f"   service : {lat(ol['service']['latency'])}  (achieved {ol['service']['achieved_rate']} /s)  "
+                   f"{cpu(ol['service'])}")
+        pr = ol["processing"]
+        out.append(f"   all processed: {pr['done']} ({pr['tickets']}/{pr['expected_tickets']} tickets), "
+                   f"{pr['since_first_post_s']} s after the first post; drain {pr['drain_steps_per_s']} steps/s")
     if "feishu" in res:
         f = res["feishu"]
         out.append("5. Feishu closed loop (/feishu/events)"
@@ -889,14 +948,19 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--backend", choices=("pg", "embedded"), default="pg")
     p.add_argument("--duration", type=float, default=5.0, help="closed-loop measured seconds (default 5)")
-    p.add_argument("--warmup", type=float, default=1.0)
+    p.add_argument("--warmup", type=float, default=0.5)
     p.add_argument("--concurrency", type=int, default=8, help="requests in flight = client connection limit")
     p.add_argument("--rate", type=float, default=0.0, help="open-loop fixed-rate mode: bare vs service at RATE msgs/s")
     p.add_argument("--open-rate", type=float, default=200.0)
     p.add_argument("--open-duration", type=float, default=15.0)
     p.add_argument("--overload-duration", type=float, default=30.0)
     p.add_argument("--overload-basis", choices=("processing", "callback"), default="processing")
-    p.add_argument("--drain-timeout", type=float, default=90.0)
+    p.add_argument("--messages", type=int, default=2500,
+                   help="the service's closed-loop run also stops after this many messages (its backlog is "
+                        "what 3. times; 0: no limit)")
+    p.add_argument("--drain-timeout", type=float, default=90.0, help="longest wait for a backlog to go")
+    p.add_argument("--final-drain-timeout", type=float, default=120.0,
+                   help="longest wait, after the overload, for every message to be processed")
     p.add_argument("--feishu", action="store_true", help="also Feishu /feishu/events vs a bare Feishu handler")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory (logs)")
