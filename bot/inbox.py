@@ -59,13 +59,17 @@ class Inbox:
                 log.exception("inbox take failed")
                 await asyncio.sleep(1)
                 continue
+            failed = False
             for item in items:
                 try:
                     await handler(item)
                 except Exception:
                     log.exception("processing %s event %s failed; it stays in the inbox", item.platform, item.id)
+                    failed = True
                     continue
                 await self.ack(item)
+            if failed:
+                await asyncio.sleep(1)  # a failing item is retried, but not in a hot loop
 
     async def drain(self, handler: Handler, consumer: str = "worker") -> int:
         """Handle everything waiting now (tests and shutdown); returns how many were handled."""
@@ -92,8 +96,9 @@ class RedisInbox(Inbox):
     GROUP = "workers"
     RECLAIM_IDLE_MS = 60_000  # an item a dead consumer held this long is taken over
 
-    def __init__(self, redis: Redis, prefix: str = "repairbot") -> None:
+    def __init__(self, redis: Redis, prefix: str = "repairbot", reclaim_idle_ms: int | None = None) -> None:
         self.redis = redis
+        self.reclaim_idle_ms = self.RECLAIM_IDLE_MS if reclaim_idle_ms is None else reclaim_idle_ms
         self.stream = f"{prefix}:inbox"
         self.prefix = prefix
         self._offer = redis.register_script(_OFFER)
@@ -116,13 +121,23 @@ class RedisInbox(Inbox):
 
     async def take(self, consumer: str, count: int = 50, block_ms: int = 1000) -> list[Item]:
         await self._ensure_group()
-        _, claimed, _ = await self.redis.xautoclaim(self.stream, self.GROUP, consumer, self.RECLAIM_IDLE_MS,
+        # First what this consumer took and did not acknowledge (a failed item), then what a dead
+        # consumer left idle, then new items.
+        own = await self.redis.xreadgroup(self.GROUP, consumer, {self.stream: "0"}, count=count)
+        entries = [e for _, es in (own or []) for e in es if e[1]]
+        if entries:
+            return self._items(entries)
+        _, claimed, _ = await self.redis.xautoclaim(self.stream, self.GROUP, consumer, self.reclaim_idle_ms,
                                                     start_id="0-0", count=count)
         entries = list(claimed or [])
         if not entries:
             resp = await self.redis.xreadgroup(self.GROUP, consumer, {self.stream: ">"}, count=count,
                                                block=block_ms or None)
             entries = [e for _, es in (resp or []) for e in es]
+        return self._items(entries)
+
+    @staticmethod
+    def _items(entries) -> list[Item]:
         out = []
         for entry_id, fields in entries:
             if not fields:
