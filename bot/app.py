@@ -35,7 +35,7 @@ MAX_BODY = 16 * 1024 * 1024
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None, run_background: bool = True,
-               redis_prefix: str = "repairbot", demo_wecom: bool = False) -> web.Application:
+               redis_prefix: str | None = None, demo_wecom: bool = False) -> web.Application:
     """`demo_wecom`: with no WeCom configured, the simulator plays WeCom on the wire (what `serve` shows)."""
     if demo_wecom and settings.wecom is None and settings.simulator_enabled:
         from bot.sim.wecom_play import with_demo_wecom
@@ -51,7 +51,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, run_background
     app[keys.PROCESSORS] = {}
     app[keys.CARD_ACTIONS] = lambda p: press_and_reply(app, p)
     app.cleanup_ctx.append(_database)
-    app.cleanup_ctx.append(_make_engine(redis_prefix))
+    app.cleanup_ctx.append(_make_engine(redis_prefix or settings.redis.prefix))
     if run_background:
         app.cleanup_ctx.append(_background)
     app.add_routes(health.routes)

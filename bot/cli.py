@@ -17,6 +17,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8080)
     serve.add_argument("--demo", action="store_true", help="mount the simulator even with platforms configured")
+    serve.add_argument("--web-only", action="store_true",
+                       help="HTTP only; background work (inbox, outbox, timers) runs in `repairbot worker` processes")
     for name, text in (("migrate", "bring the database schema up to date"),
                        ("worker", "run background work only (timers, outbox)"),
                        ("check-config", "validate a configuration and say what is wrong")):
@@ -57,7 +59,11 @@ def main(argv: list[str] | None = None) -> int:
     if settings.simulator_enabled:
         logging.getLogger("repairbot").info("simulator at http://%s:%s/sim/", args.host, args.port)
     # No access log: it costs most of the throughput of a fast handler; metrics cover traffic.
-    web.run_app(create_app(settings, demo_wecom=True), host=args.host, port=args.port, access_log=None,
+    if args.web_only and not settings.redis.url:
+        print("--web-only needs [redis] url: a worker process must share the inbox", file=sys.stderr)
+        return 2
+    app = create_app(settings, demo_wecom=True, run_background=not args.web_only)
+    web.run_app(app, host=args.host, port=args.port, access_log=None,
                 print=lambda s: print(s + (f"\nsimulator: http://{args.host}:{args.port}/sim/"
                                            if settings.simulator_enabled else ""), flush=True))
     return 0

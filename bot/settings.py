@@ -29,6 +29,7 @@ class DatabaseSettings(BaseModel):
 class RedisSettings(BaseModel):
     url: str = ""
     pool_size: int = 50
+    prefix: str = "repairbot"  # key prefix, so several installations can share one Redis
 
 
 class IntakeSettings(BaseModel):

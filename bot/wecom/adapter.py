@@ -14,11 +14,11 @@ from bot.settings import Settings
 from bot.tokens import TokenCache, app_tokens
 from bot.wecom.client import WecomClient
 from bot.wecom.crypto import CallbackRejected, WecomCrypto
-from bot.wecom.event import CHANNEL, MalformedEvent, parse
+from bot.wecom.event import CHANNEL, MalformedEvent, parse, xml_root
 from bot.wecom.media import with_image
 from bot.wecom.messenger import WecomMessenger
 from bot.wecom_kf.adapter import CHANNEL as KF_CHANNEL, offer_kf_event
-from bot.wecom_kf.event import parse_kf_event
+from bot.wecom_kf.event import kf_event_from
 from conversations.messages import ButtonPress
 
 log = logging.getLogger(__name__)
@@ -86,12 +86,13 @@ async def callback(request: web.Request) -> web.Response:
     sig, ts, nonce = _query(request, "msg_signature", "timestamp", "nonce")
     try:
         xml = request.app[CRYPTO].decrypt(body, sig, ts, nonce)
-        kf = parse_kf_event(xml)
+        root = xml_root(xml)  # parsed once for the kf check and the message itself
+        kf = kf_event_from(root)
         if kf is not None:  # 微信客服: a kf event has no FromUserName; it only says "go and sync"
             if KF_CHANNEL in request.app:
                 await offer_kf_event(request.app, kf)
             return web.Response(text="")
-        parsed = parse(xml)
+        parsed = parse(root)
     except CallbackRejected as e:
         log.warning("wecom callback refused: %s", type(e).__name__)
         raise _http(e) from None

@@ -26,14 +26,22 @@ class Parsed:
     kind: str = ""          # the WeCom MsgType (or event name), for logs
 
 
-def load(xml: str | bytes) -> dict[str, Any]:
-    """The <xml> element as a flat dict of strings; entity declarations are refused by xmltodict."""
+def xml_root(xml: str | bytes) -> dict[str, Any]:
+    """The <xml> element as a dict, parsed once per callback; entity declarations are refused."""
     try:
         doc = xmltodict.parse(xml)
     except (ExpatError, ValueError) as e:
         raise MalformedEvent(type(e).__name__) from None
     root = doc.get("xml") if isinstance(doc, dict) else None
-    if not isinstance(root, dict) or not _text(root, "FromUserName") or not _text(root, "MsgType"):
+    if not isinstance(root, dict):
+        raise MalformedEvent("no <xml> root")
+    return root
+
+
+def load(xml: str | bytes | dict[str, Any]) -> dict[str, Any]:
+    """The <xml> element of a WeCom message or event (FromUserName and MsgType present)."""
+    root = xml if isinstance(xml, dict) else xml_root(xml)
+    if not _text(root, "FromUserName") or not _text(root, "MsgType"):
         raise MalformedEvent("not a WeCom callback")
     return root
 
@@ -43,7 +51,7 @@ def _text(doc: dict[str, Any], key: str) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
-def parse(xml: str | bytes) -> Parsed:
+def parse(xml: str | bytes | dict[str, Any]) -> Parsed:
     doc = load(xml)
     user = _text(doc, "FromUserName")
     msg_type = _text(doc, "MsgType")

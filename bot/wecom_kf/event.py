@@ -36,8 +36,11 @@ def parse_kf_event(xml: str | bytes) -> KfEvent | None:
     except (ExpatError, ValueError):
         return None
     root = doc.get("xml") if isinstance(doc, dict) else None
-    if not isinstance(root, dict):
-        return None
+    return kf_event_from(root) if isinstance(root, dict) else None
+
+
+def kf_event_from(root: dict) -> KfEvent | None:
+    """The kf event in an already parsed <xml> element; None for anything else."""
     if _s(root, "MsgType") != "event" or _s(root, "Event") != "kf_msg_or_event":
         return None
     open_kfid, token = _s(root, "OpenKfId"), _s(root, "Token")
