@@ -729,7 +729,13 @@ async def run(args: argparse.Namespace, tmp: Path, backend: Backend, children: C
                                       cwd=ROOT, capture_output=True, text=True, timeout=120)
         if mig.returncode:
             raise RuntimeError(f"migrate failed:\n{mig.stdout}\n{mig.stderr}")
-    children.start("service", [py, "-m", "bot", "serve", "--config", str(config), "--port", str(svc_port)])
+    split = backend.kind == "pg" and not args.single_process
+    serve = [py, "-m", "bot", "serve", "--config", str(config), "--port", str(svc_port)]
+    children.start("service", serve + (["--web-only"] if split else []))
+    if split:
+        # The deployment shape for load: webhooks in `serve --web-only`, processing in `repairbot worker`.
+        children.start("worker", [py, "-m", "bot", "worker", "--config", str(config)])
+    result["processes"] = "serve --web-only + worker" if split else "serve (web and background work)"
     svc = f"http://{HOST}:{svc_port}"
     bare = f"http://{HOST}:{bare_port}"
     await wait_ready(children, "fake_api", f"http://{HOST}:{api_port}/healthz")
@@ -770,6 +776,9 @@ async def run(args: argparse.Namespace, tmp: Path, backend: Backend, children: C
         async with s.get(f"http://{HOST}:{api_port}/sim/wecom/_sent", params={"user": wecom.user(r)}) as resp:
             sent = (await resp.json())["sent"]
     log(f"smoke test: 1 resident → 1 ticket, {len(sent)} replies on the fake WeCom API")
+    if split:
+        # The callback path is measured alone: on 2 cores a busy worker would take the web process's CPU.
+        children.stop("worker")
 
     spid = children.procs["service"].pid
     bpid = children.procs["bare"].pid
@@ -796,6 +805,8 @@ async def run(args: argparse.Namespace, tmp: Path, backend: Backend, children: C
                            max_msgs=args.messages, pid=spid)
     log(f"  service: {sv['msgs_per_s']} msgs/s over {sv['measured_s']} s, p50 {sv['latency']['p50_ms']} ms, "
         f"p99 {sv['latency']['p99_ms']} ms, service process CPU {sv['server_cpu_share']}")
+    if split:
+        children.start("worker", [py, "-m", "bot", "worker", "--config", str(config)])
     log(f"  waiting for the service to process the backlog (at most {args.drain_timeout:g} s)")
     proc = await wait_processed(backend, expected_now(), sv["t_first"], sv["t_last"], args.drain_timeout, spid)
     proc["messages"] = sv["posted"]
@@ -869,7 +880,7 @@ async def _final_counts(result, backend, children, service_residents) -> dict[st
 
 def report(res: dict[str, Any]) -> str:
     out = [f"callbacks benchmark: backend {res['backend']}, {res['cpus']} CPUs, concurrency {res['concurrency']}, "
-           f"1 service process (pid {res['service_pid']})"]
+           f"{res.get('processes', 'serve')} (web pid {res['service_pid']})"]
     pg = res["backend"] == "pg"
 
     def lat(d: dict) -> str:
@@ -965,6 +976,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory (logs)")
     p.add_argument("--timeout", type=float, default=600.0, help="watchdog: end everything after this many s")
+    p.add_argument("--single-process", action="store_true",
+                   help="pg: run webhooks and processing in one `serve` (default: serve --web-only + worker)")
     p.add_argument("--serve-fake-api", type=int, metavar="PORT", help=argparse.SUPPRESS)
     p.add_argument("--serve-bare", type=int, metavar="PORT", help=argparse.SUPPRESS)
     p.add_argument("--serve-service", metavar="CONFIG", help=argparse.SUPPRESS)
