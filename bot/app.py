@@ -35,15 +35,20 @@ MAX_BODY = 16 * 1024 * 1024
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None, run_background: bool = True,
-               redis_prefix: str | None = None, demo_wecom: bool = False) -> web.Application:
-    """`demo_wecom`: with no WeCom configured, the simulator plays WeCom on the wire (what `serve` shows)."""
-    if demo_wecom and settings.wecom is None and settings.simulator_enabled:
-        from bot.sim.wecom_play import with_demo_wecom
-        settings = with_demo_wecom(settings)
-    else:
-        demo_wecom = False
+               redis_prefix: str | None = None, demo_wecom: bool = False, demo_feishu: bool = False
+               ) -> web.Application:
+    """`demo_wecom` / `demo_feishu`: with no platform configured, the simulator plays WeCom and Feishu on
+    the wire against built-in fake APIs (what `serve` shows a new user)."""
+    unconfigured = settings.simulator_enabled and not settings.platforms
+    demo_wecom, demo_feishu = demo_wecom and unconfigured, demo_feishu and unconfigured
     if settings.simulator_enabled and not settings.staff:
         settings = with_demo_staff(settings)
+    if demo_wecom:
+        from bot.sim.wecom_play import with_demo_wecom
+        settings = with_demo_wecom(settings)
+    if demo_feishu:
+        from bot.sim.feishu_play import with_demo_feishu
+        settings = with_demo_feishu(settings)
     app = web.Application(middlewares=[json_errors, bearer_auth], client_max_size=MAX_BODY)
     app[keys.SETTINGS] = settings  # with the simulator's demo cast when none is configured
     app[keys.CLOCK] = clock or Clock(settings.service.timezone)
@@ -68,6 +73,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None, run_background
         from bot.sim.wecom_api import setup_fake_wecom
         setup_fake_wecom(app, corp_id=wecom_play.DEMO_CORP_ID, secret=wecom_play.DEMO_SECRET, clock=app[keys.CLOCK])
         app.add_routes(wecom_play.routes)
+    if demo_feishu:
+        from bot.sim import feishu_play
+        feishu_play.setup(app)
     return app
 
 

@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.web_only and not settings.redis.url:
         print("--web-only needs [redis] url: a worker process must share the inbox", file=sys.stderr)
         return 2
-    app = create_app(settings, demo_wecom=True, run_background=not args.web_only)
+    app = create_app(settings, demo_wecom=True, demo_feishu=True, run_background=not args.web_only)
     web.run_app(app, host=args.host, port=args.port, access_log=None,
                 print=lambda s: print(s + (f"\nsimulator: http://{args.host}:{args.port}/sim/"
                                            if settings.simulator_enabled else ""), flush=True))

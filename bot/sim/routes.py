@@ -25,7 +25,8 @@ async def sim_root(request: web.Request) -> web.Response:
 async def page(request: web.Request) -> web.Response:
     texts = request.app[keys.ENGINE].deps.texts
     from bot.sim.wecom_api import FAKE_WECOM
-    html = texts.render("sim/index.html.j2", wecom=FAKE_WECOM in request.app)
+    from bot.sim.feishu_play import PUSHER
+    html = texts.render("sim/index.html.j2", wecom=FAKE_WECOM in request.app, feishu=PUSHER in request.app)
     return web.Response(text=html, content_type="text/html", charset="utf-8")
 
 
@@ -85,6 +86,9 @@ async def press_button(request: web.Request) -> web.Response:
 @routes.get("/sim/api/people")
 async def people(request: web.Request) -> web.Response:
     """Who can be played in the simulator: staff with a sim_user (residents are any other id)."""
-    staff = [{"user": s.sim_user, "name": s.name, "role": s.role, "trades": s.trades}
-             for s in request.app[keys.SETTINGS].staff if s.sim_user]
+    settings = request.app[keys.SETTINGS]
+    groups = {t.key: t.feishu_chat_id for t in settings.trades if t.feishu_chat_id}
+    staff = [{"user": s.sim_user, "name": s.name, "role": s.role, "trades": s.trades,
+              "feishu_groups": sorted({groups[t] for t in s.trades if t in groups})}
+             for s in settings.staff if s.sim_user]
     return web.json_response({"staff": staff}, dumps=dumps)

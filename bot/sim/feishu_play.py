@@ -1,0 +1,88 @@
+"""The simulator speaking Feishu: a person's message or card click becomes an encrypted, signed event
+posted to /feishu/events or /feishu/card, as Feishu sends it; the service's calls land on the fake API.
+"""
+from __future__ import annotations
+
+import aiohttp
+from aiohttp import web
+
+from bot import keys
+from bot.api.errors import api_error
+from bot.http import dumps, json_object
+from bot.settings import FeishuSettings, Settings
+from bot.sim.feishu_api import FeishuPusher
+
+routes = web.RouteTableDef()
+# Fixed demo credentials: they only ever talk to the built-in fake API on this machine.
+DEMO_APP_ID = "cli_simulator"
+DEMO_APP_SECRET = "simulator-secret"
+DEMO_TOKEN = "simulator-verification-token"
+DEMO_ENCRYPT_KEY = "simulator-encrypt-key"
+PUSHER: web.AppKey[FeishuPusher] = web.AppKey("feishu_pusher", FeishuPusher)
+
+
+def open_id(user: str) -> str:
+    """The simulator's Feishu open_id for a person typed into the page."""
+    return user if user.startswith("ou_") else f"ou_{user}"
+
+
+def with_demo_feishu(settings: Settings) -> Settings:
+    """A Feishu app on the fake API; each trade gets a Feishu group, each demo person an open_id."""
+    base = settings.service.public_url.rstrip("/")
+    feishu = FeishuSettings(app_id=DEMO_APP_ID, app_secret=DEMO_APP_SECRET, verification_token=DEMO_TOKEN,
+                            encrypt_key=DEMO_ENCRYPT_KEY, api_base=f"{base}/sim/feishu")
+    trades = [t if t.feishu_chat_id else t.model_copy(update={"feishu_chat_id": f"oc_{t.key}_group"})
+              for t in settings.trades]
+    staff = [s if s.feishu_open_id or not s.sim_user else s.model_copy(update={"feishu_open_id": open_id(s.sim_user)})
+             for s in settings.staff]
+    return settings.model_copy(update={"feishu": feishu, "trades": trades, "staff": staff, "demo": True})
+
+
+def setup(app: web.Application) -> None:
+    from bot.sim.feishu_api import setup_fake_feishu
+
+    setup_fake_feishu(app, app_id=DEMO_APP_ID, app_secret=DEMO_APP_SECRET)
+    app[PUSHER] = FeishuPusher(DEMO_TOKEN, DEMO_ENCRYPT_KEY, app_id=DEMO_APP_ID, clock=app[keys.CLOCK])
+    app.add_routes(routes)
+
+
+async def _post(app: web.Application, path: str, payload: dict) -> tuple[int, dict]:
+    """Encrypt, sign and POST like Feishu: over HTTP to our own public URL, through every check."""
+    headers, body = app[PUSHER].request(payload)
+    url = app[keys.SETTINGS].service.public_url.rstrip("/") + path
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http:
+        async with http.post(url, data=body, headers=headers) as resp:
+            data = await resp.json(content_type=None) if resp.status == 200 else {}
+            return resp.status, data if isinstance(data, dict) else {}
+
+
+def _user(data: dict) -> str:
+    user = data.get("user")
+    if not isinstance(user, str) or not user.strip():
+        raise api_error(400, "missing", field="user")
+    return user.strip()
+
+
+@routes.post("/sim/api/feishu/say")
+async def say(request: web.Request) -> web.Response:
+    """`{"user", "text"}` → an `im.message.receive_v1` event in the person's 1:1 chat with the bot."""
+    data = await json_object(request)
+    text = data.get("text")
+    if not isinstance(text, str):
+        raise api_error(400, "missing", field="text")
+    payload = request.app[PUSHER].message(open_id=open_id(_user(data)), content={"text": text})
+    status, _ = await _post(request.app, "/feishu/events", payload)
+    return web.json_response({"callback_status": status})
+
+
+@routes.post("/sim/api/feishu/click")
+async def click(request: web.Request) -> web.Response:
+    """`{"user", "message_id", "chat_id", "value"}` → `card.action.trigger`; answers with the toast and card."""
+    data = await json_object(request)
+    message_id, chat_id, value = data.get("message_id"), data.get("chat_id"), data.get("value")
+    if not isinstance(message_id, str) or not isinstance(chat_id, str) or not isinstance(value, dict):
+        raise api_error(400, "missing", field="message_id")
+    payload = request.app[PUSHER].card_action(open_id=open_id(_user(data)), value=value, chat_id=chat_id,
+                                              message_id=message_id)
+    status, answer = await _post(request.app, "/feishu/card", payload)
+    return web.json_response({"callback_status": status, "answer": answer}, dumps=dumps)
