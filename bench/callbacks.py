@@ -851,12 +851,16 @@ async def run(args: argparse.Namespace, tmp: Path, backend: Backend, children: C
 
     # 5. Feishu
     if feishu is not None:
+        if split:
+            children.stop("worker")  # bare and service measured alike, with no processing beside them
         log(f"feishu closed loop, {args.concurrency} in flight, {args.duration:g} s: bare")
         fb = await closed_loop(feishu, bare, Residents(next=10_000_000), args.concurrency, args.warmup,
                                args.duration, pid=bpid)
         log("feishu closed loop: service")
         fs = await closed_loop(feishu, svc, service_residents, args.concurrency, args.warmup, args.duration,
                                max_msgs=args.messages, pid=spid)
+        if split:
+            children.start("worker", [py, "-m", "bot", "worker", "--config", str(config)])
         log(f"  bare {fb['msgs_per_s']} msgs/s, service {fs['msgs_per_s']} msgs/s; waiting for processing")
         fp = await wait_processed(backend, expected_now(), fs["t_first"], fs["t_last"], args.drain_timeout, spid)
         fp["messages"] = fs["posted"]

@@ -52,3 +52,17 @@ async def test_an_item_a_dead_worker_held_is_taken_over(client, backend):
     assert again.id == held.id and again.payload == {"n": 3}
     await taker.ack(again)
     assert await taker.take("worker-b", block_ms=0) == []
+
+
+async def test_concurrent_offers_each_get_their_own_answer(client):
+    """Offers made at once may share one Redis pipeline; each still learns whether it was new."""
+    import asyncio
+    inbox = client.app[keys.INBOX]
+    ids = ["a", "b", "a", "c", "b", "d"]
+    results = await asyncio.gather(*(inbox.offer("wecom", i, {"i": i}) for i in ids))
+    assert results == [True, True, False, True, False, True]
+    seen = []
+
+    async def handle(item):
+        seen.append(item.payload["i"])
+    assert await inbox.drain(handle) == 4 and sorted(seen) == ["a", "b", "c", "d"]
