@@ -103,7 +103,6 @@ class RedisInbox(Inbox):
         self.prefix = prefix
         self._offer = redis.register_script(_OFFER)
         self._group_ready = False
-        self._batch: list[tuple[list[str], list[Any], asyncio.Future]] = []
 
     async def _ensure_group(self) -> None:
         if self._group_ready:
@@ -118,29 +117,7 @@ class RedisInbox(Inbox):
     async def offer(self, platform: str, dedupe_id: str, payload: dict[str, Any]) -> bool:
         key = f"{self.prefix}:seen:{platform}:{dedupe_id}"
         data = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
-        fut = asyncio.get_running_loop().create_future()
-        self._batch.append(([key, self.stream], [DEDUPE_TTL, platform, data], fut))
-        if len(self._batch) == 1:
-            # Offers made in the same turn of the event loop share one pipeline: one round trip and one
-            # reply parse for all of them, which is most of a webhook's cost under load.
-            asyncio.get_running_loop().call_soon(lambda: asyncio.ensure_future(self._flush()))
-        return bool(await fut)
-
-    async def _flush(self) -> None:
-        batch, self._batch = self._batch, []
-        try:
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for keys_, args, _ in batch:
-                    await self._offer(keys=keys_, args=args, client=pipe)
-                results = await pipe.execute()
-        except Exception as e:  # every waiting webhook answers 5xx; the platform retries them
-            for *_, fut in batch:
-                if not fut.done():
-                    fut.set_exception(e)
-            return
-        for (*_, fut), result in zip(batch, results):
-            if not fut.done():
-                fut.set_result(result)
+        return bool(await self._offer(keys=[key, self.stream], args=[DEDUPE_TTL, platform, data]))
 
     async def take(self, consumer: str, count: int = 50, block_ms: int = 1000) -> list[Item]:
         await self._ensure_group()
