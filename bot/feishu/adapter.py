@@ -20,6 +20,7 @@ from aiohttp import web
 from sqlalchemy import select
 
 from bot import keys
+from bot.http import read_limited
 from bot.card_actions import press
 from bot.feishu.client import FeishuClient, FeishuError
 from bot.feishu.crypto import CallbackRejected, FeishuCrypto
@@ -78,24 +79,13 @@ async def _close_client(app: web.Application) -> AsyncIterator[None]:
     await app[CLIENT].close()
 
 
-async def _read_limited(request: web.Request, limit: int) -> bytes:
-    if request.content_length is not None and request.content_length > limit:
-        raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=request.content_length)
-    buf = bytearray()
-    while chunk := await request.content.read(64 * 1024):
-        buf += chunk
-        if len(buf) > limit:  # chunked bodies have no Content-Length: stop reading at the limit
-            raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=len(buf))
-    return bytes(buf)
-
-
 def _refused(e: Exception) -> web.HTTPException:
     status = getattr(e, "status", 400)
     return web.HTTPForbidden(text="forbidden") if status == 403 else web.HTTPBadRequest(text="bad request")
 
 
 async def callback(request: web.Request) -> web.Response:
-    body = await _read_limited(request, MAX_CALLBACK_BODY)
+    body = await read_limited(request, MAX_CALLBACK_BODY)
     h = request.headers  # case-insensitive, as the signature headers arrive in any case
     try:
         payload = request.app[CRYPTO].open(body, h.get("X-Lark-Request-Timestamp", ""),

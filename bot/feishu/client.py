@@ -8,6 +8,8 @@ from typing import Any
 
 import aiohttp
 
+from bot.apiclient import ApiSession
+
 from bot.tokens import TokenCache
 
 log = logging.getLogger(__name__)
@@ -62,32 +64,20 @@ def error_for(code: int, message: str) -> FeishuError:
     return FeishuError(code, message)
 
 
-class FeishuClient:
+class FeishuClient(ApiSession):
     """One per app; holds one aiohttp session, closed by `close()`. `api_base` has no path prefix."""
 
     def __init__(self, *, api_base: str, app_id: str, app_secret: str, tokens: TokenCache,
                  timeout: float = 10.0) -> None:
-        self.api_base = api_base.rstrip("/")
+        super().__init__(api_base, timeout)
         self.app_id = app_id
         self._secret = app_secret
         self.tokens = tokens
-        self.timeout = aiohttp.ClientTimeout(total=timeout)
-        self._session: aiohttp.ClientSession | None = None
         self._bot_open_id: str | None = None
 
     @property
     def token_name(self) -> str:
         return f"feishu:{self.app_id}"
-
-    def _http(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(timeout=self.timeout)
-        return self._session
-
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
 
     # --- transport -------------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ from datetime import datetime
 from aiohttp import web
 
 from bot import keys
+from bot.http import read_limited
 from bot.inbox import Item
 from bot.outbound import DeliveryError, Recipient, queue_replies
 from bot.settings import Settings, WechatMpSettings
@@ -83,26 +84,13 @@ async def verify_url(request: web.Request) -> web.Response:
     return web.Response(text=q.get("echostr", ""), content_type="text/plain")
 
 
-async def _read_limited(request: web.Request) -> bytes | None:
-    if request.content_length is not None and request.content_length > MAX_BODY:
-        return None
-    buf = bytearray()
-    while chunk := await request.content.read(64 * 1024):
-        buf += chunk
-        if len(buf) > MAX_BODY:  # a chunked body has no Content-Length: stop reading at the limit
-            return None
-    return bytes(buf)
-
-
 async def receive(request: web.Request) -> web.Response:
     """Verify, decrypt, de-duplicate, store; answer `success` at once (the reply goes out later)."""
     app = request.app
     crypto = app[CHANNEL].crypto
     q = request.query
     timestamp, nonce = q.get("timestamp", ""), q.get("nonce", "")
-    body = await _read_limited(request)
-    if body is None:
-        return _reject(413, "body too large")
+    body = await read_limited(request, MAX_BODY)
     try:
         if q.get("encrypt_type", "").lower() == "aes":
             encrypt = text_of(parse_xml(body), "Encrypt")

@@ -8,6 +8,8 @@ from typing import Any
 
 import aiohttp
 
+from bot.apiclient import ApiSession
+
 from bot.tokens import AppTokens, Tokens
 
 log = logging.getLogger(__name__)
@@ -29,31 +31,19 @@ class MpError(Exception):
         self.retryable = (code == 0 or code in RETRY_CODES) if retryable is None else retryable
 
 
-class MpClient:
+class MpClient(ApiSession):
     """One per Official Account; holds one aiohttp session, closed by `close()`."""
 
     def __init__(self, *, api_base: str, app_id: str, secret: str, tokens: Tokens | AppTokens,
                  timeout: float = 10.0) -> None:
-        self.api_base = api_base.rstrip("/")
+        super().__init__(api_base, timeout)
         self.app_id = app_id
         self._secret = secret
         self.tokens = tokens
-        self.timeout = aiohttp.ClientTimeout(total=timeout)
-        self._session: aiohttp.ClientSession | None = None
 
     @property
     def token_name(self) -> str:
         return f"wechat_mp:{self.app_id}"
-
-    def _http(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(timeout=self.timeout)
-        return self._session
-
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
 
     async def _request(self, method: str, path: str, params: dict[str, Any], payload: dict | None
                        ) -> tuple[bytes, str]:

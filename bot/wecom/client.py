@@ -9,6 +9,8 @@ from typing import Any
 
 import aiohttp
 
+from bot.apiclient import ApiSession
+
 from bot.tokens import TokenCache
 from bot.wecom.errors import (CONFIG_CODES, RATE_CODES, TOKEN_CODES, RecipientUnreachable, TokenError,
                               WecomError, WecomUnavailable, error_for)
@@ -20,37 +22,25 @@ Sleep = Callable[[float], Awaitable[None]]
 Body = Callable[[], dict[str, Any]]
 
 
-class WecomClient:
+class WecomClient(ApiSession):
     """One per app (corp id + agent); holds one aiohttp session, closed by `close()`."""
 
     def __init__(self, *, api_base: str, corp_id: str, secret: str, agent_id: int, tokens: TokenCache,
                  timeout: float = 10.0, rate_retries: int = 2, backoff: float = 1.0,
                  sleep: Sleep = asyncio.sleep) -> None:
-        self.api_base = api_base.rstrip("/")
+        super().__init__(api_base, timeout)
         self.corp_id = corp_id
         self.agent_id = agent_id
         self._secret = secret
         self.tokens = tokens
-        self.timeout = aiohttp.ClientTimeout(total=timeout)
         self.rate_retries = rate_retries
         self.backoff = backoff
         self._sleep = sleep
-        self._session: aiohttp.ClientSession | None = None
 
     @property
     def token_name(self) -> str:
         # A token belongs to one app's secret: two agents of one corp have two tokens.
         return f"wecom:{self.corp_id}:{self.agent_id}"
-
-    def _http(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(timeout=self.timeout)
-        return self._session
-
-    async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
 
     # --- transport -------------------------------------------------------------------------------
 
