@@ -10,32 +10,10 @@ from xml.parsers.expat import ExpatError
 import xmltodict
 from wechatpy.enterprise.crypto import PrpCrypto, WeChatCrypto
 
+from bot.rejections import (  # noqa: F401  (re-exported: the adapter and tests name them here)
+    WINDOW, BadSignature, CallbackRejected, MalformedEnvelope, StaleTimestamp, Undecryptable,
+)
 from store.clock import Clock
-
-WINDOW = 300  # seconds; WeCom retries within about 15 s, a replay hours later is refused
-
-
-class CallbackRejected(Exception):
-    """A callback we will not act on; `status` is the HTTP answer (403 unverifiable, 400 unreadable)."""
-
-    status = 400
-
-
-class BadSignature(CallbackRejected):
-    status = 403
-
-
-class StaleTimestamp(CallbackRejected):
-    # 403 like a bad signature: a correctly signed but old request is a replay, not a malformed one.
-    status = 403
-
-
-class Undecryptable(CallbackRejected):
-    status = 400
-
-
-class MalformedEnvelope(CallbackRejected):
-    status = 400
 
 
 def signature(token: str, timestamp: str, nonce: str, encrypt: str) -> str:
