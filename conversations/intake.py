@@ -75,6 +75,7 @@ class Turn:
     msg: InboundMessage
     now: datetime
     replies: list[Reply] = field(default_factory=list)
+    bad_phone: str = ""        # a phone-like string this message held that is not a valid number
 
     def say(self, template: str, options: tuple[str, ...] = (), **ctx: Any) -> None:
         self.replies.append(Reply(self.text(template, **ctx), options))
@@ -124,7 +125,7 @@ async def advance(turn: Turn, draft: Draft, *, prefix: str = "") -> None:
     if not draft.name or not draft.phone:
         draft.state = Intake.contact.name
         turn.say("intake/ask_contact.j2", prefix=prefix, need_name=not draft.name, need_phone=not draft.phone,
-                 unit=draft.area == "unit", invalid_phone="")
+                 unit=draft.area == "unit", invalid_phone=turn.bad_phone if not draft.phone else "")
         return
     draft.state = Intake.confirming.name
     cls = classify(draft.description, turn.deps.rules)
@@ -345,6 +346,7 @@ async def handle_text(turn: Turn, draft: Draft | None) -> Draft | None:
     """One text message in the intake: corrections first, then the current state's handler."""
     text = turn.msg.text.strip()
     ex = extract(text, turn.now.astimezone(turn.deps.texts.tz))
+    turn.bad_phone = ex.phone_invalid or "" if not ex.phone else ""
     if draft is None or draft.state is None:
         return await start(turn, ex)
     if draft.state != Intake.duplicate.name:

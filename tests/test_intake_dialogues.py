@@ -330,3 +330,10 @@ async def test_an_unclear_area_correction_is_reasked(sim):
     await sim.say("u17", "公共区域")
     r = await sim.say("u17", "区域改成不知道")
     assert any("公共区域" in t and "业户单元" in t for t in r)
+
+
+async def test_a_bad_phone_in_the_first_message_is_pointed_out(sim):
+    r = await sim.say("u18", "A座大堂的灯不亮了 电话1381234567 王女士")
+    assert any("「1381234567」不是有效的电话号码" in t for t in r)
+    r = await sim.say("u18", "13812345678")
+    assert "请核对" in r[-1] and "13812345678" in r[-1]
