@@ -25,7 +25,7 @@ from conversations.storage import make_storage
 from conversations.texts import Texts
 from dispatch.people import sync_staff
 from store.clock import Clock
-from store.db import make_engine, make_sessionmaker, migrate
+from store.db import make_engine, make_sessionmaker, migrate, schema_revision
 from store.media import MediaStore
 from store.models import Trade
 
@@ -94,6 +94,10 @@ def _setup_platforms(app: web.Application, settings: Settings) -> None:
         feishu.setup(app, settings)
 
 
+class SchemaOutOfDate(RuntimeError):
+    """The database was not migrated to this release (PostgreSQL is migrated by `repairbot migrate`)."""
+
+
 def with_demo_staff(settings: Settings) -> Settings:
     """The simulator's cast (bot/sim/demo.toml) when the configuration names no staff."""
     import tomllib
@@ -113,6 +117,11 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     if url.startswith("sqlite"):
         await migrate(url)  # the embedded default needs no separate `repairbot migrate`
     db = make_engine(url, settings.database.pool_size)
+    current, head = await schema_revision(db)
+    if current != head:
+        await db.dispose()
+        raise SchemaOutOfDate(f"the database schema is at {current or 'nothing'}, this release needs {head}: "
+                              "run `repairbot migrate` first")
     app[keys.DB] = db
     app[keys.SESSIONS] = make_sessionmaker(db)
     clock = app[keys.CLOCK]

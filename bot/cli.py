@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(_worker(settings))
     from aiohttp import web
 
-    from bot.app import create_app
+    from bot.app import SchemaOutOfDate, create_app
     if settings.simulator_enabled and settings.service.public_url == "http://127.0.0.1:8080":
         # The simulator calls this very process (its fake WeCom API, its callback URL).
         host = "127.0.0.1" if args.host in ("0.0.0.0", "::", "") else args.host
@@ -63,10 +63,18 @@ def main(argv: list[str] | None = None) -> int:
         print("--web-only needs [redis] url: a worker process must share the inbox", file=sys.stderr)
         return 2
     app = create_app(settings, demo_wecom=True, demo_feishu=True, run_background=not args.web_only)
+    try:
+        _run(web, app, args, settings)
+    except SchemaOutOfDate as e:
+        print(f"cannot start: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _run(web, app, args, settings) -> None:
     web.run_app(app, host=args.host, port=args.port, access_log=None,
                 print=lambda s: print(s + (f"\nsimulator: http://{args.host}:{args.port}/sim/"
                                            if settings.simulator_enabled else ""), flush=True))
-    return 0
 
 
 async def _worker(settings) -> int:

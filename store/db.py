@@ -48,3 +48,17 @@ def migrate_sync(url: str, revision: str = "head") -> None:
 
 async def migrate(url: str, revision: str = "head") -> None:
     await asyncio.to_thread(migrate_sync, url, revision)
+
+
+async def schema_revision(engine: AsyncEngine) -> tuple[str | None, str]:
+    """(the database's Alembic revision or None, the code's head revision)."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(alembic_config(str(engine.url))).get_current_head()
+
+    def current(conn) -> str | None:  # noqa: ANN001
+        return MigrationContext.configure(conn).get_current_revision()
+
+    async with engine.connect() as conn:
+        return await conn.run_sync(current), head
