@@ -13,7 +13,7 @@ from bot.api import undelivered as api_undelivered
 from bot.api.auth import bearer_auth
 from bot.api.errors import api_error
 from bot.card_actions import press_and_reply
-from bot.outbound import Messengers
+from bot.outbound import Messengers, queue_replies
 from bot.outbox_sender import deliver_due
 from bot.secrets import kept_secret
 from bot.settings import Settings
@@ -170,10 +170,12 @@ def _make_engine(redis_prefix: str):
 
 
 async def sweep_once(app: web.Application) -> int:
-    """Close idle drafts and tell their residents; returns how many were closed."""
+    """Close idle drafts and tell their residents (through the outbox); returns how many were closed."""
     closed = await app[keys.ENGINE].expire_idle()
+    stamp = int(app[keys.CLOCK].now().timestamp())
     for key, replies in closed:
-        await app[keys.MESSENGERS].send_replies(key, replies)
+        chat = key.chat if key.chat != key.user else ""
+        await queue_replies(app, key.channel, key.user, chat, replies, f"expired:{key.encode()}:{stamp}")
     return len(closed)
 
 

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from conversations.messages import Reply
-from conversations.storage import StorageKey
 from dispatch.cards import Card
 
 log = logging.getLogger(__name__)
@@ -70,15 +69,6 @@ class Messengers:
     def channels(self) -> frozenset[str]:
         return frozenset(self._by_channel)
 
-    async def send_replies(self, key: StorageKey, replies: list[Reply]) -> bool:
-        messenger = self.get(key.channel)
-        if messenger is None:
-            log.warning("no messenger for channel %s; message to %s kept undelivered", key.channel, key.user)
-            return False
-        to = Recipient(key.channel, user=key.user, chat=key.chat if key.chat != key.user else "")
-        for r in replies:
-            await messenger.send_text(to, r.text, r.options)
-        return True
 
 
 async def queue_replies(app, channel: str, user: str, chat: str, replies: list[Reply], message_id: str) -> None:

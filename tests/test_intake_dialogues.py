@@ -239,13 +239,14 @@ async def test_two_residents_in_one_group_keep_separate_drafts(sim):
 
 
 async def test_idle_draft_expires_with_a_message(sim, client, clock):
-    from bot.app import sweep_once
+    from bot.app import run_pending, sweep_once
 
     await sim.say("u13", "A座大堂的灯不亮了")
     clock.advance(minutes=29)
     assert await sweep_once(client.app) == 0
     clock.advance(minutes=2)
     assert await sweep_once(client.app) == 1
+    await run_pending(client.app)  # the notice travels through the outbox like every message
     sent = (await (await client.get("/sim/api/sent", params={"user": "u13"})).json())["sent"]
     assert sent[-1]["proactive"] and "已自动作废" in sent[-1]["text"]
     r = await sim.say("u13", "王女士 13812345678")

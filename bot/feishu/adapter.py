@@ -23,7 +23,8 @@ from bot import keys
 from bot.http import read_limited
 from bot.card_actions import press
 from bot.feishu.client import FeishuClient, FeishuError
-from bot.feishu.crypto import CallbackRejected, FeishuCrypto
+from bot.feishu.crypto import FeishuCrypto
+from bot.rejections import CallbackRejected
 from bot.feishu.event import (CARD_ACTION, CHANNEL, MESSAGE, URL_VERIFICATION, FeishuMessage, MalformedEvent,
                               card_press, envelope, message)
 from bot.feishu.messenger import FeishuMessenger

@@ -10,11 +10,12 @@ from aiohttp import web
 from bot import keys
 from bot.http import read_limited
 from bot.inbox import Item
-from bot.outbound import DeliveryError, Recipient, queue_replies
+from bot.outbound import queue_replies
 from bot.settings import Settings, WechatMpSettings
 from bot.tokens import app_tokens
 from bot.wechat_mp.client import MpClient, MpError
-from bot.wechat_mp.crypto import CallbackRejected, MpCrypto
+from bot.rejections import CallbackRejected
+from bot.wechat_mp.crypto import MpCrypto
 from bot.wechat_mp.event import MalformedXml, dedupe_id, parse_xml, text_of, to_message
 from bot.wechat_mp.messenger import WechatMpMessenger
 from bot.wechat_mp.window import ReplyWindow
@@ -148,16 +149,3 @@ async def process(app: web.Application, item: Item) -> None:
         replies = await app[keys.ENGINE].handle(msg)
     # Through the outbox: a refused or failed send is retried or recorded, never silently dropped.
     await queue_replies(app, PLATFORM, m.openid, "", replies, m.msg_id or f"item:{item.id}")
-
-
-async def send_replies(messenger: WechatMpMessenger, openid: str, replies: list[Reply]) -> None:
-    """Send in order; a refused send is logged as an error (never silent) and stops the rest."""
-    to = Recipient(PLATFORM, user=openid)
-    for r in replies:
-        try:
-            await messenger.send_text(to, r.text, r.options)
-        except DeliveryError as e:
-            # Not re-raised: the engine step is done and a retry of the item would run it twice.
-            log.error("wechat_mp reply to %s not delivered (%s, retryable=%s): %s",
-                      openid, e.code, e.retryable, e)
-            return

@@ -8,7 +8,7 @@ import secrets
 from wechatpy.crypto import WeChatCrypto  # the Official Account one, not wechatpy.enterprise (issue #399)
 
 from bot.rejections import (  # noqa: F401  (re-exported: the adapter and tests name them here)
-    WINDOW, BadSignature, CallbackRejected, StaleTimestamp, Undecryptable,
+    WINDOW, BadSignature, StaleTimestamp, Undecryptable,
 )
 from store.clock import Clock
 

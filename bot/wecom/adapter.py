@@ -13,7 +13,8 @@ from bot.outbound import queue_replies
 from bot.settings import Settings
 from bot.tokens import TokenCache, app_tokens
 from bot.wecom.client import WecomClient
-from bot.wecom.crypto import CallbackRejected, WecomCrypto
+from bot.rejections import CallbackRejected
+from bot.wecom.crypto import WecomCrypto
 from bot.wecom.event import CHANNEL, MalformedEvent, parse, xml_root
 from bot.wecom.media import with_image
 from bot.wecom.messenger import WecomMessenger

@@ -11,7 +11,7 @@ import xmltodict
 from wechatpy.enterprise.crypto import PrpCrypto, WeChatCrypto
 
 from bot.rejections import (  # noqa: F401  (re-exported: the adapter and tests name them here)
-    WINDOW, BadSignature, CallbackRejected, MalformedEnvelope, StaleTimestamp, Undecryptable,
+    WINDOW, BadSignature, MalformedEnvelope, StaleTimestamp, Undecryptable,
 )
 from store.clock import Clock
 
