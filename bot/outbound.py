@@ -1,14 +1,12 @@
 """Outbound delivery: the messenger interface every platform implements, and the registry of them."""
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from typing import Protocol
 
 from conversations.messages import Reply
 from dispatch.cards import Card
 
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
