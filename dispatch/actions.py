@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch import outbox, statuses
 from dispatch.people import person_for
-from store.models import CardCopy, Person, Ticket, TicketEvent, Trade
+from store.models import CardCopy, Person, PersonIdentity, Ticket, TicketEvent, Trade
 
 # Platforms a person can be reached on, in the order we prefer for 1:1 cards.
 CARD_PLATFORMS = ("wecom", "feishu", "sim")
@@ -24,11 +24,6 @@ class ActionResult:
     holder: str = ""             # who has the job when outcome is `taken`
 
 
-async def technicians_of(session: AsyncSession, trade: str) -> list[Person]:
-    rows = (await session.execute(select(Person).where(Person.role == "technician"))).scalars()
-    return [p for p in rows if trade in (p.trades or [])]
-
-
 async def supervisors_of(session: AsyncSession, trade: str) -> list[Person]:
     rows = (await session.execute(select(Person).where(Person.role.in_(("supervisor", "manager"))))).scalars()
     return [p for p in rows if not p.trades or trade in p.trades]
@@ -40,44 +35,55 @@ def _event(ticket: Ticket, now: datetime, actor: str, channel: str, action: str,
                        from_status=before, to_status=ticket.status, details=details)
 
 
-async def dispatch_ticket(session: AsyncSession, ticket: Ticket, now: datetime, *, channels: set[str]) -> int:
-    """BR-8: send the job to its trade — a notice in the trade's group, a card to each technician.
+@dataclass(frozen=True)
+class DispatchPlan:
+    """Who a new ticket goes to (BR-8): its trade's group chats and one copy per technician."""
 
-    Returns how many recipients were queued; with none, the ticket stays `submitted` and the
-    trade's supervisors (or the desk) are told there is nobody to send it to.
-    """
-    queued = 0
-    trade = await session.get(Trade, ticket.trade)
-    for channel, chat in (("wecom", trade.wecom_chat_id if trade else ""),
-                          ("feishu", trade.feishu_chat_id if trade else "")):
-        if chat and channel in channels:
-            await outbox.enqueue(session, key=f"{ticket.number}:dispatch:{channel}:chat:{chat}", channel=channel,
-                                 kind=outbox.CARD, payload={"ticket": ticket.number, "audience": "group"},
-                                 now=now, chat=chat, ticket_id=ticket.id)
-            queued += 1
-    names = []
+    groups: tuple[tuple[str, str], ...] = ()                # (channel, chat id)
+    technicians: tuple[tuple[str, str, str], ...] = ()      # (channel, user id, name)
+
+    @property
+    def names(self) -> list[str]:
+        return [name for _, _, name in self.technicians]
+
+    def __bool__(self) -> bool:
+        return bool(self.groups or self.technicians)
+
+
+async def plan_dispatch(session: AsyncSession, trade_key: str, channels: set[str]) -> DispatchPlan:
+    """Two queries, whatever the number of technicians: the trade row, and technicians with accounts."""
+    trade = await session.get(Trade, trade_key)
+    groups = tuple((channel, chat) for channel, chat in (("wecom", trade.wecom_chat_id if trade else ""),
+                                                         ("feishu", trade.feishu_chat_id if trade else ""))
+                   if chat and channel in channels)
     # Feishu group cards carry buttons, so a trade with a Feishu group gets no 1:1 Feishu copies.
-    one_to_one = set(CARD_PLATFORMS) - ({"feishu"} if trade and trade.feishu_chat_id else set())
-    for person in await technicians_of(session, ticket.trade):
-        for ident in sorted(person.identities, key=lambda i: CARD_PLATFORMS.index(i.platform)
-                            if i.platform in CARD_PLATFORMS else 99):
-            if ident.platform in channels and ident.platform in one_to_one:
-                await outbox.enqueue(
-                    session, key=f"{ticket.number}:dispatch:{ident.platform}:user:{ident.external_id}",
-                    channel=ident.platform, kind=outbox.CARD,
-                    payload={"ticket": ticket.number, "audience": "technician"},
-                    now=now, user=ident.external_id, ticket_id=ticket.id)
-                names.append(person.name)
-                queued += 1
-                break  # one copy per technician, on their preferred platform
-    if queued:
-        before = ticket.status
-        ticket.status, ticket.dispatched_at, ticket.version = statuses.DISPATCHED, now, ticket.version + 1
-        session.add(_event(ticket, now, "system", "system", "dispatched", before, technicians=names))
-    else:
+    one_to_one = [p for p in CARD_PLATFORMS if p in channels and not (p == "feishu" and trade and trade.feishu_chat_id)]
+    rows = (await session.execute(
+        select(Person.id, Person.name, Person.trades, PersonIdentity.platform, PersonIdentity.external_id)
+        .join(PersonIdentity, PersonIdentity.person_id == Person.id)
+        .where(Person.role == "technician", PersonIdentity.platform.in_(one_to_one))
+        .order_by(Person.id))).all()
+    best: dict[int, tuple[int, tuple[str, str, str]]] = {}
+    for pid, name, trades, platform, external_id in rows:
+        if trade_key not in (trades or []):
+            continue
+        rank = one_to_one.index(platform)
+        if pid not in best or rank < best[pid][0]:
+            best[pid] = (rank, (platform, external_id, name))  # one copy, on the preferred platform
+    return DispatchPlan(groups, tuple(v for _, v in best.values()))
+
+
+async def queue_dispatch(session: AsyncSession, ticket: Ticket, plan: DispatchPlan, now: datetime,
+                         channels: set[str]) -> None:
+    """The plan's cards as outbox rows (one statement); with nobody to send to, the supervisors hear."""
+    if not plan:
         await _tell_supervisors(session, ticket, now, "notify/no_technician.j2", channels)
-    await session.flush()
-    return queued
+        return
+    rows = [dict(key=f"{ticket.number}:dispatch:{channel}:chat:{chat}", channel=channel, chat=chat,
+                 payload={"ticket": ticket.number, "audience": "group"}) for channel, chat in plan.groups]
+    rows += [dict(key=f"{ticket.number}:dispatch:{channel}:user:{user}", channel=channel, user=user,
+                  payload={"ticket": ticket.number, "audience": "technician"}) for channel, user, _ in plan.technicians]
+    await outbox.enqueue_many(session, rows, kind=outbox.CARD, now=now, ticket_id=ticket.id)
 
 
 async def _tell_supervisors(session: AsyncSession, ticket: Ticket, now: datetime, template: str,

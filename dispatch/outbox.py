@@ -20,13 +20,22 @@ CARD_UPDATE = "card_update"  # {"copy_id", "reply_token"?}
 async def enqueue(session: AsyncSession, *, key: str, channel: str, kind: str, payload: dict[str, Any],
                   now: datetime, user: str = "", chat: str = "", ticket_id: int | None = None) -> None:
     """Insert once per `key`: a retried domain action never doubles a message."""
+    await enqueue_many(session, [dict(key=key, channel=channel, user=user, chat=chat, payload=payload)],
+                       kind=kind, now=now, ticket_id=ticket_id)
+
+
+async def enqueue_many(session: AsyncSession, rows: list[dict[str, Any]], *, kind: str, now: datetime,
+                       ticket_id: int | None = None) -> None:
+    """Several rows (`key`, `channel`, `payload`, `user`/`chat`) in one statement, each once per key."""
+    if not rows:
+        return
     insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
-    recipient = ";".join(f"{k}:{v}" for k, v in (("user", user), ("chat", chat)) if v)
-    await session.execute(insert(Outbox).values(
-        dedupe_key=key[:128], ticket_id=ticket_id, channel=channel, recipient=recipient, kind=kind,
-        payload=payload, status="pending", attempts=0, next_attempt_at=now, created_at=now, last_error="",
-        platform_message_id="",
-    ).on_conflict_do_nothing(index_elements=[Outbox.dedupe_key]))
+    values = [dict(
+        dedupe_key=r["key"][:128], ticket_id=ticket_id, channel=r["channel"], kind=kind, payload=r["payload"],
+        recipient=";".join(f"{k}:{v}" for k, v in (("user", r.get("user", "")), ("chat", r.get("chat", ""))) if v),
+        status="pending", attempts=0, next_attempt_at=now, created_at=now, last_error="", platform_message_id="",
+    ) for r in rows]
+    await session.execute(insert(Outbox).values(values).on_conflict_do_nothing(index_elements=[Outbox.dedupe_key]))
 
 
 def split_recipient(recipient: str) -> tuple[str, str]:

@@ -36,15 +36,18 @@ class NewTicket:
 
 
 async def create_ticket(session: AsyncSession, new: NewTicket, actor: str, now: datetime,
-                        tz: str = "Asia/Shanghai") -> Ticket:
-    """Write the ticket and its `created` event; the caller's transaction commits both or neither."""
+                        tz: str = "Asia/Shanghai", dispatched_to: list[str] | None = None) -> Ticket:
+    """Write the ticket and its `created` event (and `dispatched`, when it goes straight to technicians);
+    the caller's transaction commits all or nothing."""
     number = await next_number(session, now, tz)
     reporter = None
     if new.reporter_user:
         reporter = await remember_reporter(session, new.reporter_channel, new.reporter_user,
                                            new.reporter_name, new.phone, now, new.property)
+    dispatched = dispatched_to is not None
     ticket = Ticket(
-        number=number, property=new.property, status=statuses.SUBMITTED, area=new.area,
+        number=number, property=new.property, status=statuses.DISPATCHED if dispatched else statuses.SUBMITTED,
+        dispatched_at=now if dispatched else None, area=new.area,
         location=new.location, location_key=new.location_key, reporter_name=new.reporter_name,
         phone=new.phone, description=new.description, category=new.category, trade=new.trade,
         channel=new.channel, reporter_channel=new.reporter_channel, reporter_chat=new.reporter_chat,
@@ -62,6 +65,10 @@ async def create_ticket(session: AsyncSession, new: NewTicket, actor: str, now: 
         from_status="", to_status=statuses.SUBMITTED,
         details={"category": new.category, "trade": new.trade, "photos": len(new.photo_ids)},
     ))
+    if dispatched:
+        session.add(TicketEvent(ticket_id=ticket.id, at=now, actor="system", channel="system", action="dispatched",
+                                from_status=statuses.SUBMITTED, to_status=statuses.DISPATCHED,
+                                details={"technicians": dispatched_to}))
     await session.flush()
     return ticket
 
@@ -149,10 +156,11 @@ async def file_report(session: AsyncSession, new: NewTicket, actor: str, now: da
 
     `load_related=False` skips reading back events, photos and assignee (the chat reply needs none).
     """
-    from dispatch.actions import dispatch_ticket
+    from dispatch.actions import plan_dispatch, queue_dispatch
 
-    ticket = await create_ticket(session, new, actor, now, tz)
-    await dispatch_ticket(session, ticket, now, channels=channels)
+    plan = await plan_dispatch(session, new.trade, channels)
+    ticket = await create_ticket(session, new, actor, now, tz, dispatched_to=plan.names if plan else None)
+    await queue_dispatch(session, ticket, plan, now, channels)
     if load_related:
         await session.refresh(ticket, ["events", "photos", "assignee"])
     return ticket
