@@ -8,7 +8,6 @@ from conversations.messages import Reply
 from dispatch.cards import Card
 
 
-
 @dataclass(frozen=True)
 class Recipient:
     channel: str        # sim | wecom | wecom_kf | wechat_mp | feishu
@@ -66,7 +65,6 @@ class Messengers:
 
     def channels(self) -> frozenset[str]:
         return frozenset(self._by_channel)
-
 
 
 async def queue_replies(app, channel: str, user: str, chat: str, replies: list[Reply], message_id: str) -> None:
