@@ -73,3 +73,11 @@ def test_two_clicks_in_one_second_on_different_buttons_are_two_events():
             "<Event>template_card_event</Event><TaskId>T</TaskId><EventKey>{}</EventKey></xml>")
     a, b = parse(base.format("rb1|accept|BX20261129-0001")), parse(base.format("rb1|decline|BX20261129-0001"))
     assert a.dedupe_id != b.dedupe_id
+
+
+def test_a_resident_may_type_markup_inside_cdata():
+    """Only real declarations are refused: text that merely looks like one is a message."""
+    from bot.sim.wecom_api import callback_xml
+    from bot.wecom.event import parse
+    xml = callback_xml("wwcorp", "u1", 1795917600, "text", Content="<!DOCTYPE 是什么？A座大堂灯坏了", MsgId="42")
+    assert parse(xml).event.text == "<!DOCTYPE 是什么？A座大堂灯坏了"
