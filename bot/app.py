@@ -183,8 +183,8 @@ async def process_item(app: web.Application, item) -> None:
     """Hand one inbox item to its platform's processor, then deliver what it queued."""
     processor = app[keys.PROCESSORS].get(item.platform)
     if processor is None:
-        log.warning("no processor for %s; item %s dropped from the inbox", item.platform, item.id)
-        return
+        # Never acknowledge what nobody here can read: a worker configured for it will take it.
+        raise LookupError(f"no processor for {item.platform} in this process; item {item.id} left in the inbox")
     await processor(app, item)
 
 

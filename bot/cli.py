@@ -86,7 +86,8 @@ async def _worker(settings) -> int:
     if not settings.redis.url:
         print("worker needs [redis] url: in-process state cannot be shared with a web process", file=sys.stderr)
         return 2
-    app = create_app(settings)
+    # The same channels as `serve` (the simulator's demo ones included), so every inbox item has a processor.
+    app = create_app(settings, demo_wecom=True, demo_feishu=True)
     runner = web.AppRunner(app)
     await runner.setup()
     try:

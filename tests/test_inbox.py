@@ -1,6 +1,8 @@
 """The inbox: a webhook's hand-off is stored once, survives a failed or dead worker, and is processed once."""
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from bot import keys
@@ -67,3 +69,14 @@ async def test_concurrent_retries_store_each_event_once(client):
     async def handle(item):
         seen.append(item.payload["i"])
     assert await inbox.drain(handle) == 4 and sorted(seen) == ["a", "b", "c", "d"]
+
+
+async def test_an_item_no_processor_here_can_read_is_kept(client):
+    """A worker without that platform configured must leave the item for one that has it."""
+    from bot.app import process_item
+    inbox = client.app[keys.INBOX]
+    await inbox.offer("nowhere", "x:1", {"n": 1})
+    with pytest.raises(LookupError):
+        await inbox.drain(lambda item: process_item(client.app, item))
+    client.app[keys.PROCESSORS]["nowhere"] = lambda app, item: asyncio.sleep(0)
+    assert await inbox.drain(lambda item: process_item(client.app, item)) == 1
