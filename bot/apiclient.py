@@ -2,7 +2,19 @@
 total timeout, closed at app cleanup."""
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import aiohttp
+
+
+def json_object(body: bytes) -> dict[str, Any] | None:
+    """A platform's answer as a JSON object, or None when it is not one (HTML error page, truncation)."""
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return data if isinstance(data, dict) else None
 
 
 class ApiSession:

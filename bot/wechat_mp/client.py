@@ -8,7 +8,7 @@ from typing import Any
 
 import aiohttp
 
-from bot.apiclient import ApiSession
+from bot.apiclient import ApiSession, json_object
 
 from bot.tokens import AppTokens, Tokens
 
@@ -67,12 +67,9 @@ class MpClient(ApiSession):
 
     @staticmethod
     def _json(body: bytes, path: str) -> dict[str, Any]:
-        try:
-            data = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            raise MpError(0, f"non-JSON answer from {path}") from None
-        if not isinstance(data, dict):
-            raise MpError(0, f"unexpected answer from {path}")
+        data = json_object(body)
+        if data is None:
+            raise MpError(0, f"non-JSON answer from {path}")
         return data
 
     async def _fetch_token(self) -> tuple[str, int]:

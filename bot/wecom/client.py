@@ -9,7 +9,7 @@ from typing import Any
 
 import aiohttp
 
-from bot.apiclient import ApiSession
+from bot.apiclient import ApiSession, json_object
 
 from bot.tokens import TokenCache
 from bot.wecom.errors import (CONFIG_CODES, RATE_CODES, TOKEN_CODES, RecipientUnreachable, TokenError,
@@ -58,12 +58,9 @@ class WecomClient(ApiSession):
 
     @staticmethod
     def _json(body: bytes, path: str) -> dict[str, Any]:
-        try:
-            data = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            raise WecomUnavailable(0, f"non-JSON answer from {path}") from None
-        if not isinstance(data, dict):
-            raise WecomUnavailable(0, f"unexpected answer from {path}")
+        data = json_object(body)
+        if data is None:
+            raise WecomUnavailable(0, f"non-JSON answer from {path}")
         return data
 
     async def _fetch_token(self) -> tuple[str, int]:
