@@ -5,7 +5,6 @@ import asyncio
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -181,7 +180,3 @@ class Engine:
             text = self.deps.texts.render("intake/expired.j2", d=draft, minutes=self.deps.intake.draft_ttl // 60)
             out.append((key, [Reply(text)]))
         return out
-
-    async def peek(self, key: StorageKey) -> dict[str, Any] | None:
-        """The stored draft of a conversation (for tests and the console), without taking the lock."""
-        return await self.deps.storage.get(key)

@@ -7,7 +7,6 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-STATUS_LABELS_TEMPLATE = "labels/status.j2"
 
 
 class Texts:

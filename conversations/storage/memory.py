@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import asyncio
-import copy
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -62,6 +61,3 @@ class MemoryStorage(StateStorage):
         t = now.timestamp()
         ready = sorted((d, k) for k, d in self._deadlines.items() if d <= t)
         return [k for _, k in ready[:limit]]
-
-    def snapshot(self) -> dict[StorageKey, Any]:
-        return copy.deepcopy({k: json.loads(v) for k, (v, _) in self._values.items()})
