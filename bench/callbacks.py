@@ -591,10 +591,18 @@ async def wait_processed(backend: Backend, expected_tickets: int, t_first: float
     drain_s = now - t_c0
     cpu = (cpu_seconds(pid) - cpu0) / drain_s if pid and drain_s > 0 else float("nan")
     went = backlog - c["inbox"]
+    unsent_at_done = c["outbox"]
+    # Then every reply on the fake API: the steps' answers delivered, not only recorded.
+    while done and c["outbox"] and time.perf_counter() < deadline:
+        await asyncio.sleep(0.05)
+        c = await backend.counts()
+    sent_s = time.perf_counter() - t_c0
     return {"done": done, "tickets": c["tickets"], "expected_tickets": expected_tickets, "inbox_left": c["inbox"],
-            "outbox_unsent_at_done": c["outbox"], "backlog_after_posting": backlog,
+            "outbox_unsent_at_done": unsent_at_done, "backlog_after_posting": backlog,
             "drain_s": round(drain_s, 2), "since_first_post_s": round(now - t_first, 2),
             "drain_steps_per_s": round(went / drain_s, 1) if drain_s > 0.5 and went > 0 else None,
+            "all_sent": done and c["outbox"] == 0, "all_sent_s": round(sent_s, 2),
+            "sent_steps_per_s": round(went / sent_s, 1) if done and c["outbox"] == 0 and went > 0 else None,
             "service_cpu_share": round(cpu, 2), "t_done": now}
 
 
@@ -702,6 +710,12 @@ api_base = "{api}/sim/feishu"
 
 # ---- the run ------------------------------------------------------------------------------------------------
 
+def _worker_pid(children: Children, spid: int) -> int:
+    """The process that does the processing: the worker when there is one, else the single `serve`."""
+    w = children.procs.get("worker")
+    return w.pid if w is not None else spid
+
+
 def verdict(ok: bool | None) -> str:
     return "n/a" if ok is None else ("MET" if ok else "MISSED")
 
@@ -792,6 +806,23 @@ async def run(args: argparse.Namespace, tmp: Path, backend: Backend, children: C
         proc = await wait_processed(backend, expected_now(), sv["t_first"], sv["t_last"], args.drain_timeout, spid)
         result["open_loop_only"] = {"bare": b, "service": sv, "processing": proc}
         return await _final_counts(result, backend, children, service_residents)
+    if args.processing_only:
+        # Only 3.: a backlog posted with no worker running, then one worker drains it.
+        log(f"posting {args.messages} msgs with no worker running")
+        sv = await closed_loop(wecom, svc, service_residents, args.concurrency, 0, 3600, max_msgs=args.messages,
+                               pid=spid)
+        if split:
+            profile = ["-m", "cProfile", "-o", args.profile_worker] if args.profile_worker else []
+            children.start("worker", [py, *profile, "-m", "bot", "worker", "--config", str(config)])
+        proc = await wait_processed(backend, expected_now(), sv["t_first"], sv["t_last"], args.drain_timeout,
+                                    _worker_pid(children, spid))
+        proc["messages"] = sv["posted"]
+        proc["overall_steps_per_s"] = None
+        log(f"  processed: {proc}")
+        result["processing"] = {**proc, "target_steps_per_s": TARGET_STEPS, "target_applies": backend.kind == "pg",
+                                "met": proc["drain_steps_per_s"] is not None
+                                and proc["drain_steps_per_s"] >= TARGET_STEPS}
+        return await _final_counts(result, backend, children, service_residents)
 
     # 1. closed loop: bare, then the service (whose backlog is 3.)
     log(f"closed loop, {args.concurrency} in flight, {args.duration:g} s: bare")
@@ -808,7 +839,8 @@ async def run(args: argparse.Namespace, tmp: Path, backend: Backend, children: C
     if split:
         children.start("worker", [py, "-m", "bot", "worker", "--config", str(config)])
     log(f"  waiting for the service to process the backlog (at most {args.drain_timeout:g} s)")
-    proc = await wait_processed(backend, expected_now(), sv["t_first"], sv["t_last"], args.drain_timeout, spid)
+    proc = await wait_processed(backend, expected_now(), sv["t_first"], sv["t_last"], args.drain_timeout,
+                                _worker_pid(children, spid))
     proc["messages"] = sv["posted"]
     proc["overall_steps_per_s"] = round(sv["posted"] / proc["since_first_post_s"], 1) if proc["done"] else None
     log(f"  processed: {proc}")
@@ -840,7 +872,7 @@ async def run(args: argparse.Namespace, tmp: Path, backend: Backend, children: C
         log(f"  max {ov['latency']['max_ms']} ms, p99 {ov['latency']['p99_ms']} ms; waiting for processing "
             f"(at most {args.final_drain_timeout:g} s)")
         opr = await wait_processed(backend, expected_now(), ov["t_first"], ov["t_last"], args.final_drain_timeout,
-                                   spid)
+                                   _worker_pid(children, spid))
         log(f"  processed: {opr}")
         result["overload"] = {**ov, "basis": args.overload_basis, "capacity": capacity, "processing": opr,
                               "target_max_s": TARGET_MAX_S,
@@ -914,6 +946,8 @@ def report(res: dict[str, Any]) -> str:
         out.append(f"   drain of the backlog: {p['backlog_after_posting']} steps in {p['drain_s']} s = "
                    f"{p['drain_steps_per_s']} steps/s   (target >= 500/s per worker on PostgreSQL + Redis)  "
                    f"{verdict(p['met']) if pg else 'n/a (embedded)'}  {cpu(p, 'service_cpu_share')}")
+        out.append(f"   with every reply delivered to the fake API: {p['all_sent_s']} s = {p['sent_steps_per_s']} "
+                   f"steps/s; all sent: {p['all_sent']}")
         out.append(f"   first post → last ticket: {p['since_first_post_s']} s = {p['overall_steps_per_s']} steps/s "
                    f"(callbacks competing); all processed: {p['done']}; outbox unsent then: "
                    f"{p['outbox_unsent_at_done']}")
@@ -980,6 +1014,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory (logs)")
     p.add_argument("--timeout", type=float, default=600.0, help="watchdog: end everything after this many s")
+    p.add_argument("--processing-only", action="store_true",
+                   help="only 3.: post --messages callbacks with the worker stopped, then time one worker's drain")
+    p.add_argument("--profile-worker", metavar="FILE", help="with --processing-only: cProfile the worker into FILE")
     p.add_argument("--single-process", action="store_true",
                    help="pg: run webhooks and processing in one `serve` (default: serve --web-only + worker)")
     p.add_argument("--serve-fake-api", type=int, metavar="PORT", help=argparse.SUPPRESS)

@@ -56,6 +56,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, run_background
     app[keys.PROCESSORS] = {}
     app[keys.CARD_ACTIONS] = lambda p: press_and_reply(app, p)
     app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(_delivery)
     app.cleanup_ctx.append(_make_engine(redis_prefix or settings.redis.prefix))
     if run_background:
         app.cleanup_ctx.append(_background)
@@ -142,6 +143,19 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     await db.dispose()
 
 
+async def _delivery(app: web.Application) -> AsyncIterator[None]:
+    """This process's courier and the reply writer that feeds it."""
+    from bot.outbox_sender import Courier
+    from bot.outbox_writer import ReplyOutbox
+    app[keys.COURIER] = courier = Courier(app)
+    app[keys.REPLIES] = ReplyOutbox(app[keys.DB], app[keys.CLOCK], courier)
+    yield
+    try:  # what is still unsent keeps its lease and is sent by whichever process polls next
+        await asyncio.wait_for(courier.idle(), timeout=5)
+    except asyncio.TimeoutError:
+        log.warning("stopping with replies still being sent; they are sent again after their lease")
+
+
 def _make_engine(redis_prefix: str):
     async def _engine(app: web.Application) -> AsyncIterator[None]:
         settings = app[keys.SETTINGS]
@@ -191,6 +205,7 @@ async def process_item(app: web.Application, item) -> None:
 async def run_pending(app: web.Application) -> None:
     """Process every waiting inbox item and deliver every due outbox row (tests call this directly)."""
     await app[keys.INBOX].drain(lambda item: process_item(app, item))
+    await app[keys.COURIER].idle()
     while await deliver_due(app):
         pass
 

@@ -33,46 +33,100 @@ class Item:
     id: str
     platform: str
     payload: dict[str, Any]
+    # Items with the same key (one person on one platform) are handled in arrival order; items with
+    # different keys may be handled concurrently. "" = no known order key: handled one at a time.
+    key: str = ""
 
 
 Handler = Callable[[Item], Awaitable[None]]
+BATCH = 200          # items taken per round
+CONCURRENCY = 64     # conversations handled at once per process
+MAX_FAILURES = 5     # an item failing this often in a row goes to the dead letters instead of blocking
+
+
+def in_order(items: list[Item]) -> list[list[Item]]:
+    """Items grouped by order key, each group in arrival order; keyless items form one group."""
+    groups: dict[str, list[Item]] = {}
+    for item in items:
+        groups.setdefault(item.key, []).append(item)
+    return list(groups.values())
 
 
 class Inbox:
-    async def offer(self, platform: str, dedupe_id: str, payload: dict[str, Any]) -> bool:
-        """Store the event once; False when this platform id was seen before (a retry)."""
+    async def offer(self, platform: str, dedupe_id: str, payload: dict[str, Any], key: str = "") -> bool:
+        """Store the event once; False when this platform id was seen before (a retry).
+        `key` orders it among the same person's events (see `Item.key`)."""
         raise NotImplementedError
 
     async def take(self, consumer: str, count: int = 50, block_ms: int = 1000) -> list[Item]:
         raise NotImplementedError
 
     async def ack(self, item: Item) -> None:
+        await self.ack_many([item])
+
+    async def ack_many(self, items: list[Item]) -> None:
         raise NotImplementedError
 
-    async def run(self, handler: Handler, consumer: str = "worker", stop: asyncio.Event | None = None) -> None:
-        """Take, handle, acknowledge, forever; a failing item is left for a retry, not lost."""
+    async def bury(self, item: Item, error: str) -> None:
+        """Keep an item that keeps failing where staff can see it, and stop retrying it."""
+        raise NotImplementedError
+
+    async def run(self, handler: Handler, consumer: str = "worker", stop: asyncio.Event | None = None,
+                  concurrency: int = CONCURRENCY, pause: float = 1.0) -> None:
+        """Take, handle, acknowledge, forever; a failing item is left for a retry, not lost.
+
+        A round handles different people's items concurrently and one person's in order; when one of
+        a person's items fails, their later items wait for its retry rather than overtake it.
+        """
         stop = stop or asyncio.Event()
+        failures: dict[str, int] = {}
         while not stop.is_set():
             try:
-                items = await self.take(consumer)
+                items = await self.take(consumer, count=BATCH)
             except Exception:
                 log.exception("inbox take failed")
                 await asyncio.sleep(1)
                 continue
-            failed = False
-            for item in items:
-                try:
-                    await handler(item)
-                except Exception:
-                    log.exception("processing %s event %s failed; it stays in the inbox", item.platform, item.id)
-                    failed = True
-                    continue
-                await self.ack(item)
+            done, failed = await self._handle_round(handler, items, concurrency)
+            for item in done:
+                failures.pop(item.id, None)
+            for item, error in failed:
+                failures[item.id] = failures.get(item.id, 0) + 1
+                if failures[item.id] >= MAX_FAILURES:
+                    log.error("%s event %s failed %d times; moved to the dead letters", item.platform, item.id,
+                              MAX_FAILURES)
+                    await self.bury(item, error)
+                    failures.pop(item.id)
+            try:
+                await self.ack_many(done)
+            except Exception:  # handled again later: every handler is idempotent on the platform id
+                log.exception("inbox acknowledgement failed")
             if failed:
-                await asyncio.sleep(1)  # a failing item is retried, but not in a hot loop
+                await asyncio.sleep(pause)  # a failing item is retried, but not in a hot loop
+
+    @staticmethod
+    async def _handle_round(handler: Handler, items: list[Item], concurrency: int
+                            ) -> tuple[list[Item], list[tuple[Item, str]]]:
+        done: list[Item] = []
+        failed: list[tuple[Item, str]] = []
+        gate = asyncio.Semaphore(concurrency)
+
+        async def person(group: list[Item]) -> None:
+            async with gate:
+                for item in group:
+                    try:
+                        await handler(item)
+                    except Exception as e:
+                        log.exception("processing %s event %s failed; it stays in the inbox", item.platform,
+                                      item.id)
+                        failed.append((item, repr(e)[:500]))
+                        return
+                    done.append(item)
+        await asyncio.gather(*(person(g) for g in in_order(items)))
+        return done, failed
 
     async def drain(self, handler: Handler, consumer: str = "worker") -> int:
-        """Handle everything waiting now (tests and shutdown); returns how many were handled."""
+        """Handle everything waiting now, one at a time (tests and shutdown); returns how many were handled."""
         done = 0
         while True:
             items = await self.take(consumer, block_ms=0)
@@ -86,7 +140,7 @@ class Inbox:
 
 _OFFER = """
 if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
-  return redis.call('XADD', KEYS[2], '*', 'p', ARGV[2], 'd', ARGV[3])
+  return redis.call('XADD', KEYS[2], '*', 'p', ARGV[2], 'd', ARGV[3], 'k', ARGV[4])
 end
 return false
 """
@@ -100,6 +154,7 @@ class RedisInbox(Inbox):
         self.redis = redis
         self.reclaim_idle_ms = self.RECLAIM_IDLE_MS if reclaim_idle_ms is None else reclaim_idle_ms
         self.stream = f"{prefix}:inbox"
+        self.dead = f"{prefix}:inbox:dead"
         self.prefix = prefix
         self._offer = redis.register_script(_OFFER)
         self._group_ready = False
@@ -114,10 +169,10 @@ class RedisInbox(Inbox):
                 raise
         self._group_ready = True
 
-    async def offer(self, platform: str, dedupe_id: str, payload: dict[str, Any]) -> bool:
-        key = f"{self.prefix}:seen:{platform}:{dedupe_id}"
+    async def offer(self, platform: str, dedupe_id: str, payload: dict[str, Any], key: str = "") -> bool:
+        seen = f"{self.prefix}:seen:{platform}:{dedupe_id}"
         data = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
-        return bool(await self._offer(keys=[key, self.stream], args=[DEDUPE_TTL, platform, data]))
+        return bool(await self._offer(keys=[seen, self.stream], args=[DEDUPE_TTL, platform, data, key]))
 
     async def take(self, consumer: str, count: int = 50, block_ms: int = 1000) -> list[Item]:
         await self._ensure_group()
@@ -145,12 +200,28 @@ class RedisInbox(Inbox):
             eid = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
             platform = fields[b"p"].decode() if b"p" in fields else fields["p"]
             data = fields[b"d"] if b"d" in fields else fields["d"]
-            out.append(Item(eid, platform, json.loads(data)))
+            key = fields.get(b"k", fields.get("k", b""))
+            key = key.decode() if isinstance(key, bytes) else key
+            out.append(Item(eid, platform, json.loads(data), f"{platform}:{key}" if key else ""))
         return out
 
-    async def ack(self, item: Item) -> None:
-        await self.redis.xack(self.stream, self.GROUP, item.id)
-        await self.redis.xdel(self.stream, item.id)
+    async def ack_many(self, items: list[Item]) -> None:
+        if not items:
+            return
+        ids = [i.id for i in items]
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.xack(self.stream, self.GROUP, *ids)
+            pipe.xdel(self.stream, *ids)
+            await pipe.execute()
+
+    async def bury(self, item: Item, error: str) -> None:
+        data = json.dumps({"id": item.id, "platform": item.platform, "payload": item.payload, "error": error},
+                          ensure_ascii=False)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.rpush(self.dead, data)
+            pipe.xack(self.stream, self.GROUP, item.id)
+            pipe.xdel(self.stream, item.id)
+            await pipe.execute()
 
 
 class DatabaseInbox(Inbox):
@@ -161,7 +232,8 @@ class DatabaseInbox(Inbox):
         self.clock = clock
         self._wakeup = asyncio.Event()
 
-    async def offer(self, platform: str, dedupe_id: str, payload: dict[str, Any]) -> bool:
+    async def offer(self, platform: str, dedupe_id: str, payload: dict[str, Any], key: str = "") -> bool:
+        # One process and SQLite's single writer: items are handled one at a time, so no order key is kept.
         try:
             async with self.sessions() as session, session.begin():
                 session.add(InboxItem(platform=platform, dedupe_id=dedupe_id, payload=payload,
@@ -188,9 +260,16 @@ class DatabaseInbox(Inbox):
                                           .order_by(InboxItem.id).limit(count))).scalars()
             return [Item(str(r.id), r.platform, r.payload) for r in rows]
 
-    async def ack(self, item: Item) -> None:
+    async def ack_many(self, items: list[Item]) -> None:
+        if not items:
+            return
         async with self.sessions() as session, session.begin():
-            await session.execute(update(InboxItem).where(InboxItem.id == int(item.id)).values(status="done"))
+            await session.execute(update(InboxItem).where(InboxItem.id.in_([int(i.id) for i in items]))
+                                  .values(status="done"))
+
+    async def bury(self, item: Item, error: str) -> None:
+        async with self.sessions() as session, session.begin():
+            await session.execute(update(InboxItem).where(InboxItem.id == int(item.id)).values(status="dead"))
 
     async def prune(self, older_than: timedelta = timedelta(days=3)) -> None:
         """Forget handled items once no platform would retry them any more."""

@@ -12,6 +12,8 @@ if TYPE_CHECKING:
 
     from bot.inbox import Inbox, Item
     from bot.outbound import Messengers
+    from bot.outbox_sender import Courier
+    from bot.outbox_writer import ReplyOutbox
     from conversations.messages import ButtonPress
     from bot.settings import Settings
     from bot.sim.log import SentLog
@@ -32,3 +34,5 @@ INBOX: web.AppKey["Inbox"] = web.AppKey("inbox")
 PROCESSORS: web.AppKey[dict[str, Callable[[web.Application, "Item"], Awaitable[None]]]] = web.AppKey("processors")
 CARD_ACTIONS: web.AppKey[Callable[["ButtonPress"], Awaitable[object]]] = web.AppKey("card_actions")
 OUTBOX_WAKEUP: web.AppKey[asyncio.Event] = web.AppKey("outbox_wakeup")
+COURIER: web.AppKey["Courier"] = web.AppKey("courier")
+REPLIES: web.AppKey["ReplyOutbox"] = web.AppKey("replies")

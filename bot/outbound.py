@@ -68,20 +68,14 @@ class Messengers:
 
 
 async def queue_replies(app, channel: str, user: str, chat: str, replies: list[Reply], message_id: str) -> None:
-    """Record a conversation's answers in the outbox (one transaction) and wake the sender.
+    """Record a conversation's answers in the outbox, then send them (bot.outbox_writer).
 
     Keyed on the platform message id, so a redelivered message never sends its answers twice, and a
     platform that fails now gets them later instead of never.
     """
     from bot import keys
-    from dispatch import outbox
 
-    now = app[keys.CLOCK].now()
-    async with app[keys.SESSIONS]() as session, session.begin():
-        for i, r in enumerate(replies):
-            await outbox.enqueue(session, key=f"reply:{channel}:{message_id}:{i}", channel=channel,
-                                 kind=outbox.TEXT, payload={"text": r.text, "options": list(r.options)},
-                                 now=now, user=user, chat=chat)
-    wake = app.get(keys.OUTBOX_WAKEUP)
-    if wake is not None:
-        wake.set()
+    await app[keys.REPLIES].queue([
+        dict(key=f"reply:{channel}:{message_id}:{i}", channel=channel, user=user, chat=chat,
+             payload={"text": r.text, "options": list(r.options)})
+        for i, r in enumerate(replies)])

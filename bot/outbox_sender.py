@@ -2,17 +2,24 @@
 
 Rows are claimed with a lease (PostgreSQL: FOR UPDATE SKIP LOCKED), so several workers never send the
 same row at once, and a worker that dies mid-send leaves its rows to be taken again when the lease ends.
+Two ways in: `deliver_due` polls for what is due (retries, cards, other processes' rows), and the
+`Courier` sends at once what this process has just written already claimed (conversation replies).
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
+from collections import deque
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from aiohttp import web
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 
 from bot import keys
+from bot.group_commit import GroupCommit
 from bot.outbound import Delivered, DeliveryError, Recipient, Undeliverable
 from dispatch import outbox
 from dispatch.ticket_card import ticket_card
@@ -64,20 +71,23 @@ async def _deliver_one(app: web.Application, row_id: int) -> None:
             if messenger is None:
                 raise Undeliverable(f"no messenger for channel {row.channel}", code="no_channel")
             delivered = await _send(app, session, row, to, messenger)
-        except Undeliverable as e:
-            row.status, row.last_error, row.attempts = "undeliverable", f"{e.code} {e}"[:500], row.attempts + 1
-            await _record_undeliverable(session, row, clock.now(), str(e.code or e))
-            log.warning("outbox %s undeliverable on %s: %s", row.id, row.channel, e)
-            return
-        except DeliveryError as e:
-            _retry_or_bury(row, clock.now(), f"{e.code} {e}", e.retryable)
-            return
-        except Exception as e:  # a bug or a network error: retry with back-off, never lose the row
-            log.exception("outbox %s failed", row.id)
-            _retry_or_bury(row, clock.now(), repr(e), True)
+        except Exception as e:
+            await _failed(session, row, e, clock.now())
             return
         row.status, row.sent_at, row.attempts = "sent", clock.now(), row.attempts + 1
         row.platform_message_id = delivered.message_id[:128]
+
+
+async def _failed(session, row: Outbox, e: Exception, now: datetime) -> None:
+    if isinstance(e, Undeliverable):
+        row.status, row.last_error, row.attempts = "undeliverable", f"{e.code} {e}"[:500], row.attempts + 1
+        await _record_undeliverable(session, row, now, str(e.code or e))
+        log.warning("outbox %s undeliverable on %s: %s", row.id, row.channel, e)
+    elif isinstance(e, DeliveryError):
+        _retry_or_bury(row, now, f"{e.code} {e}", e.retryable)
+    else:  # a bug or a network error: retry with back-off, never lose the row
+        log.error("outbox %s failed", row.id, exc_info=e)
+        _retry_or_bury(row, now, repr(e), True)
 
 
 def _retry_or_bury(row: Outbox, now: datetime, error: str, retryable: bool) -> None:
@@ -132,3 +142,86 @@ async def _send(app, session, row: Outbox, to: Recipient, messenger) -> Delivere
             copy.handle = delivered.handle
         return delivered
     raise DeliveryError(f"unknown outbox kind {row.kind}", retryable=False)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A text row this process wrote already claimed (see bot.outbox_writer)."""
+
+    id: int
+    channel: str
+    recipient: str
+    payload: dict[str, Any]
+
+
+class Courier:
+    """Sends claimed rows at once, without reading them back: one lane per recipient keeps a person's
+    messages in order, different people's go concurrently; successes are marked in one UPDATE per round."""
+
+    def __init__(self, app: web.Application, concurrency: int = 32) -> None:
+        self.app = app
+        self._lanes: dict[tuple[str, str], deque[Claimed]] = {}
+        self._tasks: set[asyncio.Task] = set()
+        self._gate = asyncio.Semaphore(concurrency)
+        self._marks: GroupCommit[tuple[int, str], None] = GroupCommit(self._mark_sent)
+
+    def hand(self, rows: list[Claimed]) -> None:
+        for row in rows:
+            lane = (row.channel, row.recipient)
+            waiting = self._lanes.get(lane)
+            if waiting is not None:
+                waiting.append(row)
+                continue
+            self._lanes[lane] = deque([row])
+            task = asyncio.create_task(self._run(lane))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, lane: tuple[str, str]) -> None:
+        waiting = self._lanes[lane]
+        try:
+            while waiting:
+                async with self._gate:
+                    await self._deliver(waiting[0])
+                waiting.popleft()
+        finally:  # rows not sent here keep their lease: the outbox loop takes them when it ends
+            del self._lanes[lane]
+
+    async def _deliver(self, row: Claimed) -> None:
+        app = self.app
+        messenger = app[keys.MESSENGERS].get(row.channel)
+        user, chat = outbox.split_recipient(row.recipient)
+        try:
+            if messenger is None:
+                raise Undeliverable(f"no messenger for channel {row.channel}", code="no_channel")
+            delivered = await messenger.send_text(Recipient(row.channel, user=user, chat=chat), row.payload["text"],
+                                                  tuple(row.payload.get("options", ())),
+                                                  idempotency_key=f"outbox:{row.id}")
+        except Exception as e:
+            try:
+                async with app[keys.SESSIONS]() as session, session.begin():
+                    stored = await session.get(Outbox, row.id)
+                    if stored is not None and stored.status == "sending":
+                        await _failed(session, stored, e, app[keys.CLOCK].now())
+            except Exception:  # the lease still runs out and the outbox loop retries the row
+                log.exception("outbox %s: recording the failed delivery failed", row.id)
+            return
+        try:
+            await self._marks.add([(row.id, delivered.message_id[:128])])
+        except Exception:  # sent but not marked: at worst sent again after the lease, never lost
+            log.exception("outbox %s: marking it sent failed", row.id)
+
+    async def _mark_sent(self, sent: list[tuple[int, str]]) -> list[None]:
+        now = self.app[keys.CLOCK].now()
+        stmt = (update(Outbox).where(Outbox.id == bindparam("row_id"), Outbox.status == "sending")
+                .values(status="sent", sent_at=now, attempts=Outbox.attempts + 1,
+                        platform_message_id=bindparam("message_id")))
+        async with self.app[keys.DB].begin() as conn:
+            await conn.execute(stmt, [{"row_id": i, "message_id": m} for i, m in sent])
+        return [None] * len(sent)
+
+    async def idle(self) -> None:
+        """Wait until every handed row is sent or settled (tests, the simulator and shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self._marks.idle()

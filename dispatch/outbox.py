@@ -29,13 +29,31 @@ async def enqueue_many(session: AsyncSession, rows: list[dict[str, Any]], *, kin
     """Several rows (`key`, `channel`, `payload`, `user`/`chat`) in one statement, each once per key."""
     if not rows:
         return
-    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
-    values = [dict(
+    await session.execute(insert_once(session.bind.dialect.name, values_of(rows, kind=kind, now=now,
+                                                                           ticket_id=ticket_id)))
+
+
+def values_of(rows: list[dict[str, Any]], *, kind: str, now: datetime, ticket_id: int | None = None,
+              status: str = "pending", next_attempt_at: datetime | None = None) -> list[dict[str, Any]]:
+    """Outbox column values for `enqueue_many`'s rows (a writer that claims its rows at once passes
+    status "sending" and its lease as `next_attempt_at`)."""
+    return [dict(
         dedupe_key=r["key"][:128], ticket_id=ticket_id, channel=r["channel"], kind=kind, payload=r["payload"],
-        recipient=";".join(f"{k}:{v}" for k, v in (("user", r.get("user", "")), ("chat", r.get("chat", ""))) if v),
-        status="pending", attempts=0, next_attempt_at=now, created_at=now, last_error="", platform_message_id="",
+        recipient=recipient_of(r.get("user", ""), r.get("chat", "")), status=status, attempts=0,
+        next_attempt_at=next_attempt_at or now, created_at=now, last_error="", platform_message_id="",
     ) for r in rows]
-    await session.execute(insert(Outbox).values(values).on_conflict_do_nothing(index_elements=[Outbox.dedupe_key]))
+
+
+def insert_once(dialect: str, values: list[dict[str, Any]] | None = None):
+    """INSERT … ON CONFLICT (dedupe_key) DO NOTHING: a row already recorded under its key is kept as is.
+    Without `values`, the statement takes them as executemany parameters."""
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = insert(Outbox) if values is None else insert(Outbox).values(values)
+    return stmt.on_conflict_do_nothing(index_elements=[Outbox.dedupe_key])
+
+
+def recipient_of(user: str, chat: str) -> str:
+    return ";".join(f"{k}:{v}" for k, v in (("user", user), ("chat", chat)) if v)
 
 
 def split_recipient(recipient: str) -> tuple[str, str]:

@@ -80,3 +80,80 @@ async def test_an_item_no_processor_here_can_read_is_kept(client):
         await inbox.drain(lambda item: process_item(client.app, item))
     client.app[keys.PROCESSORS]["nowhere"] = lambda app, item: asyncio.sleep(0)
     assert await inbox.drain(lambda item: process_item(client.app, item)) == 1
+
+
+async def _run_until(inbox, handler, done: asyncio.Event, **kw) -> None:
+    """The worker loop, stopped once `done` is set (it finishes its round first)."""
+    await asyncio.wait_for(inbox.run(handler, consumer="worker-t", stop=done, pause=0, **kw), timeout=10)
+
+
+async def test_one_persons_items_keep_their_order_while_other_people_go_concurrently(client):
+    inbox = client.app[keys.INBOX]
+    for n, who in enumerate(["alice", "alice", "bob", "alice"]):
+        await inbox.offer("wecom", f"m{n}", {"n": n, "who": who}, key=who)
+    seen, done = [], asyncio.Event()
+    bob_ran = asyncio.Event()
+    concurrent = isinstance(inbox, RedisInbox)  # the embedded inbox (one SQLite writer) goes one by one
+
+    async def handle(item):
+        if item.payload["n"] == 0 and concurrent:
+            await asyncio.wait_for(bob_ran.wait(), 5)  # Alice's first waits on Bob: only possible side by side
+        if item.payload["who"] == "bob":
+            bob_ran.set()
+        seen.append(item.payload["n"])
+        if len(seen) == 4:
+            done.set()
+    await _run_until(inbox, handle, done)
+    assert [n for n in seen if n != 2] == [0, 1, 3]  # Alice's in the order she sent them
+    if concurrent:
+        assert seen.index(2) < seen.index(0)
+    assert await inbox.take("worker-t", block_ms=0) == []  # all acknowledged
+
+
+async def test_after_a_failure_the_persons_later_items_wait_for_its_retry(client):
+    inbox = client.app[keys.INBOX]
+    for n in range(3):
+        await inbox.offer("wecom", f"f{n}", {"n": n}, key="carol")
+    seen, done, failed = [], asyncio.Event(), []
+
+    async def handle(item):
+        n = item.payload["n"]
+        if n == 1 and not failed:
+            failed.append(n)
+            raise RuntimeError("database restarting")
+        seen.append(n)
+        if len(seen) == 3:
+            done.set()
+    await _run_until(inbox, handle, done)
+    assert seen == [0, 1, 2]  # 2 never overtook the failed 1
+
+
+async def test_an_item_that_keeps_failing_is_set_aside_and_the_rest_go_on(client):
+    from sqlalchemy import select
+
+    from bot.inbox import MAX_FAILURES
+    from store.models import InboxItem
+    inbox = client.app[keys.INBOX]
+    await inbox.offer("wecom", "poison", {"n": "poison"}, key="dave")
+    await inbox.offer("wecom", "fine", {"n": "fine"}, key="erin")
+    tries, seen, stop = [], [], asyncio.Event()
+
+    async def handle(item):
+        if item.payload["n"] == "poison":
+            tries.append(1)
+        else:
+            seen.append(item.payload["n"])
+        if len(tries) == MAX_FAILURES and seen:
+            stop.set()  # the loop ends after this round, which sets the poison aside
+        if item.payload["n"] == "poison":
+            raise ValueError("cannot be processed")
+    await _run_until(inbox, handle, stop)
+    assert seen == ["fine"] and len(tries) == MAX_FAILURES
+    assert await inbox.take("worker-t", block_ms=0) == []  # no longer retried
+    if isinstance(inbox, RedisInbox):  # kept for an operator, with what went wrong
+        [dead] = await inbox.redis.lrange(inbox.dead, 0, -1)
+        assert b"cannot be processed" in dead and b"poison" in dead
+    else:
+        async with client.app[keys.SESSIONS]() as session:
+            statuses = dict((await session.execute(select(InboxItem.dedupe_id, InboxItem.status))).all())
+        assert statuses == {"poison": "dead", "fine": "done"}

@@ -114,3 +114,57 @@ async def test_staff_see_what_could_not_be_delivered_with_a_phone_to_call(client
     resp = await client.get("/api/v1/undelivered", headers=auth())
     items = (await resp.json())["undelivered"]
     assert [(i["status"], i["call"], i["text"]) for i in items] == [("undeliverable", "13812345678", "问卷")]
+
+
+class SlowMessenger(FlakyMessenger):
+    """Holds the first send to a chosen user until released: shows what waits for what."""
+
+    channel = "slow"
+
+    def __init__(self, hold_user: str) -> None:
+        super().__init__()
+        self.hold_user, self.release = hold_user, None
+
+    async def send_text(self, to, text, options=(), *, idempotency_key=""):
+        import asyncio
+        if to.user == self.hold_user and self.release is None:
+            self.release = asyncio.Event()
+            await self.release.wait()
+        return await super().send_text(to, text, options, idempotency_key=idempotency_key)
+
+
+async def test_replies_reach_one_person_in_order_and_do_not_wait_for_other_people(client):
+    import asyncio
+
+    from bot.outbound import queue_replies
+    from conversations.messages import Reply
+    app = client.app
+    m = SlowMessenger(hold_user="alice")
+    app[keys.MESSENGERS].register(m)
+    await queue_replies(app, "slow", "alice", "", [Reply("a1"), Reply("a2")], "msg-a")
+    await queue_replies(app, "slow", "bob", "", [Reply("b1")], "msg-b")
+    for _ in range(50):  # let the courier run until Bob's reply is out
+        await asyncio.sleep(0)
+    assert m.sent == [("bob", "b1")]  # Alice's first send is stuck; Bob is not behind her
+    m.release.set()
+    await app[keys.COURIER].idle()
+    assert m.sent == [("bob", "b1"), ("alice", "a1"), ("alice", "a2")]
+    assert {r.status for r in await _rows(app)} == {"sent"}
+
+
+async def test_a_reply_the_platform_refuses_now_is_sent_later_once(client, clock):
+    from bot.outbound import queue_replies
+    from conversations.messages import Reply
+    app = client.app
+    m = FlakyMessenger(fail=1)
+    app[keys.MESSENGERS].register(m)
+    await queue_replies(app, "flaky", "u1", "", [Reply("hello")], "msg-1")
+    await queue_replies(app, "flaky", "u1", "", [Reply("hello")], "msg-1")  # the message redelivered
+    await app[keys.COURIER].idle()
+    [row] = await _rows(app)
+    assert m.sent == [] and row.status == "pending" and row.attempts == 1
+    clock.advance(minutes=1)
+    assert await deliver_due(app) == 1
+    assert m.sent == [("u1", "hello")]
+    [row] = await _rows(app)
+    assert row.status == "sent" and row.attempts == 2

@@ -99,3 +99,17 @@ def test_stale_check_uses_the_injected_clock_not_the_system_clock():
     clock.advance(timedelta(minutes=6).total_seconds())
     with pytest.raises(StaleTimestamp):
         crypto.decrypt(envelope, f["MsgSignature"], "1800000000", "n")
+
+
+def test_the_envelope_wecom_sends_is_read_without_an_xml_parser(monkeypatch):
+    """WeCom wraps ToUserName and AgentID in CDATA: that common shape must take the fast path
+    (the webhook's throughput depends on it), and only odd envelopes fall back to the parser."""
+    from bot.wecom import crypto as wecom_crypto
+    body = (b"<xml><ToUserName><![CDATA[wwcorp]]></ToUserName><AgentID><![CDATA[1000002]]></AgentID>"
+            b"<Encrypt><![CDATA[QUJD]]></Encrypt></xml>")
+    parsed, parse = [], xmltodict.parse
+    monkeypatch.setattr(wecom_crypto.xmltodict, "parse", lambda b: parsed.append(b) or parse(b))
+    assert wecom_crypto.envelope_encrypt(body) == "QUJD" and parsed == []
+    # A comment or DOCTYPE before the field: only a parser knows what it hides, so the parser reads it.
+    odd = body.replace(b"<Encrypt>", b"<!-- x --><Encrypt>")
+    assert wecom_crypto.envelope_encrypt(odd) == "QUJD" and parsed == [odd]

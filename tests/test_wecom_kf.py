@@ -38,7 +38,8 @@ class Kf:
     async def drain(self) -> int:
         from bot.outbox_sender import deliver_due
         done = await self.app[keys.INBOX].drain(lambda item: process(self.app, item))
-        while await deliver_due(self.app):  # replies travel through the outbox
+        await self.app[keys.COURIER].idle()  # replies travel through the outbox: sent at once,
+        while await deliver_due(self.app):  # or, after a failure, when due again
             pass
         return done
 

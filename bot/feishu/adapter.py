@@ -26,7 +26,7 @@ from bot.feishu.client import FeishuClient, FeishuError
 from bot.feishu.crypto import FeishuCrypto
 from bot.rejections import CallbackRejected
 from bot.feishu.event import (CARD_ACTION, CHANNEL, MESSAGE, URL_VERIFICATION, FeishuMessage, MalformedEvent,
-                              card_press, envelope, message)
+                              card_press, envelope, message, sender_open_id)
 from bot.feishu.messenger import FeishuMessenger
 from bot.feishu import render
 from bot.inbox import Item
@@ -100,7 +100,8 @@ async def callback(request: web.Request) -> web.Response:
     if env.type == MESSAGE:
         # Only the event part is kept: the header carries the verification token.
         fresh = await request.app[keys.INBOX].offer(CHANNEL, env.dedupe_id,
-                                                    {"kind": "message", "event": payload.get("event")})
+                                                    {"kind": "message", "event": payload.get("event")},
+                                                    key=sender_open_id(payload))
         if not fresh:
             log.info("feishu retry of %s ignored", env.dedupe_id)
         return web.json_response({})

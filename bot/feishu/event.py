@@ -93,6 +93,11 @@ def envelope(payload: dict[str, Any]) -> Envelope:
     return Envelope(kind, f"evt:{event_id}" if event_id else "")
 
 
+def sender_open_id(payload: dict[str, Any]) -> str:
+    """Who sent a message event (the inbox's order key); "" when it does not say."""
+    return _dig(payload.get("event"), "sender", "sender_id", "open_id")
+
+
 def _dig(data: Any, *path: str) -> str:
     for p in path:
         data = data.get(p) if isinstance(data, dict) else None

@@ -113,7 +113,7 @@ async def receive(request: web.Request) -> web.Response:
     except (MalformedXml, UnicodeDecodeError) as e:
         return _reject(400, f"malformed: {e}")
     fresh = await app[keys.INBOX].offer(PLATFORM, dedupe, {
-        "xml": xml, "received_at": app[keys.CLOCK].now().isoformat()})
+        "xml": xml, "received_at": app[keys.CLOCK].now().isoformat()}, key=text_of(root, "FromUserName"))
     if not fresh:
         log.info("wechat_mp retry of %s ignored", dedupe)
     return web.Response(text="success", content_type="text/plain")

@@ -103,7 +103,7 @@ async def callback(request: web.Request) -> web.Response:
     if parsed.event is None:
         log.info("wecom %s callback ignored", parsed.kind or "unknown")
         return web.Response(text="")
-    fresh = await request.app[keys.INBOX].offer(CHANNEL, parsed.dedupe_id, {"xml": xml})
+    fresh = await request.app[keys.INBOX].offer(CHANNEL, parsed.dedupe_id, {"xml": xml}, key=parsed.event.user)
     if not fresh:
         log.info("wecom retry of %s ignored", parsed.dedupe_id)
     return web.Response(text="")

@@ -67,13 +67,17 @@ class WecomCrypto:
 
 
 _ENCRYPT = re.compile(rb"<Encrypt><!\[CDATA\[([A-Za-z0-9+/=]+)\]\]></Encrypt>")
+# Before the field: CDATA sections (WeCom wraps ToUserName and AgentID in them) but no comment, DOCTYPE
+# or other markup declaration that only an XML parser would read correctly.
+_DECLARATION = re.compile(rb"<!(?!\[CDATA\[)")
 
 
 def envelope_encrypt(body: bytes | str) -> str:
     """The Encrypt field of a callback body; malformed XML or a missing field is a MalformedEnvelope."""
     raw = body.encode() if isinstance(body, str) else body
     m = _ENCRYPT.search(raw)
-    if m and raw.lstrip().startswith(b"<xml>") and raw.count(b"<Encrypt>") == 1 and b"<!" not in raw[:m.start()]:
+    if (m and raw.lstrip().startswith(b"<xml>") and raw.count(b"<Encrypt>") == 1
+            and not _DECLARATION.search(raw, 0, m.start())):
         # The common case, as WeCom sends it: only base64 inside, so no XML parser is needed.
         return m.group(1).decode()
     try:

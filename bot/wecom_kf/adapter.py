@@ -109,7 +109,7 @@ def setup(app: web.Application, settings: Settings, *, api_base: str | None = No
 
 async def offer_kf_event(app: web.Application, ev: KfEvent) -> bool:
     """For the WeCom callback: store the event durably and answer at once; False for a retry."""
-    return await app[keys.INBOX].offer(PLATFORM, ev.dedupe_id, {"kf_event": ev.to_dict()})
+    return await app[keys.INBOX].offer(PLATFORM, ev.dedupe_id, {"kf_event": ev.to_dict()}, key=ev.open_kfid)
 
 
 async def process(app: web.Application, item: Item) -> None:
@@ -137,7 +137,8 @@ async def process_kf(app: web.Application, ev: KfEvent) -> None:
             for raw in page.get("msg_list") or []:
                 if not isinstance(raw, dict) or not is_customer_message(raw):
                     continue  # system events (origin 4) and servicers' own messages (origin 5)
-                if await inbox.offer(PLATFORM, f"msg:{raw['msgid']}", {"msg": raw}):
+                if await inbox.offer(PLATFORM, f"msg:{raw['msgid']}", {"msg": raw},
+                                     key=str(raw.get("external_userid") or "")):
                     handed += 1
             new_cursor = str(page.get("next_cursor") or cursor)
             if not await channel.cursors.advance(ev.open_kfid, cursor, new_cursor):
