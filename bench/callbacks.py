@@ -806,6 +806,20 @@ async def run(args: argparse.Namespace, tmp: Path, backend: Backend, children: C
         proc = await wait_processed(backend, expected_now(), sv["t_first"], sv["t_last"], args.drain_timeout, spid)
         result["open_loop_only"] = {"bare": b, "service": sv, "processing": proc}
         return await _final_counts(result, backend, children, service_residents)
+    if args.ratio_only:
+        # Only 1.: bare vs service, closed loop, alternating `--repeat` times (what is left is processed after).
+        runs = []
+        for _ in range(args.repeat):
+            b = await closed_loop(wecom, bare, Residents(next=10_000_000 + 100_000 * len(runs)), args.concurrency,
+                                  args.warmup, args.duration, pid=bpid)
+            sv = await closed_loop(wecom, svc, service_residents, args.concurrency, args.warmup, args.duration,
+                                   max_msgs=args.messages, pid=spid)
+            ratio = sv["msgs_per_s"] / b["msgs_per_s"]
+            log(f"  bare {b['msgs_per_s']} msgs/s ({b.get('server_cpu_ms_per_msg')} ms CPU), service "
+                f"{sv['msgs_per_s']} msgs/s ({sv.get('server_cpu_ms_per_msg')} ms CPU): {ratio:.1%}")
+            runs.append(round(ratio, 3))
+        result["ratio_only"] = {"ratios": runs, "met": sum(r >= TARGET_RATIO for r in runs)}
+        return await _final_counts(result, backend, children, service_residents)
     if args.processing_only:
         # Only 3.: a backlog posted with no worker running, then one worker drains it.
         log(f"posting {args.messages} msgs with no worker running")
@@ -962,6 +976,10 @@ def report(res: dict[str, Any]) -> str:
         out.append(f"   afterwards all processed: {op['done']} ({op['tickets']}/{op['expected_tickets']} tickets, "
                    f"backlog {op['backlog_after_posting']} drained in {op['drain_s']} s = {op['drain_steps_per_s']} "
                    f"steps/s)   {verdict(ov['met'])}")
+    if "ratio_only" in res:
+        r = res["ratio_only"]
+        out.append(f"1. ratio service/bare, closed loop, WeCom: {', '.join(f'{x:.1%}' for x in r['ratios'])} "
+                   f"(target >= 50 %: met in {r['met']} of {len(r['ratios'])})")
     if "open_loop_only" in res:
         ol = res["open_loop_only"]
         out.append(f"open loop {ol['service']['rate']:g} msgs/s, {ol['service']['messages']} msgs")
@@ -1014,6 +1032,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", action="store_true", help="print the results as JSON")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory (logs)")
     p.add_argument("--timeout", type=float, default=600.0, help="watchdog: end everything after this many s")
+    p.add_argument("--ratio-only", action="store_true", help="only 1.: bare vs service closed loop, --repeat times")
+    p.add_argument("--repeat", type=int, default=3)
     p.add_argument("--processing-only", action="store_true",
                    help="only 3.: post --messages callbacks with the worker stopped, then time one worker's drain")
     p.add_argument("--profile-worker", metavar="FILE", help="with --processing-only: cProfile the worker into FILE")
