@@ -73,6 +73,11 @@ class Tokens:
         return f"{self.prefix}:token:{name}"
 
     async def get(self, name: str, fetch: Fetcher) -> str:
+        # Every API call asks: answer from this process's copy while it is valid (with Redis, a copy of
+        # the shared token; a platform refusing it leads to `invalidate` and one fresh read).
+        cached = self._memory.get(name)
+        if cached and cached[1] > self._now():
+            return cached[0]
         # One fetch per process even without Redis; with Redis the lock below covers other processes.
         lock = self._locks.setdefault(name, asyncio.Lock())
         async with lock:
@@ -102,7 +107,9 @@ class Tokens:
         token, exp = raw
         if token is None or exp is None or float(exp) <= self._now():
             return None
-        return token.decode() if isinstance(token, bytes) else token
+        token = token.decode() if isinstance(token, bytes) else token
+        self._memory[name] = (token, float(exp))
+        return token
 
     async def _get_redis(self, name: str, fetch: Fetcher) -> str:
         assert self.redis is not None
@@ -120,10 +127,12 @@ class Tokens:
                         return token
                     token, expires_in = await fetch()
                     ttl = cache_seconds(expires_in)
+                    exp = self._now() + ttl
                     async with self.redis.pipeline(transaction=True) as pipe:
-                        pipe.hset(self._key(name), mapping={"token": token, "exp": self._now() + ttl})
+                        pipe.hset(self._key(name), mapping={"token": token, "exp": exp})
                         pipe.pexpire(self._key(name), ttl * 1000)
                         await pipe.execute()
+                    self._memory[name] = (token, exp)
                     return token
                 finally:
                     await self.redis.eval(_UNLOCK, 1, lock_key, me)

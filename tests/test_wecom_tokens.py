@@ -113,3 +113,17 @@ async def test_failed_fetch_releases_the_lock(make_tokens):
     with pytest.raises(RuntimeError):
         await tokens.get("n", broken)
     assert await tokens.get("n", Fetcher()) == "tok1"
+
+
+async def test_a_process_keeps_its_copy_until_refused_then_takes_the_shared_new_token(make_tokens, backend):
+    """Each API call asks for the token: it is answered from the process's copy, with no Redis round trip.
+    When another process has replaced it, the platform refuses the old one once and the shared one is read."""
+    if not backend.redis_url:
+        pytest.skip("one process without Redis: nothing is shared")
+    a, b, fetch = make_tokens(), make_tokens(), Fetcher()
+    assert await a.get("mp", fetch) == "tok1"
+    await b.invalidate("mp", "tok1")  # process B's call was refused: the shared entry goes
+    assert await b.get("mp", fetch) == "tok2"  # B fetched anew
+    assert await a.get("mp", fetch) == "tok1"  # A still answers from its own copy
+    await a.invalidate("mp", "tok1")  # the platform refuses A's old copy once
+    assert await a.get("mp", fetch) == "tok2" and fetch.calls == 2  # B's token, read, not fetched again
