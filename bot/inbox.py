@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -40,17 +41,6 @@ class Item:
 
 
 Handler = Callable[[Item], Awaitable[None]]
-BATCH = 200          # items taken per round
-CONCURRENCY = 64     # conversations handled at once per process
-MAX_FAILURES = 5     # an item failing this often in a row goes to the dead letters instead of blocking
-
-
-def in_order(items: list[Item]) -> list[list[Item]]:
-    """Items grouped by order key, each group in arrival order; keyless items form one group."""
-    groups: dict[str, list[Item]] = {}
-    for item in items:
-        groups.setdefault(item.key, []).append(item)
-    return list(groups.values())
 
 
 class Inbox:
@@ -60,6 +50,12 @@ class Inbox:
         raise NotImplementedError
 
     async def take(self, consumer: str, count: int = 50, block_ms: int = 1000) -> list[Item]:
+        """What `consumer` holds unacknowledged first (a failed item), then anything waiting."""
+        raise NotImplementedError
+
+    async def take_new(self, consumer: str, count: int, block_ms: int) -> list[Item]:
+        """Events this process has not taken yet (the worker loop retries failures itself); also what a
+        dead process left unacknowledged too long."""
         raise NotImplementedError
 
     async def ack(self, item: Item) -> None:
@@ -69,62 +65,14 @@ class Inbox:
         raise NotImplementedError
 
     async def bury(self, item: Item, error: str) -> None:
-        """Keep an item that keeps failing where staff can see it, and stop retrying it."""
+        """Keep an item that keeps failing where an operator can find it, and stop retrying it."""
         raise NotImplementedError
 
     async def run(self, handler: Handler, consumer: str = "worker", stop: asyncio.Event | None = None,
-                  concurrency: int = CONCURRENCY, pause: float = 1.0) -> None:
-        """Take, handle, acknowledge, forever; a failing item is left for a retry, not lost.
-
-        A round handles different people's items concurrently and one person's in order; when one of
-        a person's items fails, their later items wait for its retry rather than overtake it.
-        """
-        stop = stop or asyncio.Event()
-        failures: dict[str, int] = {}
-        while not stop.is_set():
-            try:
-                items = await self.take(consumer, count=BATCH)
-            except Exception:
-                log.exception("inbox take failed")
-                await asyncio.sleep(1)
-                continue
-            done, failed = await self._handle_round(handler, items, concurrency)
-            for item in done:
-                failures.pop(item.id, None)
-            for item, error in failed:
-                failures[item.id] = failures.get(item.id, 0) + 1
-                if failures[item.id] >= MAX_FAILURES:
-                    log.error("%s event %s failed %d times; moved to the dead letters", item.platform, item.id,
-                              MAX_FAILURES)
-                    await self.bury(item, error)
-                    failures.pop(item.id)
-            try:
-                await self.ack_many(done)
-            except Exception:  # handled again later: every handler is idempotent on the platform id
-                log.exception("inbox acknowledgement failed")
-            if failed:
-                await asyncio.sleep(pause)  # a failing item is retried, but not in a hot loop
-
-    @staticmethod
-    async def _handle_round(handler: Handler, items: list[Item], concurrency: int
-                            ) -> tuple[list[Item], list[tuple[Item, str]]]:
-        done: list[Item] = []
-        failed: list[tuple[Item, str]] = []
-        gate = asyncio.Semaphore(concurrency)
-
-        async def person(group: list[Item]) -> None:
-            async with gate:
-                for item in group:
-                    try:
-                        await handler(item)
-                    except Exception as e:
-                        log.exception("processing %s event %s failed; it stays in the inbox", item.platform,
-                                      item.id)
-                        failed.append((item, repr(e)[:500]))
-                        return
-                    done.append(item)
-        await asyncio.gather(*(person(g) for g in in_order(items)))
-        return done, failed
+                  **options: Any) -> None:
+        """Take, handle, acknowledge until `stop` (bot.inbox_worker); a failing item is retried, not lost."""
+        from bot.inbox_worker import InboxWorker
+        await InboxWorker(self, handler, consumer, **options).run(stop)
 
     async def drain(self, handler: Handler, consumer: str = "worker") -> int:
         """Handle everything waiting now, one at a time (tests and shutdown); returns how many were handled."""
@@ -159,6 +107,7 @@ return out
 class RedisInbox(Inbox):
     GROUP = "workers"
     RECLAIM_IDLE_MS = 60_000  # an item a dead consumer held this long is taken over
+    CLAIM_EVERY = 5.0         # seconds between looks for such items in the worker loop
 
     def __init__(self, redis: Redis, prefix: str = "repairbot", reclaim_idle_ms: int | None = None) -> None:
         self.redis = redis
@@ -171,6 +120,8 @@ class RedisInbox(Inbox):
         # of what the callback path costs beyond verify + decrypt.
         self._offers: GroupCommit[tuple[str, str, str, str], bool] = GroupCommit(self._offer_many, max_batch=100)
         self._group_ready = False
+        self._recovered: set[str] = set()
+        self._claimed_at = float("-inf")
 
     async def _ensure_group(self) -> None:
         if self._group_ready:
@@ -212,6 +163,25 @@ class RedisInbox(Inbox):
             entries = [e for _, es in (resp or []) for e in es]
         return self._items(entries)
 
+    async def take_new(self, consumer: str, count: int, block_ms: int) -> list[Item]:
+        await self._ensure_group()
+        if consumer not in self._recovered:  # what this consumer name held before a restart
+            self._recovered.add(consumer)
+            own = await self.redis.xreadgroup(self.GROUP, consumer, {self.stream: "0"}, count=count)
+            entries = [e for _, es in (own or []) for e in es if e[1]]
+            if entries:
+                return self._items(entries)
+        now = time.monotonic()
+        if now - self._claimed_at >= self.CLAIM_EVERY:
+            self._claimed_at = now
+            _, claimed, _ = await self.redis.xautoclaim(self.stream, self.GROUP, consumer, self.reclaim_idle_ms,
+                                                        start_id="0-0", count=count)
+            if claimed:
+                return self._items(claimed)
+        resp = await self.redis.xreadgroup(self.GROUP, consumer, {self.stream: ">"}, count=count,
+                                           block=block_ms or None)
+        return self._items([e for _, es in (resp or []) for e in es])
+
     @staticmethod
     def _items(entries) -> list[Item]:
         out = []
@@ -252,6 +222,7 @@ class DatabaseInbox(Inbox):
         self.sessions = sessions
         self.clock = clock
         self._wakeup = asyncio.Event()
+        self._taken = 0  # the highest id the worker loop has taken: it retries failures itself
 
     async def offer(self, platform: str, dedupe_id: str, payload: dict[str, Any], key: str = "") -> bool:
         # One process and SQLite's single writer: items are handled one at a time, so no order key is kept.
@@ -275,9 +246,22 @@ class DatabaseInbox(Inbox):
             items = await self._pending(count)
         return items
 
-    async def _pending(self, count: int) -> list[Item]:
+    async def take_new(self, consumer: str, count: int, block_ms: int) -> list[Item]:
+        items = await self._pending(count, after=self._taken)
+        if not items and block_ms:
+            self._wakeup.clear()
+            try:
+                await asyncio.wait_for(self._wakeup.wait(), block_ms / 1000)
+            except asyncio.TimeoutError:
+                return []
+            items = await self._pending(count, after=self._taken)
+        if items:
+            self._taken = max(self._taken, *(int(i.id) for i in items))
+        return items
+
+    async def _pending(self, count: int, after: int = 0) -> list[Item]:
         async with self.sessions() as session:
-            rows = (await session.execute(select(InboxItem).where(InboxItem.status == "pending")
+            rows = (await session.execute(select(InboxItem).where(InboxItem.status == "pending", InboxItem.id > after)
                                           .order_by(InboxItem.id).limit(count))).scalars()
             return [Item(str(r.id), r.platform, r.payload) for r in rows]
 

@@ -84,7 +84,7 @@ async def test_an_item_no_processor_here_can_read_is_kept(client):
 
 async def _run_until(inbox, handler, done: asyncio.Event, **kw) -> None:
     """The worker loop, stopped once `done` is set (it finishes its round first)."""
-    await asyncio.wait_for(inbox.run(handler, consumer="worker-t", stop=done, pause=0, **kw), timeout=10)
+    await asyncio.wait_for(inbox.run(handler, consumer="worker-t", stop=done, pause=0, block_ms=20, **kw), timeout=10)
 
 
 async def test_one_persons_items_keep_their_order_while_other_people_go_concurrently(client):
@@ -131,7 +131,7 @@ async def test_after_a_failure_the_persons_later_items_wait_for_its_retry(client
 async def test_an_item_that_keeps_failing_is_set_aside_and_the_rest_go_on(client):
     from sqlalchemy import select
 
-    from bot.inbox import MAX_FAILURES
+    from bot.inbox_worker import MAX_FAILURES
     from store.models import InboxItem
     inbox = client.app[keys.INBOX]
     await inbox.offer("wecom", "poison", {"n": "poison"}, key="dave")
