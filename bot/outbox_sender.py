@@ -164,6 +164,8 @@ class Courier:
         self._tasks: set[asyncio.Task] = set()
         self._gate = asyncio.Semaphore(concurrency)
         self._marks: GroupCommit[tuple[int, str], None] = GroupCommit(self._mark_sent)
+        # Each row's UPDATE stands alone (marking twice is harmless): no BEGIN and COMMIT round trips.
+        self._autocommit = app[keys.DB].execution_options(isolation_level="AUTOCOMMIT")
 
     def hand(self, rows: list[Claimed]) -> None:
         for row in rows:
@@ -216,7 +218,7 @@ class Courier:
         stmt = (update(Outbox).where(Outbox.id == bindparam("row_id"), Outbox.status == "sending")
                 .values(status="sent", sent_at=now, attempts=Outbox.attempts + 1,
                         platform_message_id=bindparam("message_id")))
-        async with self.app[keys.DB].begin() as conn:
+        async with self._autocommit.connect() as conn:
             await conn.execute(stmt, [{"row_id": i, "message_id": m} for i, m in sent])
         return [None] * len(sent)
 
