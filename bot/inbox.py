@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from redis.asyncio import Redis
@@ -66,6 +66,10 @@ class Inbox:
 
     async def bury(self, item: Item, error: str) -> None:
         """Keep an item that keeps failing where an operator can find it, and stop retrying it."""
+        raise NotImplementedError
+
+    async def set_aside(self, limit: int = 200) -> list[dict[str, Any]]:
+        """The items `bury` kept, newest first: id, platform, user (who sent it), error, at."""
         raise NotImplementedError
 
     async def run(self, handler: Handler, consumer: str = "worker", stop: asyncio.Event | None = None,
@@ -182,6 +186,13 @@ class RedisInbox(Inbox):
                                            block=block_ms or None)
         return self._items([e for _, es in (resp or []) for e in es])
 
+    async def set_aside(self, limit: int = 200) -> list[dict[str, Any]]:
+        out = []
+        for raw in await self.redis.lrange(self.dead, 0, limit - 1):
+            d = json.loads(raw)
+            out.append({k: d.get(k, "") for k in ("id", "platform", "user", "error", "at")})
+        return out
+
     @staticmethod
     def _items(entries) -> list[Item]:
         out = []
@@ -206,10 +217,11 @@ class RedisInbox(Inbox):
             await pipe.execute()
 
     async def bury(self, item: Item, error: str) -> None:
-        data = json.dumps({"id": item.id, "platform": item.platform, "payload": item.payload, "error": error},
+        data = json.dumps({"id": item.id, "platform": item.platform, "user": item.key.partition(":")[2],
+                           "error": error, "at": datetime.now(timezone.utc).isoformat(), "payload": item.payload},
                           ensure_ascii=False)
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.rpush(self.dead, data)
+            pipe.lpush(self.dead, data)
             pipe.xack(self.stream, self.GROUP, item.id)
             pipe.xdel(self.stream, item.id)
             await pipe.execute()
@@ -275,6 +287,14 @@ class DatabaseInbox(Inbox):
     async def bury(self, item: Item, error: str) -> None:
         async with self.sessions() as session, session.begin():
             await session.execute(update(InboxItem).where(InboxItem.id == int(item.id)).values(status="dead"))
+
+    async def set_aside(self, limit: int = 200) -> list[dict[str, Any]]:
+        # The embedded inbox keeps no error text: the service log has it.
+        async with self.sessions() as session:
+            rows = (await session.execute(select(InboxItem).where(InboxItem.status == "dead")
+                                          .order_by(InboxItem.id.desc()).limit(limit))).scalars()
+            return [{"id": str(r.id), "platform": r.platform, "user": "", "error": "", "at": r.created_at.isoformat()}
+                    for r in rows]
 
     async def prune(self, older_than: timedelta = timedelta(days=3)) -> None:
         """Forget handled items once no platform would retry them any more."""

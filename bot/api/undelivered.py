@@ -1,4 +1,5 @@
-"""Messages no platform would take (dead letters, closed 48 h windows), with a phone to call instead."""
+"""What did not get through: messages no platform would take (dead letters, closed 48 h windows), with a
+phone to call instead, and residents' messages set aside because processing them kept failing."""
 from __future__ import annotations
 
 from aiohttp import web
@@ -34,3 +35,13 @@ async def undelivered(request: web.Request) -> web.Response:
                 "call": (person.phone if person and person.phone else None) or (ticket.phone if ticket else None),
             })
     return web.json_response({"undelivered": items}, dumps=dumps)
+
+
+@routes.get("/api/v1/unprocessed")
+async def unprocessed(request: web.Request) -> web.Response:
+    items = await request.app[keys.INBOX].set_aside()
+    async with request.app[keys.SESSIONS]() as session:
+        for item in items:
+            person = await person_for(session, item["platform"], item["user"]) if item["user"] else None
+            item["call"] = person.phone if person and person.phone else None
+    return web.json_response({"unprocessed": items}, dumps=dumps)
