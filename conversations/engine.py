@@ -64,7 +64,12 @@ class Engine:
             if draft is not None and self._expired(draft, now):
                 turn.say("intake/expired.j2", d=draft, minutes=self.deps.intake.draft_ttl // 60)
                 draft = None
-            draft = await self._step(turn, draft)
+            try:
+                draft = await self._step(turn, draft)
+            except BaseException:
+                await turn.end(ok=False)
+                raise
+            await turn.end(ok=True)  # the step's database work commits before its state is saved
             last = {"last_message_id": msg.message_id,
                     "last_replies": [[r.text, list(r.options)] for r in turn.replies]} if msg.message_id else {}
             # Written as the lock is released (one round trip on Redis), and only if the step succeeded.
@@ -123,13 +128,13 @@ class Engine:
         if command.name == "help":
             turn.say("intake/help.j2")
             return await self._reask(turn, draft)
-        async with self.deps.sessions() as session:
-            if command.name == "mine":
-                tickets = await tickets_of(session, turn.msg.channel, turn.msg.user)
-                turn.say("tickets/mine.j2", tickets=tickets)
-            else:
-                ticket = await get_ticket(session, command.arg)
-                turn.say("tickets/detail.j2" if ticket else "tickets/not_found.j2", t=ticket, number=command.arg)
+        session = turn.db()
+        if command.name == "mine":
+            tickets = await tickets_of(session, turn.msg.channel, turn.msg.user)
+            turn.say("tickets/mine.j2", tickets=tickets)
+        else:
+            ticket = await get_ticket(session, command.arg)
+            turn.say("tickets/detail.j2" if ticket else "tickets/not_found.j2", t=ticket, number=command.arg)
         return await self._reask(turn, draft)
 
     async def _photo(self, turn: Turn, draft: Draft | None) -> Draft | None:
@@ -151,8 +156,7 @@ class Engine:
         if stored is None:
             turn.say("intake/photo_invalid.j2")
             return await self._reask(turn, draft)
-        async with self.deps.sessions() as session, session.begin():
-            photo = await save_photo(session, stored, msg.channel, msg.user, turn.now)
+        photo = await save_photo(turn.db(), stored, msg.channel, msg.user, turn.now)
         if draft is None or draft.state is None:
             draft = Draft(started_at=turn.now.isoformat())
         draft.photo_ids.append(photo.id)

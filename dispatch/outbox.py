@@ -6,9 +6,15 @@ from typing import Any
 
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from store.db import dialect_name
 from store.models import Outbox
+
+OUTBOX = Outbox.__table__
+# Built once per dialect; run with one parameter set per row.
+ENQUEUE = {name: insert(OUTBOX).on_conflict_do_nothing(index_elements=[OUTBOX.c.dedupe_key])
+           for name, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))}
 
 # Kinds of outbox rows; their payloads name templates and tickets, rendered at delivery time so
 # every copy shows the ticket as it is then.
@@ -17,25 +23,25 @@ CARD = "card"            # {"ticket", "audience": technician | group}
 CARD_UPDATE = "card_update"  # {"copy_id", "reply_token"?}
 
 
-async def enqueue(session: AsyncSession, *, key: str, channel: str, kind: str, payload: dict[str, Any],
+async def enqueue(db: AsyncSession | AsyncConnection, *, key: str, channel: str, kind: str, payload: dict[str, Any],
                   now: datetime, user: str = "", chat: str = "", ticket_id: int | None = None) -> None:
     """Insert once per `key`: a retried domain action never doubles a message."""
-    await enqueue_many(session, [dict(key=key, channel=channel, user=user, chat=chat, payload=payload)],
+    await enqueue_many(db, [dict(key=key, channel=channel, user=user, chat=chat, payload=payload)],
                        kind=kind, now=now, ticket_id=ticket_id)
 
 
-async def enqueue_many(session: AsyncSession, rows: list[dict[str, Any]], *, kind: str, now: datetime,
+async def enqueue_many(db: AsyncSession | AsyncConnection, rows: list[dict[str, Any]], *, kind: str, now: datetime,
                        ticket_id: int | None = None) -> None:
-    """Several rows (`key`, `channel`, `payload`, `user`/`chat`) in one statement, each once per key."""
+    """Several rows (`key`, `channel`, `payload`, `user`/`chat`) in one round trip, each once per key."""
     if not rows:
         return
-    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
     values = [dict(
         dedupe_key=r["key"][:128], ticket_id=ticket_id, channel=r["channel"], kind=kind, payload=r["payload"],
         recipient=";".join(f"{k}:{v}" for k, v in (("user", r.get("user", "")), ("chat", r.get("chat", ""))) if v),
         status="pending", attempts=0, next_attempt_at=now, created_at=now, last_error="", platform_message_id="",
     ) for r in rows]
-    await session.execute(insert(Outbox).values(values).on_conflict_do_nothing(index_elements=[Outbox.dedupe_key]))
+    # On a session, its execute flushes pending objects first (a caller's event before its message).
+    await db.execute(ENQUEUE[dialect_name(db)], values)
 
 
 def split_recipient(recipient: str) -> tuple[str, str]:
