@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from dispatch import outbox, statuses
 from dispatch.people import IDENTITIES, PERSONS, person_for
-from dispatch.tickets import Filed
+from dispatch.filing import Filed
 from store.models import CardCopy, Person, Ticket, TicketEvent, Trade
 
 TRADES = Trade.__table__

@@ -1,17 +1,19 @@
-"""The ticket domain: create (ticket + first audit event in one transaction), duplicates, watchers, queries."""
+"""The ticket domain: reports filed in one transaction (see dispatch.filing), duplicates, watchers, queries."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import bindparam, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from dispatch import statuses
-from dispatch.numbers import next_number
-from dispatch.people import remember_reporter
 from store.db import connection_of
 from store.models import Photo, Ticket, TicketEvent, TicketWatcher
+
+if TYPE_CHECKING:
+    from dispatch.filing import Filed
 
 # Tables for the Core statements of the hot paths (filing, the duplicate check): no ORM objects there.
 TICKETS = Ticket.__table__
@@ -56,53 +58,6 @@ class NewTicket:
     visit_at: datetime | None = None
     photo_ids: tuple[int, ...] = field(default_factory=tuple)
     property: str = "default"
-
-
-@dataclass(frozen=True)
-class Filed:
-    """A ticket just written: what its dispatch messages and the chat reply need, nothing read back."""
-
-    id: int
-    number: str
-    status: str
-    channel: str
-    category: str
-    trade: str
-    visit_text: str
-    version: int = 1
-
-
-async def create_ticket(db: AsyncSession | AsyncConnection, new: NewTicket, actor: str, now: datetime,
-                        tz: str = "Asia/Shanghai", dispatched_to: list[str] | None = None) -> Filed:
-    """Write the ticket and its `created` event (and `dispatched`, when it goes straight to technicians);
-    the caller's transaction commits all or nothing."""
-    conn = await connection_of(db)
-    number = await next_number(conn, now, tz)
-    reporter_id = None
-    if new.reporter_user:
-        reporter_id = await remember_reporter(conn, new.reporter_channel, new.reporter_user, new.reporter_name,
-                                              new.phone, now, new.property)
-    dispatched = dispatched_to is not None
-    status = statuses.DISPATCHED if dispatched else statuses.SUBMITTED
-    ticket_id = (await conn.execute(NEW_TICKET, dict(
-        number=number, property=new.property, status=status, dispatched_at=now if dispatched else None,
-        area=new.area, location=new.location, location_key=new.location_key, reporter_name=new.reporter_name,
-        phone=new.phone, description=new.description, category=new.category, trade=new.trade,
-        channel=new.channel, reporter_channel=new.reporter_channel, reporter_chat=new.reporter_chat,
-        reporter_user=new.reporter_user, reporter_id=reporter_id,
-        visit_text=new.visit_text, visit_at=new.visit_at, created_at=now, version=1,
-    ))).scalar_one()
-    if new.photo_ids:
-        await conn.execute(LINK_PHOTOS, {"photo_ids": list(new.photo_ids), "ticket": ticket_id})
-    events = [dict(ticket_id=ticket_id, at=now, actor=actor, channel=new.channel, action="created",
-                   from_status="", to_status=statuses.SUBMITTED,
-                   details={"category": new.category, "trade": new.trade, "photos": len(new.photo_ids)})]
-    if dispatched:
-        events.append(dict(ticket_id=ticket_id, at=now, actor="system", channel="system", action="dispatched",
-                           from_status=statuses.SUBMITTED, to_status=statuses.DISPATCHED,
-                           details={"technicians": dispatched_to}))
-    await conn.execute(NEW_EVENT, events)
-    return Filed(ticket_id, number, status, new.channel, new.category, new.trade, new.visit_text)
 
 
 @dataclass(frozen=True)
@@ -202,6 +157,7 @@ async def file_report(session: AsyncSession, new: NewTicket, actor: str, now: da
     (the chat reply needs no more, and reading nothing back keeps the step fast).
     """
     from dispatch.actions import plan_dispatch, queue_dispatch
+    from dispatch.filing import create_ticket
 
     conn = await session.connection()
     plan = await plan_dispatch(conn, new.trade, channels)
