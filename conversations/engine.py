@@ -67,9 +67,9 @@ class Engine:
             try:
                 draft = await self._step(turn, draft)
             except BaseException:
-                await turn.end(ok=False)
+                await turn.db.end(ok=False)
                 raise
-            await turn.end(ok=True)  # the step's database work commits before its state is saved
+            await turn.db.end(ok=True)  # the step's database work commits before its state is saved
             last = {"last_message_id": msg.message_id,
                     "last_replies": [[r.text, list(r.options)] for r in turn.replies]} if msg.message_id else {}
             # Written as the lock is released (one round trip on Redis), and only if the step succeeded.
@@ -128,7 +128,7 @@ class Engine:
         if command.name == "help":
             turn.say("intake/help.j2")
             return await self._reask(turn, draft)
-        session = turn.db()
+        session = await turn.db.session()
         if command.name == "mine":
             tickets = await tickets_of(session, turn.msg.channel, turn.msg.user)
             turn.say("tickets/mine.j2", tickets=tickets)
@@ -156,7 +156,7 @@ class Engine:
         if stored is None:
             turn.say("intake/photo_invalid.j2")
             return await self._reask(turn, draft)
-        photo = await save_photo(turn.db(), stored, msg.channel, msg.user, turn.now)
+        photo = await save_photo(await turn.db.session(), stored, msg.channel, msg.user, turn.now)
         if draft is None or draft.state is None:
             draft = Draft(started_at=turn.now.isoformat())
         draft.photo_ids.append(photo.id)

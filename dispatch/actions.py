@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import String, bindparam, select, true, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from dispatch import outbox, statuses
@@ -15,20 +15,27 @@ from store.models import CardCopy, Person, Ticket, TicketEvent, Trade
 TRADES = Trade.__table__
 NO_TECHNICIAN = "notify/no_technician.j2"
 
-# Built once: building a statement costs more than running it.
-TRADE_CHATS = select(TRADES.c.wecom_chat_id, TRADES.c.feishu_chat_id).where(TRADES.c.key == bindparam("trade"))
-STAFF_ACCOUNTS = (  # who may hear of a new ticket, on each platform we can reach them
-    select(PERSONS.c.id, PERSONS.c.name, PERSONS.c.role, PERSONS.c.trades, IDENTITIES.c.platform,
-           IDENTITIES.c.external_id)
-    .join(IDENTITIES, IDENTITIES.c.person_id == PERSONS.c.id)
-    .where(PERSONS.c.role.in_(("technician", "supervisor", "manager")),
-           IDENTITIES.c.platform.in_(bindparam("channels", expanding=True)))
-    .order_by(PERSONS.c.id, IDENTITIES.c.id))
-
 # Platforms a person can be reached on, in the order we prefer for 1:1 cards.
 CARD_PLATFORMS = ("wecom", "feishu", "sim")
 SETTLED = frozenset({statuses.COMPLETED, statuses.VERIFIED, statuses.CLOSED, statuses.CANCELLED,
                      statuses.REJECTED})
+
+# Built once: building a statement costs more than running it. Who may hear of a new ticket, in one
+# round trip: the trade's group chats on every row, and each technician's or supervisor's accounts on
+# the platforms we run (one row with no person when there is nobody).
+_WANTED = select(bindparam("trade", type_=String()).label("key")).subquery("wanted")
+_STAFF = (
+    select(PERSONS.c.id, PERSONS.c.name, PERSONS.c.role, PERSONS.c.trades, IDENTITIES.c.platform,
+           IDENTITIES.c.external_id, IDENTITIES.c.id.label("identity_id"))
+    .join(IDENTITIES, IDENTITIES.c.person_id == PERSONS.c.id)
+    .where(PERSONS.c.role.in_(("technician", "supervisor", "manager")),
+           IDENTITIES.c.platform.in_(bindparam("channels", expanding=True)))
+    .subquery("staff"))
+AUDIENCE = (
+    select(TRADES.c.wecom_chat_id, TRADES.c.feishu_chat_id, _STAFF.c.id, _STAFF.c.name, _STAFF.c.role,
+           _STAFF.c.trades, _STAFF.c.platform, _STAFF.c.external_id)
+    .select_from(_WANTED.outerjoin(TRADES, TRADES.c.key == _WANTED.c.key).outerjoin(_STAFF, true()))
+    .order_by(_STAFF.c.id, _STAFF.c.identity_id))
 
 
 @dataclass(frozen=True)
@@ -67,17 +74,18 @@ class DispatchPlan:
 
 
 async def plan_dispatch(conn: AsyncConnection, trade_key: str, channels: set[str]) -> DispatchPlan:
-    """Two Core queries, whatever the number of staff: the trade row, and staff with accounts."""
-    trade = (await conn.execute(TRADE_CHATS, {"trade": trade_key})).first()
-    wecom_chat, feishu_chat = trade if trade else ("", "")
+    """One query, whatever the number of staff (`AUDIENCE`)."""
+    rows = (await conn.execute(AUDIENCE, {"trade": trade_key, "channels": sorted(channels)})).all()
+    wecom_chat, feishu_chat = (rows[0][0] or "", rows[0][1] or "")  # the trade's chats (none: no trade row)
     groups = tuple((channel, chat) for channel, chat in (("wecom", wecom_chat), ("feishu", feishu_chat))
                    if chat and channel in channels)
     # Feishu group cards carry buttons, so a trade with a Feishu group gets no 1:1 Feishu copies.
     one_to_one = [p for p in CARD_PLATFORMS if p in channels and not (p == "feishu" and feishu_chat)]
-    rows = (await conn.execute(STAFF_ACCOUNTS, {"channels": sorted(channels)})).all()
     best: dict[int, tuple[int, tuple[str, str, str]]] = {}
     supervisors: dict[int, tuple[str, str]] = {}
-    for pid, name, role, trades, platform, external_id in rows:
+    for _, _, pid, name, role, trades, platform, external_id in rows:
+        if pid is None:
+            continue
         if role == "technician":
             if trade_key not in (trades or []) or platform not in one_to_one:
                 continue
