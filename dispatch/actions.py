@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import String, bindparam, select, true, update
+from sqlalchemy import String, bindparam, literal, select, true, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from dispatch import outbox, statuses
@@ -21,15 +21,15 @@ SETTLED = frozenset({statuses.COMPLETED, statuses.VERIFIED, statuses.CLOSED, sta
                      statuses.REJECTED})
 
 # Built once: building a statement costs more than running it. Who may hear of a new ticket, in one
-# round trip: the trade's group chats on every row, and each technician's or supervisor's accounts on
-# the platforms we run (one row with no person when there is nobody).
+# round trip: the trade's group chats on every row, and each technician's or supervisor's accounts
+# (one row with no person when there is nobody).
 _WANTED = select(bindparam("trade", type_=String()).label("key")).subquery("wanted")
 _STAFF = (
     select(PERSONS.c.id, PERSONS.c.name, PERSONS.c.role, PERSONS.c.trades, IDENTITIES.c.platform,
            IDENTITIES.c.external_id, IDENTITIES.c.id.label("identity_id"))
     .join(IDENTITIES, IDENTITIES.c.person_id == PERSONS.c.id)
-    .where(PERSONS.c.role.in_(("technician", "supervisor", "manager")),
-           IDENTITIES.c.platform.in_(bindparam("channels", expanding=True)))
+    # Fixed bound values rather than expanding lists (rendered once); platforms are filtered in Python.
+    .where(PERSONS.c.role.in_([literal("technician"), literal("supervisor"), literal("manager")]))
     .subquery("staff"))
 AUDIENCE = (
     select(TRADES.c.wecom_chat_id, TRADES.c.feishu_chat_id, _STAFF.c.id, _STAFF.c.name, _STAFF.c.role,
@@ -75,7 +75,7 @@ class DispatchPlan:
 
 async def plan_dispatch(conn: AsyncConnection, trade_key: str, channels: set[str]) -> DispatchPlan:
     """One query, whatever the number of staff (`AUDIENCE`)."""
-    rows = (await conn.execute(AUDIENCE, {"trade": trade_key, "channels": sorted(channels)})).all()
+    rows = (await conn.execute(AUDIENCE, {"trade": trade_key})).all()
     wecom_chat, feishu_chat = (rows[0][0] or "", rows[0][1] or "")  # the trade's chats (none: no trade row)
     groups = tuple((channel, chat) for channel, chat in (("wecom", wecom_chat), ("feishu", feishu_chat))
                    if chat and channel in channels)
@@ -84,7 +84,7 @@ async def plan_dispatch(conn: AsyncConnection, trade_key: str, channels: set[str
     best: dict[int, tuple[int, tuple[str, str, str]]] = {}
     supervisors: dict[int, tuple[str, str]] = {}
     for _, _, pid, name, role, trades, platform, external_id in rows:
-        if pid is None:
+        if pid is None or platform not in channels:
             continue
         if role == "technician":
             if trade_key not in (trades or []) or platform not in one_to_one:

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import bindparam, func, insert, or_, select, update
+from sqlalchemy import bindparam, func, insert, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from dispatch import statuses
@@ -30,7 +30,9 @@ OPEN_DUPLICATE = (
     select(TICKETS.c.id, TICKETS.c.number, TICKETS.c.status, TICKETS.c.location, TICKETS.c.description,
            TICKETS.c.created_at, TICKETS.c.reporter_channel, TICKETS.c.reporter_user)
     .where(TICKETS.c.location_key == bindparam("location_key"), TICKETS.c.trade == bindparam("trade"),
-           TICKETS.c.status.in_(statuses.OPEN), TICKETS.c.created_at >= bindparam("since", type_=TICKETS.c.created_at.type))
+           # One bound value per status, not an expanding list: the SQL is rendered once, not per query.
+           TICKETS.c.status.in_([literal(s) for s in sorted(statuses.OPEN)]),
+           TICKETS.c.created_at >= bindparam("since", type_=TICKETS.c.created_at.type))
     .order_by(TICKETS.c.created_at.desc()).limit(1))
 WATCHING = select(WATCHERS.c.id).where(WATCHERS.c.ticket_id == bindparam("ticket_id"),
                                        WATCHERS.c.channel == bindparam("channel"),
