@@ -53,10 +53,10 @@ class Engine:
         started = time.perf_counter()
         key = StorageKey(msg.channel, msg.chat, msg.user)
         storage = self.deps.storage
-        async with storage.lock(key):
+        async with storage.hold(key) as held:
             now = self.deps.clock.now()
             turn = Turn(self.deps, msg, now)
-            raw = await storage.get(key) or {}
+            raw = held.value or {}
             if msg.message_id and raw.get("last_message_id") == msg.message_id:
                 # A platform or our inbox delivered this message again: answer as before, step nothing.
                 return [Reply(text, tuple(options)) for text, options in raw.get("last_replies", [])]
@@ -64,19 +64,25 @@ class Engine:
             if draft is not None and self._expired(draft, now):
                 turn.say("intake/expired.j2", d=draft, minutes=self.deps.intake.draft_ttl // 60)
                 draft = None
-            draft = await self._step(turn, draft)
+            try:
+                draft = await self._step(turn, draft)
+            except BaseException:
+                await turn.db.end(ok=False)
+                raise
+            await turn.db.end(ok=True)  # the step's database work commits before its state is saved
             last = {"last_message_id": msg.message_id,
                     "last_replies": [[r.text, list(r.options)] for r in turn.replies]} if msg.message_id else {}
+            # Written as the lock is released (one round trip on Redis), and only if the step succeeded.
             if draft is None:
-                await storage.unschedule(key)
+                held.unschedule()
                 if last:
-                    await storage.set(key, last, GRACE)  # remembers only the answer, for a redelivery
+                    held.put(last, GRACE)  # remembers only the answer, for a redelivery
                 else:
-                    await storage.delete(key)
+                    held.delete()
             else:
                 draft.updated_at = now.isoformat()
-                await storage.set(key, {**draft.to_dict(), **last}, self.deps.intake.draft_ttl + GRACE)
-                await storage.schedule(key, now + timedelta(seconds=self.deps.intake.draft_ttl))
+                held.put({**draft.to_dict(), **last}, self.deps.intake.draft_ttl + GRACE)
+                held.schedule(now + timedelta(seconds=self.deps.intake.draft_ttl))
         metrics.STEPS.labels(channel=msg.channel).inc()
         metrics.STEP_SECONDS.observe(time.perf_counter() - started)
         return turn.replies
@@ -122,13 +128,13 @@ class Engine:
         if command.name == "help":
             turn.say("intake/help.j2")
             return await self._reask(turn, draft)
-        async with self.deps.sessions() as session:
-            if command.name == "mine":
-                tickets = await tickets_of(session, turn.msg.channel, turn.msg.user)
-                turn.say("tickets/mine.j2", tickets=tickets)
-            else:
-                ticket = await get_ticket(session, command.arg)
-                turn.say("tickets/detail.j2" if ticket else "tickets/not_found.j2", t=ticket, number=command.arg)
+        session = await turn.db.session()
+        if command.name == "mine":
+            tickets = await tickets_of(session, turn.msg.channel, turn.msg.user)
+            turn.say("tickets/mine.j2", tickets=tickets)
+        else:
+            ticket = await get_ticket(session, command.arg)
+            turn.say("tickets/detail.j2" if ticket else "tickets/not_found.j2", t=ticket, number=command.arg)
         return await self._reask(turn, draft)
 
     async def _photo(self, turn: Turn, draft: Draft | None) -> Draft | None:
@@ -150,8 +156,7 @@ class Engine:
         if stored is None:
             turn.say("intake/photo_invalid.j2")
             return await self._reask(turn, draft)
-        async with self.deps.sessions() as session, session.begin():
-            photo = await save_photo(session, stored, msg.channel, msg.user, turn.now)
+        photo = await save_photo(await turn.db.session(), stored, msg.channel, msg.user, turn.now)
         if draft is None or draft.state is None:
             draft = Draft(started_at=turn.now.isoformat())
         draft.photo_ids.append(photo.id)
@@ -164,18 +169,18 @@ class Engine:
         out: list[tuple[StorageKey, list[Reply]]] = []
         storage = self.deps.storage
         for key in await storage.due(now):
-            async with storage.lock(key):
-                raw = await storage.get(key) or {}
+            async with storage.hold(key) as held:
+                raw = held.value or {}
                 draft = Draft.from_dict(raw) if raw.get("state") else None
                 if draft is None:
-                    await storage.unschedule(key)
+                    held.unschedule()
                     continue
                 if not self._expired(draft, now):  # touched since it was scheduled
-                    due = datetime.fromisoformat(draft.updated_at) + timedelta(seconds=self.deps.intake.draft_ttl)
-                    await storage.schedule(key, due)
+                    held.schedule(datetime.fromisoformat(draft.updated_at)
+                                  + timedelta(seconds=self.deps.intake.draft_ttl))
                     continue
-                await storage.delete(key)
-                await storage.unschedule(key)
+                held.delete()
+                held.unschedule()
             metrics.DRAFTS_EXPIRED.inc()
             text = self.deps.texts.render("intake/expired.j2", d=draft, minutes=self.deps.intake.draft_ttl // 60)
             out.append((key, [Reply(text)]))

@@ -15,6 +15,7 @@ from conversations.extract import (
 )
 from conversations.messages import InboundMessage, Reply
 from conversations.report import build_report
+from conversations.stepdb import StepDatabase
 from conversations.states import State, StatesGroup
 from conversations.visit_time import parse_visit
 
@@ -76,6 +77,10 @@ class Turn:
     now: datetime
     replies: list[Reply] = field(default_factory=list)
     bad_phone: str = ""        # a phone-like string this message held that is not a valid number
+    db: StepDatabase = field(init=False, repr=False)  # the step's database work, opened on first use
+
+    def __post_init__(self) -> None:
+        self.db = StepDatabase(self.deps.sessions)
 
     def say(self, template: str, options: tuple[str, ...] = (), **ctx: Any) -> None:
         self.replies.append(Reply(self.text(template, **ctx), options))
@@ -141,11 +146,10 @@ async def _joined_duplicate(turn: Turn, draft: Draft) -> bool:
     if draft.duplicate_checked == f"{key}|{trade}":
         return False  # checked on an earlier message of this draft: the place and trade are unchanged
     draft.duplicate_checked = f"{key}|{trade}"
-    async with turn.deps.sessions() as session, session.begin():
-        ticket = await find_duplicate(session, key, trade, turn.now, turn.deps.intake.duplicate_window)
-        if ticket is None:
-            return False
-        await add_watcher(session, ticket, turn.msg.channel, turn.msg.chat, turn.msg.user, turn.now)
+    ticket = await find_duplicate(await turn.db.lookup(), key, trade, turn.now, turn.deps.intake.duplicate_window)
+    if ticket is None:
+        return False
+    await add_watcher(await turn.db.session(), ticket, turn.msg.channel, turn.msg.chat, turn.msg.user, turn.now)
     draft.state = Intake.duplicate.name
     draft.duplicate_of = ticket.number
     turn.say("intake/duplicate.j2", options=("新报",), t=ticket)
@@ -276,10 +280,9 @@ async def _prefill_contact(turn: Turn, draft: Draft) -> None:
     """A resident who reported before is not asked for name and phone again; the summary shows them."""
     if draft.name and draft.phone:
         return
-    from dispatch.people import person_for
+    from dispatch.people import contact_for
 
-    async with turn.deps.sessions() as session:
-        person = await person_for(session, turn.msg.channel, turn.msg.user)
+    person = await contact_for(await turn.db.lookup(), turn.msg.channel, turn.msg.user)
     if person and person.role == "resident" and person.phone:
         draft.name = draft.name or person.name
         draft.phone = draft.phone or person.phone
@@ -385,9 +388,9 @@ async def submit(turn: Turn, draft: Draft) -> Draft | None:
             setattr(draft, {"reporter_name": "name"}.get(err.field, err.field), "")
         await advance(turn, draft)
         return draft
-    async with deps.sessions() as session, session.begin():
-        ticket = await file_report(session, new, f"{turn.msg.channel}:{turn.msg.user}", turn.now,
-                                   channels=set(deps.channels), tz=deps.tz, load_related=False)
+    # Committed with the rest of the step, by the engine.
+    ticket = await file_report(await turn.db.session(), new, f"{turn.msg.channel}:{turn.msg.user}", turn.now,
+                               channels=set(deps.channels), tz=deps.tz, load_related=False)
     metrics.TICKETS_CREATED.labels(channel=ticket.channel, category=ticket.category).inc()
     turn.say("intake/created.j2", t=ticket, photos=len(draft.photo_ids))
     return None

@@ -19,6 +19,7 @@ class Texts:
             trim_blocks=True,
             lstrip_blocks=True,
             keep_trailing_newline=False,
+            auto_reload=False,  # templates ship with the code: no stat() of the file on every render
         )
         self.env.filters["local"] = self._local
         self.env.filters["mask_phone"] = mask_phone

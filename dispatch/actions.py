@@ -4,17 +4,38 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import String, bindparam, literal, select, true, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from dispatch import outbox, statuses
-from dispatch.people import person_for
-from store.models import CardCopy, Person, PersonIdentity, Ticket, TicketEvent, Trade
+from dispatch.people import IDENTITIES, PERSONS, person_for
+from dispatch.filing import Filed
+from store.models import CardCopy, Person, Ticket, TicketEvent, Trade
+
+TRADES = Trade.__table__
+NO_TECHNICIAN = "notify/no_technician.j2"
 
 # Platforms a person can be reached on, in the order we prefer for 1:1 cards.
 CARD_PLATFORMS = ("wecom", "feishu", "sim")
 SETTLED = frozenset({statuses.COMPLETED, statuses.VERIFIED, statuses.CLOSED, statuses.CANCELLED,
                      statuses.REJECTED})
+
+# Built once: building a statement costs more than running it. Who may hear of a new ticket, in one
+# round trip: the trade's group chats on every row, and each technician's or supervisor's accounts
+# (one row with no person when there is nobody).
+_WANTED = select(bindparam("trade", type_=String()).label("key")).subquery("wanted")
+_STAFF = (
+    select(PERSONS.c.id, PERSONS.c.name, PERSONS.c.role, PERSONS.c.trades, IDENTITIES.c.platform,
+           IDENTITIES.c.external_id, IDENTITIES.c.id.label("identity_id"))
+    .join(IDENTITIES, IDENTITIES.c.person_id == PERSONS.c.id)
+    # Fixed bound values rather than expanding lists (rendered once); platforms are filtered in Python.
+    .where(PERSONS.c.role.in_([literal("technician"), literal("supervisor"), literal("manager")]))
+    .subquery("staff"))
+AUDIENCE = (
+    select(TRADES.c.wecom_chat_id, TRADES.c.feishu_chat_id, _STAFF.c.id, _STAFF.c.name, _STAFF.c.role,
+           _STAFF.c.trades, _STAFF.c.platform, _STAFF.c.external_id)
+    .select_from(_WANTED.outerjoin(TRADES, TRADES.c.key == _WANTED.c.key).outerjoin(_STAFF, true()))
+    .order_by(_STAFF.c.id, _STAFF.c.identity_id))
 
 
 @dataclass(frozen=True)
@@ -37,10 +58,12 @@ def _event(ticket: Ticket, now: datetime, actor: str, channel: str, action: str,
 
 @dataclass(frozen=True)
 class DispatchPlan:
-    """Who a new ticket goes to (BR-8): its trade's group chats and one copy per technician."""
+    """Who a new ticket goes to (BR-8): its trade's group chats and one copy per technician; with
+    neither, the trade's supervisors are told instead."""
 
     groups: tuple[tuple[str, str], ...] = ()                # (channel, chat id)
     technicians: tuple[tuple[str, str, str], ...] = ()      # (channel, user id, name)
+    supervisors: tuple[tuple[str, str], ...] = ()           # (channel, user id)
 
     @property
     def names(self) -> list[str]:
@@ -50,40 +73,44 @@ class DispatchPlan:
         return bool(self.groups or self.technicians)
 
 
-async def plan_dispatch(session: AsyncSession, trade_key: str, channels: set[str]) -> DispatchPlan:
-    """Two queries, whatever the number of technicians: the trade row, and technicians with accounts."""
-    trade = await session.get(Trade, trade_key)
-    groups = tuple((channel, chat) for channel, chat in (("wecom", trade.wecom_chat_id if trade else ""),
-                                                         ("feishu", trade.feishu_chat_id if trade else ""))
+async def plan_dispatch(conn: AsyncConnection, trade_key: str, channels: set[str]) -> DispatchPlan:
+    """One query, whatever the number of staff (`AUDIENCE`)."""
+    rows = (await conn.execute(AUDIENCE, {"trade": trade_key})).all()
+    wecom_chat, feishu_chat = (rows[0][0] or "", rows[0][1] or "")  # the trade's chats (none: no trade row)
+    groups = tuple((channel, chat) for channel, chat in (("wecom", wecom_chat), ("feishu", feishu_chat))
                    if chat and channel in channels)
     # Feishu group cards carry buttons, so a trade with a Feishu group gets no 1:1 Feishu copies.
-    one_to_one = [p for p in CARD_PLATFORMS if p in channels and not (p == "feishu" and trade and trade.feishu_chat_id)]
-    rows = (await session.execute(
-        select(Person.id, Person.name, Person.trades, PersonIdentity.platform, PersonIdentity.external_id)
-        .join(PersonIdentity, PersonIdentity.person_id == Person.id)
-        .where(Person.role == "technician", PersonIdentity.platform.in_(one_to_one))
-        .order_by(Person.id))).all()
+    one_to_one = [p for p in CARD_PLATFORMS if p in channels and not (p == "feishu" and feishu_chat)]
     best: dict[int, tuple[int, tuple[str, str, str]]] = {}
-    for pid, name, trades, platform, external_id in rows:
-        if trade_key not in (trades or []):
+    supervisors: dict[int, tuple[str, str]] = {}
+    for _, _, pid, name, role, trades, platform, external_id in rows:
+        if pid is None or platform not in channels:
             continue
-        rank = one_to_one.index(platform)
-        if pid not in best or rank < best[pid][0]:
-            best[pid] = (rank, (platform, external_id, name))  # one copy, on the preferred platform
-    return DispatchPlan(groups, tuple(v for _, v in best.values()))
+        if role == "technician":
+            if trade_key not in (trades or []) or platform not in one_to_one:
+                continue
+            rank = one_to_one.index(platform)
+            if pid not in best or rank < best[pid][0]:
+                best[pid] = (rank, (platform, external_id, name))  # one copy, on the preferred platform
+        elif not trades or trade_key in trades:
+            supervisors.setdefault(pid, (platform, external_id))  # their first account we can reach
+    return DispatchPlan(groups, tuple(v for _, v in best.values()), tuple(supervisors.values()))
 
 
-async def queue_dispatch(session: AsyncSession, ticket: Ticket, plan: DispatchPlan, now: datetime,
-                         channels: set[str]) -> None:
+async def queue_dispatch(conn: AsyncConnection, ticket: Filed, plan: DispatchPlan, now: datetime) -> None:
     """The plan's cards as outbox rows (one statement); with nobody to send to, the supervisors hear."""
     if not plan:
-        await _tell_supervisors(session, ticket, now, "notify/no_technician.j2", channels)
+        # Keys as `_tell_supervisors` makes them, so a retried filing never doubles a notice.
+        rows = [dict(key=f"{ticket.number}:{NO_TECHNICIAN}:{channel}:{user}:{ticket.version}:", channel=channel,
+                     user=user, payload={"template": NO_TECHNICIAN, "ticket": ticket.number, "vars": {}})
+                for channel, user in plan.supervisors]
+        await outbox.enqueue_many(conn, rows, kind=outbox.TEXT, now=now, ticket_id=ticket.id)
         return
     rows = [dict(key=f"{ticket.number}:dispatch:{channel}:chat:{chat}", channel=channel, chat=chat,
                  payload={"ticket": ticket.number, "audience": "group"}) for channel, chat in plan.groups]
     rows += [dict(key=f"{ticket.number}:dispatch:{channel}:user:{user}", channel=channel, user=user,
                   payload={"ticket": ticket.number, "audience": "technician"}) for channel, user, _ in plan.technicians]
-    await outbox.enqueue_many(session, rows, kind=outbox.CARD, now=now, ticket_id=ticket.id)
+    await outbox.enqueue_many(conn, rows, kind=outbox.CARD, now=now, ticket_id=ticket.id)
 
 
 async def _tell_supervisors(session: AsyncSession, ticket: Ticket, now: datetime, template: str,

@@ -6,9 +6,15 @@ from typing import Any
 
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from store.db import dialect_name
 from store.models import Outbox
+
+OUTBOX = Outbox.__table__
+# Built once per dialect; run with one parameter set per row.
+ENQUEUE = {name: insert(OUTBOX).on_conflict_do_nothing(index_elements=[OUTBOX.c.dedupe_key])
+           for name, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))}
 
 # Kinds of outbox rows; their payloads name templates and tickets, rendered at delivery time so
 # every copy shows the ticket as it is then.
@@ -17,20 +23,20 @@ CARD = "card"            # {"ticket", "audience": technician | group}
 CARD_UPDATE = "card_update"  # {"copy_id", "reply_token"?}
 
 
-async def enqueue(session: AsyncSession, *, key: str, channel: str, kind: str, payload: dict[str, Any],
+async def enqueue(db: AsyncSession | AsyncConnection, *, key: str, channel: str, kind: str, payload: dict[str, Any],
                   now: datetime, user: str = "", chat: str = "", ticket_id: int | None = None) -> None:
     """Insert once per `key`: a retried domain action never doubles a message."""
-    await enqueue_many(session, [dict(key=key, channel=channel, user=user, chat=chat, payload=payload)],
+    await enqueue_many(db, [dict(key=key, channel=channel, user=user, chat=chat, payload=payload)],
                        kind=kind, now=now, ticket_id=ticket_id)
 
 
-async def enqueue_many(session: AsyncSession, rows: list[dict[str, Any]], *, kind: str, now: datetime,
+async def enqueue_many(db: AsyncSession | AsyncConnection, rows: list[dict[str, Any]], *, kind: str, now: datetime,
                        ticket_id: int | None = None) -> None:
-    """Several rows (`key`, `channel`, `payload`, `user`/`chat`) in one statement, each once per key."""
+    """Several rows (`key`, `channel`, `payload`, `user`/`chat`) in one round trip, each once per key."""
     if not rows:
         return
-    await session.execute(insert_once(session.bind.dialect.name, values_of(rows, kind=kind, now=now,
-                                                                           ticket_id=ticket_id)))
+    # On a session, its execute flushes pending objects first (a caller's event before its message).
+    await db.execute(ENQUEUE[dialect_name(db)], values_of(rows, kind=kind, now=now, ticket_id=ticket_id))
 
 
 def values_of(rows: list[dict[str, Any]], *, kind: str, now: datetime, ticket_id: int | None = None,
@@ -44,12 +50,10 @@ def values_of(rows: list[dict[str, Any]], *, kind: str, now: datetime, ticket_id
     ) for r in rows]
 
 
-def insert_once(dialect: str, values: list[dict[str, Any]] | None = None):
-    """INSERT … ON CONFLICT (dedupe_key) DO NOTHING: a row already recorded under its key is kept as is.
-    Without `values`, the statement takes them as executemany parameters."""
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    stmt = insert(Outbox) if values is None else insert(Outbox).values(values)
-    return stmt.on_conflict_do_nothing(index_elements=[Outbox.dedupe_key])
+def insert_once(dialect: str):
+    """INSERT … ON CONFLICT (dedupe_key) DO NOTHING, run with one parameter set per row: a row already
+    recorded under its key is kept as is."""
+    return ENQUEUE[dialect]
 
 
 def recipient_of(user: str, chat: str) -> str:

@@ -1,16 +1,43 @@
-"""The ticket domain: create (ticket + first audit event in one transaction), duplicates, watchers, queries."""
+"""The ticket domain: reports filed in one transaction (see dispatch.filing), duplicates, watchers, queries."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
-from sqlalchemy import func, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import bindparam, func, insert, literal, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from dispatch import statuses
-from dispatch.numbers import next_number
-from dispatch.people import remember_reporter
+from store.db import connection_of
 from store.models import Photo, Ticket, TicketEvent, TicketWatcher
+
+if TYPE_CHECKING:
+    from dispatch.filing import Filed
+
+# Tables for the Core statements of the hot paths (filing, the duplicate check): no ORM objects there.
+TICKETS = Ticket.__table__
+EVENTS = TicketEvent.__table__
+PHOTOS = Photo.__table__
+WATCHERS = TicketWatcher.__table__
+
+# Built once: building a statement costs more than running it.
+NEW_TICKET = insert(TICKETS).returning(TICKETS.c.id)
+LINK_PHOTOS = (update(PHOTOS).where(PHOTOS.c.id.in_(bindparam("photo_ids", expanding=True)))
+               .values(ticket_id=bindparam("ticket")))
+NEW_EVENT = insert(EVENTS)
+OPEN_DUPLICATE = (
+    select(TICKETS.c.id, TICKETS.c.number, TICKETS.c.status, TICKETS.c.location, TICKETS.c.description,
+           TICKETS.c.created_at, TICKETS.c.reporter_channel, TICKETS.c.reporter_user)
+    .where(TICKETS.c.location_key == bindparam("location_key"), TICKETS.c.trade == bindparam("trade"),
+           # One bound value per status, not an expanding list: the SQL is rendered once, not per query.
+           TICKETS.c.status.in_([literal(s) for s in sorted(statuses.OPEN)]),
+           TICKETS.c.created_at >= bindparam("since", type_=TICKETS.c.created_at.type))
+    .order_by(TICKETS.c.created_at.desc()).limit(1))
+WATCHING = select(WATCHERS.c.id).where(WATCHERS.c.ticket_id == bindparam("ticket_id"),
+                                       WATCHERS.c.channel == bindparam("channel"),
+                                       WATCHERS.c.user_id == bindparam("user_id"))
+NEW_WATCHER = insert(WATCHERS)
 
 
 @dataclass(frozen=True)
@@ -35,68 +62,41 @@ class NewTicket:
     property: str = "default"
 
 
-async def create_ticket(session: AsyncSession, new: NewTicket, actor: str, now: datetime,
-                        tz: str = "Asia/Shanghai", dispatched_to: list[str] | None = None) -> Ticket:
-    """Write the ticket and its `created` event (and `dispatched`, when it goes straight to technicians);
-    the caller's transaction commits all or nothing."""
-    number = await next_number(session, now, tz)
-    reporter = None
-    if new.reporter_user:
-        reporter = await remember_reporter(session, new.reporter_channel, new.reporter_user,
-                                           new.reporter_name, new.phone, now, new.property)
-    dispatched = dispatched_to is not None
-    ticket = Ticket(
-        number=number, property=new.property, status=statuses.DISPATCHED if dispatched else statuses.SUBMITTED,
-        dispatched_at=now if dispatched else None, area=new.area,
-        location=new.location, location_key=new.location_key, reporter_name=new.reporter_name,
-        phone=new.phone, description=new.description, category=new.category, trade=new.trade,
-        channel=new.channel, reporter_channel=new.reporter_channel, reporter_chat=new.reporter_chat,
-        reporter_user=new.reporter_user, reporter_id=reporter.id if reporter else None,
-        visit_text=new.visit_text, visit_at=new.visit_at, created_at=now, version=1,
-    )
-    session.add(ticket)
-    await session.flush()
-    if new.photo_ids:
-        photos = (await session.execute(select(Photo).where(Photo.id.in_(new.photo_ids)))).scalars()
-        for p in photos:
-            p.ticket_id = ticket.id
-    session.add(TicketEvent(
-        ticket_id=ticket.id, at=now, actor=actor, channel=new.channel, action="created",
-        from_status="", to_status=statuses.SUBMITTED,
-        details={"category": new.category, "trade": new.trade, "photos": len(new.photo_ids)},
-    ))
-    if dispatched:
-        session.add(TicketEvent(ticket_id=ticket.id, at=now, actor="system", channel="system", action="dispatched",
-                                from_status=statuses.SUBMITTED, to_status=statuses.DISPATCHED,
-                                details={"technicians": dispatched_to}))
-    await session.flush()
-    return ticket
+@dataclass(frozen=True)
+class OpenTicket:
+    """What the duplicate notice shows of an open ticket, and what joining it as a watcher needs."""
+
+    id: int
+    number: str
+    status: str
+    location: str
+    description: str
+    created_at: datetime
+    reporter_channel: str
+    reporter_user: str
 
 
-async def find_duplicate(session: AsyncSession, location_key: str, trade: str, now: datetime,
-                         window: int) -> Ticket | None:
+async def find_duplicate(db: AsyncSession | AsyncConnection, location_key: str, trade: str, now: datetime,
+                         window: int) -> OpenTicket | None:
     """BR-4: an open ticket for the same place and trade reported within the window."""
-    stmt = (select(Ticket)
-            .where(Ticket.location_key == location_key, Ticket.trade == trade,
-                   Ticket.status.in_(statuses.OPEN), Ticket.created_at >= now - timedelta(seconds=window))
-            .order_by(Ticket.created_at.desc()).limit(1))
-    return (await session.execute(stmt)).scalar_one_or_none()
+    row = (await (await connection_of(db)).execute(OPEN_DUPLICATE, {
+        "location_key": location_key, "trade": trade, "since": now - timedelta(seconds=window)})).first()
+    return OpenTicket(*row) if row else None
 
 
-async def add_watcher(session: AsyncSession, ticket: Ticket, channel: str, chat: str, user: str,
+async def add_watcher(db: AsyncSession | AsyncConnection, ticket: OpenTicket, channel: str, chat: str, user: str,
                       now: datetime) -> bool:
     """Join a repeat reporter to the open ticket (BR-4); False when they already watch it."""
     if ticket.reporter_channel == channel and ticket.reporter_user == user:
         return False
-    exists = await session.execute(select(TicketWatcher.id).where(
-        TicketWatcher.ticket_id == ticket.id, TicketWatcher.channel == channel, TicketWatcher.user_id == user))
-    if exists.first():
+    conn = await connection_of(db)
+    if (await conn.execute(WATCHING, {"ticket_id": ticket.id, "channel": channel, "user_id": user})).first():
         return False
-    session.add(TicketWatcher(ticket_id=ticket.id, channel=channel, chat_id=chat, user_id=user, created_at=now))
-    session.add(TicketEvent(ticket_id=ticket.id, at=now, actor=f"{channel}:{user}", channel=channel,
-                            action="watcher_joined", from_status=ticket.status, to_status=ticket.status,
-                            details={"reason": "duplicate_report"}))
-    await session.flush()
+    await conn.execute(NEW_WATCHER, dict(ticket_id=ticket.id, channel=channel, chat_id=chat, user_id=user,
+                                         created_at=now))
+    await conn.execute(NEW_EVENT, dict(ticket_id=ticket.id, at=now, actor=f"{channel}:{user}", channel=channel,
+                                       action="watcher_joined", from_status=ticket.status, to_status=ticket.status,
+                                       details={"reason": "duplicate_report"}))
     return True
 
 
@@ -151,16 +151,20 @@ async def save_photo(session: AsyncSession, stored, channel: str, uploader: str,
 
 
 async def file_report(session: AsyncSession, new: NewTicket, actor: str, now: datetime, *, channels: set[str],
-                      tz: str = "Asia/Shanghai", load_related: bool = True) -> Ticket:
+                      tz: str = "Asia/Shanghai", load_related: bool = True) -> Ticket | Filed:
     """A finished report: the ticket, its first event and its dispatch messages, in one transaction.
 
-    `load_related=False` skips reading back events, photos and assignee (the chat reply needs none).
+    Written with Core statements on the session's connection. `load_related=True` returns the `Ticket`
+    with its events, photos and assignee (the REST API shows them); `False` returns only `Filed`
+    (the chat reply needs no more, and reading nothing back keeps the step fast).
     """
     from dispatch.actions import plan_dispatch, queue_dispatch
+    from dispatch.filing import create_ticket
 
-    plan = await plan_dispatch(session, new.trade, channels)
-    ticket = await create_ticket(session, new, actor, now, tz, dispatched_to=plan.names if plan else None)
-    await queue_dispatch(session, ticket, plan, now, channels)
-    if load_related:
-        await session.refresh(ticket, ["events", "photos", "assignee"])
-    return ticket
+    conn = await session.connection()
+    plan = await plan_dispatch(conn, new.trade, channels)
+    filed = await create_ticket(conn, new, actor, now, tz, dispatched_to=plan.names if plan else None)
+    await queue_dispatch(conn, filed, plan, now)
+    if not load_related:
+        return filed
+    return await session.get_one(Ticket, filed.id)  # events, photos and assignee load with it (selectin)

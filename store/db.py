@@ -7,7 +7,7 @@ from importlib.resources import files
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker, create_async_engine, AsyncSession
 
 
 def make_engine(url: str, pool_size: int = 10) -> AsyncEngine:
@@ -32,6 +32,15 @@ def make_engine(url: str, pool_size: int = 10) -> AsyncEngine:
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+async def connection_of(db: AsyncSession | AsyncConnection) -> AsyncConnection:
+    """The connection under a session, in its transaction: Core statements on it skip the ORM's work."""
+    return db if isinstance(db, AsyncConnection) else await db.connection()
+
+
+def dialect_name(db: AsyncSession | AsyncConnection) -> str:
+    return (db.dialect if isinstance(db, AsyncConnection) else db.bind.dialect).name
 
 
 def alembic_config(url: str) -> Config:

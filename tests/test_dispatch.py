@@ -8,7 +8,7 @@ from bot.app import create_app
 from bot.card_actions import press
 from conversations.messages import ButtonPress
 from dispatch.payloads import CardAction, decode
-from tests.conftest import auth
+from tests.conftest import Sim, auth
 
 REPORT = ["9栋2单元301马桶堵了", "刘女士 13912345678", "确认"]
 
@@ -128,3 +128,48 @@ async def test_group_card_masks_the_phone(client, sim):
     assert "139****5678" in group and "13912345678" not in group
     assert "13912345678" in tech
     assert mask_phone("13800138000") == "138****8000"
+
+
+
+async def test_with_no_technician_for_the_trade_the_supervisors_are_told(aiohttp_client, make_settings, clock, backend):
+    """A ticket nobody can take still goes out: the supervisors of its trade hear of it (BR-8)."""
+    from sqlalchemy import select
+
+    from bot.app import create_app, run_pending
+    from store.models import Outbox
+
+    staff = [{"name": "王主管", "role": "supervisor", "trades": [], "sim_user": "boss", "phone": "13800000009"},
+             {"name": "孙主管", "role": "supervisor", "trades": ["electrical"], "sim_user": "sparks",
+              "phone": "13800000008"},
+             {"name": "李师傅", "role": "technician", "trades": ["electrical"], "sim_user": "lisi",
+              "phone": "13800000003"}]
+    app = create_app(make_settings(staff=staff), clock=clock, run_background=False, redis_prefix=backend.prefix)
+    client = await aiohttp_client(app)
+    number = await report(Sim(client))  # a plumbing fault: no plumber among the staff
+    async with app[keys.SESSIONS]() as s:
+        rows = (await s.execute(select(Outbox))).scalars().all()
+    told = [r for r in rows if r.kind == "text" and r.payload.get("template") == "notify/no_technician.j2"]
+    assert [(r.recipient, r.dedupe_key) for r in told] == [
+        ("user:boss", f"{number}:notify/no_technician.j2:sim:boss:1:")]  # not the electrical supervisor
+    assert [r for r in rows if r.kind == "card"] == []
+    await run_pending(app)
+    assert any(number in i["text"] and "没有可派的维修人员" in i["text"] for i in await sent_to(client, "boss"))
+    t = await (await client.get(f"/api/v1/tickets/{number}", headers=auth())).json()
+    assert t["status"] == "submitted" and [e["action"] for e in t["events"]] == ["created"]
+
+
+async def test_dispatch_writes_one_card_per_technician_and_the_dispatched_event(client, sim):
+    from sqlalchemy import select
+
+    from store.models import Outbox
+    number = await report(sim)
+    async with client.app[keys.SESSIONS]() as s:
+        rows = (await s.execute(select(Outbox).where(Outbox.kind == "card"))).scalars().all()
+    assert sorted((r.recipient, r.dedupe_key, r.payload["audience"]) for r in rows) == [
+        ("user:zhangsan", f"{number}:dispatch:sim:user:zhangsan", "technician"),
+        ("user:zhaoliu", f"{number}:dispatch:sim:user:zhaoliu", "technician")]
+    t = await sim.ticket(number)
+    assert t["status"] == "dispatched" and t["dispatched_at"]
+    assert [(e["action"], e["from_status"], e["to_status"]) for e in t["events"]] == [
+        ("created", None, "submitted"), ("dispatched", "submitted", "dispatched")]
+    assert t["events"][1]["details"] == {"technicians": ["张师傅", "赵师傅"]}

@@ -338,3 +338,37 @@ async def test_a_bad_phone_in_the_first_message_is_pointed_out(sim):
     assert any("「1381234567」不是有效的电话号码" in t for t in r)
     r = await sim.say("u18", "13812345678")
     assert "请核对" in r[-1] and "13812345678" in r[-1]
+
+
+async def test_a_returning_resident_is_remembered_with_the_latest_contact(sim, client):
+    """One person per account, whatever the number of reports; the last report's name and phone are kept."""
+    from sqlalchemy import func, select
+
+    from bot import keys
+    from dispatch.people import person_for
+    from store.models import Person
+
+    await sim.say("u30", "A座大堂的灯不亮了 王女士 13812345678")
+    await sim.say("u30", "确认")
+    await sim.say("u30", "9栋2单元301马桶堵了 王小姐 13900001111")
+    await sim.say("u30", "确认")
+    async with client.app[keys.SESSIONS]() as s:
+        person = await person_for(s, "sim", "u30")
+        residents = (await s.execute(select(func.count(Person.id)).where(Person.role == "resident"))).scalar_one()
+    assert (person.name, person.phone, person.role, residents) == ("王小姐", "13900001111", "resident", 1)
+    tickets = await sim.tickets()
+    assert len(tickets) == 2
+
+
+async def test_staff_reporting_a_fault_keep_their_staff_record(sim, client):
+    from bot import keys
+    from dispatch.people import person_for
+
+    await sim.say("zhangsan", "A座大堂的灯不亮了 王女士 13812345678")
+    r = await sim.say("zhangsan", "确认")
+    assert "单号" in r[0]
+    async with client.app[keys.SESSIONS]() as s:
+        person = await person_for(s, "sim", "zhangsan")
+    assert (person.name, person.phone, person.role) == ("张师傅", "13800000001", "technician")
+    [t] = await sim.tickets()
+    assert t["reporter_name"] == "王女士" and t["phone"] == "13812345678"

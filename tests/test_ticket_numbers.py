@@ -31,3 +31,23 @@ async def test_the_day_is_the_local_day(backend):
         late = await next_number(s, datetime(2026, 11, 29, 16, 30, tzinfo=ZoneInfo("UTC")))
     await db.dispose()
     assert late == "BX20261130-0001"
+
+
+async def test_a_filed_ticket_takes_the_next_number_past_four_digits(backend):
+    """A busy day past 9999 gets five digits, as f"{n:04d}" would give, on every database's filing path."""
+    from dispatch.tickets import NewTicket, file_report
+    from store.models import TicketCounter
+
+    db = make_engine(backend.db_url)
+    sessions = make_sessionmaker(db)
+    now = datetime(2026, 11, 29, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+    new = NewTicket(area="public", location="A座大堂", location_key="A座大堂", reporter_name="王女士",
+                    phone="13812345678", description="灯不亮", category="normal", trade="electrical", channel="api")
+    async with sessions() as s, s.begin():
+        s.add(TicketCounter(day="20261129", last=9998))
+    numbers = []
+    for _ in range(2):
+        async with sessions() as s, s.begin():
+            numbers.append((await file_report(s, new, "api:desk", now, channels=set(), load_related=False)).number)
+    await db.dispose()
+    assert numbers == ["BX20261129-9999", "BX20261129-10000"]

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
-from conversations.storage.base import StateStorage, StorageKey
+from conversations.storage.base import Held, StateStorage, StorageKey
 from store.clock import Clock
 
 
@@ -20,12 +20,14 @@ class MemoryStorage(StateStorage):
         self._deadlines: dict[StorageKey, float] = {}
 
     @asynccontextmanager
-    async def lock(self, key: StorageKey) -> AsyncIterator[None]:
+    async def hold(self, key: StorageKey) -> AsyncIterator[Held]:
         lock, users = self._locks.get(key, (asyncio.Lock(), 0))
         self._locks[key] = (lock, users + 1)
         try:
             async with lock:
-                yield
+                held = Held(await self.get(key))
+                yield held
+                await self._apply(key, held)
         finally:
             # Forget the lock once nobody waits on it, so idle conversations cost nothing.
             lock, users = self._locks[key]
@@ -33,6 +35,16 @@ class MemoryStorage(StateStorage):
                 del self._locks[key]
             else:
                 self._locks[key] = (lock, users - 1)
+
+    async def _apply(self, key: StorageKey, held: Held) -> None:
+        if held.write is not None:
+            await self.set(key, *held.write)
+        elif held.drop:
+            await self.delete(key)
+        if held.due is not None:
+            await self.schedule(key, held.due)
+        elif held.clear_due:
+            await self.unschedule(key)
 
     async def get(self, key: StorageKey) -> dict[str, Any] | None:
         item = self._values.get(key)
