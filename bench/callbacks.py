@@ -1,7 +1,9 @@
 """Callback benchmark: encrypted WeCom (and Feishu) callbacks over loopback HTTP, the service vs. a bare handler.
 
-Three child processes, so this process measures nothing but HTTP round trips:
-  service   `python -m bot serve --config <tmp>/repairbot.toml --port P` (1 worker, waited for on /readyz)
+Child processes, so this process measures nothing but HTTP round trips:
+  service   `python -m bot serve --web-only --config <tmp>/repairbot.toml --port P` (webhooks; waited for on
+            /readyz) and `python -m bot worker --config ...` (processing and delivery); with --single-process
+            or the embedded backend one `serve` does both
   fake API  `python bench/callbacks.py --serve-fake-api PORT`: bot.sim's fake WeCom (and Feishu) server API,
             where the service's outbox sends its answers
   bare      `python bench/callbacks.py --serve-bare PORT`: verify the signature, decrypt (wechatpy's
@@ -10,16 +12,19 @@ Three child processes, so this process measures nothing but HTTP round trips:
 Every resident sends the three-message intake `{b}栋2单元{room}卫生间水管漏水` / `王女士 13812345678` / `确认`
 (its own user id, MsgIds and place, so BR-4 never merges two of them) and ends with one ticket.
 
-    python bench/callbacks.py                       # full run on PostgreSQL + Redis (≈2-3 min)
+    python bench/callbacks.py                       # full run on PostgreSQL + Redis (≈4 min)
     python bench/callbacks.py --backend embedded    # SQLite file + in-process state
+    python bench/callbacks.py --ratio-only --repeat 5    # only 1., five times
+    python bench/callbacks.py --processing-only     # only 3.: post a backlog with the worker stopped, drain it
     python bench/callbacks.py --rate 300 --duration 10   # open loop only: bare vs service at 300 msgs/s
     python bench/callbacks.py --feishu --json
 
 Full run, in order:
-  1. closed loop (`--concurrency` requests in flight, `--duration` s after 1 s warm-up): bare vs service
-  3. processing: the backlog that run 1 left in the service's inbox, timed until every resulting ticket
-     exists (rows in `tickets`) and the inbox is empty (Redis `XLEN repairbot:inbox`, or the SQLite
-     `inbox` table's pending rows); steps = messages
+  1. closed loop (`--concurrency` requests in flight, `--duration` s after a warm-up): bare vs service, with
+     the worker stopped (on 2 cores it would take the web process's CPU)
+  3. processing: the worker started again on the backlog that run 1 left in the inbox, timed until every
+     resulting ticket exists (rows in `tickets`) and the inbox is empty (Redis `XLEN repairbot:inbox`, or
+     the SQLite `inbox` table's pending rows), then until every reply is on the fake API; steps = messages
   2. open loop at `--open-rate` (200) msgs/s for `--open-duration` (15) s: callback latency
   4. overload: open loop at 2x a measured capacity (`--overload-basis`: `processing`, the default, is the
      capacity measured in 3; `callback` is the closed-loop callback capacity of 1) for `--overload-duration`
@@ -175,27 +180,6 @@ def serve_bare(port: int, creds_file: str) -> int:
     app.router.add_post("/wecom/callback", wecom_callback)
     app.router.add_post("/feishu/events", feishu_events)
     app.router.add_get("/healthz", lambda r: web.json_response({"status": "ok"}))
-    web.run_app(app, host=HOST, port=port, access_log=None, print=None)
-    return 0
-
-
-# ---- child process: the service with the Feishu adapter mounted (only if create_app does not) ----------
-
-def serve_service_with_feishu(config: str, port: int) -> int:
-    """What `repairbot serve` does, plus bot.feishu.adapter.setup when create_app has not mounted it."""
-    import logging
-
-    from aiohttp import web
-
-    from bot.app import create_app
-    from bot.feishu import adapter as feishu
-    from bot.settings import load_settings
-
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = load_settings(config)
-    app = create_app(settings, demo_wecom=True)
-    if feishu.CRYPTO not in app:
-        feishu.setup(app, settings)
     web.run_app(app, host=HOST, port=port, access_log=None, print=None)
     return 0
 
@@ -757,16 +741,6 @@ async def run(args: argparse.Namespace, tmp: Path, backend: Backend, children: C
     ready_s = await wait_ready(children, "service", f"{svc}/readyz")
     log(f"service ready in {ready_s:.1f} s (pid {children.procs['service'].pid}); fake API :{api_port}, "
         f"bare :{bare_port}, service :{svc_port}")
-    if args.feishu:
-        async with aiohttp.ClientSession() as s, s.post(f"{svc}/feishu/events", data=b"{}") as r:
-            mounted = r.status != 404
-        if not mounted:
-            log("the service has no /feishu/events (create_app does not call bot.feishu.adapter.setup yet): "
-                "restarting it as create_app + adapter.setup (bench/callbacks.py --serve-service)")
-            children.stop("service")
-            children.start("service", [py, me, "--serve-service", str(config), "--port", str(svc_port)])
-            await wait_ready(children, "service", f"{svc}/readyz")
-        result["feishu_mounted_by_create_app"] = mounted
     await backend.connect()
     result["service_pid"] = children.procs["service"].pid
     wecom = WecomLoad(creds, run_id)
@@ -992,9 +966,7 @@ def report(res: dict[str, Any]) -> str:
                    f"{pr['since_first_post_s']} s after the first post; drain {pr['drain_steps_per_s']} steps/s")
     if "feishu" in res:
         f = res["feishu"]
-        out.append("5. Feishu closed loop (/feishu/events)"
-                   + ("" if res.get("feishu_mounted_by_create_app") else
-                      " [service = create_app + bot.feishu.adapter.setup: create_app does not mount Feishu]"))
+        out.append("5. Feishu closed loop (/feishu/events)")
         out.append(f"   bare verify+decrypt : {f['bare']['msgs_per_s']:>8.1f} msgs/s  {lat(f['bare']['latency'])}")
         out.append(f"   service callback    : {f['service']['msgs_per_s']:>8.1f} msgs/s  {lat(f['service']['latency'])}")
         out.append(f"   ratio service/bare  : {f['ratio'] * 100:.1f} %   (target >= 50 %)  {verdict(f['met'])}")
@@ -1041,16 +1013,12 @@ def main(argv: list[str] | None = None) -> int:
                    help="pg: run webhooks and processing in one `serve` (default: serve --web-only + worker)")
     p.add_argument("--serve-fake-api", type=int, metavar="PORT", help=argparse.SUPPRESS)
     p.add_argument("--serve-bare", type=int, metavar="PORT", help=argparse.SUPPRESS)
-    p.add_argument("--serve-service", metavar="CONFIG", help=argparse.SUPPRESS)
-    p.add_argument("--port", type=int, help=argparse.SUPPRESS)
     p.add_argument("--creds", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.serve_fake_api:
         return serve_fake_api(args.serve_fake_api, args.creds)
     if args.serve_bare:
         return serve_bare(args.serve_bare, args.creds)
-    if args.serve_service:
-        return serve_service_with_feishu(args.serve_service, args.port)
     if bool(args.feishu) and not (ROOT / "bot" / "feishu").is_dir():
         p.error("--feishu: bot/feishu does not exist")
 
