@@ -188,6 +188,7 @@ def _make_engine(redis_prefix: str):
             from bot.inbox import DatabaseInbox
             app[keys.INBOX] = DatabaseInbox(app[keys.SESSIONS], clock)
         yield
+        await app[keys.INBOX].close()
         await storage.close()
     return _engine
 

@@ -68,6 +68,9 @@ class Inbox:
         """Keep an item that keeps failing where an operator can find it, and stop retrying it."""
         raise NotImplementedError
 
+    async def close(self) -> None:
+        """Give back what the inbox holds beyond its backend's shared connections."""
+
     async def set_aside(self, limit: int = 200) -> list[dict[str, Any]]:
         """The items `bury` kept, newest first: id, platform, user (who sent it), error, at."""
         raise NotImplementedError
@@ -119,9 +122,11 @@ class RedisInbox(Inbox):
         self.stream = f"{prefix}:inbox"
         self.dead = f"{prefix}:inbox:dead"
         self.prefix = prefix
-        self._offer = redis.register_script(_OFFER)
         # Webhook requests arriving together share one script call: a round trip per request is most
-        # of what the callback path costs beyond verify + decrypt.
+        # of what the callback path costs beyond verify + decrypt. Calls never overlap (one flush at a
+        # time), so they keep one connection of the pool instead of checking one out per call.
+        self._offer_client = Redis(connection_pool=redis.connection_pool, single_connection_client=True)
+        self._offer = self._offer_client.register_script(_OFFER)
         self._offers: GroupCommit[tuple[str, str, str, str], bool] = GroupCommit(self._offer_many, max_batch=100)
         self._group_ready = False
         self._recovered: set[str] = set()
@@ -166,6 +171,9 @@ class RedisInbox(Inbox):
                                                block=block_ms or None)
             entries = [e for _, es in (resp or []) for e in es]
         return self._items(entries)
+
+    async def close(self) -> None:
+        await self._offer_client.aclose()  # gives its connection back; the pool is the storage's
 
     async def take_new(self, consumer: str, count: int, block_ms: int) -> list[Item]:
         await self._ensure_group()
