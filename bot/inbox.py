@@ -256,27 +256,23 @@ class DatabaseInbox(Inbox):
         return True
 
     async def take(self, consumer: str, count: int = 50, block_ms: int = 1000) -> list[Item]:
-        items = await self._pending(count)
-        if not items and block_ms:
-            self._wakeup.clear()
-            try:
-                await asyncio.wait_for(self._wakeup.wait(), block_ms / 1000)
-            except asyncio.TimeoutError:
-                return []
-            items = await self._pending(count)
-        return items
+        return await self._wait_pending(count, block_ms, after=0)
 
     async def take_new(self, consumer: str, count: int, block_ms: int) -> list[Item]:
-        items = await self._pending(count, after=self._taken)
+        items = await self._wait_pending(count, block_ms, after=self._taken)
+        if items:
+            self._taken = max(self._taken, *(int(i.id) for i in items))
+        return items
+
+    async def _wait_pending(self, count: int, block_ms: int, after: int) -> list[Item]:
+        items = await self._pending(count, after)
         if not items and block_ms:
             self._wakeup.clear()
             try:
                 await asyncio.wait_for(self._wakeup.wait(), block_ms / 1000)
             except asyncio.TimeoutError:
                 return []
-            items = await self._pending(count, after=self._taken)
-        if items:
-            self._taken = max(self._taken, *(int(i.id) for i in items))
+            items = await self._pending(count, after)
         return items
 
     async def _pending(self, count: int, after: int = 0) -> list[Item]:
