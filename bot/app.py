@@ -32,6 +32,7 @@ from store.models import Trade
 log = logging.getLogger(__name__)
 # Large enough for a photo posted to the simulator as base64; platform webhooks check their own limits.
 MAX_BODY = 16 * 1024 * 1024
+STOP_GRACE = 10.0  # seconds a stopping process gives the events in hand
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None, run_background: bool = True,
@@ -56,8 +57,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None, run_background
     app[keys.PROCESSORS] = {}
     app[keys.CARD_ACTIONS] = lambda p: press_and_reply(app, p)
     app.cleanup_ctx.append(_database)
-    app.cleanup_ctx.append(_delivery)
     app.cleanup_ctx.append(_make_engine(redis_prefix or settings.redis.prefix))
+    app.cleanup_ctx.append(_delivery)  # stopped before Redis and the database close: it may still send
     if run_background:
         app.cleanup_ctx.append(_background)
     app.on_startup.append(_freeze_startup_objects)
@@ -252,16 +253,24 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
                 pass
             wake.clear()
 
+    stop = asyncio.Event()
+    worker = asyncio.create_task(inbox.run(lambda item: process_item(app, item), consumer=_consumer_name(),
+                                           stop=stop), name="inbox")
     tasks = [
         asyncio.create_task(_every(settings.sla.scan_interval, lambda: sweep_once(app), "sweeper")(), name="sweeper"),
         asyncio.create_task(outbox_loop(), name="outbox"),
-        asyncio.create_task(inbox.run(lambda item: process_item(app, item), consumer=_consumer_name()),
-                            name="inbox"),
     ]
     yield
-    for task in tasks:
+    # Stop taking events and finish the ones in hand; what is still unfinished after the grace period
+    # stays unacknowledged in the inbox and is handled again (by this or another process).
+    stop.set()
+    try:
+        await asyncio.wait_for(asyncio.shield(worker), timeout=STOP_GRACE)
+    except asyncio.TimeoutError:
+        log.warning("stopping with inbox events in hand; they are handled again later")
+    for task in (*tasks, worker):
         task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    await asyncio.gather(*tasks, worker, return_exceptions=True)
 
 
 def _consumer_name() -> str:

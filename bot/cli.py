@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
 import sys
 
 from bot.settings import ConfigError, load_settings
@@ -90,8 +91,12 @@ async def _worker(settings) -> int:
     app = create_app(settings, demo_wecom=True, demo_feishu=True)
     runner = web.AppRunner(app)
     await runner.setup()
+    # SIGTERM (systemd's stop) and SIGINT end it in order: events in hand are finished, replies sent.
+    stopping = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        asyncio.get_running_loop().add_signal_handler(sig, stopping.set)
     try:
-        await asyncio.Event().wait()
+        await stopping.wait()
     finally:
         await runner.cleanup()
     return 0

@@ -37,21 +37,25 @@ class InboxWorker:
     async def run(self, stop: asyncio.Event | None = None) -> None:
         """Take and hand out events until `stop` is set, then finish what is in hand."""
         stop = stop or asyncio.Event()
-        while not stop.is_set():
-            if len(self._held) >= self.in_hand:
-                self._room.clear()
-                await self._room.wait()
-                continue
-            try:
-                items = await self.inbox.take_new(self.consumer, self.in_hand - len(self._held), self.block_ms)
-            except Exception:
-                log.exception("inbox take failed")
-                await asyncio.sleep(self.pause)
-                continue
-            for item in items:
-                if item.id not in self._held:
-                    self._hand(item)
-        await self.idle()
+        try:
+            while not stop.is_set():
+                if len(self._held) >= self.in_hand:
+                    self._room.clear()
+                    await self._room.wait()
+                    continue
+                try:
+                    items = await self.inbox.take_new(self.consumer, self.in_hand - len(self._held), self.block_ms)
+                except Exception:
+                    log.exception("inbox take failed")
+                    await asyncio.sleep(self.pause)
+                    continue
+                for item in items:
+                    if item.id not in self._held:
+                        self._hand(item)
+            await self.idle()
+        finally:  # cancelled: the lanes go too; their events stay unacknowledged and come back
+            for task in self._tasks:
+                task.cancel()
 
     async def idle(self) -> None:
         while self._tasks:

@@ -168,3 +168,21 @@ async def test_a_reply_the_platform_refuses_now_is_sent_later_once(client, clock
     assert m.sent == [("u1", "hello")]
     [row] = await _rows(app)
     assert row.status == "sent" and row.attempts == 2
+
+
+async def test_replies_a_dead_process_wrote_but_never_sent_go_out_after_its_lease(client, clock):
+    """Replies are written already claimed by the writing process; if it dies before sending, nothing is
+    lost: once the lease runs out, any process's outbox loop sends them, once."""
+    from bot.outbox_sender import LEASE
+    app = client.app
+    m = FlakyMessenger()
+    app[keys.MESSENGERS].register(m)
+    rows = [dict(key="reply:flaky:m1:0", channel="flaky", user="u1", payload={"text": "收到"})]
+    claimed = await app[keys.REPLIES]._commit.add(rows)  # written; the process dies before its courier sends
+    assert claimed[0] is not None and m.sent == []
+    assert await deliver_due(app) == 0  # still leased to the dead process
+    clock.advance(seconds=LEASE.total_seconds() + 1)
+    assert await deliver_due(app) == 1
+    assert m.sent == [("u1", "收到")]
+    [row] = await _rows(app)
+    assert row.status == "sent"
