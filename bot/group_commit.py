@@ -14,8 +14,9 @@ class GroupCommit(Generic[T, R]):
     """`await add(items)` returns once `write` has stored them, together with whatever other tasks added
     meanwhile: under load one round trip serves many callers, with one caller it costs nothing extra.
 
-    `write` gets every waiting item in arrival order and returns one result per item (or raises, and then
-    every caller of that round gets the error and nothing of that round counts as written).
+    `write` gets every waiting item in arrival order and returns one result per item. When it raises for a
+    round of several callers, each caller's items are written again on their own, so one bad item fails
+    only its own caller, never the others it happened to share a round with.
     """
 
     def __init__(self, write: Callable[[list[T]], Awaitable[list[R]]], max_batch: int = 500) -> None:
@@ -43,18 +44,31 @@ class GroupCommit(Generic[T, R]):
                 size += len(items)
             try:
                 results = await self._write([i for items, _ in batch for i in items])
-            except Exception as e:  # every caller of the round hears it; none is left waiting
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(e)
+            except Exception as e:
+                if len(batch) == 1:
+                    _settle(batch[0][1], error=e)
+                else:
+                    for items, future in batch:  # each on its own, so only the bad one's caller fails
+                        try:
+                            _settle(future, await self._write(items))
+                        except Exception as own:
+                            _settle(future, error=own)
                 continue
             at = 0
             for items, future in batch:
-                if not future.done():
-                    future.set_result(results[at:at + len(items)])
+                _settle(future, results[at:at + len(items)])
                 at += len(items)
 
     async def idle(self) -> None:
         """Wait until nothing is waiting to be written (tests and shutdown)."""
         while self._flusher is not None and not self._flusher.done():
             await asyncio.shield(self._flusher)
+
+
+def _settle(future: asyncio.Future, result: object = None, *, error: BaseException | None = None) -> None:
+    if future.done():  # its caller was cancelled meanwhile
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)

@@ -158,8 +158,11 @@ class Courier:
     """Sends claimed rows at once, without reading them back: one lane per recipient keeps a person's
     messages in order, different people's go concurrently; successes are marked in one UPDATE per round."""
 
-    def __init__(self, app: web.Application, concurrency: int = 32) -> None:
+    def __init__(self, app: web.Application, concurrency: int = 32, most: int = 10_000) -> None:
         self.app = app
+        self.most = most  # rows in hand at most: a slow platform must not pile replies up in memory
+        self._in_hand = 0
+        self._full = False
         self._lanes: dict[tuple[str, str], deque[Claimed]] = {}
         self._tasks: set[asyncio.Task] = set()
         self._gate = asyncio.Semaphore(concurrency)
@@ -169,6 +172,14 @@ class Courier:
 
     def hand(self, rows: list[Claimed]) -> None:
         for row in rows:
+            if self._in_hand >= self.most:
+                # Stored and leased: the outbox loop sends it when the lease runs out.
+                if not self._full:
+                    log.warning("courier full (%d rows in hand); further replies wait for the outbox loop", self.most)
+                self._full = True
+                continue
+            self._full = False
+            self._in_hand += 1
             lane = (row.channel, row.recipient)
             waiting = self._lanes.get(lane)
             if waiting is not None:
@@ -186,7 +197,9 @@ class Courier:
                 async with self._gate:
                     await self._deliver(waiting[0])
                 waiting.popleft()
+                self._in_hand -= 1
         finally:  # rows not sent here keep their lease: the outbox loop takes them when it ends
+            self._in_hand -= len(waiting)
             del self._lanes[lane]
 
     async def _deliver(self, row: Claimed) -> None:

@@ -186,3 +186,33 @@ async def test_replies_a_dead_process_wrote_but_never_sent_go_out_after_its_leas
     assert m.sent == [("u1", "收到")]
     [row] = await _rows(app)
     assert row.status == "sent"
+
+
+async def test_a_full_courier_leaves_further_replies_to_the_outbox_loop(client, clock):
+    """A platform too slow to keep up must not pile replies up in one process's memory: past its limit the
+    courier hands them back to the outbox, which sends them once their lease runs out."""
+    from bot.outbound import queue_replies
+    from bot.outbox_sender import LEASE
+    from conversations.messages import Reply
+    import asyncio
+
+    class StuckMessenger(FlakyMessenger):
+        channel = "stuck"
+        release = asyncio.Event()
+
+        async def send_text(self, to, text, options=(), *, idempotency_key=""):
+            await self.release.wait()  # every send hangs until the platform recovers
+            return await super().send_text(to, text, options, idempotency_key=idempotency_key)
+    app = client.app
+    m = StuckMessenger()
+    app[keys.MESSENGERS].register(m)
+    courier = app[keys.COURIER]
+    courier.most = 2
+    for n in range(4):
+        await queue_replies(app, "stuck", f"u{n}", "", [Reply(f"r{n}")], f"msg-{n}")
+    m.release.set()
+    await courier.idle()
+    assert sorted(m.sent) == [("u0", "r0"), ("u1", "r1")]  # the two the courier took
+    clock.advance(seconds=LEASE.total_seconds() + 1)
+    assert await deliver_due(app) == 2
+    assert sorted(m.sent) == [("u0", "r0"), ("u1", "r1"), ("u2", "r2"), ("u3", "r3")]
