@@ -1,9 +1,10 @@
 """Inbound hand-off: de-duplicate a platform event and store it durably before the webhook answers.
 
-The webhook does only verify → decrypt → `offer` → answer; a worker task takes items and processes them.
-With Redis the de-duplication key and the stream entry are written by one Lua script (one round trip),
-and a consumer group lets another process pick up what a dead one left unacknowledged. Without Redis
-(the embedded default: one process) items go to the database's `inbox` table.
+The webhook does only verify → decrypt → `offer` → answer; the worker loop (bot.inbox_worker) takes
+items and processes them. With Redis the de-duplication keys and stream entries of the requests arriving
+together are written by one Lua script call, and a consumer group lets another process pick up what a
+dead one left unacknowledged. Without Redis (the embedded default: one process) items go to the
+database's `inbox` table. An item that keeps failing is set aside (`bury`) where an operator finds it.
 """
 from __future__ import annotations
 
@@ -159,40 +160,38 @@ class RedisInbox(Inbox):
         await self._ensure_group()
         # First what this consumer took and did not acknowledge (a failed item), then what a dead
         # consumer left idle, then new items.
-        own = await self.redis.xreadgroup(self.GROUP, consumer, {self.stream: "0"}, count=count)
-        entries = [e for _, es in (own or []) for e in es if e[1]]
-        if entries:
-            return self._items(entries)
-        _, claimed, _ = await self.redis.xautoclaim(self.stream, self.GROUP, consumer, self.reclaim_idle_ms,
-                                                    start_id="0-0", count=count)
-        entries = list(claimed or [])
-        if not entries:
-            resp = await self.redis.xreadgroup(self.GROUP, consumer, {self.stream: ">"}, count=count,
-                                               block=block_ms or None)
-            entries = [e for _, es in (resp or []) for e in es]
-        return self._items(entries)
-
-    async def close(self) -> None:
-        await self._offer_client.aclose()  # gives its connection back; the pool is the storage's
+        return (await self._own(consumer, count) or await self._claim(consumer, count)
+                or await self._new(consumer, count, block_ms))
 
     async def take_new(self, consumer: str, count: int, block_ms: int) -> list[Item]:
         await self._ensure_group()
         if consumer not in self._recovered:  # what this consumer name held before a restart
             self._recovered.add(consumer)
-            own = await self.redis.xreadgroup(self.GROUP, consumer, {self.stream: "0"}, count=count)
-            entries = [e for _, es in (own or []) for e in es if e[1]]
-            if entries:
-                return self._items(entries)
+            if own := await self._own(consumer, count):
+                return own
         now = time.monotonic()
         if now - self._claimed_at >= self.CLAIM_EVERY:
             self._claimed_at = now
-            _, claimed, _ = await self.redis.xautoclaim(self.stream, self.GROUP, consumer, self.reclaim_idle_ms,
-                                                        start_id="0-0", count=count)
-            if claimed:
-                return self._items(claimed)
+            if claimed := await self._claim(consumer, count):
+                return claimed
+        return await self._new(consumer, count, block_ms)
+
+    async def _own(self, consumer: str, count: int) -> list[Item]:
+        own = await self.redis.xreadgroup(self.GROUP, consumer, {self.stream: "0"}, count=count)
+        return self._items([e for _, es in (own or []) for e in es if e[1]])
+
+    async def _claim(self, consumer: str, count: int) -> list[Item]:
+        _, claimed, _ = await self.redis.xautoclaim(self.stream, self.GROUP, consumer, self.reclaim_idle_ms,
+                                                    start_id="0-0", count=count)
+        return self._items(list(claimed or []))
+
+    async def _new(self, consumer: str, count: int, block_ms: int) -> list[Item]:
         resp = await self.redis.xreadgroup(self.GROUP, consumer, {self.stream: ">"}, count=count,
                                            block=block_ms or None)
         return self._items([e for _, es in (resp or []) for e in es])
+
+    async def close(self) -> None:
+        await self._offer_client.aclose()  # gives its connection back; the pool is the storage's
 
     async def set_aside(self, limit: int = 200) -> list[dict[str, Any]]:
         out = []
