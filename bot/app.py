@@ -213,12 +213,14 @@ async def process_item(app: web.Application, item) -> None:
     await processor(app, item)
 
 
-async def run_pending(app: web.Application) -> None:
-    """Process every waiting inbox item and deliver every due outbox row (tests call this directly)."""
-    await app[keys.INBOX].drain(lambda item: process_item(app, item))
-    await app[keys.COURIER].idle()
-    while await deliver_due(app):
+async def run_pending(app: web.Application) -> int:
+    """Process every waiting inbox item and deliver every due outbox row (tests call this directly);
+    returns how many inbox items were processed."""
+    done = await app[keys.INBOX].drain(lambda item: process_item(app, item))
+    await app[keys.COURIER].idle()  # replies are sent at once by the courier,
+    while await deliver_due(app):   # the rest (and failed sends) when due
         pass
+    return done
 
 
 def _every(seconds: float, job, name: str):

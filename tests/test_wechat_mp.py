@@ -15,7 +15,7 @@ from bot import keys
 from bot.app import create_app
 from bot.outbound import Recipient, Undeliverable
 from bot.sim.wechat_mp_api import FakeMp, setup_fake_mp
-from bot.wechat_mp.adapter import process, setup
+from bot.wechat_mp.adapter import setup
 from bot.wechat_mp.event import dedupe_id, parse_xml, to_message
 from conversations.messages import InboundMessage
 
@@ -74,12 +74,8 @@ class Mp:
         return await self.client.post("/wechat/mp", params=params, data=body)
 
     async def drain(self) -> int:
-        from bot.outbox_sender import deliver_due
-        done = await self.app[keys.INBOX].drain(lambda item: process(self.app, item))
-        await self.app[keys.COURIER].idle()  # replies travel through the outbox: sent at once,
-        while await deliver_due(self.app):  # or, after a failure, when due again
-            pass
-        return done
+        from bot.app import run_pending
+        return await run_pending(self.app)  # as the worker would: process, then deliver through the outbox
 
 
 @pytest.fixture

@@ -36,12 +36,8 @@ class Kf:
         return ev
 
     async def drain(self) -> int:
-        from bot.outbox_sender import deliver_due
-        done = await self.app[keys.INBOX].drain(lambda item: process(self.app, item))
-        await self.app[keys.COURIER].idle()  # replies travel through the outbox: sent at once,
-        while await deliver_due(self.app):  # or, after a failure, when due again
-            pass
-        return done
+        from bot.app import run_pending
+        return await run_pending(self.app)  # as the worker would: process, then deliver through the outbox
 
     async def cursor(self, open_kfid: str = KFID) -> str:
         return await self.app[CHANNEL].cursors.get(open_kfid)

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from bot import keys
 from bot.app import create_app
 from bot.sim.wecom_api import FakeWecom, callback_xml, setup_fake_wecom
-from bot.wecom.adapter import CLIENT, process, setup
+from bot.wecom.adapter import CLIENT, setup
 from bot.wecom.crypto import WecomCrypto, signature
 from store.models import InboxItem, Photo
 
@@ -46,12 +46,8 @@ class WecomWorld:
         return await self.client.post("/wecom/callback", params=params, data=body if body is not None else envelope)
 
     async def drain(self) -> int:
-        from bot.outbox_sender import deliver_due
-        done = await self.app[keys.INBOX].drain(lambda item: process(self.app, item))
-        await self.app[keys.COURIER].idle()  # replies travel through the outbox: sent at once,
-        while await deliver_due(self.app):  # or, after a failure, when due again
-            pass
-        return done
+        from bot.app import run_pending
+        return await run_pending(self.app)  # as the worker would: process, then deliver through the outbox
 
     def texts_to(self, user: str) -> list[str]:
         return [s["payload"]["text"]["content"] for s in self.fake.sent_to(user) if s.get("msgtype") == "text"]
