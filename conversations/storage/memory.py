@@ -97,8 +97,8 @@ class MemoryStorage(StateStorage):
             key, (_, expires) = next(iter(self._values.items()))
             if expires > now:
                 return
+            # Its idle deadline, if any, stays (as on Redis): the sweeper unschedules what has no draft.
             del self._values[key]
-            self._deadlines.pop(key, None)  # nothing left for the sweeper to close
 
     async def delete(self, key: StorageKey) -> None:
         self._values.pop(key, None)
