@@ -11,10 +11,12 @@ from aiohttp.test_utils import unused_port
 from bot.app import create_app, run_pending
 from bot.feishu import render as feishu_render
 from bot.sim.wecom_api import FAKE_WECOM
-from bot.wechat_mp.messenger import WechatMpMessenger
 from bot.wecom import render
 from conversations.texts import Texts
 from dispatch.cards import Card
+from tests.conftest import Sim
+from tests.test_wechat_mp import OPENID as MP_OPENID
+from tests.test_wechat_mp import make_mp  # noqa: F401 (a fixture)
 
 HOSTILE = [
     "[点我](http://evil.example)",
@@ -98,33 +100,22 @@ def test_feishu_text_messages_break_at_tags():
     assert "<at" not in body and body.replace("\u200b", "") == '<at user_id="all"></at> 水管爆了'
 
 
-class _Window:
-    async def claim(self, openid):
-        return {}
-
-
-class _Client:
-    def __init__(self):
-        self.sent = []
-
-    async def send_custom(self, payload):
-        self.sent.append(payload)
-        return {"msgid": 1}
-
-
-async def test_official_account_text_breaks_link_tags():
-    """A BR-4 watcher is shown another resident's description: on the Official Account it stays text."""
-    client = _Client()
-    m = WechatMpMessenger(client, _Window())
-    from bot.outbound import Recipient
-    text = '问题：<a href="http://evil.example">点我</a>'
-    await m.send_text(Recipient("wechat_mp", user="o1"), text)
-    await m.send_text(Recipient("wechat_mp", user="o1"), text, ("新报",))
-    await m.send_card(Recipient("wechat_mp", user="o1"), Card(title="T", fields=(("问题", text),)))
-    contents = [client.sent[0]["text"]["content"], client.sent[1]["msgmenu"]["head_content"],
-                client.sent[2]["text"]["content"]]
-    for c in contents:
-        assert "<a" not in c and "点我" in c and "evil.example" in c
+async def test_a_watchers_official_account_notice_keeps_anothers_link_tag_inert(make_mp):
+    """BR-4 shows the second reporter the first one's description: on the Official Account, as text."""
+    h = await make_mp()
+    alice = "oAlice00000000000000000000001"
+    h.fake.user_wrote(alice)
+    for text in ('3栋2单元1502卫生间水管爆了 <a href="http://evil.example">点我</a> 王女士 13812345678', "确认"):
+        await h.post(h.xml(text, openid=alice))
+        await h.drain()
+    assert await Sim(h.client).tickets()
+    h.fake.sent.clear()
+    h.fake.user_wrote(MP_OPENID)
+    await h.post(h.xml("3栋2单元1502卫生间水管爆了"))
+    await h.drain()
+    sent = [m.get("text", {}).get("content") or m.get("msgmenu", {}).get("head_content", "") for m in h.fake.sent]
+    notice = next(t for t in sent if "BX20261129-0001" in t)
+    assert "点我" in notice and not re.search(r"<\s*/?\s*a\b", notice, re.IGNORECASE)
 
 
 # --- the simulator page: jinja autoescaping for every HTML template --------------------------------
