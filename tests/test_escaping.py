@@ -17,6 +17,7 @@ from dispatch.cards import Card
 from tests.conftest import Sim
 from tests.test_wechat_mp import OPENID as MP_OPENID
 from tests.test_wechat_mp import make_mp  # noqa: F401 (a fixture)
+from tests.test_wecom_kf import ALICE, BOB, _customer_wrote, kf  # noqa: F401 (kf is a fixture)
 
 HOSTILE = [
     "[点我](http://evil.example)",
@@ -118,6 +119,17 @@ async def test_a_watchers_official_account_notice_keeps_anothers_link_tag_inert(
     assert "点我" in notice and not re.search(r"<\s*/?\s*a\b", notice, re.IGNORECASE)
 
 
+async def test_a_watchers_wecom_kf_notice_keeps_anothers_link_tag_inert(kf):  # noqa: F811
+    """The same on WeCom 微信客服: the duplicate notice for Bob carries Alice's description as text."""
+    for text in ('3栋2单元1502卫生间水管爆了 <a href="http://evil.example">点我</a> 王女士 13812345678', "确认"):
+        await _customer_wrote(kf, ALICE, text)
+    await _customer_wrote(kf, BOB, "3栋2单元1502卫生间水管爆了")
+    texts = [m.get("text", {}).get("content") or m.get("msgmenu", {}).get("head_content", "")
+             for m in kf.fake.sent if m.get("touser") == BOB]
+    notice = next(t for t in texts if "BX20261129-0001" in t)
+    assert "点我" in notice and not re.search(r"<\s*/?\s*a\b", notice, re.IGNORECASE)
+
+
 # --- the simulator page: jinja autoescaping for every HTML template --------------------------------
 
 HTML_TEMPLATES = sorted(p.relative_to(Path(Texts().env.loader.searchpath[0])).as_posix()
@@ -151,3 +163,4 @@ def test_the_simulator_page_inserts_text_never_html():
     page = (Path(Texts().env.loader.searchpath[0]) / "sim" / "index.html.j2").read_text(encoding="utf-8")
     assert "insertAdjacentHTML" not in page and "outerHTML" not in page and "document.write" not in page
     assert re.findall(r"innerHTML\s*=\s*([^;]+);", page) == ["''"] * len(re.findall(r"innerHTML", page))
+
