@@ -171,7 +171,8 @@ def _make_engine(redis_prefix: str):
         settings = app[keys.SETTINGS]
         clock = app[keys.CLOCK]
         storage = make_storage(settings.redis.url, clock=clock, prefix=redis_prefix,
-                               pool_size=settings.redis.pool_size)
+                               pool_size=settings.redis.pool_size,
+                               max_conversations=settings.intake.max_conversations)
         deps = Deps(
             texts=Texts(settings.service.timezone),
             rules=load_rules(settings.intake.rules_file or None),

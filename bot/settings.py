@@ -38,6 +38,8 @@ class IntakeSettings(BaseModel):
     rules_file: str = ""  # empty: the packaged conversations/rules.toml
     max_photos: int = Field(9, gt=0)
     max_photo_bytes: int = Field(10 * 1024 * 1024, gt=0)
+    # Without Redis, conversations are held in the process: the least recently active go past this.
+    max_conversations: int = Field(100_000, gt=0, description="in-memory conversations held at most")
 
 
 class MediaSettings(BaseModel):

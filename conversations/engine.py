@@ -120,7 +120,7 @@ class Engine:
         return draft
 
     async def _command(self, turn: Turn, draft: Draft | None, command: Command) -> Draft | None:
-        from dispatch.tickets import get_ticket, tickets_of
+        from dispatch.tickets import tickets_of, visible_ticket
 
         if command.name == "cancel":
             turn.say("intake/cancelled.j2" if draft else "intake/nothing_to_cancel.j2")
@@ -133,7 +133,8 @@ class Engine:
             tickets = await tickets_of(session, turn.msg.channel, turn.msg.user)
             turn.say("tickets/mine.j2", tickets=tickets)
         else:
-            ticket = await get_ticket(session, command.arg)
+            # Someone else's ticket reads exactly like a number that does not exist.
+            ticket = await visible_ticket(session, command.arg, turn.msg.channel, turn.msg.user)
             turn.say("tickets/detail.j2" if ticket else "tickets/not_found.j2", t=ticket, number=command.arg)
         return await self._reask(turn, draft)
 

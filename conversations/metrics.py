@@ -8,3 +8,5 @@ STEP_SECONDS = Histogram(
 )
 TICKETS_CREATED = Counter("repairbot_tickets_created_total", "Tickets created", ["channel", "category"])
 DRAFTS_EXPIRED = Counter("repairbot_drafts_expired_total", "Idle drafts closed by the sweeper")
+STATE_EVICTED = Counter("repairbot_state_evicted_total",
+                        "Live in-memory conversations forgotten because the state was full (max_conversations)")

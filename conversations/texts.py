@@ -7,6 +7,8 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+# select_autoescape matches the end of the name: "index.html.j2" needs its own entry.
+HTML_EXTENSIONS = tuple(f"{kind}{tail}" for kind in ("html", "htm", "xml") for tail in ("", ".j2", ".jinja"))
 
 
 class Texts:
@@ -14,7 +16,8 @@ class Texts:
         self.tz = ZoneInfo(tz)
         self.env = Environment(
             loader=FileSystemLoader(directory or str(files("templates"))),
-            autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
+            # HTML pages (page.html, page.html.j2) escape what they show; chat sentences (.j2) are text.
+            autoescape=select_autoescape(enabled_extensions=HTML_EXTENSIONS, default_for_string=False),
             undefined=StrictUndefined,  # a missing variable is a bug, not an empty sentence
             trim_blocks=True,
             lstrip_blocks=True,

@@ -104,6 +104,27 @@ async def get_ticket(session: AsyncSession, number: str) -> Ticket | None:
     return (await session.execute(select(Ticket).where(Ticket.number == number))).scalar_one_or_none()
 
 
+async def visible_ticket(session: AsyncSession, number: str, channel: str, user: str) -> Ticket | None:
+    """A ticket as `查询 BX…` shows it: to its reporter, its watchers (BR-4) and staff only.
+
+    Anyone else gets None, exactly as for a number that does not exist: numbers are sequential and
+    guessable, and a ticket carries a resident's address and fault (BR-6: each audience sees its own).
+    """
+    from dispatch.people import contact_for, is_staff
+
+    ticket = await get_ticket(session, number)
+    if ticket is None:
+        return None
+    if ticket.reporter_channel == channel and ticket.reporter_user == user:
+        return ticket
+    if (await session.execute(WATCHING, {"ticket_id": ticket.id, "channel": channel, "user_id": user})).first():
+        return ticket
+    person = await contact_for(session, channel, user)
+    if person is not None and (is_staff(person.role) or person.id == ticket.reporter_id):
+        return ticket
+    return None
+
+
 async def tickets_of(session: AsyncSession, channel: str, user: str, limit: int = 5) -> list[Ticket]:
     """A resident's own reports and the ones they joined as a watcher, newest first."""
     watched = select(TicketWatcher.ticket_id).where(TicketWatcher.channel == channel, TicketWatcher.user_id == user)

@@ -16,7 +16,8 @@ _ID_SAFE = re.compile(r"[^0-9A-Za-z_\-]")
 
 
 def md_escape(text: str) -> str:
-    return _MD_SPECIAL.sub(lambda m: f"&#{ord(m.group())};", text)
+    # "://" loses its colon too, so a bare address in a description is not turned into a link.
+    return _MD_SPECIAL.sub(lambda m: f"&#{ord(m.group())};", text).replace("://", "&#58;//")
 
 
 def _markdown(content: str) -> dict[str, Any]:

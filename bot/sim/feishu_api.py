@@ -19,6 +19,7 @@ from aiohttp import web
 
 from bot import keys
 from bot.feishu.crypto import encrypt, signature
+from bot.sim.bounded import BLOBS, NewestDict, NewestList
 from store.clock import Clock
 
 # codes the fake answers with, as Feishu does
@@ -41,14 +42,15 @@ class FakeFeishu:
     bot_open_id: str = "ou_bot"
     bot_name: str = "repairbot"
     chats: set[str] | None = None      # None: the bot is in every chat
-    messages: list[dict[str, Any]] = field(default_factory=list)
-    calls: list[tuple[str, str, int]] = field(default_factory=list)   # (method, path, code)
+    # Everything it keeps is bounded (bot/sim/bounded.py): the newest entries of each.
+    messages: list[dict[str, Any]] = field(default_factory=NewestList)
+    calls: list[tuple[str, str, int]] = field(default_factory=NewestList)   # (method, path, code)
     token_calls: int = 0
 
     def __post_init__(self) -> None:
-        self.tokens: dict[str, float] = {}
-        self.images: dict[str, bytes] = {}
-        self.uuids: dict[str, tuple[str, float]] = {}
+        self.tokens: dict[str, float] = NewestDict()
+        self.images: dict[str, bytes] = NewestDict(BLOBS)
+        self.uuids: dict[str, tuple[str, float]] = NewestDict()
         self.faults: deque[int] = deque()
         self._seq = 0
 
@@ -56,7 +58,8 @@ class FakeFeishu:
 
     def expire_tokens(self) -> None:
         now = self.clock.now().timestamp()
-        self.tokens = {t: min(exp, now) for t, exp in self.tokens.items()}
+        for t, exp in self.tokens.items():
+            self.tokens[t] = min(exp, now)
 
     def fail_next(self, code: int, count: int = 1) -> None:
         """The next `count` API calls (not the token endpoint) answer `code`."""

@@ -9,6 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.sim.bounded import NewestList
 from store.clock import Clock
 
 WINDOW = timedelta(hours=48)
@@ -27,7 +28,7 @@ class FakeMp:
     tokens_issued: int = 0
     send_attempts: int = 0
     last_wrote: dict[str, datetime] = field(default_factory=dict)
-    sent: list[dict[str, Any]] = field(default_factory=list)
+    sent: list[dict[str, Any]] = field(default_factory=NewestList)   # the newest (bot/sim/bounded.py)
     media: dict[str, tuple[bytes, str]] = field(default_factory=dict)
     # errcodes the next calls of custom/send answer with, whatever else holds (tests inject failures)
     send_failures: list[int] = field(default_factory=list)

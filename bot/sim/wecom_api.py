@@ -10,6 +10,7 @@ from xml.sax.saxutils import escape
 
 from aiohttp import web
 
+from bot.sim.bounded import BLOBS, ENTRIES, NewestDict, NewestList
 from store.clock import Clock
 
 # errcodes the fake answers with, as WeCom does (the response_code one is the fake's choice: WeCom's is
@@ -28,16 +29,18 @@ class FakeWecom:
     clock: Clock
     token_ttl: int = 7200
     known_users: set[str] | None = None   # None: every userid exists
-    sent: list[dict[str, Any]] = field(default_factory=list)
-    calls: list[tuple[str, int]] = field(default_factory=list)   # (path, errcode) of every API call
+    # Everything it keeps is bounded (bot/sim/bounded.py): the newest entries of each.
+    sent: list[dict[str, Any]] = field(default_factory=NewestList)
+    calls: list[tuple[str, int]] = field(default_factory=NewestList)   # (path, errcode) of every API call
     gettoken_calls: int = 0
 
     def __post_init__(self) -> None:
-        self.tokens: dict[str, float] = {}
-        self.response_codes: dict[str, dict[str, Any]] = {}
-        self.task_ids: set[str] = set()
-        self.chats: dict[str, dict[str, Any]] = {}
-        self.media: dict[str, tuple[bytes, str]] = {}
+        self.tokens: dict[str, float] = NewestDict()
+        self.response_codes: dict[str, dict[str, Any]] = NewestDict()
+        # task_ids WeCom has seen (it refuses a reuse forever; the fake remembers the last 10 x ENTRIES).
+        self.task_ids: dict[str, None] = NewestDict(10 * ENTRIES)
+        self.chats: dict[str, dict[str, Any]] = NewestDict()
+        self.media: dict[str, tuple[bytes, str]] = NewestDict(BLOBS)
         self.faults: deque[int] = deque()
         self._seq = 0
 
@@ -46,7 +49,8 @@ class FakeWecom:
     def expire_tokens(self) -> None:
         """Every issued token now answers 42001, as after 7200 s."""
         now = self.clock.now().timestamp()
-        self.tokens = {t: min(exp, now) for t, exp in self.tokens.items()}
+        for t, exp in self.tokens.items():
+            self.tokens[t] = min(exp, now)
 
     def fail_next(self, errcode: int, count: int = 1) -> None:
         """The next `count` API calls (not gettoken) answer `errcode`."""
@@ -150,7 +154,7 @@ def setup_fake_wecom(app: web.Application, prefix: str = "/sim/wecom", *, corp_i
             if card.get("card_type") == "button_interaction":
                 if not task or task in fake.task_ids or len(task) > 128:
                     return _err(TASK_ID_USED, "taskid has existed or empty or exceed max len")
-                fake.task_ids.add(task)
+                fake.task_ids[task] = None
                 code = "RC" + secrets.token_hex(12)
                 fake.response_codes[code] = {"user": user, "task_id": task, "used": False}
                 extra["response_code"] = code

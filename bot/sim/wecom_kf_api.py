@@ -10,6 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.sim.bounded import NewestList
 from store.clock import Clock
 
 WINDOW = timedelta(hours=48)
@@ -30,8 +31,11 @@ class FakeKf:
     tokens_issued: int = 0
     messages: dict[str, list[dict[str, Any]]] = field(default_factory=dict)   # open_kfid → in order
     event_tokens: set[str] = field(default_factory=set)
-    sync_calls: list[dict[str, Any]] = field(default_factory=list)
-    sent: list[dict[str, Any]] = field(default_factory=list)
+    # What the service did, the newest only (bot/sim/bounded.py); `messages` is fed by tests alone and
+    # its cursors are positions, so it is not trimmed.
+    sync_calls: list[dict[str, Any]] = field(default_factory=NewestList)
+    sent: list[dict[str, Any]] = field(default_factory=NewestList)
+    sends: int = 0
     last_wrote: dict[tuple[str, str], datetime] = field(default_factory=dict)
     sent_since: dict[tuple[str, str], int] = field(default_factory=dict)
     media: dict[str, tuple[bytes, str]] = field(default_factory=dict)
@@ -148,7 +152,8 @@ def setup_fake_kf(app: web.Application, prefix: str = "/sim/wecom-kf", *, clock:
         if wrote is None or fake.clock.now() - wrote > WINDOW or fake.sent_since.get(who, 0) >= PER_MESSAGE:
             return _err(FAKE_LIMIT_CODE, "outside 48 h or over 5 messages (fake)")
         fake.sent_since[who] = fake.sent_since.get(who, 0) + 1
-        msgid = str(body.get("msgid") or f"out{len(fake.sent) + 1:06d}")
+        fake.sends += 1
+        msgid = str(body.get("msgid") or f"out{fake.sends:06d}")
         fake.sent.append({**body, "msgid": msgid, "at": fake.clock.now().isoformat()})
         return _err(0, "ok", msgid=msgid)
 

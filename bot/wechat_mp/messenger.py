@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from bot.outbound import Delivered, DeliveryError, Recipient, Undeliverable
+from bot.plain_text import no_links
 from bot.wechat_mp.client import OUT_OF_WINDOW, MpClient, MpError
 from bot.wechat_mp.window import ReplyWindow
 from dispatch.cards import Card
@@ -18,6 +19,7 @@ class WechatMpMessenger:
 
     async def send_text(self, to: Recipient, text: str, options: tuple[str, ...] = (), *,
                         idempotency_key: str = "") -> Delivered:
+        text = no_links(text)  # customer-service text turns <a href> into a link
         if options:
             # A menu message: tapping an option sends its text back to us as the user's message.
             payload = {"msgtype": "msgmenu", "msgmenu": {
@@ -31,7 +33,7 @@ class WechatMpMessenger:
 
     async def send_card(self, to: Recipient, card: Card, *, idempotency_key: str = "") -> Delivered:
         # The Official Account has no interactive cards; residents read the card's text.
-        return await self._send(to, {"msgtype": "text", "text": {"content": card.as_text()}})
+        return await self._send(to, {"msgtype": "text", "text": {"content": no_links(card.as_text())}})
 
     async def update_card(self, to: Recipient, copy: Delivered, card: Card, reply_token: str = "") -> Delivered:
         # A sent message cannot be edited: the new state goes out as a new message.

@@ -5,6 +5,7 @@ import re
 import secrets
 from typing import Any
 
+from bot.plain_text import no_links
 from dispatch.cards import Card
 
 # WeCom's Button.style takes 1..4 (default 1); the docs show the colours only as a picture:
@@ -14,6 +15,12 @@ MAX_BUTTONS = 6            # button_list length limit
 MAX_FIELDS = 6             # horizontal_content_list length limit
 MAX_TASK_ID = 128          # bytes; digits, letters and _-@ only
 _TASK_ID_BAD = re.compile(r"[^0-9A-Za-z_\-@]")
+# WeCom markdown has headings, bold, links, inline code, quotes, <font> and <@userid> mentions, and
+# documents no escape: in text we did not write, each markup character becomes its full-width form,
+# which reads the same to a Chinese reader and never forms markup (HTML entities are not used: the
+# client may decode them after parsing). "://" loses its colon the same way, so no bare address links.
+_MD_FULL_WIDTH = str.maketrans({c: chr(ord(c) + 0xFEE0) for c in "\\`*_~[]()#<>&|"})
+_NEWLINES = re.compile(r"\s*[\r\n]+\s*")
 
 
 def task_id(card_key: str, recipient: str, now_ms: int) -> str:
@@ -52,23 +59,33 @@ def settled_update(card: Card, response_code: str, agent_id: int) -> dict[str, A
             "button": {"replace_name": card.status or card.title}}
 
 
+def md_escape(text: str, *, one_line: bool = True) -> str:
+    """Text as typed, inert in WeCom markdown: no link, heading, bold, code, tag or @mention."""
+    if one_line:  # a value stays on its line: it cannot start a line of its own (a fake field, a quote)
+        text = _NEWLINES.sub(" ", text.strip())
+    return text.translate(_MD_FULL_WIDTH).replace("://", "\uff1a//")
+
+
 def markdown(card: Card) -> str:
-    """For app group chats, which cannot carry template cards: bold title, red when an emergency."""
-    title = f"**{card.title}**"
+    """For app group chats, which cannot carry template cards: bold title, red when an emergency.
+
+    Every text of the card (the resident's description, location and name among them) is escaped.
+    """
+    title = f"**{md_escape(card.title)}**"
     if card.emergency:
         title = f'<font color="warning">{title}</font>'
-    lines = [title, *(f'> {k}：<font color="comment">{v}</font>' for k, v in card.fields)]
+    lines = [title, *(f'> {md_escape(k)}：<font color="comment">{md_escape(v)}</font>' for k, v in card.fields)]
     if card.body:
-        lines.append(card.body)
+        lines.append(md_escape(card.body, one_line=False))
     if card.status:
-        lines.append(f"**{card.status}**")
+        lines.append(f"**{md_escape(card.status)}**")
     if card.link:
         lines.append(f"[{card.link}]({card.link})")
     return "\n".join(lines)
 
 
 def text_payload(user: str, text: str) -> dict[str, Any]:
-    return {"touser": user, "msgtype": "text", "text": {"content": text}}
+    return {"touser": user, "msgtype": "text", "text": {"content": no_links(text)}}
 
 
 def card_payload(user: str, card: Card, task: str) -> dict[str, Any]:
@@ -76,7 +93,7 @@ def card_payload(user: str, card: Card, task: str) -> dict[str, Any]:
 
 
 def chat_text(chat: str, text: str) -> dict[str, Any]:
-    return {"chatid": chat, "msgtype": "text", "text": {"content": text}}
+    return {"chatid": chat, "msgtype": "text", "text": {"content": no_links(text)}}
 
 
 def chat_markdown(chat: str, card: Card) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from bot.outbound import Delivered, DeliveryError, Recipient, Undeliverable
+from bot.plain_text import no_links
 from bot.wechat_mp.window import ReplyWindow
 from bot.wecom.errors import RecipientUnreachable, WecomError
 from bot.wecom_kf.client import KfClient
@@ -22,6 +23,7 @@ class WecomKfMessenger:
 
     async def send_text(self, to: Recipient, text: str, options: tuple[str, ...] = (), *,
                         idempotency_key: str = "") -> Delivered:
+        text = no_links(text)  # as on the WeCom app: another resident's text must not become a link
         if options:
             # Tapping an option sends its text back to us as the customer's message.
             payload = {"msgtype": "msgmenu", "msgmenu": {
@@ -35,7 +37,7 @@ class WecomKfMessenger:
         return await self._send(to, payload)
 
     async def send_card(self, to: Recipient, card: Card, *, idempotency_key: str = "") -> Delivered:
-        return await self._send(to, {"msgtype": "text", "text": {"content": card.as_text()}})
+        return await self._send(to, {"msgtype": "text", "text": {"content": no_links(card.as_text())}})
 
     async def update_card(self, to: Recipient, copy: Delivered, card: Card, reply_token: str = "") -> Delivered:
         # kf messages cannot be edited: the new state goes out as a new message (and counts against the 5).
