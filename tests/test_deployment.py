@@ -276,3 +276,29 @@ async def test_metrics_on_their_own_port(aiohttp_client, make_settings, clock, b
             assert r.status == 200 and "python_info" in await r.text()
         async with http.get(f"http://127.0.0.1:{port}/api/v1/tickets", headers=auth()) as r:
             assert r.status == 404  # that listener serves /metrics only
+
+
+def test_a_token_generated_before_this_release_keeps_working_but_only_as_a_hash(tmp_path):
+    import asyncio
+    import hashlib
+    import sqlite3
+
+    from store.db import migrate_sync
+    url = f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
+    migrate_sync(url, "0002")
+    with sqlite3.connect(tmp_path / "old.db") as conn:
+        conn.execute("INSERT INTO kv (key, value) VALUES ('api_token', 'the-old-clear-token')")
+    migrate_sync(url)
+    with sqlite3.connect(tmp_path / "old.db") as conn:
+        kept = dict(conn.execute("SELECT key, value FROM kv").fetchall())
+    assert kept == {"api_token_sha256": hashlib.sha256(b"the-old-clear-token").hexdigest()}
+    from bot.secrets import api_token_hashes
+    from store.db import make_engine, make_sessionmaker
+
+    async def digests():
+        engine = make_engine(url)
+        try:
+            return await api_token_hashes(make_sessionmaker(engine), load_settings(None))
+        finally:
+            await engine.dispose()
+    assert asyncio.run(digests()) == {hashlib.sha256(b"the-old-clear-token").digest()}
