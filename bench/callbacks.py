@@ -657,7 +657,7 @@ def write_config(tmp: Path, backend: Backend, creds: dict[str, Any], api_port: i
     api = f"http://{HOST}:{api_port}"
     text = f"""
 [service]
-api_tokens = ["bench-{secrets.token_hex(8)}"]
+api_tokens = ["bench-{secrets.token_hex(16)}"]
 secret_key = "{secrets.token_hex(16)}"
 
 [database]

@@ -56,7 +56,8 @@ def _config(tmp: Path, feishu: bool) -> Path:
     path = tmp / "repairbot.toml"
     text = (f'[database]\nurl = "sqlite+aiosqlite:///{tmp / "rb.db"}"\n'
             f'[media]\ndir = "{tmp / "media"}"\n'
-            '[service]\napi_tokens = ["bench"]\nsecret_key = "bench"\n')
+            '[service]\napi_tokens = ["bench-token-of-at-least-32-characters"]\n'
+            'secret_key = "bench-secret-key-of-at-least-32-chars"\n')
     path.write_text(text + (FEISHU if feishu else ""), encoding="utf-8")
     return path
 

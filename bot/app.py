@@ -13,9 +13,10 @@ from bot.api import undelivered as api_undelivered
 from bot.api.auth import bearer_auth
 from bot.api.errors import api_error
 from bot.card_actions import press_and_reply
+from bot.metrics import setup_metrics
 from bot.outbound import Messengers, queue_replies
 from bot.outbox_sender import deliver_due
-from bot.secrets import kept_secret
+from bot.secrets import api_token_hashes, kept_secret
 from bot.settings import Settings
 from bot.sim import routes as sim_routes
 from bot.sim.log import SentLog, SimMessenger
@@ -36,12 +37,17 @@ STOP_GRACE = 10.0  # seconds a stopping process gives the events in hand
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None, run_background: bool = True,
-               redis_prefix: str | None = None, demo_wecom: bool = False, demo_feishu: bool = False
-               ) -> web.Application:
+               redis_prefix: str | None = None, demo_wecom: bool = False, demo_feishu: bool = False,
+               metrics_listener: bool = True) -> web.Application:
     """`demo_wecom` / `demo_feishu`: with no platform configured, the simulator plays WeCom and Feishu on
-    the wire against built-in fake APIs (what `serve` shows a new user)."""
-    unconfigured = settings.simulator_enabled and not settings.platforms
-    demo_wecom, demo_feishu = demo_wecom and unconfigured, demo_feishu and unconfigured
+    the wire against built-in fake APIs (what `serve` shows a new user). `metrics_listener`: open
+    `[service] metrics_port` (the web process does; workers do not)."""
+    play = settings.simulator_enabled and not settings.platforms
+    demo_wecom, demo_feishu = demo_wecom and play, demo_feishu and play
+    # Beside a real platform the simulator would let anyone speak and press buttons as anyone.
+    sim_needs_token = settings.simulator_enabled and bool(settings.platforms)
+    if not settings.platforms and not settings.simulator_enabled:
+        log.warning("no platform section ([wecom], [feishu], [wechat_mp]) configured: serving the API only")
     if settings.simulator_enabled and not settings.staff:
         settings = with_demo_staff(settings)
     if demo_wecom:
@@ -57,16 +63,21 @@ def create_app(settings: Settings, *, clock: Clock | None = None, run_background
     app[keys.PROCESSORS] = {}
     app[keys.CARD_ACTIONS] = lambda p: press_and_reply(app, p)
     app.cleanup_ctx.append(_database)
+    if (demo_wecom or demo_feishu) and settings.configured:
+        from bot.sim.demo_keys import installation_credentials  # the public demo credentials never serve
+        app.cleanup_ctx.append(installation_credentials)
     app.cleanup_ctx.append(_make_engine(redis_prefix or settings.redis.prefix))
     app.cleanup_ctx.append(_delivery)  # stopped before Redis and the database close: it may still send
     if run_background:
         app.cleanup_ctx.append(_background)
     app.on_startup.append(_freeze_startup_objects)
     app.add_routes(health.routes)
+    setup_metrics(app, settings, listener=metrics_listener)
     app.add_routes(media.routes)
     app.add_routes(api_tickets.routes)
     app.add_routes(api_undelivered.routes)
     _setup_platforms(app, settings)
+    app[keys.SIM_NEEDS_TOKEN] = sim_needs_token
     if settings.simulator_enabled:
         app[keys.SIM_LOG] = SentLog(app[keys.CLOCK])
         app[keys.MESSENGERS].register(SimMessenger(app[keys.SIM_LOG]))
@@ -143,12 +154,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         await sync_staff(session, settings.staff, clock.now(), settings.service.property)
     secret = settings.service.secret_key.get_secret_value() or await kept_secret(app[keys.SESSIONS], "secret_key")
     app[keys.SECRET] = secret.encode()
-    tokens = {t.get_secret_value() for t in settings.service.api_tokens}
-    if not tokens:
-        token = await kept_secret(app[keys.SESSIONS], "api_token")
-        tokens = {token}
-        log.warning("no [service] api_tokens configured; this installation's generated API token is %s", token)
-    app[keys.API_TOKENS] = frozenset(tokens)
+    app[keys.API_TOKENS] = await api_token_hashes(app[keys.SESSIONS], settings)
     yield
     await db.dispose()
 

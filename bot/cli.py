@@ -8,6 +8,7 @@ import signal
 import sys
 
 from bot.settings import ConfigError, load_settings
+from bot.settings_checks import check_production
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -17,7 +18,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--config", help="TOML configuration file (default: $REPAIRBOT_CONFIG or none)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8080)
-    serve.add_argument("--demo", action="store_true", help="mount the simulator even with platforms configured")
+    serve.add_argument("--demo", action="store_true",
+                       help="mount the simulator beside a configuration ([service] demo = true)")
     serve.add_argument("--web-only", action="store_true",
                        help="HTTP only; background work (inbox, outbox, timers) runs in `repairbot worker` processes")
     for name, text in (("migrate", "bring the database schema up to date"),
@@ -33,14 +35,20 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)  # its plugin chatter hides our own lines
     try:
-        settings = load_settings(args.config, **({"demo": True} if getattr(args, "demo", False) else {}))
+        settings = load_settings(args.config)
+        if getattr(args, "demo", False):
+            settings.service.demo = True
+        if args.command == "check-config" or (args.command in ("serve", "worker") and settings.configured):
+            check_production(settings)  # the zero-config demo has nothing to check
     except ConfigError as e:
         print(f"configuration error:\n{e}", file=sys.stderr)
         return 2
     if args.command == "check-config":
+        mode = "simulator" if settings.simulator_enabled else "API only"
         print(f"configuration OK: database {settings.database.url.split('://')[0]}, "
               f"state {'redis' if settings.redis.url else 'in-process'}, "
-              f"platforms {', '.join(settings.platforms) or 'none (simulator)'}, "
+              f"platforms {', '.join(settings.platforms) or f'none ({mode})'}"
+              f"{', demo simulator' if settings.platforms and settings.simulator_enabled else ''}, "
               f"{len(settings.trades)} trades, {len(settings.staff)} staff")
         return 0
     if args.command == "migrate":
@@ -88,7 +96,7 @@ async def _worker(settings) -> int:
         print("worker needs [redis] url: in-process state cannot be shared with a web process", file=sys.stderr)
         return 2
     # The same channels as `serve` (the simulator's demo ones included), so every inbox item has a processor.
-    app = create_app(settings, demo_wecom=True, demo_feishu=True)
+    app = create_app(settings, demo_wecom=True, demo_feishu=True, metrics_listener=False)
     runner = web.AppRunner(app)
     await runner.setup()
     # SIGTERM (systemd's stop) and SIGINT end it in order: events in hand are finished, replies sent.

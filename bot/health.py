@@ -1,8 +1,7 @@
-"""Liveness, readiness (database and Redis answer) and Prometheus metrics."""
+"""Liveness and readiness (database and Redis answer); /metrics is bot/metrics.py."""
 from __future__ import annotations
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from bot import keys
@@ -33,9 +32,3 @@ async def readyz(request: web.Request) -> web.Response:
     ok = all(v == "ok" for v in checks.values())
     return web.json_response({"status": "ok" if ok else "unavailable", "checks": checks}, status=200 if ok else 503)
 
-
-@routes.get("/metrics")
-async def metrics(request: web.Request) -> web.Response:
-    resp = web.Response(body=generate_latest())
-    resp.headers["Content-Type"] = CONTENT_TYPE_LATEST
-    return resp

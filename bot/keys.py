@@ -28,7 +28,8 @@ ENGINE: web.AppKey["Engine"] = web.AppKey("engine")
 MESSENGERS: web.AppKey["Messengers"] = web.AppKey("messengers")
 SIM_LOG: web.AppKey["SentLog"] = web.AppKey("sim_log")
 SECRET: web.AppKey[bytes] = web.AppKey("secret")
-API_TOKENS: web.AppKey[frozenset] = web.AppKey("api_tokens")
+API_TOKENS: web.AppKey[frozenset] = web.AppKey("api_tokens")  # SHA-256 digests of the bearer tokens
+SIM_NEEDS_TOKEN: web.AppKey[bool] = web.AppKey("sim_needs_token")  # the simulator beside a real platform
 INBOX: web.AppKey["Inbox"] = web.AppKey("inbox")
 # platform name → how to process one of its inbox items (registered by each platform's setup)
 PROCESSORS: web.AppKey[dict[str, Callable[[web.Application, "Item"], Awaitable[None]]]] = web.AppKey("processors")

@@ -1,12 +1,13 @@
 """Settings: one object loaded once from a TOML file plus REPAIRBOT_<SECTION>__<KEY> environment overrides."""
 from __future__ import annotations
 
+import logging
 import os
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, Field, PrivateAttr, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from dispatch.statuses import TRADES as TRADE_KEYS
@@ -19,6 +20,12 @@ class ServiceSettings(BaseModel):
     # Signs photo URLs; empty means one is generated and kept in the database on first start.
     secret_key: SecretStr = SecretStr("")
     property: str = "default"
+    # Mount the simulator (and, with no platform configured, its demo WeCom/Feishu) beside a configuration.
+    demo: bool = False
+    # /metrics on its own listener (then not on the main port) and/or behind a bearer token.
+    metrics_port: int | None = Field(None, ge=1, le=65535)
+    metrics_host: str = "127.0.0.1"
+    metrics_token: SecretStr = SecretStr("")
 
 
 class DatabaseSettings(BaseModel):
@@ -127,7 +134,9 @@ class Settings(BaseSettings):
     trades: list[TradeSettings] = []
     staff: list[StaffSettings] = []
     alerts: AlertSettings = AlertSettings()
-    demo: bool = False  # mount the simulator even when a platform is configured
+    demo: bool = False  # deprecated alias of [service] demo
+    # True when a configuration file or a REPAIRBOT_<SECTION>__<KEY> variable was given (see load_settings).
+    _configured: bool = PrivateAttr(False)
 
     @classmethod
     def settings_customise_sources(
@@ -141,8 +150,19 @@ class Settings(BaseSettings):
         return [name for name in ("wecom", "feishu", "wechat_mp") if getattr(self, name) is not None]
 
     @property
+    def configured(self) -> bool:
+        """Started with a configuration (file or environment), not as the zero-config demo."""
+        return self._configured
+
+    @property
+    def demo_mode(self) -> bool:
+        """`--demo` / `[service] demo = true` (or the deprecated top-level `demo`)."""
+        return self.demo or self.service.demo
+
+    @property
     def simulator_enabled(self) -> bool:
-        return self.demo or not self.platforms
+        """The simulator mounts with no configuration at all, or when asked for explicitly."""
+        return self.demo_mode or (not self.configured and not self.platforms)
 
 
 class ConfigError(Exception):
@@ -165,6 +185,8 @@ def _describe(err: ValidationError) -> str:
 def load_settings(path: str | os.PathLike | None = None, **overrides: Any) -> Settings:
     """Read the TOML file (argument, else REPAIRBOT_CONFIG, else none) and apply env overrides."""
     path = path or os.environ.get("REPAIRBOT_CONFIG") or None
+    # Keyword overrides (the tests') do not count: only what an operator can give makes a configuration.
+    configured = bool(path) or _configured_by_environment()
     data: dict[str, Any] = {}
     if path:
         p = Path(path)
@@ -174,13 +196,26 @@ def load_settings(path: str | os.PathLike | None = None, **overrides: Any) -> Se
             data = tomllib.loads(p.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as e:
             raise ConfigError(f"{p}: not valid TOML: {e}") from None
+        if "demo" in data:
+            logging.getLogger("repairbot").warning("%s: top-level `demo` is deprecated; use [service] demo", p)
     data.update(overrides)
     try:
         settings = Settings(**data)
     except ValidationError as e:
         raise ConfigError(_describe(e)) from None
     _check_references(settings)
+    settings._configured = configured
     return settings
+
+
+def _configured_by_environment() -> bool:
+    """Any REPAIRBOT_<FIELD> or REPAIRBOT_<FIELD>__<KEY> variable (not REPAIRBOT_TEST_*, REPAIRBOT_CONFIG)."""
+    fields = {name.upper() for name in Settings.model_fields}
+    for var in os.environ:
+        name = var.upper()
+        if name.startswith("REPAIRBOT_") and name[len("REPAIRBOT_"):].split("__", 1)[0] in fields:
+            return True
+    return False
 
 
 def _check_references(s: Settings) -> None:

@@ -151,7 +151,8 @@ class Sim:
             body["text"] = text
         if image_b64 is not None:
             body["image_b64"] = image_b64
-        resp = await self.client.post("/sim/api/say", json=body)
+        # the token is needed beside a real platform (demo = true) and harmless elsewhere
+        resp = await self.client.post("/sim/api/say", json=body, headers=auth())
         assert resp.status == 200, await resp.text()
         return [r["text"] for r in (await resp.json())["replies"]]
 

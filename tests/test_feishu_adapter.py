@@ -16,6 +16,7 @@ from bot.sim.feishu_api import FakeFeishu, FeishuPusher, setup_fake_feishu
 from conversations.storage import StorageKey
 from dispatch.payloads import CardAction
 from store.models import Photo, Ticket, TicketEvent
+from tests.conftest import auth
 
 PNG = (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"
        b"\x00\x00\x00\rIDATx\x9cc\xf8\xff\xff?\x00\x05\xfe\x02\xfe\xa7\x35\x81\x84\x00\x00\x00\x00IEND\xaeB`\x82")
@@ -314,9 +315,9 @@ async def test_someone_outside_the_trade_is_told_and_nothing_changes(feishu):
 
 async def test_a_ticket_reported_on_the_simulator_is_dispatched_to_the_feishu_group(
         aiohttp_client, make_settings, clock, backend):
-    w = await _world(aiohttp_client, make_settings, clock, backend, demo=True)
+    w = await _world(aiohttp_client, make_settings, clock, backend, service={"demo": True})
     for text in REPORT:
-        resp = await w.client.post("/sim/api/say", json={"user": "sim_resident", "text": text})
+        resp = await w.client.post("/sim/api/say", json={"user": "sim_resident", "text": text}, headers=auth())
         assert resp.status == 200
     number = (await resp.json())["replies"][0]["text"].split("单号 ")[1].split()[0]
     await run_pending(w.app)
@@ -324,6 +325,7 @@ async def test_a_ticket_reported_on_the_simulator_is_dispatched_to_the_feishu_gr
     answer = await w.click("ou_t7", card, "accept", number)
     assert answer["toast"]["type"] == "success" and _buttons(answer["card"]["data"]) == []
     await run_pending(w.app)
-    told = [i["text"] for i in (await (await w.client.get("/sim/api/sent", params={"user": "sim_resident"})).json())
+    told = [i["text"] for i in (await (await w.client.get("/sim/api/sent", params={"user": "sim_resident"},
+                                                          headers=auth())).json())
             ["sent"] if i["proactive"]]
     assert any("师傅7" in t for t in told)

@@ -21,6 +21,7 @@ import pytest
 from tests.conftest import PG_ADMIN, REDIS_URL, _pg_url
 
 ROOT = Path(__file__).resolve().parents[1]
+TOKEN = "processes-test-token-of-32-chars-or-more"  # serve refuses shorter ones
 
 
 def _free_port() -> int:
@@ -47,7 +48,8 @@ async def deployment(tmp_path, redis_url):
     await admin.execute(f'CREATE DATABASE "{name}"')
     port = _free_port()
     config = tmp_path / "repairbot.toml"
-    config.write_text(f'[service]\npublic_url = "http://127.0.0.1:{port}"\napi_tokens = ["t"]\n'
+    # demo = true: a configured service mounts the simulator (and its demo WeCom) only when asked to
+    config.write_text(f'[service]\npublic_url = "http://127.0.0.1:{port}"\napi_tokens = ["{TOKEN}"]\ndemo = true\n'
                       f'[database]\nurl = "{_pg_url(name)}"\n[redis]\nurl = "{REDIS_URL}"\n'
                       f'prefix = "rbproc{uuid.uuid4().hex[:6]}"\n[media]\ndir = "{tmp_path / "media"}"\n',
                       encoding="utf-8")
@@ -100,7 +102,7 @@ async def test_callbacks_wait_in_the_inbox_until_a_worker_takes_them(deployment)
     assert any("3栋2单元1502" in t for t in texts)
     await say("确认")
     texts = await _until(lambda: _having(sent, "BX"))
-    async with http.get(f"{base}/api/v1/tickets", headers={"Authorization": "Bearer t"}) as r:
+    async with http.get(f"{base}/api/v1/tickets", headers={"Authorization": f"Bearer {TOKEN}"}) as r:
         [ticket] = (await r.json())["tickets"]
     assert ticket["status"] == "dispatched" and ticket["category"] == "emergency"
 

@@ -58,3 +58,23 @@ def test_check_config_accepts_a_good_file(tmp_path, capsys):
 def test_secrets_never_show_in_repr():
     s = load_settings(None, service={"api_tokens": ["very-secret-token"]})
     assert "very-secret-token" not in repr(s)
+
+
+def test_what_counts_as_a_configuration(tmp_path, monkeypatch):
+    monkeypatch.setenv("REPAIRBOT_TEST_BACKENDS", "embedded")  # the tests' own variables are not configuration
+    assert not load_settings(None).configured
+    assert not load_settings(None, service={"api_tokens": ["t"]}).configured  # keyword overrides (tests)
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[intake]\ndraft_ttl = 60\n', encoding="utf-8")
+    s = load_settings(cfg)
+    assert s.configured and not s.simulator_enabled  # a file without a platform: the API only
+    monkeypatch.setenv("REPAIRBOT_REDIS__URL", "redis://127.0.0.1:6379/0")
+    assert load_settings(None).configured and not load_settings(None).simulator_enabled
+
+
+def test_demo_is_a_service_key_and_the_top_level_one_still_works(tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[service]\ndemo = true\n', encoding="utf-8")
+    assert load_settings(cfg).simulator_enabled
+    cfg.write_text('demo = true\n', encoding="utf-8")  # deprecated alias
+    assert load_settings(cfg).simulator_enabled

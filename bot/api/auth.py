@@ -1,4 +1,4 @@
-"""Bearer-token check for /api/v1, compared in constant time."""
+"""Bearer-token check for /api/v1 (and the simulator beside a real platform), digests compared in constant time."""
 from __future__ import annotations
 
 import hmac
@@ -7,16 +7,29 @@ from aiohttp import web
 
 from bot import keys
 from bot.api.errors import api_error
+from bot.secrets import token_digest
+
+
+def token_ok(request: web.Request) -> bool:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        return False
+    digest = token_digest(token)
+    # every digest is compared (no early exit), so timing tells nothing about which one nearly matched
+    return sum(hmac.compare_digest(digest, d) for d in request.app[keys.API_TOKENS]) > 0
+
+
+def _guarded(request: web.Request) -> bool:
+    path = request.path
+    if path.startswith("/api/"):
+        return True
+    # The simulator's page itself is served (it asks for the token); its API needs one. (Its fake platform
+    # APIs are mounted only without a real platform: create_app never puts them beside one.)
+    return path.startswith("/sim/api/") and request.app.get(keys.SIM_NEEDS_TOKEN, False)
 
 
 @web.middleware
 async def bearer_auth(request: web.Request, handler):
-    if request.path.startswith("/api/"):
-        header = request.headers.get("Authorization", "")
-        scheme, _, token = header.partition(" ")
-        tokens = request.app[keys.API_TOKENS]
-        ok = scheme.lower() == "bearer" and token and any(
-            hmac.compare_digest(token.encode(), t.encode()) for t in tokens)
-        if not ok:
-            raise api_error(401, "unauthorized")
+    if _guarded(request) and not token_ok(request):
+        raise api_error(401, "unauthorized")
     return await handler(request)

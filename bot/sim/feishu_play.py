@@ -10,14 +10,13 @@ from bot import keys
 from bot.api.errors import api_error
 from bot.http import dumps, json_object
 from bot.settings import FeishuSettings, Settings
+from bot.sim.demo_credentials import (DEMO_FEISHU_APP_ID as DEMO_APP_ID,  # noqa: F401
+                                      DEMO_FEISHU_APP_SECRET as DEMO_APP_SECRET,
+                                      DEMO_FEISHU_ENCRYPT_KEY as DEMO_ENCRYPT_KEY, DEMO_FEISHU_TOKEN as DEMO_TOKEN,
+                                      DemoCredentials)
 from bot.sim.feishu_api import FeishuPusher
 
 routes = web.RouteTableDef()
-# Fixed demo credentials: they only ever talk to the built-in fake API on this machine.
-DEMO_APP_ID = "cli_simulator"
-DEMO_APP_SECRET = "simulator-secret"
-DEMO_TOKEN = "simulator-verification-token"
-DEMO_ENCRYPT_KEY = "simulator-encrypt-key"
 PUSHER: web.AppKey[FeishuPusher] = web.AppKey("feishu_pusher", FeishuPusher)
 
 
@@ -26,11 +25,12 @@ def open_id(user: str) -> str:
     return user if user.startswith("ou_") else f"ou_{user}"
 
 
-def with_demo_feishu(settings: Settings) -> Settings:
+def with_demo_feishu(settings: Settings, creds: DemoCredentials = DemoCredentials()) -> Settings:
     """A Feishu app on the fake API; each trade gets a Feishu group, each demo person an open_id."""
     base = settings.service.public_url.rstrip("/")
-    feishu = FeishuSettings(app_id=DEMO_APP_ID, app_secret=DEMO_APP_SECRET, verification_token=DEMO_TOKEN,
-                            encrypt_key=DEMO_ENCRYPT_KEY, api_base=f"{base}/sim/feishu")
+    feishu = FeishuSettings(app_id=DEMO_APP_ID, app_secret=creds.feishu_app_secret,
+                            verification_token=creds.feishu_token, encrypt_key=creds.feishu_encrypt_key,
+                            api_base=f"{base}/sim/feishu")
     trades = [t if t.feishu_chat_id else t.model_copy(update={"feishu_chat_id": f"oc_{t.key}_group"})
               for t in settings.trades]
     staff = [s if s.feishu_open_id or not s.sim_user else s.model_copy(update={"feishu_open_id": open_id(s.sim_user)})
@@ -41,8 +41,10 @@ def with_demo_feishu(settings: Settings) -> Settings:
 def setup(app: web.Application) -> None:
     from bot.sim.feishu_api import setup_fake_feishu
 
-    setup_fake_feishu(app, app_id=DEMO_APP_ID, app_secret=DEMO_APP_SECRET)
-    app[PUSHER] = FeishuPusher(DEMO_TOKEN, DEMO_ENCRYPT_KEY, app_id=DEMO_APP_ID, clock=app[keys.CLOCK])
+    feishu = app[keys.SETTINGS].feishu
+    setup_fake_feishu(app, app_id=DEMO_APP_ID, app_secret=feishu.app_secret.get_secret_value())
+    app[PUSHER] = FeishuPusher(feishu.verification_token.get_secret_value(), feishu.encrypt_key.get_secret_value(),
+                               app_id=DEMO_APP_ID, clock=app[keys.CLOCK])
     app.add_routes(routes)
 
 

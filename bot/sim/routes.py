@@ -26,7 +26,8 @@ async def page(request: web.Request) -> web.Response:
     texts = request.app[keys.ENGINE].deps.texts
     from bot.sim.wecom_api import FAKE_WECOM
     from bot.sim.feishu_play import PUSHER
-    html = texts.render("sim/index.html.j2", wecom=FAKE_WECOM in request.app, feishu=PUSHER in request.app)
+    html = texts.render("sim/index.html.j2", wecom=FAKE_WECOM in request.app, feishu=PUSHER in request.app,
+                        needs_token=request.app[keys.SIM_NEEDS_TOKEN])
     return web.Response(text=html, content_type="text/html", charset="utf-8")
 
 

@@ -15,22 +15,20 @@ from bot import keys
 from bot.api.errors import api_error
 from bot.http import json_object
 from bot.settings import Settings, WecomSettings
+from bot.sim.demo_credentials import (DEMO_CORP_ID, DEMO_WECOM_AES_KEY as DEMO_AES_KEY,  # noqa: F401
+                                      DEMO_WECOM_SECRET as DEMO_SECRET, DEMO_WECOM_TOKEN as DEMO_TOKEN,
+                                      DemoCredentials)
 from bot.sim.wecom_api import FAKE_WECOM, callback_xml
 from bot.wecom.adapter import CRYPTO
 
 routes = web.RouteTableDef()
-# Fixed demo credentials: they only ever talk to the built-in fake API on this machine.
-DEMO_CORP_ID = "wwsimulator0000001"
-DEMO_SECRET = "simulator-secret"
-DEMO_TOKEN = "simulatortoken"
-DEMO_AES_KEY = "c2ltdWxhdG9yLWRlbW8tYWVzLWtleS0zMi1ieXRlcw0"
 
 
-def with_demo_wecom(settings: Settings) -> Settings:
+def with_demo_wecom(settings: Settings, creds: DemoCredentials = DemoCredentials()) -> Settings:
     """Point a WeCom channel at the simulator's fake API, keeping the simulator mounted."""
     base = settings.service.public_url.rstrip("/")
-    wecom = WecomSettings(corp_id=DEMO_CORP_ID, agent_id=1000002, secret=DEMO_SECRET, token=DEMO_TOKEN,
-                          encoding_aes_key=DEMO_AES_KEY, api_base=f"{base}/sim/wecom")
+    wecom = WecomSettings(corp_id=DEMO_CORP_ID, agent_id=1000002, secret=creds.wecom_secret,
+                          token=creds.wecom_token, encoding_aes_key=creds.wecom_aes_key, api_base=f"{base}/sim/wecom")
     return settings.model_copy(update={"wecom": wecom, "demo": True})
 
 
