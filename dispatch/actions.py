@@ -8,7 +8,7 @@ from sqlalchemy import String, bindparam, literal, select, true, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from dispatch import outbox, permissions, statuses
-from dispatch.people import FORMER, IDENTITIES, PERSONS, RESIDENT, person_for
+from dispatch.people import IDENTITIES, PERSONS, person_for
 from dispatch.filing import Filed
 from store.models import CardCopy, Person, Ticket, TicketEvent, Trade
 
@@ -153,7 +153,7 @@ async def _checked(session: AsyncSession, number: str, channel: str, user: str, 
     if ticket is None:
         return None, None, ActionResult("unknown_ticket")
     person = await person_for(session, channel, user)
-    if person is None or person.role in (RESIDENT, FORMER):
+    if person is None or not permissions.is_staff(person.role):
         return ticket, None, ActionResult("unknown_person", ticket)
     refused = permissions.refusal(person.role, action, trades=person.trades, ticket_trade=ticket.trade,
                                   is_assignee=ticket.assignee_id == person.id)

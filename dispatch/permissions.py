@@ -45,6 +45,11 @@ TABLE: dict[str, dict[str, str]] = {
 }
 
 
+def is_staff(role: str) -> bool:
+    """A role of `[[staff]]` (not a resident, not someone the configuration no longer names)."""
+    return role in ROLES
+
+
 def scope(role: str, action: str) -> str | None:
     """How far `role` may do `action` (TRADE, ASSIGNEE, ALERTED, ANY), or None when it may not at all."""
     return TABLE.get(action, {}).get(role)

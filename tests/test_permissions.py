@@ -49,6 +49,7 @@ def test_table_row(role, action):
 
 @pytest.mark.parametrize("role", ["resident", "former", "nobody"])
 def test_who_is_not_staff_may_do_nothing(role):
+    assert not permissions.is_staff(role)
     assert all(permissions.refusal(role, a, trades=["plumbing"], ticket_trade="plumbing", is_assignee=True)
                == "not_allowed" for a in permissions.ACTIONS)
 
