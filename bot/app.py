@@ -24,11 +24,10 @@ from conversations.classify import load_rules
 from conversations.engine import Deps, Engine, IntakeLimits
 from conversations.storage import make_storage
 from conversations.texts import Texts
-from dispatch.people import sync_staff
+from dispatch.roster import sync_configuration
 from store.clock import Clock
 from store.db import make_engine, make_sessionmaker, migrate, schema_revision
 from store.media import MediaStore
-from store.models import Trade
 
 log = logging.getLogger(__name__)
 # Large enough for a photo posted to the simulator as base64; platform webhooks check their own limits.
@@ -48,7 +47,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None, run_background
     sim_needs_token = settings.simulator_enabled and bool(settings.platforms)
     if not settings.platforms and not settings.simulator_enabled:
         log.warning("no platform section ([wecom], [feishu], [wechat_mp]) configured: serving the API only")
-    if settings.simulator_enabled and not settings.staff:
+    demo_cast = settings.simulator_enabled and not settings.staff
+    if demo_cast:
         settings = with_demo_staff(settings)
     if demo_wecom:
         from bot.sim.wecom_play import with_demo_wecom
@@ -58,6 +58,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, run_background
         settings = with_demo_feishu(settings)
     app = web.Application(middlewares=[json_errors, bearer_auth], client_max_size=MAX_BODY)
     app[keys.SETTINGS] = settings  # with the simulator's demo cast when none is configured
+    app[keys.DEMO_CAST] = demo_cast
     app[keys.CLOCK] = clock or Clock(settings.service.timezone)
     app[keys.MESSENGERS] = Messengers()
     app[keys.PROCESSORS] = {}
@@ -148,10 +149,8 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     app[keys.SESSIONS] = make_sessionmaker(db)
     clock = app[keys.CLOCK]
     async with app[keys.SESSIONS]() as session, session.begin():
-        for t in settings.trades:
-            await session.merge(Trade(key=t.key, name=t.name, wecom_chat_id=t.wecom_chat_id,
-                                      feishu_chat_id=t.feishu_chat_id))
-        await sync_staff(session, settings.staff, clock.now(), settings.service.property)
+        await sync_configuration(session, settings.trades, settings.staff, clock.now(), settings.service.property,
+                                 demo=app[keys.DEMO_CAST])
     secret = settings.service.secret_key.get_secret_value() or await kept_secret(app[keys.SESSIONS], "secret_key")
     app[keys.SECRET] = secret.encode()
     app[keys.API_TOKENS] = await api_token_hashes(app[keys.SESSIONS], settings)

@@ -99,6 +99,7 @@ async def _worker(settings) -> int:
     app = create_app(settings, demo_wecom=True, demo_feishu=True, metrics_listener=False)
     runner = web.AppRunner(app)
     await runner.setup()
+    logging.getLogger("repairbot").info("worker ready")  # started: schema checked, configuration synced
     # SIGTERM (systemd's stop) and SIGINT end it in order: events in hand are finished, replies sent.
     stopping = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from store.clock import Clock
 
 SETTINGS: web.AppKey["Settings"] = web.AppKey("settings")
+DEMO_CAST: web.AppKey[bool] = web.AppKey("demo_cast")  # the staff are the simulator's cast (bot/sim/demo.toml)
 CLOCK: web.AppKey["Clock"] = web.AppKey("clock")
 DB: web.AppKey["AsyncEngine"] = web.AppKey("db")
 SESSIONS: web.AppKey["async_sessionmaker[AsyncSession]"] = web.AppKey("sessions")

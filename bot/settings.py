@@ -104,7 +104,9 @@ class TradeSettings(BaseModel):
 
 class StaffSettings(BaseModel):
     name: str
-    role: Literal["technician", "supervisor", "manager", "director", "leadership", "desk", "finance"]
+    # dispatch/permissions.py ROLES: what each may do is its table
+    role: Literal["technician", "supervisor", "manager", "director", "leadership", "desk", "control", "housekeeper",
+                  "finance"]
     trades: list[str] = []
     phone: str = ""
     wecom_userid: str = ""
@@ -221,10 +223,16 @@ def _configured_by_environment() -> bool:
 def _check_references(s: Settings) -> None:
     known = {t.key for t in s.trades} | set(TRADE_KEYS)
     problems = []
+    accounts: dict[tuple[str, str], str] = {}
     for i, person in enumerate(s.staff):
         for t in person.trades:
             if t not in known:
                 problems.append(f"staff[{i}].trades: unknown trade {t!r} ({person.name})")
+        for key in ("wecom_userid", "feishu_open_id", "sim_user"):
+            value = getattr(person, key)
+            if value and (key, value) in accounts:  # one account is one person (the start-up sync needs it)
+                problems.append(f"staff[{i}].{key}: {value!r} is already {accounts[key, value]}'s")
+            accounts.setdefault((key, value), person.name)
     if s.database.url.split(":", 1)[0] not in ("sqlite+aiosqlite", "postgresql+asyncpg"):
         problems.append("database.url: use sqlite+aiosqlite:///FILE or postgresql+asyncpg://USER@HOST/DB")
     if s.redis.url and not s.redis.url.startswith(("redis://", "rediss://", "unix://")):

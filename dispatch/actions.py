@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import String, bindparam, literal, select, true, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from dispatch import outbox, statuses
+from dispatch import outbox, permissions, statuses
 from dispatch.people import IDENTITIES, PERSONS, person_for
 from dispatch.filing import Filed
 from store.models import CardCopy, Person, Ticket, TicketEvent, Trade
@@ -40,7 +40,7 @@ AUDIENCE = (
 
 @dataclass(frozen=True)
 class ActionResult:
-    outcome: str                 # ok | taken | closed | not_your_trade | unknown_ticket | unknown_person | bad_state
+    outcome: str  # ok | taken | closed | not_allowed | not_your_trade | unknown_ticket | unknown_person | bad_state
     ticket: Ticket | None = None
     holder: str = ""             # who has the job when outcome is `taken`
 
@@ -145,17 +145,20 @@ async def _refresh_cards(session: AsyncSession, ticket: Ticket, now: datetime, *
                              now=now, user=copy.recipient_user, chat=copy.recipient_chat, ticket_id=ticket.id)
 
 
-async def _checked(session: AsyncSession, number: str, channel: str, user: str
+async def _checked(session: AsyncSession, number: str, channel: str, user: str, action: str
                    ) -> tuple[Ticket | None, Person | None, ActionResult | None]:
-    """The ticket and the acting person, or the refusal every action shares."""
+    """The ticket and the acting person, or the refusal every action shares: the one place where the
+    role × action table (dispatch/permissions.py) is enforced, with the role as the configuration set it."""
     ticket = (await session.execute(select(Ticket).where(Ticket.number == number))).scalar_one_or_none()
     if ticket is None:
         return None, None, ActionResult("unknown_ticket")
     person = await person_for(session, channel, user)
-    if person is None or person.role == "resident":
+    if person is None or not permissions.is_staff(person.role):
         return ticket, None, ActionResult("unknown_person", ticket)
-    if person.role == "technician" and ticket.trade not in (person.trades or []):
-        return ticket, person, ActionResult("not_your_trade", ticket)
+    refused = permissions.refusal(person.role, action, trades=person.trades, ticket_trade=ticket.trade,
+                                  is_assignee=ticket.assignee_id == person.id)
+    if refused:
+        return ticket, person, ActionResult(refused, ticket)
     if ticket.status in SETTLED:
         return ticket, person, ActionResult("closed", ticket)
     return ticket, person, None
@@ -164,7 +167,7 @@ async def _checked(session: AsyncSession, number: str, channel: str, user: str
 async def accept(session: AsyncSession, number: str, channel: str, user: str, now: datetime,
                  reply_token: str = "") -> ActionResult:
     """First accept wins: one conditional UPDATE decides, whatever the number of presses at once."""
-    ticket, person, refused = await _checked(session, number, channel, user)
+    ticket, person, refused = await _checked(session, number, channel, user, "accept")
     if refused:
         return refused
     won = await session.execute(
@@ -191,7 +194,7 @@ async def accept(session: AsyncSession, number: str, channel: str, user: str, no
 async def pass_on(session: AsyncSession, number: str, action: str, channel: str, user: str, now: datetime,
                   channels: set[str], reply_token: str = "") -> ActionResult:
     """转派 (transfer) or 无法处理 (decline): recorded, and the trade's supervisors are told."""
-    ticket, person, refused = await _checked(session, number, channel, user)
+    ticket, person, refused = await _checked(session, number, channel, user, action)
     if refused:
         return refused
     if ticket.assignee_id and ticket.assignee_id != person.id:

@@ -1,4 +1,4 @@
-"""People behind platform accounts: reporters remembered for next time, staff synced from settings."""
+"""People behind platform accounts: reporters remembered for next time (staff: dispatch/roster.py)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -9,6 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from store.db import connection_of
 from store.models import Person, PersonIdentity
+
+# Roles that are nobody's staff: a resident, and a member of staff the configuration no longer names.
+RESIDENT = "resident"
+FORMER = "former"
 
 PERSONS = Person.__table__
 IDENTITIES = PersonIdentity.__table__
@@ -68,26 +72,3 @@ async def remember_reporter(db: AsyncSession | AsyncConnection, platform: str, e
     })).scalar_one()
     await conn.execute(NEW_IDENTITY, {"person_id": person_id, "platform": platform, "external_id": external_id})
     return person_id
-
-
-async def sync_staff(session: AsyncSession, staff: list, now: datetime, property: str = "default") -> None:
-    """Make the database's staff match the configuration (by any platform identity, else by name)."""
-    for s in staff:
-        idents = [(p, v) for p, v in (("wecom", s.wecom_userid), ("feishu", s.feishu_open_id),
-                                      ("sim", getattr(s, "sim_user", ""))) if v]
-        person = None
-        for platform, ext in idents:
-            person = person or await person_for(session, platform, ext)
-        if person is None:
-            stmt = select(Person).where(Person.name == s.name, Person.role != "resident")
-            person = (await session.execute(stmt)).scalars().first()
-        if person is None:
-            person = Person(name=s.name, created_at=now, property=property, identities=[])
-            session.add(person)
-            await session.flush()
-        person.name, person.role, person.phone, person.trades = s.name, s.role, s.phone, list(s.trades)
-        have = {(i.platform, i.external_id) for i in person.identities}
-        for platform, ext in idents:
-            if (platform, ext) not in have:
-                person.identities.append(PersonIdentity(person_id=person.id, platform=platform, external_id=ext))
-    await session.flush()

@@ -21,8 +21,8 @@ def api_error(status: int, code: str, **extra: Any) -> web.HTTPException:
     body: dict[str, Any] = {"code": code, "message": message}
     body.update(extra)
     cls = web.HTTPException
-    for c in (web.HTTPBadRequest, web.HTTPUnauthorized, web.HTTPNotFound, web.HTTPRequestEntityTooLarge,
-              web.HTTPUnprocessableEntity, web.HTTPInternalServerError):
+    for c in (web.HTTPBadRequest, web.HTTPUnauthorized, web.HTTPForbidden, web.HTTPNotFound,
+              web.HTTPRequestEntityTooLarge, web.HTTPUnprocessableEntity, web.HTTPInternalServerError):
         if c.status_code == status:
             cls = c
     kwargs = {"max_size": 0, "actual_size": 0} if cls is web.HTTPRequestEntityTooLarge else {}

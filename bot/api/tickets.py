@@ -110,6 +110,8 @@ async def act(request: web.Request) -> web.Response:
     result, text = await press(request.app, p)
     if result.outcome == "unknown_ticket":
         raise api_error(404, "not_found")
+    if result.outcome == "not_allowed":  # the role × action table (dispatch/permissions.py) says no
+        raise api_error(403, "not_allowed", field=action)
     status = 200 if result.outcome == "ok" else 409
     async with request.app[keys.SESSIONS]() as session:
         ticket = await get_ticket(session, number)
