@@ -5,7 +5,7 @@ from sqlalchemy import select
 
 from bot import keys
 from bot.outbound import Delivered, DeliveryError, Undeliverable
-from bot.outbox_sender import MAX_ATTEMPTS, deliver_due
+from bot.outbox_sender import deliver_due
 from dispatch import outbox
 from store.models import Outbox
 
@@ -63,14 +63,32 @@ async def test_the_same_key_is_queued_once(client):
 
 
 async def test_a_message_that_keeps_failing_becomes_a_visible_dead_letter(client, clock):
+    """Transient failures are retried for [outbox] retry_for (an hour), then the row is dead, not dropped."""
     app = client.app
-    app[keys.MESSENGERS].register(FlakyMessenger(fail=100))
+    app[keys.MESSENGERS].register(FlakyMessenger(fail=10_000))
     await _queue(app)
-    for _ in range(MAX_ATTEMPTS + 2):
+    for _ in range(59):  # 59 minutes of failures: still retrying
         await deliver_due(app)
-        clock.advance(minutes=15)
+        clock.advance(minutes=1)
     [row] = await _rows(app)
-    assert row.status == "dead" and row.attempts == MAX_ATTEMPTS and "busy" in row.last_error
+    assert row.status == "pending" and row.attempts > 10
+    for _ in range(10):
+        await deliver_due(app)
+        clock.advance(minutes=1)
+    [row] = await _rows(app)
+    assert row.status == "dead" and "busy" in row.last_error
+
+
+async def test_a_permanent_error_is_never_retried(client, clock):
+    app = client.app
+    m = FlakyMessenger(fail=1, error=DeliveryError("invalid user", retryable=False, code="wecom:40003"))
+    app[keys.MESSENGERS].register(m)
+    await _queue(app)
+    await deliver_due(app)
+    clock.advance(hours=2)
+    assert await deliver_due(app) == 0 and m.sent == []
+    [row] = await _rows(app)
+    assert row.status == "dead" and row.attempts == 1
 
 
 async def test_undeliverable_is_recorded_not_dropped(client):
@@ -89,7 +107,7 @@ async def test_a_crashed_sender_leaves_rows_to_be_taken_again(client, clock):
     m = FlakyMessenger()
     app[keys.MESSENGERS].register(m)
     await _queue(app)
-    assert len(await _claim(app, clock.now(), 10)) == 1  # claimed, then the process "dies"
+    assert len(await _claim(app, clock.now(), 10, "dead-process")) == 1  # claimed, then the process "dies"
     assert await deliver_due(app) == 0
     clock.advance(seconds=61)
     assert await deliver_due(app) == 1 and len(m.sent) == 1
