@@ -234,3 +234,75 @@ async def test_a_full_courier_leaves_further_replies_to_the_outbox_loop(client, 
     clock.advance(seconds=LEASE.total_seconds() + 1)
     assert await deliver_due(app) == 2
     assert sorted(m.sent) == [("u0", "r0"), ("u1", "r1"), ("u2", "r2"), ("u3", "r3")]
+
+
+async def test_a_later_message_to_the_same_person_waits_for_the_one_still_retrying(client, clock):
+    """Per-chat order across retries: a card queued after a reply that failed is not sent before it."""
+    from bot.outbound import queue_replies
+    from conversations.messages import Reply
+    app = client.app
+    m = FlakyMessenger(fail=1)
+    app[keys.MESSENGERS].register(m)
+    await queue_replies(app, "flaky", "u1", "", [Reply("first")], "msg-1")
+    await app[keys.COURIER].idle()            # refused: retrying later
+    await queue_replies(app, "flaky", "u1", "", [Reply("second")], "msg-2")
+    await queue_replies(app, "flaky", "u2", "", [Reply("other person")], "msg-3")
+    await app[keys.COURIER].idle()
+    await _queue(app, key="later-card")        # due now, to u1 too
+    await deliver_due(app)
+    assert m.sent == [("u2", "other person")]  # u1's later messages wait behind "first"
+    clock.advance(minutes=1)
+    while await deliver_due(app):
+        pass
+    assert [t for u, t in m.sent if u == "u1"][:2] == ["first", "second"]
+    assert len(m.sent) == 4 and {r.status for r in await _rows(app)} == {"sent"}
+
+
+async def test_a_batch_that_outlived_its_lease_does_not_send_what_another_owner_took(client, clock):
+    """The conditional UPDATE on (id, owner) decides: the old owner neither sends nor marks the row."""
+    from bot.outbox_sender import LEASE, _claim, _deliver_one
+    app = client.app
+    m = FlakyMessenger()
+    app[keys.MESSENGERS].register(m)
+    await _queue(app, "a")
+    await _queue(app, "b")
+    slow = await _claim(app, clock.now(), 10, "slow-owner")  # its batch stalls past the lease
+    clock.advance(seconds=LEASE.total_seconds() + 1)
+    assert await deliver_due(app) == 2 and len(m.sent) == 2  # another owner took both and sent them
+    for row_id in slow:
+        await _deliver_one(app, row_id, "slow-owner")
+    assert len(m.sent) == 2
+    assert [(r.status, r.attempts) for r in await _rows(app)] == [("sent", 1), ("sent", 1)]
+
+
+async def test_a_send_slower_than_the_lease_keeps_its_lease_and_is_sent_once(client, clock):
+    import asyncio
+
+    from bot.outbox_sender import LEASE
+    app = client.app
+    m = SlowMessenger(hold_user="u1")
+    m.channel = "flaky"
+    app[keys.MESSENGERS].register(m)
+    await _queue(app)
+    first = asyncio.create_task(deliver_due(app))
+    while m.release is None:
+        await asyncio.sleep(0.001)
+    for _ in range(6):  # three leases pass while the platform holds the send
+        clock.advance(seconds=LEASE.total_seconds() / 2)
+        await _until(lambda: clock.sleepers() == 1)  # the lease was renewed and the renewal waits again
+        assert await deliver_due(app) == 0
+    m.release.set()
+    await first
+    assert len(m.sent) == 1
+    [row] = await _rows(app)
+    assert row.status == "sent" and row.attempts == 1
+
+
+async def _until(cond, seconds: float = 5.0) -> None:
+    """Wait for work in flight (database round trips), not for a timer."""
+    import asyncio
+    for _ in range(int(seconds / 0.002)):
+        if cond():
+            return
+        await asyncio.sleep(0.002)
+    raise AssertionError("condition not reached")
