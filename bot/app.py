@@ -190,7 +190,7 @@ def _make_engine(redis_prefix: str):
         app[keys.ENGINE] = Engine(deps)
         if settings.redis.url:
             from bot.inbox import RedisInbox
-            app[keys.INBOX] = RedisInbox(storage.redis, prefix=redis_prefix)
+            app[keys.INBOX] = RedisInbox(storage.redis, prefix=redis_prefix, clock=clock)
         else:
             from bot.inbox import DatabaseInbox
             app[keys.INBOX] = DatabaseInbox(app[keys.SESSIONS], clock)
@@ -263,10 +263,14 @@ async def _background(app: web.Application) -> AsyncIterator[None]:
 
     stop = asyncio.Event()
     worker = asyncio.create_task(inbox.run(lambda item: process_item(app, item), consumer=_consumer_name(),
-                                           stop=stop), name="inbox")
+                                           stop=stop, clock=app[keys.CLOCK], retry_for=settings.inbox.retry_for),
+                                 name="inbox")
+    from bot.retention import prune_once
     tasks = [
         asyncio.create_task(_every(settings.sla.scan_interval, lambda: sweep_once(app), "sweeper")(), name="sweeper"),
         asyncio.create_task(outbox_loop(), name="outbox"),
+        asyncio.create_task(_every(settings.retention.interval, lambda: prune_once(app), "retention")(),
+                            name="retention"),
     ]
     yield
     # Stop taking events and finish the ones in hand; what is still unfinished after the grace period

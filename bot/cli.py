@@ -1,4 +1,4 @@
-"""The `repairbot` command: serve, migrate, worker, check-config."""
+"""The `repairbot` command: serve, migrate, worker, check-config, redrive."""
 from __future__ import annotations
 
 import argparse
@@ -27,6 +27,10 @@ def _parser() -> argparse.ArgumentParser:
                        ("check-config", "validate a configuration and say what is wrong")):
         sp = sub.add_parser(name, help=text)
         sp.add_argument("--config")
+    redrive = sub.add_parser("redrive", help="send set-aside inbox items and dead outbox rows through again")
+    redrive.add_argument("--config")
+    redrive.add_argument("--inbox", action="append", metavar="ID", help="only this inbox item (repeatable)")
+    redrive.add_argument("--outbox", action="append", type=int, metavar="ID", help="only this outbox row (repeatable)")
     return p
 
 
@@ -58,6 +62,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "worker":
         return asyncio.run(_worker(settings))
+    if args.command == "redrive":
+        return asyncio.run(_redrive(settings, args.inbox, args.outbox))
     from aiohttp import web
 
     from bot.app import SchemaOutOfDate, create_app
@@ -108,4 +114,25 @@ async def _worker(settings) -> int:
         await stopping.wait()
     finally:
         await runner.cleanup()
+    return 0
+
+
+async def _redrive(settings, inbox: list[str] | None, outbox: list[int] | None) -> int:
+    """Put set-aside work back; the running service (or its workers) picks it up at once."""
+    from aiohttp import web
+
+    from bot.app import create_app
+    from bot.redrive import redrive
+
+    if inbox is not None and outbox is None:
+        outbox = []  # naming inbox items only re-drives those, not every dead outbox row
+    if outbox is not None and inbox is None:
+        inbox = []
+    runner = web.AppRunner(create_app(settings, run_background=False))
+    await runner.setup()
+    try:
+        done = await redrive(runner.app, inbox, outbox)
+    finally:
+        await runner.cleanup()
+    print(f"re-driven: {len(done['inbox'])} inbox items, {len(done['outbox'])} outbox rows")
     return 0

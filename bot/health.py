@@ -30,5 +30,25 @@ async def readyz(request: web.Request) -> web.Response:
     except Exception as e:
         checks["state"] = f"error: {type(e).__name__}"
     ok = all(v == "ok" for v in checks.values())
-    return web.json_response({"status": "ok" if ok else "unavailable", "checks": checks}, status=200 if ok else 503)
+    body: dict = {"status": "ok" if ok else "unavailable", "checks": checks}
+    redis = getattr(storage, "redis", None)
+    if redis is not None:
+        # Reported, not a reason to refuse traffic: without AOF a Redis restart loses what the inbox holds,
+        # but a process that stops answering webhooks would lose more. Operators alert on the field.
+        body["redis_persistence"] = persistence = await redis_persistence(redis)
+        if persistence != "aof":
+            body["warnings"] = [f"Redis persistence is {persistence} (appendonly yes is needed): "
+                                "inbox events waiting in Redis are lost if it restarts"]
+    return web.json_response(body, status=200 if ok else 503)
+
+
+async def redis_persistence(redis) -> str:
+    """"aof" when Redis writes an append-only file, "off" when not, "unknown" when it will not say."""
+    try:
+        info = await redis.info("persistence")
+    except Exception:  # unreachable: the state check above already says so
+        return "unknown"
+    if "aof_enabled" not in info:
+        return "unknown"
+    return "aof" if int(info["aof_enabled"]) else "off"
 

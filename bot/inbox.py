@@ -14,12 +14,12 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -76,6 +76,16 @@ class Inbox:
         """The items `bury` kept, newest first: id, platform, user (who sent it), error, at."""
         raise NotImplementedError
 
+    async def redrive(self, ids: list[str] | None = None) -> list[str]:
+        """Put set-aside items (those named, else all) back into the inbox as new events; returns the ids
+        that were set aside and are now waiting again."""
+        raise NotImplementedError
+
+    async def prune(self, *, dead_before: datetime, dead_max: int, done_before: datetime) -> int:
+        """Forget set-aside items kept since before `dead_before` (they hold decrypted messages and phones)
+        or beyond the newest `dead_max`, and handled items older than `done_before`; returns how many."""
+        raise NotImplementedError
+
     async def run(self, handler: Handler, consumer: str = "worker", stop: asyncio.Event | None = None,
                   **options: Any) -> None:
         """Take, handle, acknowledge until `stop` (bot.inbox_worker); a failing item is retried, not lost."""
@@ -117,8 +127,10 @@ class RedisInbox(Inbox):
     RECLAIM_IDLE_MS = 60_000  # an item a dead consumer held this long is taken over
     CLAIM_EVERY = 5.0         # seconds between looks for such items in the worker loop
 
-    def __init__(self, redis: Redis, prefix: str = "repairbot", reclaim_idle_ms: int | None = None) -> None:
+    def __init__(self, redis: Redis, prefix: str = "repairbot", reclaim_idle_ms: int | None = None,
+                 clock: Clock | None = None) -> None:
         self.redis = redis
+        self.clock = clock or Clock()
         self.reclaim_idle_ms = self.RECLAIM_IDLE_MS if reclaim_idle_ms is None else reclaim_idle_ms
         self.stream = f"{prefix}:inbox"
         self.dead = f"{prefix}:inbox:dead"
@@ -200,6 +212,35 @@ class RedisInbox(Inbox):
             out.append({k: d.get(k, "") for k in ("id", "platform", "user", "error", "at")})
         return out
 
+    async def redrive(self, ids: list[str] | None = None) -> list[str]:
+        wanted = set(ids) if ids is not None else None
+        out = []
+        for raw in await self.redis.lrange(self.dead, 0, -1):
+            d = json.loads(raw)
+            if wanted is not None and d.get("id") not in wanted:
+                continue
+            # Stream first, then off the dead list: a crash in between leaves a copy set aside, never none.
+            await self.redis.xadd(self.stream, {"p": d["platform"], "k": d.get("key", d.get("user", "")),
+                                                "d": json.dumps(d["payload"], ensure_ascii=False,
+                                                                separators=(",", ":"))})
+            await self.redis.lrem(self.dead, 1, raw)
+            out.append(d["id"])
+        return out
+
+    async def prune(self, *, dead_before: datetime, dead_max: int, done_before: datetime) -> int:
+        # Acknowledged entries leave the stream at once (XDEL) and seen-keys expire by TTL: only the
+        # dead list needs pruning. Newest first, so the oldest are at the tail.
+        removed = max(0, await self.redis.llen(self.dead) - dead_max)
+        if removed:
+            await self.redis.ltrim(self.dead, 0, dead_max - 1)
+        while (last := await self.redis.lindex(self.dead, -1)) is not None:
+            if datetime.fromisoformat(json.loads(last)["at"]) >= dead_before:
+                break
+            if not await self.redis.lrem(self.dead, -1, last):
+                break
+            removed += 1
+        return removed
+
     @staticmethod
     def _items(entries) -> list[Item]:
         out = []
@@ -225,8 +266,8 @@ class RedisInbox(Inbox):
 
     async def bury(self, item: Item, error: str) -> None:
         data = json.dumps({"id": item.id, "platform": item.platform, "user": item.key.partition(":")[2],
-                           "error": error, "at": datetime.now(timezone.utc).isoformat(), "payload": item.payload},
-                          ensure_ascii=False)
+                           "key": item.key.partition(":")[2], "error": error, "at": self.clock.now().isoformat(),
+                           "payload": item.payload}, ensure_ascii=False)
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.lpush(self.dead, data)
             pipe.xack(self.stream, self.GROUP, item.id)
@@ -299,9 +340,31 @@ class DatabaseInbox(Inbox):
             return [{"id": str(r.id), "platform": r.platform, "user": "", "error": "", "at": r.created_at.isoformat()}
                     for r in rows]
 
-    async def prune(self, older_than: timedelta = timedelta(days=3)) -> None:
-        """Forget handled items once no platform would retry them any more."""
-        from sqlalchemy import delete
+    async def redrive(self, ids: list[str] | None = None) -> list[str]:
         async with self.sessions() as session, session.begin():
-            await session.execute(delete(InboxItem).where(InboxItem.status == "done",
-                                                          InboxItem.created_at < self.clock.now() - older_than))
+            stmt = select(InboxItem).where(InboxItem.status == "dead").order_by(InboxItem.id)
+            if ids is not None:
+                stmt = stmt.where(InboxItem.id.in_([int(i) for i in ids if i.isdigit()]))
+            rows = list((await session.execute(stmt)).scalars())
+            for row in rows:
+                # A new row (a new, higher id) so the running worker loop, which reads past what it has
+                # taken, sees it; the platform id moves with it and still de-duplicates retries.
+                await session.delete(row)
+            await session.flush()
+            for row in rows:
+                session.add(InboxItem(platform=row.platform, dedupe_id=row.dedupe_id, payload=row.payload,
+                                      status="pending", created_at=self.clock.now()))
+        if rows:
+            self._wakeup.set()
+        return [str(r.id) for r in rows]
+
+    async def prune(self, *, dead_before: datetime, dead_max: int, done_before: datetime) -> int:
+        async with self.sessions() as session, session.begin():
+            removed = (await session.execute(delete(InboxItem).where(
+                InboxItem.status == "done", InboxItem.created_at < done_before))).rowcount or 0
+            removed += (await session.execute(delete(InboxItem).where(
+                InboxItem.status == "dead", InboxItem.created_at < dead_before))).rowcount or 0
+            keep = select(InboxItem.id).where(InboxItem.status == "dead").order_by(InboxItem.id.desc()).limit(dead_max)
+            removed += (await session.execute(delete(InboxItem).where(
+                InboxItem.status == "dead", InboxItem.id.not_in(keep.scalar_subquery())))).rowcount or 0
+        return removed

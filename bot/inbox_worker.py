@@ -3,30 +3,46 @@
 Events are taken as they come (no rounds: a slow conversation never holds up the next batch) and queued in
 one lane per order key (a person on a platform). A lane handles its events one by one, so a resident's
 second message never overtakes the first; lanes run concurrently up to `concurrency`. A failing event is
-retried in its lane after a pause, holding the person's later events back; after `MAX_FAILURES` it is set
-aside as a dead letter so the rest of the inbox goes on. Acknowledgements of concurrent lanes share one
+retried in its lane with exponential back-off and jitter, holding the person's later events back; once it
+has kept failing for `retry_for` seconds (10 minutes by default: a database restart or a network cut must
+not lose messages) it is set aside as a dead letter so the rest of the inbox goes on. Pauses are taken on
+the injected clock, so tests move time instead of waiting. Acknowledgements of concurrent lanes share one
 round trip.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from collections import deque
 
 from bot.group_commit import GroupCommit
 from bot.inbox import Handler, Inbox, Item
+from store.clock import Clock
 
 log = logging.getLogger(__name__)
 CONCURRENCY = 128    # events being handled at once per process
 IN_HAND = 512        # events taken and not yet acknowledged, at most
-MAX_FAILURES = 5     # an event failing this often in a row is set aside instead of blocking its person
+RETRY_FOR = 600.0    # seconds an event keeps being retried before it is set aside ([inbox] retry_for)
+MAX_PAUSE = 60.0     # the longest pause between two tries of one event
+
+
+def backoff(attempt: int, first: float, most: float = MAX_PAUSE) -> float:
+    """Seconds before try `attempt + 1`: doubling from `first`, capped, with jitter in the upper half so
+    the workers retrying after one outage do not all come back in the same instant."""
+    cap = min(most, first * 2 ** max(0, attempt - 1))
+    return random.uniform(cap / 2, cap)
 
 
 class InboxWorker:
     def __init__(self, inbox: Inbox, handler: Handler, consumer: str, *, concurrency: int = CONCURRENCY,
-                 in_hand: int = IN_HAND, pause: float = 1.0, block_ms: int = 1000) -> None:
+                 in_hand: int = IN_HAND, pause: float = 1.0, block_ms: int = 1000, retry_for: float = RETRY_FOR,
+                 clock: Clock | None = None) -> None:
         self.inbox, self.handler, self.consumer = inbox, handler, consumer
         self.in_hand, self.pause, self.block_ms = in_hand, pause, block_ms
+        self.retry_for = retry_for
+        self.clock = clock or Clock()
+        self._stop = asyncio.Event()
         self._gate = asyncio.Semaphore(concurrency)
         self._lanes: dict[str, deque[Item]] = {}
         self._held: set[str] = set()          # ids in hand, so an event reclaimed while in hand is not doubled
@@ -36,7 +52,7 @@ class InboxWorker:
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
         """Take and hand out events until `stop` is set, then finish what is in hand."""
-        stop = stop or asyncio.Event()
+        stop = self._stop = stop or asyncio.Event()
         try:
             while not stop.is_set():
                 if len(self._held) >= self.in_hand:
@@ -88,26 +104,46 @@ class InboxWorker:
             del self._lanes[key]
 
     async def _handle(self, item: Item) -> None:
-        for attempt in range(1, MAX_FAILURES + 1):
+        failing_since = None
+        attempt = 0
+        while True:
+            attempt += 1
             try:
                 async with self._gate:
                     await self.handler(item)
                 break
             except Exception as e:
-                log.exception("processing %s event %s failed (attempt %d of %d)", item.platform, item.id, attempt,
-                              MAX_FAILURES)
-                if attempt == MAX_FAILURES:
+                now = self.clock.now()
+                failing_since = failing_since or now
+                failing_for = (now - failing_since).total_seconds()
+                log.exception("processing %s event %s failed (attempt %d, failing for %.0f s of %.0f)",
+                              item.platform, item.id, attempt, failing_for, self.retry_for)
+                if failing_for >= self.retry_for:
                     log.error("%s event %s set aside as a dead letter", item.platform, item.id)
                     try:
                         await self.inbox.bury(item, repr(e)[:500])
                     except Exception:  # still unacknowledged: taken over again later, not lost
                         log.exception("setting %s aside failed", item.id)
                     return
-                await asyncio.sleep(self.pause)
+                if not await self._pause(backoff(attempt, self.pause)):
+                    return  # stopping: left unacknowledged, handled again after the restart
         try:
             await self._acks.add([item])
         except Exception:  # unacknowledged: handled again later, which every handler makes harmless
             log.exception("acknowledging %s failed", item.id)
+
+    async def _pause(self, seconds: float) -> bool:
+        """Wait on the clock; False when the worker is told to stop first."""
+        if self._stop.is_set():
+            return False
+        nap = asyncio.ensure_future(self.clock.sleep(seconds))
+        stop = asyncio.ensure_future(self._stop.wait())
+        try:
+            await asyncio.wait({nap, stop}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            nap.cancel()
+            stop.cancel()
+        return not self._stop.is_set()
 
     async def _ack(self, items: list[Item]) -> list[None]:
         await self.inbox.ack_many(items)

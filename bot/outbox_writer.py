@@ -35,7 +35,8 @@ class ReplyOutbox:
 
     async def _insert(self, rows: list[dict[str, Any]]) -> list[Claimed | None]:
         now = self.clock.now()
-        values = outbox.values_of(rows, kind=outbox.TEXT, now=now, status="sending", next_attempt_at=now + LEASE)
+        values = outbox.values_of(rows, kind=outbox.TEXT, now=now, status="sending", next_attempt_at=now + LEASE,
+                                  claimed_by=self.courier.owner)
         async with self.db.connect() as conn:
             # executemany: one compiled statement whatever the batch size ("insertmanyvalues" sends the
             # rows as few multi-row INSERTs)

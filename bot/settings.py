@@ -54,6 +54,26 @@ class MediaSettings(BaseModel):
     url_ttl: int = 7 * 86400
 
 
+class InboxSettings(BaseModel):
+    # A failing event is retried with back-off this long before it is set aside (a database restart or
+    # a network cut of several minutes must not lose a resident's message).
+    retry_for: int = Field(600, gt=0, description="seconds a failing inbox event is retried before set aside")
+
+
+class OutboxSettings(BaseModel):
+    # Transient platform failures (5xx, rate limits, timeouts) are retried this long; permanent ones never.
+    retry_for: int = Field(3600, gt=0, description="seconds a transient send failure is retried before dead")
+
+
+class RetentionSettings(BaseModel):
+    dead_letters: int = Field(30 * 86400, gt=0, description="seconds set-aside inbox items and dead outbox "
+                                                            "rows (decrypted messages, phones) are kept")
+    dead_max: int = Field(10_000, gt=0, description="set-aside inbox items kept at most (newest kept)")
+    sent: int = Field(7 * 86400, gt=0, description="seconds sent outbox rows are kept")
+    processed: int = Field(3 * 86400, gt=0, description="seconds processed inbox rows are kept (de-duplication)")
+    interval: int = Field(3600, gt=0, description="seconds between pruning rounds")
+
+
 class WecomSettings(BaseModel):
     corp_id: str
     agent_id: int
@@ -130,6 +150,9 @@ class Settings(BaseSettings):
     intake: IntakeSettings = IntakeSettings()
     media: MediaSettings = MediaSettings()
     sla: SlaSettings = SlaSettings()
+    inbox: InboxSettings = InboxSettings()
+    outbox: OutboxSettings = OutboxSettings()
+    retention: RetentionSettings = RetentionSettings()
     wecom: WecomSettings | None = None
     feishu: FeishuSettings | None = None
     wechat_mp: WechatMpSettings | None = None

@@ -40,13 +40,15 @@ async def enqueue_many(db: AsyncSession | AsyncConnection, rows: list[dict[str, 
 
 
 def values_of(rows: list[dict[str, Any]], *, kind: str, now: datetime, ticket_id: int | None = None,
-              status: str = "pending", next_attempt_at: datetime | None = None) -> list[dict[str, Any]]:
+              status: str = "pending", next_attempt_at: datetime | None = None, claimed_by: str = ""
+              ) -> list[dict[str, Any]]:
     """Outbox column values for `enqueue_many`'s rows (a writer that claims its rows at once passes
-    status "sending" and its lease as `next_attempt_at`)."""
+    status "sending", its lease as `next_attempt_at` and its owner token as `claimed_by`)."""
     return [dict(
         dedupe_key=r["key"][:128], ticket_id=ticket_id, channel=r["channel"], kind=kind, payload=r["payload"],
         recipient=recipient_of(r.get("user", ""), r.get("chat", "")), status=status, attempts=0,
         next_attempt_at=next_attempt_at or now, created_at=now, last_error="", platform_message_id="",
+        claimed_by=claimed_by,
     ) for r in rows]
 
 

@@ -181,7 +181,8 @@ class Outbox(Base):
     """A message recorded in the same transaction as the change that implies it, then delivered."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),
+                      Index("ix_outbox_recipient", "channel", "recipient", "status"))
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     dedupe_key: Mapped[str] = mapped_column(String(128), unique=True)
     ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"), nullable=True)
@@ -196,6 +197,8 @@ class Outbox(Base):
     sent_at: Mapped[datetime | None] = mapped_column(nullable=True)
     last_error: Mapped[str] = mapped_column(Text, default="")
     platform_message_id: Mapped[str] = mapped_column(String(128), default="")
+    claimed_by: Mapped[str] = mapped_column(String(64), default="", server_default="")  # the lease's owner
+    failing_since: Mapped[datetime | None] = mapped_column(nullable=True)  # start of the current failures
 
 
 class KeyValue(Base):

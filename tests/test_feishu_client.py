@@ -113,6 +113,17 @@ async def test_errors_map_to_retry_or_dead_letter(world):
         await c.get_image("om_1", "img")
 
 
+async def test_a_server_error_with_a_code_is_retried_not_a_dead_letter(world):
+    """HTTP 500 (or 429) with a JSON code says nothing about the message: the outbox retries it."""
+    from bot.sim.feishu_api import INTERNAL_ERROR
+    clock, fake, make = world
+    m = FeishuMessenger(make(), Texts(), clock)
+    fake.fail_next(INTERNAL_ERROR)
+    with pytest.raises(DeliveryError) as e:
+        await m.send_text(Recipient("feishu", user="ou_a"), "x")
+    assert e.value.retryable and not isinstance(e.value, Undeliverable)
+
+
 async def test_patching_a_card_sent_without_update_multi_is_refused(world):
     _, fake, make = world
     c = make()

@@ -7,7 +7,7 @@ import pytest
 
 from bot import keys
 from bot.inbox import RedisInbox
-from tests.conftest import auth
+from tests.conftest import START, auth
 
 
 async def test_offer_deduplicates_on_the_platform_id(client):
@@ -85,7 +85,8 @@ async def test_an_item_no_processor_here_can_read_is_kept(client):
 
 async def _run_until(inbox, handler, done: asyncio.Event, **kw) -> None:
     """The worker loop, stopped once `done` is set (it finishes its round first)."""
-    await asyncio.wait_for(inbox.run(handler, consumer="worker-t", stop=done, pause=0, block_ms=20, **kw), timeout=10)
+    kw = {"pause": 0, **kw}
+    await asyncio.wait_for(inbox.run(handler, consumer="worker-t", stop=done, block_ms=20, **kw), timeout=10)
 
 
 async def test_one_persons_items_keep_their_order_while_other_people_go_concurrently(client):
@@ -129,10 +130,10 @@ async def test_after_a_failure_the_persons_later_items_wait_for_its_retry(client
     assert seen == [0, 1, 2]  # 2 never overtook the failed 1
 
 
-async def test_an_item_that_keeps_failing_is_set_aside_and_the_rest_go_on(client):
+async def test_an_item_that_keeps_failing_is_set_aside_and_the_rest_go_on(client, clock):
+    """Retried with back-off for [inbox] retry_for (10 minutes on the clock), then set aside."""
     from sqlalchemy import select
 
-    from bot.inbox_worker import MAX_FAILURES
     from store.models import InboxItem
     inbox = client.app[keys.INBOX]
     await inbox.offer("wecom", "poison", {"n": "poison"}, key="dave")
@@ -141,15 +142,19 @@ async def test_an_item_that_keeps_failing_is_set_aside_and_the_rest_go_on(client
 
     async def handle(item):
         if item.payload["n"] == "poison":
-            tries.append(1)
-        else:
-            seen.append(item.payload["n"])
-        if len(tries) == MAX_FAILURES and seen:
-            stop.set()  # the loop ends after this round, which sets the poison aside
-        if item.payload["n"] == "poison":
+            tries.append(clock.now())
             raise ValueError("cannot be processed")
-    await _run_until(inbox, handle, stop)
-    assert seen == ["fine"] and len(tries) == MAX_FAILURES
+        seen.append(item.payload["n"])
+
+    async def time_passes():  # the clock moves on in 15 s steps until the poison is set aside
+        while not (await inbox.set_aside() and seen) and (clock.now() - START).total_seconds() < 900:
+            await asyncio.sleep(0.005)
+            clock.advance(seconds=15)
+        stop.set()
+    await asyncio.gather(_run_until(inbox, handle, stop, pause=1.0, clock=clock), time_passes())
+    assert seen == ["fine"]
+    span = (tries[-1] - tries[0]).total_seconds()
+    assert 600 <= span < 700 and 5 < len(tries) < 40  # retried for ten minutes, with growing pauses
     assert await inbox.take("worker-t", block_ms=0) == []  # no longer retried
     # Kept for an operator, who finds it through the API (with what went wrong, where the inbox keeps it).
     resp = await client.get("/api/v1/unprocessed", headers=auth())

@@ -5,7 +5,7 @@ from sqlalchemy import select
 
 from bot import keys
 from bot.outbound import Delivered, DeliveryError, Undeliverable
-from bot.outbox_sender import MAX_ATTEMPTS, deliver_due
+from bot.outbox_sender import deliver_due
 from dispatch import outbox
 from store.models import Outbox
 
@@ -63,14 +63,32 @@ async def test_the_same_key_is_queued_once(client):
 
 
 async def test_a_message_that_keeps_failing_becomes_a_visible_dead_letter(client, clock):
+    """Transient failures are retried for [outbox] retry_for (an hour), then the row is dead, not dropped."""
     app = client.app
-    app[keys.MESSENGERS].register(FlakyMessenger(fail=100))
+    app[keys.MESSENGERS].register(FlakyMessenger(fail=10_000))
     await _queue(app)
-    for _ in range(MAX_ATTEMPTS + 2):
+    for _ in range(59):  # 59 minutes of failures: still retrying
         await deliver_due(app)
-        clock.advance(minutes=15)
+        clock.advance(minutes=1)
     [row] = await _rows(app)
-    assert row.status == "dead" and row.attempts == MAX_ATTEMPTS and "busy" in row.last_error
+    assert row.status == "pending" and row.attempts > 10
+    for _ in range(10):
+        await deliver_due(app)
+        clock.advance(minutes=1)
+    [row] = await _rows(app)
+    assert row.status == "dead" and "busy" in row.last_error
+
+
+async def test_a_permanent_error_is_never_retried(client, clock):
+    app = client.app
+    m = FlakyMessenger(fail=1, error=DeliveryError("invalid user", retryable=False, code="wecom:40003"))
+    app[keys.MESSENGERS].register(m)
+    await _queue(app)
+    await deliver_due(app)
+    clock.advance(hours=2)
+    assert await deliver_due(app) == 0 and m.sent == []
+    [row] = await _rows(app)
+    assert row.status == "dead" and row.attempts == 1
 
 
 async def test_undeliverable_is_recorded_not_dropped(client):
@@ -89,7 +107,7 @@ async def test_a_crashed_sender_leaves_rows_to_be_taken_again(client, clock):
     m = FlakyMessenger()
     app[keys.MESSENGERS].register(m)
     await _queue(app)
-    assert len(await _claim(app, clock.now(), 10)) == 1  # claimed, then the process "dies"
+    assert len(await _claim(app, clock.now(), 10, "dead-process")) == 1  # claimed, then the process "dies"
     assert await deliver_due(app) == 0
     clock.advance(seconds=61)
     assert await deliver_due(app) == 1 and len(m.sent) == 1
@@ -216,3 +234,75 @@ async def test_a_full_courier_leaves_further_replies_to_the_outbox_loop(client, 
     clock.advance(seconds=LEASE.total_seconds() + 1)
     assert await deliver_due(app) == 2
     assert sorted(m.sent) == [("u0", "r0"), ("u1", "r1"), ("u2", "r2"), ("u3", "r3")]
+
+
+async def test_a_later_message_to_the_same_person_waits_for_the_one_still_retrying(client, clock):
+    """Per-chat order across retries: a card queued after a reply that failed is not sent before it."""
+    from bot.outbound import queue_replies
+    from conversations.messages import Reply
+    app = client.app
+    m = FlakyMessenger(fail=1)
+    app[keys.MESSENGERS].register(m)
+    await queue_replies(app, "flaky", "u1", "", [Reply("first")], "msg-1")
+    await app[keys.COURIER].idle()            # refused: retrying later
+    await queue_replies(app, "flaky", "u1", "", [Reply("second")], "msg-2")
+    await queue_replies(app, "flaky", "u2", "", [Reply("other person")], "msg-3")
+    await app[keys.COURIER].idle()
+    await _queue(app, key="later-card")        # due now, to u1 too
+    await deliver_due(app)
+    assert m.sent == [("u2", "other person")]  # u1's later messages wait behind "first"
+    clock.advance(minutes=1)
+    while await deliver_due(app):
+        pass
+    assert [t for u, t in m.sent if u == "u1"][:2] == ["first", "second"]
+    assert len(m.sent) == 4 and {r.status for r in await _rows(app)} == {"sent"}
+
+
+async def test_a_batch_that_outlived_its_lease_does_not_send_what_another_owner_took(client, clock):
+    """The conditional UPDATE on (id, owner) decides: the old owner neither sends nor marks the row."""
+    from bot.outbox_sender import LEASE, _claim, _deliver_one
+    app = client.app
+    m = FlakyMessenger()
+    app[keys.MESSENGERS].register(m)
+    await _queue(app, "a")
+    await _queue(app, "b")
+    slow = await _claim(app, clock.now(), 10, "slow-owner")  # its batch stalls past the lease
+    clock.advance(seconds=LEASE.total_seconds() + 1)
+    assert await deliver_due(app) == 2 and len(m.sent) == 2  # another owner took both and sent them
+    for row_id in slow:
+        await _deliver_one(app, row_id, "slow-owner")
+    assert len(m.sent) == 2
+    assert [(r.status, r.attempts) for r in await _rows(app)] == [("sent", 1), ("sent", 1)]
+
+
+async def test_a_send_slower_than_the_lease_keeps_its_lease_and_is_sent_once(client, clock):
+    import asyncio
+
+    from bot.outbox_sender import LEASE
+    app = client.app
+    m = SlowMessenger(hold_user="u1")
+    m.channel = "flaky"
+    app[keys.MESSENGERS].register(m)
+    await _queue(app)
+    first = asyncio.create_task(deliver_due(app))
+    while m.release is None:
+        await asyncio.sleep(0.001)
+    for _ in range(6):  # three leases pass while the platform holds the send
+        clock.advance(seconds=LEASE.total_seconds() / 2)
+        await _until(lambda: clock.sleepers() == 1)  # the lease was renewed and the renewal waits again
+        assert await deliver_due(app) == 0
+    m.release.set()
+    await first
+    assert len(m.sent) == 1
+    [row] = await _rows(app)
+    assert row.status == "sent" and row.attempts == 1
+
+
+async def _until(cond, seconds: float = 5.0) -> None:
+    """Wait for work in flight (database round trips), not for a timer."""
+    import asyncio
+    for _ in range(int(seconds / 0.002)):
+        if cond():
+            return
+        await asyncio.sleep(0.002)
+    raise AssertionError("condition not reached")

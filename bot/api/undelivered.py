@@ -1,12 +1,14 @@
 """What did not get through: messages no platform would take (dead letters, closed 48 h windows), with a
-phone to call instead, and residents' messages set aside because processing them kept failing."""
+phone to call instead, and residents' messages set aside because processing them kept failing; and the
+call that sends both through again once the cause is fixed."""
 from __future__ import annotations
 
 from aiohttp import web
 from sqlalchemy import select
 
 from bot import keys
-from bot.http import dumps
+from bot.api.errors import api_error
+from bot.http import dumps, json_object
 from dispatch import outbox
 from dispatch.people import person_for
 from store.models import Outbox, Ticket
@@ -45,3 +47,21 @@ async def unprocessed(request: web.Request) -> web.Response:
             person = await person_for(session, item["platform"], item["user"]) if item["user"] else None
             item["call"] = person.phone if person and person.phone else None
     return web.json_response({"unprocessed": items}, dumps=dumps)
+
+
+@routes.post("/api/v1/redrive")
+async def redrive(request: web.Request) -> web.Response:
+    """Send set-aside inbox items and dead outbox rows through again: `{"inbox": [ids], "outbox": [ids]}`
+    names which (a list left out: none of that kind); no body, or `{}`, re-drives all of them."""
+    from bot.redrive import redrive as run
+    data = await json_object(request) if request.can_read_body else {}
+    inbox, rows = data.get("inbox"), data.get("outbox")
+    if inbox is not None or rows is not None:
+        inbox, rows = inbox if inbox is not None else [], rows if rows is not None else []
+    if inbox is not None and not (isinstance(inbox, list) and all(isinstance(i, (str, int)) for i in inbox)):
+        raise api_error(400, "invalid", field="inbox")
+    if rows is not None and not (isinstance(rows, list) and all(isinstance(i, int) and not isinstance(i, bool)
+                                                               for i in rows)):
+        raise api_error(400, "invalid", field="outbox")
+    done = await run(request.app, [str(i) for i in inbox] if inbox is not None else None, rows)
+    return web.json_response({"redriven": done}, dumps=dumps)

@@ -140,6 +140,11 @@ class FeishuClient(ApiSession):
                 continue
             if code == 0:  # an HTTP error without a code
                 raise FeishuUnavailable(0, f"HTTP {status} from {path}")
+            # A server error or throttling carries a code too, but says nothing about the request: retry it.
+            if status >= 500:
+                raise FeishuUnavailable(code, f"HTTP {status}: {data.get('msg', '')}")
+            if status == 429:
+                raise RateLimited(code, str(data.get("msg", "")))
             raise error_for(code, str(data.get("msg", "")))
 
     # --- API ---------------------------------------------------------------------------------------

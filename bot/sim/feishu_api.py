@@ -26,6 +26,7 @@ from store.clock import Clock
 BAD_APP, BAD_SECRET = 10003, 10014
 NO_TOKEN, INVALID_TOKEN, TOKEN_EXPIRED = 99991661, 99991663, 99991668
 RATE_LIMITED = 99991400
+INTERNAL_ERROR = 1500  # the fake's stand-in for any code Feishu sends with HTTP 500
 INVALID_REQUEST, BOT_NOT_IN_CHAT, NOT_VISIBLE = 230001, 230002, 230013
 NOT_UPDATE_MULTI, MESSAGE_NOT_FOUND, RESOURCE_NOT_FOUND = 230099, 230011, 234003
 UUID_TTL = 3600
@@ -98,7 +99,7 @@ def _dumps(o: Any) -> str:
 
 
 def _err(code: int, msg: str = "") -> web.Response:
-    status = 429 if code == RATE_LIMITED else 400
+    status = 429 if code == RATE_LIMITED else 500 if code == INTERNAL_ERROR else 400
     return web.json_response({"code": code, "msg": msg or f"fake feishu error {code}"}, status=status)
 
 

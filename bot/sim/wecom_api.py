@@ -1,10 +1,12 @@
 """A fake WeCom server API speaking the real wire format, for the simulator and tests (never production)."""
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 from collections import deque
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 from xml.sax.saxutils import escape
 
@@ -42,6 +44,9 @@ class FakeWecom:
         self.chats: dict[str, dict[str, Any]] = NewestDict()
         self.media: dict[str, tuple[bytes, str]] = NewestDict(BLOBS)
         self.faults: deque[int] = deque()
+        self.outage_until: datetime | None = None
+        self.outage_errcode = 0                   # 0: HTTP 500, else this errcode (45009, -1, …)
+        self.hold: asyncio.Event | None = None    # set: API calls wait for it (a platform that hangs)
         self._seq = 0
 
     # --- steering (tests, simulator) --------------------------------------------------------------
@@ -55,6 +60,18 @@ class FakeWecom:
     def fail_next(self, errcode: int, count: int = 1) -> None:
         """The next `count` API calls (not gettoken) answer `errcode`."""
         self.faults.extend([errcode] * count)
+
+    def outage(self, seconds: float, errcode: int = 0) -> None:
+        """Every call, gettoken included, fails for `seconds` of the clock: HTTP 500, or `errcode`."""
+        self.outage_until = self.clock.now() + timedelta(seconds=seconds)
+        self.outage_errcode = errcode
+
+    def _outage_answer(self) -> web.Response | None:
+        if self.outage_until is None or self.clock.now() >= self.outage_until:
+            return None
+        if self.outage_errcode:
+            return _err(self.outage_errcode, "api freq out of limit" if self.outage_errcode == 45009 else "")
+        return web.Response(status=500, text="fake wecom: internal error")
 
     def add_media(self, data: bytes, content_type: str = "image/jpeg") -> str:
         media_id = "MEDIA" + secrets.token_hex(16)
@@ -109,14 +126,19 @@ def setup_fake_wecom(app: web.Application, prefix: str = "/sim/wecom", *, corp_i
     """Mount the fake on `app`; point settings.wecom.api_base at `<server>{prefix}`.
 
     Routes: cgi-bin/gettoken, message/send, message/update_template_card, appchat/create, appchat/send,
-    media/get, media/upload; and `_sent?user=` (what was sent, in order), `_faults` ({"expire_tokens": true}
-    or {"errcode": N, "count": K}), `_media` (raw body → a media_id) to inspect and steer it.
+    media/get, media/upload; and `_sent?user=` (what was sent, in order), `_faults` ({"expire_tokens": true},
+    {"errcode": N, "count": K}, or {"outage_seconds": S, "errcode": N} — N 0 or absent: HTTP 500), `_media` (raw body → a media_id) to inspect and steer it.
     """
     fake = FakeWecom(corp_id, secret, clock)
     app[FAKE_WECOM] = fake
 
     def api(handler):
         async def wrapped(request: web.Request) -> web.Response:
+            if fake.hold is not None:
+                await fake.hold.wait()
+            if (down := fake._outage_answer()) is not None:
+                fake.calls.append((request.path, fake.outage_errcode or 500))
+                return down
             code = fake._check_token(request)
             if code:
                 fake.calls.append((request.path, code))
@@ -132,6 +154,8 @@ def setup_fake_wecom(app: web.Application, prefix: str = "/sim/wecom", *, corp_i
 
     async def gettoken(request: web.Request) -> web.Response:
         fake.gettoken_calls += 1
+        if (down := fake._outage_answer()) is not None:
+            return down
         if not secrets.compare_digest(request.query.get("corpid", ""), fake.corp_id):
             return _err(INVALID_CORPID, "invalid corpid")
         if not secrets.compare_digest(request.query.get("corpsecret", ""), fake.secret):
@@ -212,7 +236,9 @@ def setup_fake_wecom(app: web.Application, prefix: str = "/sim/wecom", *, corp_i
         body = await request.json()
         if body.get("expire_tokens"):
             fake.expire_tokens()
-        if body.get("errcode"):
+        if body.get("outage_seconds"):
+            fake.outage(float(body["outage_seconds"]), int(body.get("errcode", 0)))
+        elif body.get("errcode"):
             fake.fail_next(int(body["errcode"]), int(body.get("count", 1)))
         return _ok()
 

@@ -1,0 +1,33 @@
+"""Retention: dead letters (decrypted messages, phone numbers) expire, and no table or list grows without bound."""
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from aiohttp import web
+from sqlalchemy import delete
+
+from bot import keys
+from store.models import Outbox
+
+log = logging.getLogger(__name__)
+
+
+async def prune_once(app: web.Application) -> dict[str, int]:
+    """One pruning round on the injected clock; returns how many items went, by kind."""
+    r = app[keys.SETTINGS].retention
+    now = app[keys.CLOCK].now()
+    dead_before = now - timedelta(seconds=r.dead_letters)
+    inbox = await app[keys.INBOX].prune(dead_before=dead_before, dead_max=r.dead_max,
+                                        done_before=now - timedelta(seconds=r.processed))
+    async with app[keys.SESSIONS]() as session, session.begin():
+        # Dead and undeliverable rows hold the message text and who it was for: they go after the
+        # retention (the ticket's audit trail keeps that a message was undeliverable).
+        dead = (await session.execute(delete(Outbox).where(
+            Outbox.status.in_(("dead", "undeliverable")), Outbox.created_at < dead_before))).rowcount or 0
+        sent = (await session.execute(delete(Outbox).where(
+            Outbox.status == "sent", Outbox.created_at < now - timedelta(seconds=r.sent)))).rowcount or 0
+    out = {"inbox": inbox, "outbox_dead": dead, "outbox_sent": sent}
+    if any(out.values()):
+        log.info("retention pruned %s", out)
+    return out

@@ -1,0 +1,1 @@
+"""Fault tests: real PostgreSQL, Redis and platform fakes, with the faults injected from outside."""

@@ -1,0 +1,72 @@
+"""Retention: dead letters (decrypted messages, phones) expire, the dead list is bounded, handled rows are pruned."""
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from bot import keys
+from bot.inbox import DatabaseInbox
+from bot.retention import prune_once
+from dispatch import outbox
+from store.models import InboxItem, Outbox
+from tests.conftest import auth
+from tests.test_redrive import _dead_row, _set_aside_one
+from tests.test_outbox import FlakyMessenger
+from bot.outbox_sender import deliver_due
+
+
+async def _listed(client) -> tuple[int, int]:
+    unprocessed = (await (await client.get("/api/v1/unprocessed", headers=auth())).json())["unprocessed"]
+    undelivered = (await (await client.get("/api/v1/undelivered", headers=auth())).json())["undelivered"]
+    return len(unprocessed), len(undelivered)
+
+
+async def test_dead_letters_expire_after_the_retention_and_sent_rows_after_theirs(client, clock):
+    app = client.app
+    await _set_aside_one(app, "m1", {"text": "王女士 13812345678"})
+    await _dead_row(app, "card-1")
+    m = FlakyMessenger()
+    app[keys.MESSENGERS].register(m)
+    async with app[keys.SESSIONS]() as s, s.begin():
+        await outbox.enqueue(s, key="sent-1", channel="flaky", kind=outbox.TEXT, user="u2",
+                             payload={"text": "已派单"}, now=clock.now())
+    await deliver_due(app)
+    assert await _listed(client) == (1, 1)
+
+    clock.advance(days=8)  # past [retention] sent (7 days), within dead_letters (30 days)
+    await prune_once(app)
+    async with app[keys.SESSIONS]() as s:
+        assert sorted(r.status for r in (await s.execute(select(Outbox))).scalars()) == ["dead"]
+    assert await _listed(client) == (1, 1)
+
+    clock.advance(days=23)
+    await prune_once(app)
+    assert await _listed(client) == (0, 0)  # the message and the phone are gone with them
+    async with app[keys.SESSIONS]() as s:
+        assert (await s.execute(select(func.count()).select_from(Outbox))).scalar() == 0
+
+
+async def test_the_dead_list_keeps_only_the_newest(client, make_settings, clock):
+    app = client.app
+    app[keys.SETTINGS].retention.dead_max = 3
+    ids = [await _set_aside_one(app, f"m{n}", {"n": n}) for n in range(5)]
+    await prune_once(app)
+    assert [i["id"] for i in await app[keys.INBOX].set_aside()] == ids[:1:-1]  # newest first, 3 kept
+
+
+async def test_processed_inbox_rows_are_pruned_by_age(client, clock):
+    app = client.app
+    inbox = app[keys.INBOX]
+    if not isinstance(inbox, DatabaseInbox):  # Redis removes an acknowledged entry at once (XDEL)
+        return
+    await inbox.offer("wecom", "done-1", {"n": 1})
+
+    async def handle(item):
+        pass
+    assert await inbox.drain(handle) == 1
+    clock.advance(days=2)
+    await prune_once(app)
+    assert await inbox.offer("wecom", "done-1", {"n": 1}) is False  # still de-duplicating retries
+    clock.advance(days=2)
+    await prune_once(app)
+    async with app[keys.SESSIONS]() as s:
+        assert (await s.execute(select(func.count()).select_from(InboxItem))).scalar() == 0
