@@ -36,14 +36,6 @@ class Contact:
     role: str
 
 
-def is_staff(role: str | None) -> bool:
-    """Whether a person's role lets them look at any ticket (`查询`); residents see only their own.
-
-    One place to decide it, so a later marker (a former member of staff, say) changes one line.
-    """
-    return role is not None and role != "resident"
-
-
 async def person_for(session: AsyncSession, platform: str, external_id: str) -> Person | None:
     stmt = (select(Person).join(PersonIdentity)
             .where(PersonIdentity.platform == platform, PersonIdentity.external_id == external_id))

@@ -110,7 +110,8 @@ async def visible_ticket(session: AsyncSession, number: str, channel: str, user:
     Anyone else gets None, exactly as for a number that does not exist: numbers are sequential and
     guessable, and a ticket carries a resident's address and fault (BR-6: each audience sees its own).
     """
-    from dispatch.people import contact_for, is_staff
+    from dispatch.people import contact_for
+    from dispatch.permissions import is_staff
 
     ticket = await get_ticket(session, number)
     if ticket is None:
