@@ -21,7 +21,7 @@ from tests.test_processes import ROOT, _free_port, _until
 CONFIG = """
 [service]
 public_url = "http://127.0.0.1:{port}"
-api_tokens = ["t"]
+api_tokens = ["concurrent-start-test-token-0123456789abcdef"]
 [database]
 url = "{db}"
 [redis]
