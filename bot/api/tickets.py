@@ -16,6 +16,18 @@ from dispatch.tickets import TicketFilter, file_report, get_ticket, list_tickets
 
 routes = web.RouteTableDef()
 PER_PAGE = 50
+IDEMPOTENCY_KEY = "Idempotency-Key"
+_KEY_CHARS = frozenset(map(chr, range(0x21, 0x7F)))
+
+
+def idempotency_key(request: web.Request) -> str:
+    """The client's Idempotency-Key header ("" without one): 1 to 200 visible ASCII characters."""
+    if IDEMPOTENCY_KEY not in request.headers:
+        return ""
+    key = request.headers[IDEMPOTENCY_KEY].strip()
+    if not 0 < len(key) <= 200 or not set(key) <= _KEY_CHARS:
+        raise api_error(400, "invalid", field=IDEMPOTENCY_KEY)
+    return key
 
 
 def _parse_time(name: str, value: str | None, tz) -> datetime | None:
@@ -62,7 +74,11 @@ async def get_one(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/tickets")
 async def create(request: web.Request) -> web.Response:
-    """Staff entry: the same validation as the chat intake, the same domain function."""
+    """Staff entry: the same validation as the chat intake, the same domain function. With an
+    Idempotency-Key a retried request answers with the ticket the first one filed and files nothing."""
+    from dispatch.filing import filing_key
+
+    key = idempotency_key(request)
     data = await json_object(request)
     engine = request.app[keys.ENGINE]
     clock = request.app[keys.CLOCK]
@@ -84,10 +100,13 @@ async def create(request: web.Request) -> web.Response:
                         fields=[{"field": e.field, "code": e.code} for e in errors])
     actor = f"api:{data.get('entered_by') or 'desk'}"
     async with request.app[keys.SESSIONS]() as session, session.begin():
-        ticket = await file_report(session, new, actor, now, channels=set(engine.deps.channels),
-                                   tz=request.app[keys.SETTINGS].service.timezone)
+        filed = await file_report(session, new, actor, now, channels=set(engine.deps.channels),
+                                  tz=request.app[keys.SETTINGS].service.timezone, load_related=False,
+                                  key=filing_key("api", key) if key else "")
+        ticket = await get_ticket(session, filed.number)  # events, photos and assignee load with it
         body = ticket_json(request.app, ticket)
-    return web.json_response(body, status=201, dumps=_dumps)
+    headers = {} if filed.fresh else {"Idempotent-Replayed": "true"}
+    return web.json_response(body, status=201, dumps=_dumps, headers=headers)
 
 
 @routes.post("/api/v1/tickets/{number}/actions/{action}")

@@ -1,0 +1,107 @@
+"""One 「确认」 files one ticket, one retried press or REST call acts once (issue 8, item 3)."""
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+
+from sqlalchemy import func, select
+
+from bot import keys
+from conversations.messages import InboundMessage
+from conversations.storage.base import StateStorage
+from store.models import Outbox, Ticket, TicketEvent
+from tests.conftest import auth
+
+REPORT = "3栋2单元1502卫生间水管爆了 王女士 13812345678"
+
+
+class SaveFailsOnce(StateStorage):
+    """The engine's storage with its write-back failing once, after the step's database work committed:
+    what a Redis error, a lost lock or a process killed at that moment leaves behind."""
+
+    def __init__(self, inner: StateStorage) -> None:
+        self.inner, self.failures = inner, 1
+
+    @asynccontextmanager
+    async def hold(self, key):
+        async with self.inner.hold(key) as held:
+            yield held
+            if self.failures:
+                self.failures -= 1
+                raise ConnectionError("state write-back failed")
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    async def get(self, key): return await self.inner.get(key)
+    async def set(self, key, value, ttl): await self.inner.set(key, value, ttl)
+    async def delete(self, key): await self.inner.delete(key)
+    async def schedule(self, key, due): await self.inner.schedule(key, due)
+    async def unschedule(self, key): await self.inner.unschedule(key)
+    async def due(self, now, limit=100): return await self.inner.due(now, limit)
+
+
+async def _count(app, model, *where) -> int:
+    async with app[keys.SESSIONS]() as s:
+        return (await s.execute(select(func.count()).select_from(model).where(*where))).scalar_one()
+
+
+async def test_a_confirmation_redelivered_after_the_state_was_lost_files_nothing_twice(client):
+    app = client.app
+    engine = app[keys.ENGINE]
+    await engine.handle(InboundMessage("sim", "r", "r", REPORT, message_id="m1"))
+    cards_before = await _count(app, Outbox, Outbox.kind == "card")
+    engine.deps.storage = failing = SaveFailsOnce(engine.deps.storage)
+    confirm = InboundMessage("sim", "r", "r", "确认", message_id="m2")
+    try:
+        await engine.handle(confirm)
+    except ConnectionError:
+        pass
+    else:
+        raise AssertionError("the write-back should have failed")
+    assert failing.failures == 0 and await _count(app, Ticket) == 1  # committed before the write-back
+    cards = await _count(app, Outbox, Outbox.kind == "card")
+    assert cards > cards_before
+    again = await engine.handle(confirm)  # the inbox delivers it again
+    assert "BX20261129-0001" in again[0].text and "已提交" in again[0].text
+    assert await _count(app, Ticket) == 1
+    assert await _count(app, Outbox, Outbox.kind == "card") == cards
+    assert await _count(app, TicketEvent, TicketEvent.action == "created") == 1
+    # The conversation is over: the next message starts afresh rather than filing again.
+    assert "BX" not in (await engine.handle(InboundMessage("sim", "r", "r", "确认", message_id="m3")))[0].text
+    assert await _count(app, Ticket) == 1
+
+
+async def test_a_new_confirmation_of_another_report_files_another_ticket(client):
+    engine = client.app[keys.ENGINE]
+    for n, place in enumerate(("3栋2单元1502卫生间水管爆了", "5栋1单元301厨房水管爆了")):
+        await engine.handle(InboundMessage("sim", "r", "r", f"{place} 王女士 13812345678", message_id=f"a{n}"))
+        done = await engine.handle(InboundMessage("sim", "r", "r", "确认", message_id=f"c{n}"))
+        assert f"BX20261129-000{n + 1}" in done[0].text
+    assert await _count(client.app, Ticket) == 2
+
+
+STAFF_ENTRY = {"description": "大堂灯不亮", "location": "A座大堂", "area": "public", "reporter_name": "李先生",
+               "phone": "13812345678"}
+
+
+async def test_staff_entry_with_an_idempotency_key_is_filed_once(client):
+    headers = {**auth(), "Idempotency-Key": "desk-42"}
+    first = await client.post("/api/v1/tickets", json=STAFF_ENTRY, headers=headers)
+    assert first.status == 201, await first.text()
+    again = await client.post("/api/v1/tickets", json=STAFF_ENTRY, headers=headers)
+    assert again.status == 201 and again.headers.get("Idempotent-Replayed") == "true"
+    assert (await again.json())["number"] == (await first.json())["number"]
+    assert await _count(client.app, Ticket) == 1
+    other = await client.post("/api/v1/tickets", json=STAFF_ENTRY, headers={**auth(), "Idempotency-Key": "desk-43"})
+    assert other.status == 201 and await _count(client.app, Ticket) == 2
+    plain = await client.post("/api/v1/tickets", json=STAFF_ENTRY, headers=auth())  # no key: no promise
+    assert plain.status == 201 and await _count(client.app, Ticket) == 3
+
+
+async def test_a_malformed_idempotency_key_is_refused(client):
+    for bad in ("", "x" * 201, "含中文"):
+        resp = await client.post("/api/v1/tickets", json=STAFF_ENTRY,
+                                 headers={**auth(), "Idempotency-Key": bad.encode().decode("latin-1")})
+        assert resp.status == 400, bad
+        assert (await resp.json())["error"]["field"] == "Idempotency-Key"
+    assert await _count(client.app, Ticket) == 0
