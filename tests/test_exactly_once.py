@@ -105,3 +105,95 @@ async def test_a_malformed_idempotency_key_is_refused(client):
         assert resp.status == 400, bad
         assert (await resp.json())["error"]["field"] == "Idempotency-Key"
     assert await _count(client.app, Ticket) == 0
+
+
+# --- presses and REST actions ------------------------------------------------------------------------
+
+async def _filed(sim) -> str:
+    await sim.say("r1", REPORT)
+    return (await sim.say("r1", "确认"))[0].split("单号 ")[1].split()[0]
+
+
+async def _transfers(app) -> int:
+    return await _count(app, TicketEvent, TicketEvent.action == "transfer_requested")
+
+
+async def _supervisor_notices(app) -> int:
+    return await _count(app, Outbox, Outbox.kind == "text", Outbox.recipient == "user:wangzhuguan")
+
+
+async def test_a_simulator_press_sent_twice_acts_once(sim, client):
+    from dispatch.payloads import CardAction
+
+    number = await _filed(sim)
+    body = {"user": "zhangsan", "payload": CardAction("transfer", number).encode(), "press_id": "p-1"}
+    first = await client.post("/sim/api/press", json=body)
+    again = await client.post("/sim/api/press", json=body)
+    assert (await first.json())["outcome"] == (await again.json())["outcome"] == "ok"
+    assert (await again.json())["replies"][0]["text"] == (await first.json())["replies"][0]["text"]
+    assert await _transfers(client.app) == 1
+    other = await client.post("/sim/api/press", json={**body, "press_id": "p-2"})  # a second, new press
+    assert (await other.json())["outcome"] == "ok" and await _transfers(client.app) == 2
+
+
+async def test_rest_actions_with_an_idempotency_key_act_once(sim, client):
+    number = await _filed(sim)
+    url = f"/api/v1/tickets/{number}/actions/decline"
+    body = {"actor": {"channel": "sim", "user": "zhangsan"}}
+    headers = {**auth(), "Idempotency-Key": "decline-1"}
+    first = await client.post(url, json=body, headers=headers)
+    assert first.status == 200, await first.text()
+    notices = await _supervisor_notices(client.app)
+    assert notices == 1
+    again = await client.post(url, json=body, headers=headers)
+    assert again.status == 200 and (await again.json())["message"] == (await first.json())["message"]
+    assert await _count(client.app, TicketEvent, TicketEvent.action == "declined") == 1
+    # The same key for another action is a client's mistake: refused, nothing done.
+    reused = await client.post(f"/api/v1/tickets/{number}/actions/accept", json=body, headers=headers)
+    assert reused.status == 422 and (await reused.json())["error"]["code"] == "idempotency_key_reused"
+    [t] = await sim.tickets()
+    assert t["status"] == "dispatched"
+    # A taken ticket answers 409, and its retry the same 409.
+    accept = {**auth(), "Idempotency-Key": "accept-1"}
+    assert (await client.post(f"/api/v1/tickets/{number}/actions/accept", json=body, headers=accept)).status == 200
+    late = {"actor": {"channel": "sim", "user": "zhaoliu"}}
+    for _ in range(2):
+        resp = await client.post(f"/api/v1/tickets/{number}/actions/accept", json=late,
+                                 headers={**auth(), "Idempotency-Key": "accept-2"})
+        assert resp.status == 409 and (await resp.json())["outcome"] == "taken"
+    assert await _count(client.app, TicketEvent, TicketEvent.action == "accepted") == 1
+
+
+async def test_a_wecom_click_handled_again_after_its_commit_acts_once(aiohttp_client, make_settings, clock, backend):
+    """The inbox delivers at least once: a worker killed after the press committed and before it
+    acknowledged leaves the click to be handled again."""
+    from aiohttp.test_utils import unused_port
+
+    from bot.app import create_app, run_pending
+
+    port = unused_port()
+    settings = make_settings(service={"public_url": f"http://127.0.0.1:{port}"})
+    app = create_app(settings, clock=clock, run_background=False, redis_prefix=backend.prefix, demo_wecom=True)
+    client = await aiohttp_client(app, server_kwargs={"port": port})
+    for text in (REPORT, "确认"):
+        await client.post("/sim/api/wecom/say", json={"user": "r1", "text": text})
+        await run_pending(app)
+    sent = (await (await client.get("/sim/wecom/_sent", params={"user": "zhangsan"})).json())["sent"]
+    [card] = [i["payload"]["template_card"] for i in sent if i["payload"].get("msgtype") == "template_card"]
+    transfer = card["button_list"][1]["key"]
+    resp = await client.post("/sim/api/wecom/click", json={"user": "zhangsan", "task_id": card["task_id"],
+                                                            "key": transfer})
+    assert (await resp.json())["callback_status"] == 200
+    items = []
+
+    async def handle_and_keep(item):
+        items.append(item)
+        await app[keys.PROCESSORS][item.platform](app, item)
+    await app[keys.INBOX].drain(handle_and_keep)
+    [click] = items
+    await app[keys.PROCESSORS][click.platform](app, click)  # the same event, handled a second time
+    await run_pending(app)
+    assert await _transfers(app) == 1 and await _supervisor_notices(app) == 1
+    told = [i for i in (await (await client.get("/sim/wecom/_sent", params={"user": "zhangsan"})).json())["sent"]
+            if i["kind"] == "message" and i["payload"].get("msgtype") == "text"]
+    assert len(told) == 1  # the presser hears the result once

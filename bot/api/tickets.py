@@ -111,14 +111,17 @@ async def create(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/tickets/{number}/actions/{action}")
 async def act(request: web.Request) -> web.Response:
-    """The actions cards trigger, for scripts and the desk: `{"actor": {"channel", "user"}}` acts as that person."""
+    """The actions cards trigger, for scripts and the desk: `{"actor": {"channel", "user"}}` acts as that person.
+    With an Idempotency-Key a retried request answers as the first did and changes nothing again."""
     from bot.card_actions import press
     from conversations.messages import ButtonPress
     from dispatch.payloads import ACTIONS, CardAction
+    from dispatch.receipts import KeyReused, receipt_key
 
     action = request.match_info["action"]
     if action not in ACTIONS:
         raise api_error(404, "not_found")
+    key = idempotency_key(request)
     data = await json_object(request)
     actor = data.get("actor")
     if not isinstance(actor, dict) or not all(isinstance(actor.get(k), str) and actor[k] for k in ("channel", "user")):
@@ -126,7 +129,10 @@ async def act(request: web.Request) -> web.Response:
     number = request.match_info["number"].upper()
     p = ButtonPress(channel=actor["channel"], chat=actor["user"], user=actor["user"],
                     payload=CardAction(action, number).encode())
-    result, text = await press(request.app, p)
+    try:
+        result, text = await press(request.app, p, receipt=receipt_key("api", key) if key else "")
+    except KeyReused:
+        raise api_error(422, "idempotency_key_reused", field=IDEMPOTENCY_KEY) from None
     if result.outcome == "unknown_ticket":
         raise api_error(404, "not_found")
     status = 200 if result.outcome == "ok" else 409
