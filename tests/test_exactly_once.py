@@ -197,3 +197,15 @@ async def test_a_wecom_click_handled_again_after_its_commit_acts_once(aiohttp_cl
     told = [i for i in (await (await client.get("/sim/wecom/_sent", params={"user": "zhangsan"})).json())["sent"]
             if i["kind"] == "message" and i["payload"].get("msgtype") == "text"]
     assert len(told) == 1  # the presser hears the result once
+
+
+async def test_the_same_staff_entry_sent_five_times_at_once_is_filed_once(client):
+    import asyncio
+
+    headers = {**auth(), "Idempotency-Key": "desk-burst"}
+    answers = await asyncio.gather(*(client.post("/api/v1/tickets", json=STAFF_ENTRY, headers=headers)
+                                     for _ in range(5)))
+    assert [a.status for a in answers] == [201] * 5
+    assert len({(await a.json())["number"] for a in answers}) == 1
+    assert await _count(client.app, Ticket) == 1
+    assert await _count(client.app, TicketEvent, TicketEvent.action == "created") == 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from aiohttp import web
+from sqlalchemy.exc import IntegrityError
 
 from bot import keys
 from bot.api.errors import api_error
@@ -99,12 +100,20 @@ async def create(request: web.Request) -> web.Response:
         raise api_error(422, first.code, field=first.field,
                         fields=[{"field": e.field, "code": e.code} for e in errors])
     actor = f"api:{data.get('entered_by') or 'desk'}"
-    async with request.app[keys.SESSIONS]() as session, session.begin():
-        filed = await file_report(session, new, actor, now, channels=set(engine.deps.channels),
-                                  tz=request.app[keys.SETTINGS].service.timezone, load_related=False,
-                                  key=filing_key("api", key) if key else "")
-        ticket = await get_ticket(session, filed.number)  # events, photos and assignee load with it
-        body = ticket_json(request.app, ticket)
+    for attempt in (1, 2):
+        try:
+            async with request.app[keys.SESSIONS]() as session, session.begin():
+                filed = await file_report(session, new, actor, now, channels=set(engine.deps.channels),
+                                          tz=request.app[keys.SETTINGS].service.timezone, load_related=False,
+                                          key=filing_key("api", key) if key else "")
+                ticket = await get_ticket(session, filed.number)  # events, photos and assignee load with it
+                body = ticket_json(request.app, ticket)
+            break
+        except IntegrityError:
+            # The same key filed by a request committed while this one ran (SQLite files step by step;
+            # PostgreSQL's one statement waits for it instead): run again, to answer with that ticket.
+            if not key or attempt == 2:
+                raise
     headers = {} if filed.fresh else {"Idempotent-Replayed": "true"}
     return web.json_response(body, status=201, dumps=_dumps, headers=headers)
 
