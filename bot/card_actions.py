@@ -8,14 +8,21 @@ from aiohttp import web
 from bot import keys
 from bot.outbound import queue_replies
 from conversations.messages import ButtonPress, Reply
+from dispatch import receipts
 from dispatch.actions import ActionResult, accept, pass_on
 from dispatch.payloads import decode
+from dispatch.tickets import get_ticket
 
 log = logging.getLogger(__name__)
 
 
-async def press(app: web.Application, p: ButtonPress) -> tuple[ActionResult, str]:
-    """Run the action; returns the result and the sentence the presser sees (toast or message)."""
+async def press(app: web.Application, p: ButtonPress, receipt: str = "") -> tuple[ActionResult, str]:
+    """Run the action; returns the result and the sentence the presser sees (toast or message).
+
+    A press with an id (`p.press_id`, or `receipt` for a REST call's Idempotency-Key) runs once: its
+    receipt is written in the action's transaction, and a retry answers with the first outcome and the
+    ticket as it is now. Raises `receipts.KeyReused` when a key comes back for another action.
+    """
     action = decode(p.payload)
     texts = app[keys.ENGINE].deps.texts
     if action is None:
@@ -23,12 +30,19 @@ async def press(app: web.Application, p: ButtonPress) -> tuple[ActionResult, str
                                                            action="", t=None, holder="")
     now = app[keys.CLOCK].now()
     channels = set(app[keys.ENGINE].deps.channels)
+    key = receipt or (receipts.receipt_key(p.channel, p.press_id) if p.press_id else "")
     async with app[keys.SESSIONS]() as session, session.begin():
-        if action.action == "accept":
+        first = await receipts.claim(session, key, action.action, action.ticket, now) if key else None
+        if first is not None:
+            log.info("press %s retried; answered with its first outcome", key)
+            result = ActionResult(first.outcome, await get_ticket(session, action.ticket), first.holder)
+        elif action.action == "accept":
             result = await accept(session, action.ticket, p.channel, p.user, now, reply_token=p.reply_token)
         else:
             result = await pass_on(session, action.ticket, action.action, p.channel, p.user, now, channels,
                                    reply_token=p.reply_token)
+        if key and first is None:
+            await receipts.settle(session, key, result.outcome, result.holder)
         text = texts.render("notify/press_result.j2", outcome=result.outcome, action=action.action,
                             t=result.ticket, holder=result.holder)
     log.info("press %s %s by %s:%s → %s", action.action, action.ticket, p.channel, p.user, result.outcome)

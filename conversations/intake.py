@@ -372,9 +372,10 @@ async def handle_text(turn: Turn, draft: Draft | None) -> Draft | None:
 
 async def submit(turn: Turn, draft: Draft) -> Draft | None:
     """Create the ticket (dispatch's one domain function) and tell the resident its number."""
+    from dispatch.filing import filing_key
     from dispatch.tickets import file_report
 
-    deps = turn.deps
+    deps, msg = turn.deps, turn.msg
     new, errors = build_report(
         {"description": draft.description, "location": draft.location, "area": draft.area,
          "name": draft.name, "phone": draft.phone, "visit_text": draft.visit_text},
@@ -388,9 +389,13 @@ async def submit(turn: Turn, draft: Draft) -> Draft | None:
             setattr(draft, {"reporter_name": "name"}.get(err.field, err.field), "")
         await advance(turn, draft)
         return draft
-    # Committed with the rest of the step, by the engine.
-    ticket = await file_report(await turn.db.session(), new, f"{turn.msg.channel}:{turn.msg.user}", turn.now,
-                               channels=set(deps.channels), tz=deps.tz, load_related=False)
-    metrics.TICKETS_CREATED.labels(channel=ticket.channel, category=ticket.category).inc()
+    # Committed with the rest of the step, by the engine. Keyed on the confirming message: when the state
+    # could not be saved after the commit (Redis error, lost lock, a killed worker), the redelivered
+    # message finds the ticket it filed and answers with it again, filing nothing twice.
+    key = filing_key(msg.channel, msg.chat, msg.user, msg.message_id) if msg.message_id else ""
+    ticket = await file_report(await turn.db.session(), new, f"{msg.channel}:{msg.user}", turn.now,
+                               channels=set(deps.channels), tz=deps.tz, load_related=False, key=key)
+    if ticket.fresh:
+        metrics.TICKETS_CREATED.labels(channel=ticket.channel, category=ticket.category).inc()
     turn.say("intake/created.j2", t=ticket, photos=len(draft.photo_ids))
     return None

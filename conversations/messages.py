@@ -39,3 +39,4 @@ class ButtonPress:
     payload: str
     message_id: str = ""      # the platform's id of the card message that was clicked
     reply_token: str = ""     # opaque to the domain: what the platform needs to rewrite the clicked card
+    press_id: str = ""        # the platform's id of this click (a retry carries it again): acted on once

@@ -173,8 +173,11 @@ async def save_photo(session: AsyncSession, stored, channel: str, uploader: str,
 
 
 async def file_report(session: AsyncSession, new: NewTicket, actor: str, now: datetime, *, channels: set[str],
-                      tz: str = "Asia/Shanghai", load_related: bool = True) -> Ticket | Filed:
+                      tz: str = "Asia/Shanghai", load_related: bool = True, key: str = "") -> Ticket | Filed:
     """A finished report: the ticket, its first event and its dispatch messages, in one transaction.
+
+    With a `key` (dispatch.filing.filing_key) the report is filed once: called again with the same key
+    it returns the ticket already filed and writes nothing, no second ticket and no second set of cards.
 
     Written with Core statements on the session's connection. `load_related=True` returns the `Ticket`
     with its events, photos and assignee (the REST API shows them); `False` returns only `Filed`
@@ -185,8 +188,9 @@ async def file_report(session: AsyncSession, new: NewTicket, actor: str, now: da
 
     conn = await session.connection()
     plan = await plan_dispatch(conn, new.trade, channels)
-    filed = await create_ticket(conn, new, actor, now, tz, dispatched_to=plan.names if plan else None)
-    await queue_dispatch(conn, filed, plan, now)
+    filed = await create_ticket(conn, new, actor, now, tz, dispatched_to=plan.names if plan else None, key=key)
+    if filed.fresh:
+        await queue_dispatch(conn, filed, plan, now)
     if not load_related:
         return filed
     return await session.get_one(Ticket, filed.id)  # events, photos and assignee load with it (selectin)

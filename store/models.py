@@ -94,6 +94,8 @@ class Ticket(Base):
         Index("ix_tickets_dup", "location_key", "trade", "created_at"),
         Index("ix_tickets_status_created", "status", "created_at"),
         Index("ix_tickets_reporter", "reporter_channel", "reporter_user"),
+        # One filing per key: a redelivered 「确认」 or a retried staff entry finds the ticket it filed.
+        Index("uq_tickets_filing_key", "filing_key", unique=True),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     number: Mapped[str] = mapped_column(String(20), unique=True)
@@ -125,6 +127,9 @@ class Ticket(Base):
     fee: Mapped[Decimal | None] = mapped_column(Numeric(10, 2), nullable=True)
     rating: Mapped[int | None] = mapped_column(nullable=True)
     version: Mapped[int] = mapped_column(default=1)
+    # Idempotency key of the filing (conversation + confirming message id, or a REST Idempotency-Key);
+    # NULL when the caller had none.
+    filing_key: Mapped[str | None] = mapped_column(String(255), nullable=True)
 
     events: Mapped[list[TicketEvent]] = relationship(
         back_populates="ticket", order_by="TicketEvent.id", lazy="selectin")
@@ -199,6 +204,19 @@ class Outbox(Base):
     platform_message_id: Mapped[str] = mapped_column(String(128), default="")
     claimed_by: Mapped[str] = mapped_column(String(64), default="", server_default="")  # the lease's owner
     failing_since: Mapped[datetime | None] = mapped_column(nullable=True)  # start of the current failures
+
+
+class ActionReceipt(Base):
+    """A card press or REST action already run, by its platform or client id: a retry answers with this."""
+
+    __tablename__ = "action_receipts"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), unique=True)
+    action: Mapped[str] = mapped_column(String(16))
+    ticket: Mapped[str] = mapped_column(String(20), default="")
+    outcome: Mapped[str] = mapped_column(String(16), default="")
+    holder: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime]
 
 
 class KeyValue(Base):

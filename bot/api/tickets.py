@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from aiohttp import web
+from sqlalchemy.exc import IntegrityError
 
 from bot import keys
 from bot.api.errors import api_error
@@ -16,6 +17,18 @@ from dispatch.tickets import TicketFilter, file_report, get_ticket, list_tickets
 
 routes = web.RouteTableDef()
 PER_PAGE = 50
+IDEMPOTENCY_KEY = "Idempotency-Key"
+_KEY_CHARS = frozenset(map(chr, range(0x21, 0x7F)))
+
+
+def idempotency_key(request: web.Request) -> str:
+    """The client's Idempotency-Key header ("" without one): 1 to 200 visible ASCII characters."""
+    if IDEMPOTENCY_KEY not in request.headers:
+        return ""
+    key = request.headers[IDEMPOTENCY_KEY].strip()
+    if not 0 < len(key) <= 200 or not set(key) <= _KEY_CHARS:
+        raise api_error(400, "invalid", field=IDEMPOTENCY_KEY)
+    return key
 
 
 def _parse_time(name: str, value: str | None, tz) -> datetime | None:
@@ -62,7 +75,11 @@ async def get_one(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/tickets")
 async def create(request: web.Request) -> web.Response:
-    """Staff entry: the same validation as the chat intake, the same domain function."""
+    """Staff entry: the same validation as the chat intake, the same domain function. With an
+    Idempotency-Key a retried request answers with the ticket the first one filed and files nothing."""
+    from dispatch.filing import filing_key
+
+    key = idempotency_key(request)
     data = await json_object(request)
     engine = request.app[keys.ENGINE]
     clock = request.app[keys.CLOCK]
@@ -83,23 +100,37 @@ async def create(request: web.Request) -> web.Response:
         raise api_error(422, first.code, field=first.field,
                         fields=[{"field": e.field, "code": e.code} for e in errors])
     actor = f"api:{data.get('entered_by') or 'desk'}"
-    async with request.app[keys.SESSIONS]() as session, session.begin():
-        ticket = await file_report(session, new, actor, now, channels=set(engine.deps.channels),
-                                   tz=request.app[keys.SETTINGS].service.timezone)
-        body = ticket_json(request.app, ticket)
-    return web.json_response(body, status=201, dumps=_dumps)
+    for attempt in (1, 2):
+        try:
+            async with request.app[keys.SESSIONS]() as session, session.begin():
+                filed = await file_report(session, new, actor, now, channels=set(engine.deps.channels),
+                                          tz=request.app[keys.SETTINGS].service.timezone, load_related=False,
+                                          key=filing_key("api", key) if key else "")
+                ticket = await get_ticket(session, filed.number)  # events, photos and assignee load with it
+                body = ticket_json(request.app, ticket)
+            break
+        except IntegrityError:
+            # The same key filed by a request committed while this one ran (SQLite files step by step;
+            # PostgreSQL's one statement waits for it instead): run again, to answer with that ticket.
+            if not key or attempt == 2:
+                raise
+    headers = {} if filed.fresh else {"Idempotent-Replayed": "true"}
+    return web.json_response(body, status=201, dumps=_dumps, headers=headers)
 
 
 @routes.post("/api/v1/tickets/{number}/actions/{action}")
 async def act(request: web.Request) -> web.Response:
-    """The actions cards trigger, for scripts and the desk: `{"actor": {"channel", "user"}}` acts as that person."""
+    """The actions cards trigger, for scripts and the desk: `{"actor": {"channel", "user"}}` acts as that person.
+    With an Idempotency-Key a retried request answers as the first did and changes nothing again."""
     from bot.card_actions import press
     from conversations.messages import ButtonPress
     from dispatch.payloads import ACTIONS, CardAction
+    from dispatch.receipts import KeyReused, receipt_key
 
     action = request.match_info["action"]
     if action not in ACTIONS:
         raise api_error(404, "not_found")
+    key = idempotency_key(request)
     data = await json_object(request)
     actor = data.get("actor")
     if not isinstance(actor, dict) or not all(isinstance(actor.get(k), str) and actor[k] for k in ("channel", "user")):
@@ -107,7 +138,10 @@ async def act(request: web.Request) -> web.Response:
     number = request.match_info["number"].upper()
     p = ButtonPress(channel=actor["channel"], chat=actor["user"], user=actor["user"],
                     payload=CardAction(action, number).encode())
-    result, text = await press(request.app, p)
+    try:
+        result, text = await press(request.app, p, receipt=receipt_key("api", key) if key else "")
+    except KeyReused:
+        raise api_error(422, "idempotency_key_reused", field=IDEMPOTENCY_KEY) from None
     if result.outcome == "unknown_ticket":
         raise api_error(404, "not_found")
     if result.outcome == "not_allowed":  # the role × action table (dispatch/permissions.py) says no

@@ -12,6 +12,7 @@ everything else at once, including event types we do not handle (a 5xx would mak
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -116,17 +117,16 @@ async def callback(request: web.Request) -> web.Response:
 
 
 async def card_answer(app: web.Application, p: ButtonPress, dedupe_id: str) -> dict[str, Any]:
-    """Run the press once (a redelivered click only gets the card as it is now) and answer with a
-    toast and the clicked card re-rendered from the ticket; the other copies are patched by the outbox."""
+    """Run the press once and answer with a toast and the clicked card re-rendered from the ticket; the
+    other copies are patched by the outbox.
+
+    The click is keyed on its event id in the database, in the transaction of its action (not marked
+    seen before it runs): Feishu's retry of a click whose first attempt failed runs it, and a retry of
+    one that committed gets the first answer again with the card as it is now.
+    """
     texts = app[keys.ENGINE].deps.texts
-    # The inbox's seen-key makes the click once-only across processes; its item is a no-op for `process`.
-    if await app[keys.INBOX].offer(CHANNEL, dedupe_id, {"kind": "card"}):
-        result, text = await press(app, p)
-        toast = {"type": TOASTS.get(result.outcome, "info"), "content": text}
-    else:
-        log.info("feishu click %s delivered again; not pressed twice", dedupe_id)
-        toast = {"type": "info", "content": texts.render("feishu/duplicate_click.j2")}
-    answer: dict[str, Any] = {"toast": toast}
+    result, text = await press(app, dataclasses.replace(p, press_id=dedupe_id))
+    answer: dict[str, Any] = {"toast": {"type": TOASTS.get(result.outcome, "info"), "content": text}}
     current = await _card_now(app, p, texts)
     if current is not None:
         answer["card"] = {"type": "raw", "data": current}
@@ -161,7 +161,7 @@ async def _bot_open_id(client: FeishuClient) -> str | None:
 async def process(app: web.Application, item: Item) -> None:
     """Work one stored message: mention check, image download, engine steps, replies."""
     if item.payload.get("kind") != "message":
-        return  # a card click's seen-marker: the click was answered inline
+        return  # a card click's seen-marker left by an older release: the click was answered inline
     try:
         m = message({"event": item.payload.get("event")})
     except MalformedEvent:

@@ -75,7 +75,12 @@ async def press_button(request: web.Request) -> web.Response:
         raise api_error(400, "missing", field="user")
     if not isinstance(data.get("payload"), str):
         raise api_error(400, "missing", field="payload")
-    p = ButtonPress(channel="sim", chat=data["user"], user=data["user"], payload=data["payload"])
+    # The page gives each click an id, as platforms do: a retried request acts once (`press`).
+    press_id = data.get("press_id", "")
+    if not isinstance(press_id, str) or len(press_id) > 64:
+        raise api_error(400, "invalid", field="press_id")
+    p = ButtonPress(channel="sim", chat=data["user"], user=data["user"], payload=data["payload"],
+                    press_id=press_id)
     result, text = await press(request.app, p)
     from bot.app import run_pending
     await run_pending(request.app)  # the simulator shows the consequences at once

@@ -99,5 +99,5 @@ def _event(doc: dict[str, Any], user: str) -> Parsed:
     if name != "template_card_event" or not key:
         return Parsed(dedupe, None, kind=name)
     press = ButtonPress(channel=CHANNEL, chat=user, user=user, payload=key, message_id=task,
-                        reply_token=_text(doc, "ResponseCode"))
+                        reply_token=_text(doc, "ResponseCode"), press_id=dedupe)
     return Parsed(dedupe, press, kind=name)

@@ -1,1 +1,1 @@
-"""Fault tests: real PostgreSQL, Redis and platform fakes, with the faults injected from outside."""
+"""Fault tests: real failures (a database that refuses or vanishes, a Redis that fails or restarts, a platform down, a process killed), injected from outside."""
