@@ -8,7 +8,7 @@ from aiohttp import web
 from sqlalchemy import delete
 
 from bot import keys
-from store.models import Outbox
+from store.models import ActionReceipt, Outbox
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,11 @@ async def prune_once(app: web.Application) -> dict[str, int]:
             Outbox.status.in_(("dead", "undeliverable")), Outbox.created_at < dead_before))).rowcount or 0
         sent = (await session.execute(delete(Outbox).where(
             Outbox.status == "sent", Outbox.created_at < now - timedelta(seconds=r.sent)))).rowcount or 0
-    out = {"inbox": inbox, "outbox_dead": dead, "outbox_sent": sent}
+        # Platforms retry a press within minutes and clients an Idempotency-Key within hours; a receipt
+        # older than the retention only answers nobody.
+        receipts = (await session.execute(delete(ActionReceipt).where(
+            ActionReceipt.created_at < now - timedelta(seconds=r.receipts)))).rowcount or 0
+    out = {"inbox": inbox, "outbox_dead": dead, "outbox_sent": sent, "receipts": receipts}
     if any(out.values()):
         log.info("retention pruned %s", out)
     return out

@@ -71,6 +71,8 @@ class RetentionSettings(BaseModel):
     dead_max: int = Field(10_000, gt=0, description="set-aside inbox items kept at most (newest kept)")
     sent: int = Field(7 * 86400, gt=0, description="seconds sent outbox rows are kept")
     processed: int = Field(3 * 86400, gt=0, description="seconds processed inbox rows are kept (de-duplication)")
+    receipts: int = Field(7 * 86400, gt=0, description="seconds receipts of presses and REST actions are kept "
+                                                       "(a retry within them answers as the first did)")
     interval: int = Field(3600, gt=0, description="seconds between pruning rounds")
 
 

@@ -70,3 +70,17 @@ async def test_processed_inbox_rows_are_pruned_by_age(client, clock):
     await prune_once(app)
     async with app[keys.SESSIONS]() as s:
         assert (await s.execute(select(func.count()).select_from(InboxItem))).scalar() == 0
+
+
+async def test_press_receipts_are_kept_for_their_retention_then_pruned(client, clock):
+    from dispatch.receipts import RECEIPTS
+    app = client.app
+    async with app[keys.SESSIONS]() as s, s.begin():
+        await s.execute(RECEIPTS.insert().values(key="wecom:click-1", action="accept", ticket="BX20261129-0001",
+                                                 outcome="ok", holder="", created_at=clock.now()))
+    clock.advance(days=6)
+    assert (await prune_once(app))["receipts"] == 0  # a retry within the week still answers as the first
+    clock.advance(days=2)
+    assert (await prune_once(app))["receipts"] == 1
+    async with app[keys.SESSIONS]() as s:
+        assert (await s.execute(select(func.count()).select_from(RECEIPTS))).scalar() == 0
