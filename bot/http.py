@@ -30,10 +30,13 @@ async def read_limited(request: web.Request, limit: int) -> bytes:
     if request.content_length is not None and request.content_length > limit:
         raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=request.content_length)
     buf = bytearray()
-    while chunk := await request.content.read(64 * 1024):
-        buf += chunk
-        if len(buf) > limit:  # chunked bodies have no Content-Length: stop reading at the limit
-            raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=len(buf))
+    try:
+        while chunk := await request.content.read(64 * 1024):
+            buf += chunk
+            if len(buf) > limit:  # chunked bodies have no Content-Length: stop reading at the limit
+                raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=len(buf))
+    except web.RequestPayloadError:  # a Content-Encoding the body does not match (gzip that is not gzip)
+        raise web.HTTPBadRequest(text="bad request") from None
     return bytes(buf)
 
 
