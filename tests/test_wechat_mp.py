@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import json
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,10 +53,12 @@ class Mp:
                 f"<MsgType><![CDATA[{msg_type}]]></MsgType>{body}{extra}"
                 f"<MsgId>{msg_id or 1000 + self.seq}</MsgId></xml>")
 
-    def signed(self, xml: str, *, ts_offset: int = 0, nonce: str = "n0nce", forge: bool = False
+    def signed(self, xml: str, *, ts_offset: int = 0, nonce: str | None = None, forge: bool = False
                ) -> tuple[dict, bytes]:
-        """Query and body as WeChat sends them (encrypted through wechatpy in safe mode)."""
+        """Query and body as WeChat sends them (encrypted through wechatpy in safe mode), a fresh nonce
+        each time unless one is given."""
         ts = self.ts(ts_offset)
+        nonce = nonce or secrets.token_hex(5)
         params = {"signature": sign(TOKEN, ts, nonce), "timestamp": ts, "nonce": nonce, "openid": OPENID}
         if self.safe:
             envelope = WeChatCrypto(TOKEN, AES_KEY, APP_ID).encrypt_message(xml, nonce, ts)
@@ -380,3 +383,48 @@ def test_corpus_becomes_the_neutral_message(name):
     msg = to_message(root)
     for field, value in expected.items():
         assert getattr(msg, field) == value, field
+
+
+# --- plain mode: a (timestamp, nonce) pair is honoured once (issue 8) -------------------------------
+
+async def test_a_captured_plain_signature_replayed_with_another_message_is_refused(make_mp):
+    """Plain mode signs only token + timestamp + nonce: whoever captures one request could post any
+    message as anyone for five minutes. The pair carries one message; another one with it is refused."""
+    h = await make_mp()
+    h.fake.user_wrote(OPENID)
+    params, body = h.signed(h.xml("帮助", msg_id="501"), nonce="captured")
+    resp = await h.client.post("/wechat/mp", params=params, data=body)
+    assert resp.status == 200 and await resp.text() == "success"
+    forged = h.xml("取消", openid="oVictim00000000000000000001", msg_id="502")
+    resp = await h.client.post("/wechat/mp", params=params, data=forged.encode())
+    assert resp.status == 403 and "success" not in await resp.text()
+    # WeChat's own retry of the first message still answers `success`, and still has one effect.
+    resp = await h.client.post("/wechat/mp", params=params, data=body)
+    assert resp.status == 200 and await resp.text() == "success"
+    assert await h.drain() == 1
+    assert [s["touser"] for s in h.fake.sent] == [OPENID]
+
+
+async def test_a_pair_is_forgotten_only_when_its_timestamp_leaves_the_window(make_mp):
+    h = await make_mp()
+    params, body = h.signed(h.xml("帮助", msg_id="601"), nonce="n1")
+    assert (await h.client.post("/wechat/mp", params=params, data=body)).status == 200
+    h.clock.advance(299)
+    other = h.xml("帮助", msg_id="602").encode()
+    assert (await h.client.post("/wechat/mp", params=params, data=other)).status == 403
+    h.clock.advance(2)  # now the timestamp itself is stale: refused by the window, not by memory
+    assert (await h.client.post("/wechat/mp", params=params, data=other)).status == 403
+    assert await h.drain() == 1
+
+
+def test_the_in_process_ledger_is_bounded():
+    """Without Redis the pairs live in memory: expired ones are dropped, and the map never passes its cap."""
+    from bot.nonces import NonceLedger
+    ledger = NonceLedger(None, "bounded-test")
+    ledger.MAX_MEMORY = 3
+    for i in range(10):
+        assert ledger._first_in_memory(("1000", f"n{i}"), "m", now=0, expires=300)
+        assert len(ledger._memory) <= 3
+    assert not ledger._first_in_memory(("1000", "n9"), "other", now=0, expires=300)
+    assert ledger._first_in_memory(("1000", "n9"), "other", now=301, expires=601)  # expired: forgotten
+    assert list(ledger._memory) == [("1000", "n9")]

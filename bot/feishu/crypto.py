@@ -9,7 +9,6 @@ import base64
 import binascii
 import hashlib
 import hmac
-import json
 from typing import Any
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -17,6 +16,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from bot.rejections import (  # noqa: F401  (re-exported: the adapter and tests name them here)
     WINDOW, BadSignature, BadToken, CallbackRejected, StaleTimestamp, Undecryptable,
 )
+from bot.untrusted import Unreadable, json_object
 from store.clock import Clock
 
 BLOCK = 16
@@ -64,12 +64,9 @@ def encrypt(encrypt_key: str, plaintext: str, iv: bytes) -> str:
 
 def _json_object(raw: bytes | str) -> dict[str, Any]:
     try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise MalformedBody("not JSON") from None
-    if not isinstance(data, dict):
-        raise MalformedBody("not a JSON object")
-    return data
+        return json_object(raw)  # bot.untrusted's rules: bounded depth, UTF-8, storable strings
+    except Unreadable as e:
+        raise MalformedBody(str(e)) from None
 
 
 def token_of(payload: dict[str, Any]) -> str:

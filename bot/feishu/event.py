@@ -1,11 +1,11 @@
 """Decrypted Feishu payloads → neutral events: InboundMessage parts, ButtonPress, or nothing."""
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.untrusted import Unreadable, json_value
 from conversations.messages import ButtonPress
 
 CHANNEL = "feishu"
@@ -108,8 +108,8 @@ def _content(raw: Any) -> dict[str, Any]:
     if isinstance(raw, dict):
         return raw
     try:
-        data = json.loads(raw) if isinstance(raw, str) else None
-    except ValueError:
+        data = json_value(raw) if isinstance(raw, str) else None
+    except Unreadable:
         return {}
     return data if isinstance(data, dict) else {}
 

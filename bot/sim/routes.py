@@ -8,7 +8,7 @@ from aiohttp import web
 
 from bot import keys
 from bot.api.errors import api_error
-from bot.http import dumps, json_object
+from bot.http import MAX_PHOTO_BODY, dumps, json_object
 from bot.card_actions import press
 from conversations.messages import ButtonPress, InboundMessage, Reply
 
@@ -33,7 +33,7 @@ async def page(request: web.Request) -> web.Response:
 
 @routes.post("/sim/api/say")
 async def say(request: web.Request) -> web.Response:
-    data = await json_object(request)
+    data = await json_object(request, MAX_PHOTO_BODY)
     user, chat, text, image_b64 = data.get("user"), data.get("chat"), data.get("text"), data.get("image_b64")
     if not isinstance(user, str) or not user.strip() or len(user) > 64:
         raise api_error(400, "missing" if not user else "invalid", field="user")

@@ -13,7 +13,7 @@ from aiohttp import web
 
 from bot import keys
 from bot.api.errors import api_error
-from bot.http import json_object
+from bot.http import MAX_PHOTO_BODY, json_object
 from bot.settings import Settings, WecomSettings
 from bot.sim.demo_credentials import (DEMO_CORP_ID, DEMO_WECOM_AES_KEY as DEMO_AES_KEY,  # noqa: F401
                                       DEMO_WECOM_SECRET as DEMO_SECRET, DEMO_WECOM_TOKEN as DEMO_TOKEN,
@@ -44,7 +44,7 @@ async def _post_callback(app: web.Application, xml: str) -> int:
 
 
 async def _body(request: web.Request) -> dict:
-    data = await json_object(request)
+    data = await json_object(request, MAX_PHOTO_BODY)
     if not isinstance(data.get("user"), str) or not data["user"].strip():
         raise api_error(400, "missing", field="user")
     return data

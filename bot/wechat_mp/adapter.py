@@ -10,6 +10,7 @@ from aiohttp import web
 from bot import keys
 from bot.http import read_limited
 from bot.inbox import Item
+from bot.nonces import NonceLedger
 from bot.outbound import queue_replies
 from bot.settings import Settings, WechatMpSettings
 from bot.tokens import app_tokens
@@ -36,6 +37,7 @@ class MpChannel:
     client: MpClient
     window: ReplyWindow
     messenger: WechatMpMessenger
+    nonces: NonceLedger  # plain mode: the signature does not cover the body, so a (timestamp, nonce) is used once
 
 
 CHANNEL: web.AppKey[MpChannel] = web.AppKey("wechat_mp", MpChannel)
@@ -54,7 +56,7 @@ def setup(app: web.Application, settings: Settings, *, api_base: str | None = No
     window = ReplyWindow(lambda: app[keys.SESSIONS], clock, "mp:win", seconds=48 * 3600)
     channel = MpChannel(mp, MpCrypto(mp.token.get_secret_value(), mp.app_id, clock,
                                      mp.encoding_aes_key.get_secret_value()),
-                        client, window, WechatMpMessenger(client, window))
+                        client, window, WechatMpMessenger(client, window), NonceLedger(app, PLATFORM))
     app[CHANNEL] = channel
     app[keys.MESSENGERS].register(channel.messenger)
     if hasattr(keys, "PROCESSORS") and keys.PROCESSORS in app:
@@ -92,6 +94,7 @@ async def receive(request: web.Request) -> web.Response:
     q = request.query
     timestamp, nonce = q.get("timestamp", ""), q.get("nonce", "")
     body = await read_limited(request, MAX_BODY)
+    plain = False
     try:
         if q.get("encrypt_type", "").lower() == "aes":
             encrypt = text_of(parse_xml(body), "Encrypt")
@@ -104,7 +107,7 @@ async def receive(request: web.Request) -> web.Response:
             return _reject(403, "plain callback while safe mode is configured")
         else:
             crypto.check_plain(q.get("signature", ""), timestamp, nonce)
-            xml = body.decode("utf-8")
+            xml, plain = body.decode("utf-8"), True
         root = parse_xml(xml)
         dedupe = dedupe_id(root)
         to_message(root)  # what the worker could not parse must not sit in the inbox failing forever
@@ -112,6 +115,9 @@ async def receive(request: web.Request) -> web.Response:
         return _reject(e.status, str(e))
     except (MalformedXml, UnicodeDecodeError) as e:
         return _reject(400, f"malformed: {e}")
+    if plain and not await app[CHANNEL].nonces.first(timestamp, nonce, dedupe):
+        # A captured plain-mode signature replayed with another message: refused like a forgery.
+        return _reject(403, "timestamp and nonce already used for another message")
     fresh = await app[keys.INBOX].offer(PLATFORM, dedupe, {
         "xml": xml, "received_at": app[keys.CLOCK].now().isoformat()}, key=text_of(root, "FromUserName"))
     if not fresh:

@@ -5,14 +5,12 @@ import hashlib
 import hmac
 import re
 import secrets
-from xml.parsers.expat import ExpatError
-
-import xmltodict
 from wechatpy.enterprise.crypto import PrpCrypto, WeChatCrypto
 
 from bot.rejections import (  # noqa: F401  (re-exported: the adapter and tests name them here)
     WINDOW, BadSignature, MalformedEnvelope, StaleTimestamp, Undecryptable,
 )
+from bot.untrusted import Unreadable, xml_fields
 from store.clock import Clock
 
 
@@ -81,11 +79,10 @@ def envelope_encrypt(body: bytes | str) -> str:
         # The common case, as WeCom sends it: only base64 inside, so no XML parser is needed.
         return m.group(1).decode()
     try:
-        doc = xmltodict.parse(body)
-    except (ExpatError, ValueError) as e:
-        raise MalformedEnvelope(type(e).__name__) from None
-    root = doc.get("xml") if isinstance(doc, dict) else None
-    encrypt = root.get("Encrypt") if isinstance(root, dict) else None
+        root = xml_fields(raw)
+    except Unreadable as e:
+        raise MalformedEnvelope(str(e)) from None
+    encrypt = root.get("Encrypt")
     if not isinstance(encrypt, str) or not encrypt:
         raise MalformedEnvelope("no Encrypt field")
     return encrypt

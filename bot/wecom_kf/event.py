@@ -4,9 +4,8 @@ from __future__ import annotations
 import hashlib
 from dataclasses import asdict, dataclass
 from typing import Any
-from xml.parsers.expat import ExpatError
 
-import xmltodict
+from bot.untrusted import Unreadable, xml_fields
 
 CUSTOMER = 3   # origin of a message the WeChat customer sent (4: system event, 5: a servicer in WeCom)
 
@@ -32,11 +31,9 @@ class KfEvent:
 def parse_kf_event(xml: str | bytes) -> KfEvent | None:
     """The kf event in a decrypted WeCom callback; None for anything else (other events, bad XML)."""
     try:
-        doc = xmltodict.parse(xml)
-    except (ExpatError, ValueError):
+        return kf_event_from(xml_fields(xml))
+    except Unreadable:
         return None
-    root = doc.get("xml") if isinstance(doc, dict) else None
-    return kf_event_from(root) if isinstance(root, dict) else None
 
 
 def kf_event_from(root: dict) -> KfEvent | None:
