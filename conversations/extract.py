@@ -102,7 +102,7 @@ _SURNAME = r"(?:欧阳|司马|上官|诸葛|东方|皇甫|慕容|令狐|司徒|�
 _TITLE = r"(?:女士|先生|小姐|阿姨|太太)"
 _CJK = r"\u4e00-\u9fff"
 _NAME_END = rf"(?=$|[^{_CJK}]|的|在|住|电话|手机|联系|号码)"
-_TITLED = re.compile(rf"{_SURNAME}{_TITLE}")
+_TITLED = re.compile(rf"{_SURNAME}{_TITLE}|(?<![A-Za-z])(?:Mrs|Mr|Ms|Miss)\.? ?[A-Z][a-z]+(?![A-Za-z])")
 _LABELLED_NAME = re.compile(
     rf"(?:联系人|姓名|名字|称呼)[是为:：\s]*"
     rf"(?P<name>{_SURNAME}{_TITLE}|[{_CJK}·]{{2,4}}?{_NAME_END}|[A-Za-z][A-Za-z .]{{0,18}}[A-Za-z])"
@@ -149,7 +149,8 @@ _SITE_PLACES = (
 _BUILDING_PLACES = (
     "大堂", "大厅", "门厅", "走廊", "过道", "楼道", "电梯厅", "电梯间", "电梯口", "电梯前室", "楼梯间",
     "楼梯口", "楼顶", "屋顶", "天台", "架空层", "弱电间", "强电间", "配电间", "管道井", "设备层", "设备间",
-    "消防通道", "安全通道", "入口", "出口", "门口", "连廊",
+    "消防通道", "安全通道", "入口", "出口", "门口", "连廊", "电梯井", "地下室", "设备房", "机房", "管井",
+    "强电井", "弱电井",
 )
 _PRIVATE_ROOMS = (
     "卫生间", "洗手间", "厕所", "主卫", "客卫", "次卫", "男卫", "女卫", "厨房", "书房", "主卧", "次卧", "卧室",
@@ -164,21 +165,27 @@ def _alternation(words: tuple[str, ...]) -> str:
 
 _TOKEN_PATTERNS = {
     "hyphen": re.compile(r"(?<![\d-])\d{1,3}-\d{1,2}-\d{3,4}(?![\d-])"),
-    "building": re.compile(rf"(?<![\dA-Za-z])第?(?:[A-Za-z]|{_NUMERAL})(?:号楼|号院|栋|幢|座)"),
+    "building": re.compile(
+        rf"(?<![\dA-Za-z])第?(?:[A-Za-z]|{_NUMERAL})(?:号楼|号院|栋|幢|座)"
+        # Estates with English names: "Tower A", "Block 3", "Bldg 2".
+        r"|(?i:tower|block|building|bldg|blk)\s?(?:[A-Za-z]|\d{1,3})(?![\dA-Za-z])"
+    ),
+    "phase": re.compile(rf"(?<![\dA-Za-z])(?:[A-Za-z]|{_NUMERAL})期"),
     "unit": re.compile(rf"(?<!\d){_NUMERAL}单元"),
     "floor": re.compile(
         rf"(?<![\dA-Za-z])(?:(?:负|地下){_NUMERAL}(?:层|楼)?|{_NUMERAL}(?:层|楼|[Ff](?![A-Za-z]))|[Bb][1-4](?!\d)层?)"
     ),
     "room": re.compile(r"(?<![\d:.-])\d{3,4}(?![\d:：.\-年月日点时分秒元块岁个次天度米多%A-Za-z])(?:室|号(?![楼院])|房间|房)?"),
+    "room_en": re.compile(r"(?i:unit|room|flat|rm)\.?\s?\d{3,4}(?!\d)"),
     "zone": re.compile(rf"(?<![\dA-Za-z])(?:[A-Za-z]|{_NUMERAL}|[东南西北中])区(?!域)"),
     "site": re.compile(_alternation(_SITE_PLACES)),
     "place": re.compile(_alternation(_BUILDING_PLACES)),
     "private": re.compile(_alternation(_PRIVATE_ROOMS)),
 }
 _MODIFIER = re.compile(rf"的?(?:{_alternation(_MODIFIERS)})")
-_STRUCTURAL = {"hyphen", "building", "unit", "floor", "room"}
-_SCORE = {"hyphen": 12, "building": 10, "room": 5, "site": 4, "unit": 2, "floor": 1, "zone": 1, "place": 1,
-          "private": 1}
+_STRUCTURAL = {"hyphen", "building", "unit", "floor", "room", "room_en", "phase"}
+_SCORE = {"hyphen": 12, "building": 10, "room": 5, "room_en": 5, "site": 4, "unit": 2, "floor": 1, "zone": 2,
+          "place": 1, "private": 1, "phase": 1}
 _LEAD_IN = re.compile(r"(?:我家(?:住)?在|我(?:住)?在|住在|地址(?:是|在)?[:：]?|位置(?:是|在)?[:：]?|在)\s*$")
 
 
@@ -190,8 +197,8 @@ class _Run:
 
     @property
     def findable(self) -> bool:
-        # A room alone or "卫生间" alone cannot be found; a building or a site-wide place can.
-        return bool({"hyphen", "building", "site"} & set(self.kinds))
+        # A room alone or "卫生间" alone cannot be found; a building, a zone or a site-wide place can.
+        return bool({"hyphen", "building", "site", "zone"} & set(self.kinds))
 
     @property
     def score(self) -> int:
@@ -215,7 +222,7 @@ def _next_token(text: str, pos: int, last_kind: str) -> tuple[str, int] | None:
     if text.startswith("的", pos):
         # "1502的卫生间": 的 only joins when a place follows.
         token = _token_at(text, pos + 1)
-        return token if token and token[0] in {"site", "place", "private", "zone"} else None
+        return token if token and token[0] in {"site", "place", "private", "zone", "building"} else None
     if text[pos:pos + 1] in {" ", ",", "，"} and last_kind in _STRUCTURAL:
         # "3栋 2单元 1502" / "3栋，1202室": a separator only joins building parts.
         token = _token_at(text, pos + 1)
