@@ -66,11 +66,12 @@ class Hazard:
     unless: Phrases     # any of these vetoes this group ("烟感" for "没电")
     firm: bool          # True: "不急" and the like do not lower it (fire, gas, people trapped or hurt)
 
-    def matches(self, text: str) -> bool:
+    def matches(self, text: str, whole: str) -> bool:
+        """text has the exclusions blanked out; `unless` looks at the whole text ("没有烟" is a reason too)."""
         return (self.hazard.found_in(text)
                 and (not self.object or self.object.found_in(text))
                 and (not self.extent or self.extent.found_in(text))
-                and not self.unless.found_in(text))
+                and not self.unless.found_in(whole))
 
 
 @dataclass(frozen=True)
@@ -181,8 +182,9 @@ def _fold(text: str) -> str:
 
 def hazards_in(description: str, rules: Rules, location: str = "") -> list[Hazard]:
     """The hazard groups a report matches (the location names objects too: 地库, 配电房, 电梯井)."""
-    text = rules.emergency_exclusions.blank(_fold(f"{description or ''} {location or ''}"))
-    return [hazard for hazard in rules.hazards if hazard.matches(text)]
+    whole = _fold(f"{description or ''} {location or ''}")
+    text = rules.emergency_exclusions.blank(whole)
+    return [hazard for hazard in rules.hazards if hazard.matches(text, whole)]
 
 
 def is_emergency(description: str, rules: Rules, location: str = "") -> bool:
