@@ -4,9 +4,12 @@ from __future__ import annotations
 import re
 import tomllib
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+
+from conversations.hazard_model import HazardModel, load_model
 
 TRADES = ("plumbing", "electrical", "hvac", "elevator", "civil", "doors_windows", "weak_current", "fire", "other")
 FALLBACK_TRADE = "other"
@@ -81,14 +84,17 @@ class Rules:
     trades: tuple[TradeRule, ...]   # in file order: the first match wins
     hazards: tuple[Hazard, ...] = ()
     downgrade: Phrases = Phrases(())  # "不急": lowers every match except a firm hazard group
+    model: HazardModel | None = None  # the learned second opinion ([model]); None: the phrases alone decide
 
 
 def load_rules(path: str | Path | None = None) -> Rules:
     """The packaged rules.toml when path is None, else an operator's file; ValueError names any problem."""
     if path is None:
         source = "conversations/rules.toml"
-        text = resources.files("conversations").joinpath("rules.toml").read_text(encoding="utf-8")
+        folder = Path(str(resources.files("conversations")))
+        text = (folder / "rules.toml").read_text(encoding="utf-8")
     else:
+        folder = Path(path).parent
         source = str(path)
         try:
             text = Path(path).read_text(encoding="utf-8")
@@ -98,13 +104,14 @@ def load_rules(path: str | Path | None = None) -> Rules:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ValueError(f"{source}: not valid TOML: {exc}") from exc
-    return _rules_from(data, source)
+    return _rules_from(data, source, folder)
 
 
-def _rules_from(data: dict, source: str) -> Rules:
-    unknown = set(data) - {"category", "hazard", "trade"}
+def _rules_from(data: dict, source: str, folder: Path) -> Rules:
+    unknown = set(data) - {"category", "hazard", "trade", "model"}
     if unknown:
-        raise ValueError(f"{source}: unknown tables {sorted(unknown)} (allowed: [category], [[hazard]], [[trade]])")
+        raise ValueError(f"{source}: unknown tables {sorted(unknown)} "
+                         "(allowed: [category], [[hazard]], [[trade]], [model])")
     category = data.get("category")
     if not isinstance(category, dict):
         raise ValueError(f"{source}: missing [category] table")
@@ -130,7 +137,27 @@ def _rules_from(data: dict, source: str) -> Rules:
         raise ValueError(f"{source}: no [[trade]] rules")
     trades = tuple(_trade_rule(table, f"{source}: [[trade]] #{number}")
                    for number, table in enumerate(trade_tables, start=1))
-    return Rules(emergency, exclusions, trades, hazards, downgrade)
+    model = _model(data.get("model"), source, folder, lambda text: exclusions.blank(_fold(text)))
+    return Rules(emergency, exclusions, trades, hazards, downgrade, model)
+
+
+def _model(table: object, source: str, folder: Path, prepare: Callable[[str], str]) -> HazardModel | None:
+    if table is None:
+        return None
+    where = f"{source}: [model]"
+    if not isinstance(table, dict):
+        raise ValueError(f"{where}: must be a table")
+    unknown = set(table) - {"examples", "threshold"}
+    if unknown:
+        raise ValueError(f"{where}: unknown keys {sorted(unknown)} (allowed: examples, threshold)")
+    examples = table.get("examples")
+    if not isinstance(examples, str) or not examples.strip():
+        raise ValueError(f"{where}: 'examples' must name a JSON-lines file (relative to the rules file)")
+    threshold = table.get("threshold", 2.0)
+    if isinstance(threshold, bool) or not isinstance(threshold, int | float):
+        raise ValueError(f"{where}: 'threshold' must be a number")
+    # The model sees texts as classify() gives them: folded, exclusions blanked ("没有人" is not "有人").
+    return load_model(folder / examples, float(threshold), where, prepare)
 
 
 def _hazard(table: object, where: str) -> Hazard:
@@ -188,12 +215,14 @@ def hazards_in(description: str, rules: Rules, location: str = "") -> list[Hazar
 
 
 def is_emergency(description: str, rules: Rules, location: str = "") -> bool:
-    """BR-5: a hazard group or an emergency phrase; a downgrade phrase ("不急") cancels all but firm groups."""
+    """BR-5: a hazard group, an emergency phrase or the learned model's vote; a downgrade phrase ("不急") cancels
+    all but firm groups."""
+    whole = rules.emergency_exclusions.blank(_fold(f"{description or ''} {location or ''}"))
     matched = hazards_in(description, rules, location)
     if any(hazard.firm for hazard in matched):
         return True
     text = rules.emergency_exclusions.blank(_fold(description or ""))
-    if not matched and not rules.emergency.found_in(text):
+    if not matched and not rules.emergency.found_in(text) and not (rules.model and rules.model.says_emergency(whole)):
         return False
     return not rules.downgrade.found_in(text)
 

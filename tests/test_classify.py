@@ -1,6 +1,8 @@
 """BR-5 category and BR-8 trade classification from the rules table, and loading of that table."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from conversations.classify import TRADES, Classification, classify, load_rules
@@ -226,3 +228,53 @@ def test_classify_is_cheap(rules):
     for _ in range(200):
         classify(text, rules, "3栋2单元1502卫生间")
     assert (time.perf_counter() - start) / 200 < 0.001
+
+
+# --- the learned second opinion ([model]) ---
+
+def _model_rules(tmp_path, examples: list[dict], model: str = 'examples = "examples.jsonl"\nthreshold = 0.5\n'):
+    (tmp_path / "examples.jsonl").write_text("\n".join(json.dumps(e, ensure_ascii=False) for e in examples),
+                                             encoding="utf-8")
+    path = tmp_path / "rules.toml"
+    path.write_text('[category]\nemergency = ["爆管"]\ndowngrade = ["不急"]\nemergency_exclusions = ["没有人"]\n'
+                    '[[trade]]\nname = "plumbing"\nkeywords = ["水"]\n[model]\n' + model, encoding="utf-8")
+    return load_rules(path)
+
+
+MODEL_EXAMPLES = [
+    {"text": "卧室里水漫到床脚了", "category": "emergency"},
+    {"text": "客厅地上水漫过来了 很深", "category": "emergency"},
+    {"text": "厨房水漫到门口", "category": "emergency"},
+    {"text": "卧室灯不亮", "category": "daily"},
+    {"text": "客厅插座松了", "category": "daily"},
+    {"text": "厨房水龙头滴水", "category": "daily"},
+]
+
+
+def test_model_votes_for_an_emergency_no_phrase_names(tmp_path):
+    rules = _model_rules(tmp_path, MODEL_EXAMPLES)
+    assert rules.model is not None and rules.model.examples == 6
+    assert classify("书房水漫到书柜了", rules).category == "emergency"
+    assert classify("书房灯不亮", rules).category == "daily"
+    assert classify("书房水漫到书柜了 不急", rules).category == "daily"   # downgrade applies to its vote
+
+
+def test_packaged_rules_carry_the_model():
+    rules = load_rules()
+    assert rules.model is not None and rules.model.examples >= 300
+
+
+@pytest.mark.parametrize("examples, model, problem", [
+    (MODEL_EXAMPLES, 'examples = "absent.jsonl"\n', "cannot read examples file"),
+    (MODEL_EXAMPLES, 'threshold = 1.0\n', "'examples' must name"),
+    (MODEL_EXAMPLES, 'examples = "examples.jsonl"\nthreshold = "high"\n', "'threshold' must be a number"),
+    (MODEL_EXAMPLES, 'examples = "examples.jsonl"\nlimit = 3\n', "unknown keys ['limit']"),
+    ([{"text": "水漫了", "category": "urgent"}], 'examples = "examples.jsonl"\n', "line 1: \"category\""),
+    ([{"text": "", "category": "daily"}], 'examples = "examples.jsonl"\n', "line 1: needs a non-empty"),
+    ([{"text": "灯不亮", "category": "daily"}], 'examples = "examples.jsonl"\n', "both emergency and daily"),
+])
+def test_bad_model_configuration_is_named(tmp_path, examples, model, problem):
+    with pytest.raises(ValueError) as excinfo:
+        _model_rules(tmp_path, examples, model)
+    assert problem in str(excinfo.value)
+    assert "[model]" in str(excinfo.value)
