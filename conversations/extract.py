@@ -99,7 +99,8 @@ _SURNAMES = (
     "景党宫费卜冷晏席卫米柏宗瞿桂全佟应臧闵苟邬边卞姬仇栾隋商刁沙荣巫寇桑郎甄丛仲虞敖巩佘池查麻苑迟邝"
 )
 _SURNAME = r"(?:欧阳|司马|上官|诸葛|东方|皇甫|慕容|令狐|司徒|夏侯|尉迟|长孙|宇文|[" + _SURNAMES + "])"
-_TITLE = r"(?:女士|先生|小姐|阿姨|太太)"
+# 姐 / 哥 / 叔 as residents sign off ("王姐"); 生, 工 and 总 are not, they make "卫生", "施工", "关总阀".
+_TITLE = r"(?:女士|先生|小姐|阿姨|太太|姐|哥|叔)"
 _CJK = r"\u4e00-\u9fff"
 _NAME_END = rf"(?=$|[^{_CJK}]|的|在|住|电话|手机|联系|号码)"
 _TITLED = re.compile(rf"{_SURNAME}{_TITLE}|(?<![A-Za-z])(?:Mrs|Mr|Ms|Miss)\.? ?[A-Z][a-z]+(?![A-Za-z])")
@@ -142,7 +143,7 @@ _NUMERAL = r"(?:\d{1,3}|[一二三四五六七八九十两]{1,3})"
 # Site-wide places can be found without a building; building places and private rooms cannot.
 _SITE_PLACES = (
     "中心花园", "花园", "地下车库", "地下停车场", "地面停车场", "停车场", "车库", "地库", "中心广场", "广场",
-    "小区大门", "大门口", "东门口", "南门口", "西门口", "北门口", "正门口", "大门", "东门", "南门", "西门", "北门", "正门", "会所", "物业中心", "物业办公室", "游泳池",
+    "地下配电房", "地下水泵房", "地下泵房", "小区大门", "大门口", "东门口", "南门口", "西门口", "北门口", "正门口", "大门", "东门", "南门", "西门", "北门", "正门", "会所", "物业中心", "物业办公室", "游泳池",
     "泳池", "儿童乐园", "游乐场", "健身房", "垃圾站", "岗亭", "篮球场", "网球场", "喷泉", "配电房", "水泵房",
     "泵房", "消防控制室", "监控室",
 )
@@ -365,8 +366,10 @@ def _visit_span_with_cue(masked: str, start: int, end: int) -> tuple[int, int]:
     if before:
         start = before.start()
     tail = re.match(r"[^\s,，.。!！?？;；\x00]{1,8}", masked[end:])
-    if tail and _VISIT_CUE_AFTER.match(tail.group()):
-        end += tail.end()
+    cue = _VISIT_CUE_AFTER.match(tail.group()) if tail else None
+    if cue:
+        # Only the cue goes with the time: "明天来看看厨房下水" keeps "看看厨房下水" as the fault.
+        end += cue.end()
     return start, end
 
 
