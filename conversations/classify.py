@@ -5,7 +5,7 @@ import re
 import tomllib
 import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
@@ -13,6 +13,7 @@ from conversations.hazard_model import HazardModel, load_model
 
 TRADES = ("plumbing", "electrical", "hvac", "elevator", "civil", "doors_windows", "weak_current", "fire", "other")
 FALLBACK_TRADE = "other"
+MEMO_SIZE = 4096
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,8 @@ class Rules:
     hazards: tuple[Hazard, ...] = ()
     downgrade: Phrases = Phrases(())  # "不急": lowers every match except a firm hazard group
     model: HazardModel | None = None  # the learned second opinion ([model]); None: the phrases alone decide
+    # One intake step classifies the same draft up to three times (summary, BR-4 check, ticket): remember it.
+    memo: dict = field(default_factory=dict, init=False, compare=False, repr=False)
 
 
 def load_rules(path: str | Path | None = None) -> Rules:
@@ -230,11 +233,18 @@ def is_emergency(description: str, rules: Rules, location: str = "") -> bool:
 def classify(description: str, rules: Rules, location: str = "") -> Classification:
     """BR-5 category (hazards, then emergency phrases) and BR-8 trade (first matching rule; the location breaks
     a tie only when the description names no trade at all)."""
+    key = (description or "", location or "")
+    known = rules.memo.get(key)
+    if known is not None:
+        return known
     trade = _trade(_fold(description or ""), rules)
     if trade == FALLBACK_TRADE and location:
         trade = _trade(_fold(f"{description or ''} {location}"), rules)
-    category = "emergency" if is_emergency(description, rules, location) else "daily"
-    return Classification(category, trade)
+    result = Classification("emergency" if is_emergency(description, rules, location) else "daily", trade)
+    if len(rules.memo) >= MEMO_SIZE:
+        rules.memo.clear()
+    rules.memo[key] = result
+    return result
 
 
 def _trade(text: str, rules: Rules) -> str:

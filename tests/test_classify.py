@@ -225,9 +225,15 @@ def test_classify_is_cheap(rules):
     import time
     text = "你好我是3栋1502的业主 卫生间天花板一直往下滴水 插座里都有水了 麻烦赶紧派人过来 不急的话明天也行"
     start = time.perf_counter()
-    for _ in range(200):
-        classify(text, rules, "3栋2单元1502卫生间")
+    for number in range(200):
+        classify(f"{text}{number}", rules, "3栋2单元1502卫生间")   # distinct texts: no memo hits
     assert (time.perf_counter() - start) / 200 < 0.001
+
+
+def test_the_same_draft_is_classified_once(rules):
+    first = classify("卫生间天花板往下灌水", rules, "7栋1801")
+    assert rules.memo[("卫生间天花板往下灌水", "7栋1801")] is first
+    assert classify("卫生间天花板往下灌水", rules, "7栋1801") is first
 
 
 # --- the learned second opinion ([model]) ---
