@@ -109,7 +109,7 @@ _LABELLED_NAME = re.compile(
     rf"(?P<name>{_SURNAME}{_TITLE}|[{_CJK}·]{{2,4}}?{_NAME_END}|[A-Za-z][A-Za-z .]{{0,18}}[A-Za-z])"
 )
 _SELF_NAMED = re.compile(rf"我(?:是|叫)(?P<name>{_SURNAME}[{_CJK}]{{1,2}}?){_NAME_END}")
-_SURNAME_ONLY = re.compile(rf"我姓(?P<name>{_SURNAME})")
+_SURNAME_ONLY = re.compile(rf"(?:我|免贵|(?<![{_CJK}]))姓(?P<name>{_SURNAME})")
 _NAME_LEAD = re.compile(r"(?:联系人|姓名|名字|称呼|我是|我叫)[是为:：\s]*$")
 _NAME_ANSWER_PREFIX = re.compile(r"^(?:我是|我叫|我姓|叫我|姓名|名字|联系人|称呼)[是为:：\s]*")
 _NOT_A_NAME = {"不知道", "不想说", "不告诉你", "保密", "没有", "无", "不用", "算了", "业主", "住户"}
@@ -142,6 +142,8 @@ def parse_name_answer(text: str) -> str | None:
 _NUMERAL = r"(?:\d{1,3}|[一二三四五六七八九十两]{1,3})"
 # Site-wide places can be found without a building; building places and private rooms cannot.
 _SITE_PLACES = (
+    # Named buildings that are places of their own.
+    "综合楼", "物业楼", "办公楼", "商业楼", "商业街", "幼儿园", "门卫室", "垃圾房", "配套楼",
     "中心花园", "花园", "地下车库", "地下停车场", "地面停车场", "停车场", "车库", "地库", "中心广场", "广场",
     "地下配电房", "地下水泵房", "地下泵房", "小区大门", "大门口", "东门口", "南门口", "西门口", "北门口", "正门口", "大门", "东门", "南门", "西门", "北门", "正门", "会所", "物业中心", "物业办公室", "游泳池",
     "泳池", "儿童乐园", "游乐场", "健身房", "垃圾站", "岗亭", "篮球场", "网球场", "喷泉", "配电房", "水泵房",
@@ -167,12 +169,15 @@ def _alternation(words: tuple[str, ...]) -> str:
 _TOKEN_PATTERNS = {
     "hyphen": re.compile(r"(?<![\d-])\d{1,3}-\d{1,2}-\d{3,4}(?![\d-])"),
     "building": re.compile(
-        rf"(?<![\dA-Za-z])第?(?:[A-Za-z]|{_NUMERAL})(?:号楼|号院|栋|幢|座)"
+        rf"(?<![\dA-Za-z])第?(?:[A-Za-z]{{1,2}}\d{{0,2}}|\d{{1,3}}[A-Za-z]?|{_NUMERAL})(?:号楼|号院|栋|幢|座)"
+        r"|(?<![\dA-Za-z#])\d{1,3}#楼?"
         # Estates with English names: "Tower A", "Block 3", "Bldg 2".
         r"|(?i:tower|block|building|bldg|blk)\s?(?:[A-Za-z]|\d{1,3})(?![\dA-Za-z])"
     ),
     "phase": re.compile(rf"(?<![\dA-Za-z])(?:[A-Za-z]|{_NUMERAL})期"),
-    "unit": re.compile(rf"(?<!\d){_NUMERAL}单元"),
+    "unit": re.compile(rf"(?<!\d)(?:{_NUMERAL}|[东西南北中])单元"),
+    # "3栋2-1502": unit and room after a building.
+    "unit_room": re.compile(r"(?<![\d-])\d{1,2}-\d{3,4}(?![\d-])"),
     "floor": re.compile(
         rf"(?<![\dA-Za-z])(?:(?:负|地下){_NUMERAL}(?:层|楼)?|{_NUMERAL}(?:层|楼(?![上下])|[Ff](?![A-Za-z]))|[Bb][1-4](?!\d)层?)"
     ),
@@ -183,9 +188,11 @@ _TOKEN_PATTERNS = {
     "place": re.compile(_alternation(_BUILDING_PLACES)),
     "private": re.compile(_alternation(_PRIVATE_ROOMS)),
 }
+_DASHED_ROOM = re.compile(r"(?:\d{1,2}-)?\d{3,4}(?![\d-])")
+_BUILDING_DASH_ROOM = re.compile(r"(?:栋|幢|座|号楼|#)-(?:\d{1,2}-)?\d{3,4}(?![\d-])")
 _MODIFIER = re.compile(rf"的?(?:{_alternation(_MODIFIERS)})")
-_STRUCTURAL = {"hyphen", "building", "unit", "floor", "room", "room_en", "phase"}
-_SCORE = {"hyphen": 12, "building": 10, "room": 5, "room_en": 5, "site": 4, "unit": 2, "floor": 1, "zone": 2,
+_STRUCTURAL = {"hyphen", "building", "unit", "floor", "room", "room_en", "phase", "unit_room"}
+_SCORE = {"hyphen": 12, "building": 10, "room": 5, "room_en": 5, "unit_room": 7, "site": 4, "unit": 2, "floor": 1, "zone": 2,
           "place": 1, "private": 1, "phase": 1}
 _LEAD_IN = re.compile(r"(?:我家(?:住)?在|我(?:住)?在|住在|地址(?:是|在)?[:：]?|位置(?:是|在)?[:：]?|在)\s*$")
 
@@ -224,6 +231,10 @@ def _next_token(text: str, pos: int, last_kind: str) -> tuple[str, int] | None:
         # "1502的卫生间": 的 only joins when a place follows.
         token = _token_at(text, pos + 1)
         return token if token and token[0] in {"site", "place", "private", "zone", "building"} else None
+    if text.startswith("-", pos) and last_kind == "building":
+        # "3栋-1502": the room pattern refuses a leading dash (dates, phones), a building vouches for it here.
+        room = _DASHED_ROOM.match(text, pos + 1)
+        return ("room", room.end()) if room else None
     if text[pos:pos + 1] in {" ", ",", "，"} and last_kind in _STRUCTURAL:
         # "3栋 2单元 1502" / "3栋，1202室": a separator only joins building parts.
         token = _token_at(text, pos + 1)
@@ -276,7 +287,8 @@ _PUBLIC_WORDS = (
 
 
 def _has_room(text: str) -> bool:
-    return any(_TOKEN_PATTERNS[kind].search(text) for kind in ("hyphen", "room"))
+    return (any(_TOKEN_PATTERNS[kind].search(text) for kind in ("hyphen", "room", "unit_room", "room_en"))
+            or bool(_BUILDING_DASH_ROOM.search(text)))
 
 
 def infer_area(location: str | None, text: str = "") -> str | None:
@@ -309,7 +321,9 @@ def normalize_location(location: str) -> str:
     text = re.sub(r"^(\d{1,3})-(\d{1,2})-(\d{3,4})", r"\1栋\2单元\3", text.strip())
     text = re.sub(r"([一二三四五六七八九十两]{1,3})(号楼|栋|幢|座|单元|层|楼)", _arabic, text)
     text = re.sub(r"第(?=\d)", "", text)
-    text = re.sub(r"(?<=\d)(?:号楼|幢|栋)", "栋", text)
+    text = re.sub(r"(?<=\d)(?:号楼|幢|栋|#楼|#)", "栋", text)
+    text = re.sub(r"(?<=栋)-?(\d{1,2})-(\d{3,4})", r"\1单元\2", text)   # "3栋2-1502" is unit 2, room 1502
+    text = re.sub(r"(?<=栋)-(?=\d{3,4})", "", text)
     text = re.sub(r"(?:地下|负)(\d{1,2})(?:层|楼)?", r"B\1层", text)
     text = re.sub(r"(?<![A-Z\d])B(\d)(?!\d)层?", r"B\1层", text)
     text = re.sub(r"(?<=\d)(?:层|楼|F)(?![A-Z])", "层", text)

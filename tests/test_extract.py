@@ -231,6 +231,9 @@ def test_infer_area(location, text, area):
     ("B座8楼", "B座8层"),
     ("地库负一层入口", "地库B1层入口"),
     ("3栋2单元1502的卫生间", "3栋2单元1502卫生间"),
+    ("3栋2-1502", "3号楼2单元1502"),             # issue 12
+    ("3#2-1502", "3栋2单元1502"),
+    ("3栋-1502", "3栋1502"),
 ])
 def test_normalize_location_equivalences(a, b):
     assert normalize_location(a) == normalize_location(b)
@@ -302,3 +305,19 @@ def test_visit_cue_takes_only_the_cue_not_the_fault_after_it():
     got = extract("8号楼1505 麻烦师傅明天来看看厨房下水 电话18911112222", NOW)
     assert got.visit_text and got.visit_text.startswith("明天")
     assert got.description and "厨房下水" in got.description
+
+
+@pytest.mark.parametrize("text, location", [
+    ("3栋2-1502卫生间漏水", "3栋2-1502卫生间"), ("3#2-1502 马桶堵了", "3#2-1502"), ("3#楼1502 灯不亮", "3#楼1502"),
+    ("A1栋1203空调不冷", "A1栋1203"), ("5B栋802漏水", "5B栋802"), ("16号楼东单元302门锁坏了", "16号楼东单元302"),
+    ("3栋-1502 马桶堵", "3栋-1502"), ("综合楼3楼会议室空调不冷", "综合楼3楼"), ("幼儿园门口路灯不亮", "幼儿园门口"),
+])
+def test_extract_building_forms_residents_type(text, location):
+    got = extract(text, NOW)
+    assert got.location == location
+    assert got.area is not None
+
+
+def test_a_bare_surname_after_xing_is_a_name():
+    assert extract("D栋 2单元 301 燃气味很重 电话 138 1234 5678 姓刘", NOW).name == "刘"
+    assert extract("百姓王 3栋", NOW).name is None
