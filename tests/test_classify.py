@@ -140,6 +140,7 @@ def test_br5_hazard_worded_without_any_emergency_keyword(description, location, 
     "客厅灯一闪一闪的", "卫生间墙角有点渗水", "走廊烟感灯在闪红灯", "燃气热水器打不着火", "下水有点慢",
     "厨房有一个插座没电 其他都正常", "家里的烟感一直在叫 没有烟 应该是电池没电了", "电梯停在一楼不动了 门开着 没有人",
     "墙上瓷砖掉了两块", "天花板有一小块水印 没在滴", "喷泉不喷水了", "卫生间吊顶掉了一块",
+    "暖气片放气的小阀门一直滋滋冒气", "插座面板烧黑了一块 现在不用了", "家里跳闸了 推上去就好了",
 ])
 def test_br5_false_alarm_guards(description, rules):
     assert classify(description, rules).category == "daily"
