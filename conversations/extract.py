@@ -99,16 +99,17 @@ _SURNAMES = (
     "景党宫费卜冷晏席卫米柏宗瞿桂全佟应臧闵苟邬边卞姬仇栾隋商刁沙荣巫寇桑郎甄丛仲虞敖巩佘池查麻苑迟邝"
 )
 _SURNAME = r"(?:欧阳|司马|上官|诸葛|东方|皇甫|慕容|令狐|司徒|夏侯|尉迟|长孙|宇文|[" + _SURNAMES + "])"
-_TITLE = r"(?:女士|先生|小姐|阿姨|太太)"
+# 姐 / 哥 / 叔 as residents sign off ("王姐"); 生, 工 and 总 are not, they make "卫生", "施工", "关总阀".
+_TITLE = r"(?:女士|先生|小姐|阿姨|太太|姐|哥|叔)"
 _CJK = r"\u4e00-\u9fff"
 _NAME_END = rf"(?=$|[^{_CJK}]|的|在|住|电话|手机|联系|号码)"
-_TITLED = re.compile(rf"{_SURNAME}{_TITLE}")
+_TITLED = re.compile(rf"{_SURNAME}{_TITLE}|(?<![A-Za-z])(?:Mrs|Mr|Ms|Miss)\.? ?[A-Z][a-z]+(?![A-Za-z])")
 _LABELLED_NAME = re.compile(
     rf"(?:联系人|姓名|名字|称呼)[是为:：\s]*"
     rf"(?P<name>{_SURNAME}{_TITLE}|[{_CJK}·]{{2,4}}?{_NAME_END}|[A-Za-z][A-Za-z .]{{0,18}}[A-Za-z])"
 )
 _SELF_NAMED = re.compile(rf"我(?:是|叫)(?P<name>{_SURNAME}[{_CJK}]{{1,2}}?){_NAME_END}")
-_SURNAME_ONLY = re.compile(rf"我姓(?P<name>{_SURNAME})")
+_SURNAME_ONLY = re.compile(rf"(?:我|免贵|(?<![{_CJK}]))姓(?P<name>{_SURNAME})")
 _NAME_LEAD = re.compile(r"(?:联系人|姓名|名字|称呼|我是|我叫)[是为:：\s]*$")
 _NAME_ANSWER_PREFIX = re.compile(r"^(?:我是|我叫|我姓|叫我|姓名|名字|联系人|称呼)[是为:：\s]*")
 _NOT_A_NAME = {"不知道", "不想说", "不告诉你", "保密", "没有", "无", "不用", "算了", "业主", "住户"}
@@ -141,15 +142,18 @@ def parse_name_answer(text: str) -> str | None:
 _NUMERAL = r"(?:\d{1,3}|[一二三四五六七八九十两]{1,3})"
 # Site-wide places can be found without a building; building places and private rooms cannot.
 _SITE_PLACES = (
+    # Named buildings that are places of their own.
+    "综合楼", "物业楼", "办公楼", "商业楼", "商业街", "幼儿园", "门卫室", "垃圾房", "配套楼",
     "中心花园", "花园", "地下车库", "地下停车场", "地面停车场", "停车场", "车库", "地库", "中心广场", "广场",
-    "小区大门", "大门", "东门", "南门", "西门", "北门", "正门", "会所", "物业中心", "物业办公室", "游泳池",
+    "地下配电房", "地下水泵房", "地下泵房", "小区大门", "大门口", "东门口", "南门口", "西门口", "北门口", "正门口", "大门", "东门", "南门", "西门", "北门", "正门", "会所", "物业中心", "物业办公室", "游泳池",
     "泳池", "儿童乐园", "游乐场", "健身房", "垃圾站", "岗亭", "篮球场", "网球场", "喷泉", "配电房", "水泵房",
     "泵房", "消防控制室", "监控室",
 )
 _BUILDING_PLACES = (
     "大堂", "大厅", "门厅", "走廊", "过道", "楼道", "电梯厅", "电梯间", "电梯口", "电梯前室", "楼梯间",
     "楼梯口", "楼顶", "屋顶", "天台", "架空层", "弱电间", "强电间", "配电间", "管道井", "设备层", "设备间",
-    "消防通道", "安全通道", "入口", "出口", "门口", "连廊",
+    "消防通道", "安全通道", "入口", "出口", "门口", "连廊", "电梯井", "地下室", "设备房", "机房", "管井", "顶楼",
+    "强电井", "弱电井",
 )
 _PRIVATE_ROOMS = (
     "卫生间", "洗手间", "厕所", "主卫", "客卫", "次卫", "男卫", "女卫", "厨房", "书房", "主卧", "次卧", "卧室",
@@ -164,21 +168,32 @@ def _alternation(words: tuple[str, ...]) -> str:
 
 _TOKEN_PATTERNS = {
     "hyphen": re.compile(r"(?<![\d-])\d{1,3}-\d{1,2}-\d{3,4}(?![\d-])"),
-    "building": re.compile(rf"(?<![\dA-Za-z])第?(?:[A-Za-z]|{_NUMERAL})(?:号楼|号院|栋|幢|座)"),
-    "unit": re.compile(rf"(?<!\d){_NUMERAL}单元"),
+    "building": re.compile(
+        rf"(?<![\dA-Za-z])第?(?:[A-Za-z]{{1,2}}\d{{0,2}}|\d{{1,3}}[A-Za-z]?|{_NUMERAL})(?:号楼|号院|栋|幢|座)"
+        r"|(?<![\dA-Za-z#])\d{1,3}#楼?"
+        # Estates with English names: "Tower A", "Block 3", "Bldg 2".
+        r"|(?i:tower|block|building|bldg|blk)\s?(?:[A-Za-z]|\d{1,3})(?![\dA-Za-z])"
+    ),
+    "phase": re.compile(rf"(?<![\dA-Za-z])(?:[A-Za-z]|{_NUMERAL})期"),
+    "unit": re.compile(rf"(?<!\d)(?:{_NUMERAL}|[东西南北中])单元"),
+    # "3栋2-1502": unit and room after a building.
+    "unit_room": re.compile(r"(?<![\d-])\d{1,2}-\d{3,4}(?![\d-])"),
     "floor": re.compile(
-        rf"(?<![\dA-Za-z])(?:(?:负|地下){_NUMERAL}(?:层|楼)?|{_NUMERAL}(?:层|楼|[Ff](?![A-Za-z]))|[Bb][1-4](?!\d)层?)"
+        rf"(?<![\dA-Za-z])(?:(?:负|地下){_NUMERAL}(?:层|楼)?|{_NUMERAL}(?:层|楼(?![上下])|[Ff](?![A-Za-z]))|[Bb][1-4](?!\d)层?)"
     ),
     "room": re.compile(r"(?<![\d:.-])\d{3,4}(?![\d:：.\-年月日点时分秒元块岁个次天度米多%A-Za-z])(?:室|号(?![楼院])|房间|房)?"),
+    "room_en": re.compile(r"(?i:unit|room|flat|rm)\.?\s?\d{3,4}(?!\d)"),
     "zone": re.compile(rf"(?<![\dA-Za-z])(?:[A-Za-z]|{_NUMERAL}|[东南西北中])区(?!域)"),
     "site": re.compile(_alternation(_SITE_PLACES)),
     "place": re.compile(_alternation(_BUILDING_PLACES)),
     "private": re.compile(_alternation(_PRIVATE_ROOMS)),
 }
+_DASHED_ROOM = re.compile(r"(?:\d{1,2}-)?\d{3,4}(?![\d-])")
+_BUILDING_DASH_ROOM = re.compile(r"(?:栋|幢|座|号楼|#)-(?:\d{1,2}-)?\d{3,4}(?![\d-])")
 _MODIFIER = re.compile(rf"的?(?:{_alternation(_MODIFIERS)})")
-_STRUCTURAL = {"hyphen", "building", "unit", "floor", "room"}
-_SCORE = {"hyphen": 12, "building": 10, "room": 5, "site": 4, "unit": 2, "floor": 1, "zone": 1, "place": 1,
-          "private": 1}
+_STRUCTURAL = {"hyphen", "building", "unit", "floor", "room", "room_en", "phase", "unit_room"}
+_SCORE = {"hyphen": 12, "building": 10, "room": 5, "room_en": 5, "unit_room": 7, "site": 4, "unit": 2, "floor": 1, "zone": 2,
+          "place": 1, "private": 1, "phase": 1}
 _LEAD_IN = re.compile(r"(?:我家(?:住)?在|我(?:住)?在|住在|地址(?:是|在)?[:：]?|位置(?:是|在)?[:：]?|在)\s*$")
 
 
@@ -190,8 +205,8 @@ class _Run:
 
     @property
     def findable(self) -> bool:
-        # A room alone or "卫生间" alone cannot be found; a building or a site-wide place can.
-        return bool({"hyphen", "building", "site"} & set(self.kinds))
+        # A room alone or "卫生间" alone cannot be found; a building, a zone or a site-wide place can.
+        return bool({"hyphen", "building", "site", "zone"} & set(self.kinds))
 
     @property
     def score(self) -> int:
@@ -215,7 +230,11 @@ def _next_token(text: str, pos: int, last_kind: str) -> tuple[str, int] | None:
     if text.startswith("的", pos):
         # "1502的卫生间": 的 only joins when a place follows.
         token = _token_at(text, pos + 1)
-        return token if token and token[0] in {"site", "place", "private", "zone"} else None
+        return token if token and token[0] in {"site", "place", "private", "zone", "building"} else None
+    if text.startswith("-", pos) and last_kind == "building":
+        # "3栋-1502": the room pattern refuses a leading dash (dates, phones), a building vouches for it here.
+        room = _DASHED_ROOM.match(text, pos + 1)
+        return ("room", room.end()) if room else None
     if text[pos:pos + 1] in {" ", ",", "，"} and last_kind in _STRUCTURAL:
         # "3栋 2单元 1502" / "3栋，1202室": a separator only joins building parts.
         token = _token_at(text, pos + 1)
@@ -268,7 +287,8 @@ _PUBLIC_WORDS = (
 
 
 def _has_room(text: str) -> bool:
-    return any(_TOKEN_PATTERNS[kind].search(text) for kind in ("hyphen", "room"))
+    return (any(_TOKEN_PATTERNS[kind].search(text) for kind in ("hyphen", "room", "unit_room", "room_en"))
+            or bool(_BUILDING_DASH_ROOM.search(text)))
 
 
 def infer_area(location: str | None, text: str = "") -> str | None:
@@ -301,7 +321,9 @@ def normalize_location(location: str) -> str:
     text = re.sub(r"^(\d{1,3})-(\d{1,2})-(\d{3,4})", r"\1栋\2单元\3", text.strip())
     text = re.sub(r"([一二三四五六七八九十两]{1,3})(号楼|栋|幢|座|单元|层|楼)", _arabic, text)
     text = re.sub(r"第(?=\d)", "", text)
-    text = re.sub(r"(?<=\d)(?:号楼|幢|栋)", "栋", text)
+    text = re.sub(r"(?<=\d)(?:号楼|幢|栋|#楼|#)", "栋", text)
+    text = re.sub(r"(?<=栋)-?(\d{1,2})-(\d{3,4})", r"\1单元\2", text)   # "3栋2-1502" is unit 2, room 1502
+    text = re.sub(r"(?<=栋)-(?=\d{3,4})", "", text)
     text = re.sub(r"(?:地下|负)(\d{1,2})(?:层|楼)?", r"B\1层", text)
     text = re.sub(r"(?<![A-Z\d])B(\d)(?!\d)层?", r"B\1层", text)
     text = re.sub(r"(?<=\d)(?:层|楼|F)(?![A-Z])", "层", text)
@@ -358,8 +380,10 @@ def _visit_span_with_cue(masked: str, start: int, end: int) -> tuple[int, int]:
     if before:
         start = before.start()
     tail = re.match(r"[^\s,，.。!！?？;；\x00]{1,8}", masked[end:])
-    if tail and _VISIT_CUE_AFTER.match(tail.group()):
-        end += tail.end()
+    cue = _VISIT_CUE_AFTER.match(tail.group()) if tail else None
+    if cue:
+        # Only the cue goes with the time: "明天来看看厨房下水" keeps "看看厨房下水" as the fault.
+        end += cue.end()
     return start, end
 
 

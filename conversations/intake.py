@@ -133,7 +133,7 @@ async def advance(turn: Turn, draft: Draft, *, prefix: str = "") -> None:
                  unit=draft.area == "unit", invalid_phone=turn.bad_phone if not draft.phone else "")
         return
     draft.state = Intake.confirming.name
-    cls = classify(draft.description, turn.deps.rules)
+    cls = classify(draft.description, turn.deps.rules, draft.location)
     turn.say("intake/summary.j2", options=("确认", "取消"), prefix=prefix, d=draft, category=cls.category,
              trade=cls.trade, photos=len(draft.photo_ids))
 
@@ -141,7 +141,7 @@ async def advance(turn: Turn, draft: Draft, *, prefix: str = "") -> None:
 async def _joined_duplicate(turn: Turn, draft: Draft) -> bool:
     from dispatch.tickets import add_watcher, find_duplicate
 
-    trade = classify(draft.description, turn.deps.rules).trade
+    trade = classify(draft.description, turn.deps.rules, draft.location).trade
     key = normalize_location(draft.location)
     if draft.duplicate_checked == f"{key}|{trade}":
         return False  # checked on an earlier message of this draft: the place and trade are unchanged

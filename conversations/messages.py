@@ -14,6 +14,7 @@ class InboundMessage:
     text: str = ""
     image: bytes | None = None    # already downloaded; platforms' media expire
     image_failed: bool = False    # the platform would not hand us the image
+    voice: bool = False           # a voice note; `text` holds the platform's transcript when it made one
     message_id: str = ""
     user_name: str = ""
 

@@ -43,7 +43,7 @@ def build_report(fields: dict, rules: Rules, *, channel: str, reporter_channel: 
         errors.append(FieldError("description", "invalid"))
     if len(name) > 32:
         errors.append(FieldError("reporter_name", "invalid"))
-    auto = classify(description, rules)
+    auto = classify(description, rules, location or "")
     category = fields.get("category") or auto.category
     trade = fields.get("trade") or auto.trade
     if category not in CATEGORIES:

@@ -231,6 +231,9 @@ def test_infer_area(location, text, area):
     ("B座8楼", "B座8层"),
     ("地库负一层入口", "地库B1层入口"),
     ("3栋2单元1502的卫生间", "3栋2单元1502卫生间"),
+    ("3栋2-1502", "3号楼2单元1502"),             # issue 12
+    ("3#2-1502", "3栋2单元1502"),
+    ("3栋-1502", "3栋1502"),
 ])
 def test_normalize_location_equivalences(a, b):
     assert normalize_location(a) == normalize_location(b)
@@ -265,3 +268,56 @@ def test_visit_time_with_cue():
     assert got.visit_text == "明天下午3点以后"
     assert got.visit_at == datetime(2026, 11, 30, 15, 0, tzinfo=SHANGHAI)
     assert got.description == "马桶堵了"
+
+
+# --- issue 12: locations and names residents really type ---
+
+@pytest.mark.parametrize("text, location, area", [
+    ("Tower A 1208 窗台下面的墙有点潮", "Tower A 1208", "unit"),
+    ("Block 7 unit 1001 the kitchen tap is leaking", "Block 7 unit 1001", "unit"),
+    ("空调不制冷 在Tower B 2801", "Tower B 2801", "unit"),
+    ("Block 1 大堂的灯有两盏不亮", "Block 1", "public"),
+    ("路灯不亮 B区3号路那边", "B区", "public"),
+    ("二期6栋1501地暖不热", "二期6栋1501", "unit"),
+    ("2栋电梯井里在进水", "2栋电梯井", "public"),
+    ("12栋903楼上往下滴水", "12栋903楼上", "unit"),
+])
+def test_extract_locations_of_real_chat(text, location, area):
+    got = extract(text, NOW)
+    assert got.location == location
+    assert (got.area or infer_area(got.location, got.description or "")) == area
+
+
+@pytest.mark.parametrize("text, name", [
+    ("4栋1902 王姐 洗手间漏水", "王姐"), ("2栋1802 张哥 插座冒烟", "张哥"), ("6栋1103 李叔 龙头漏", "李叔"),
+    ("Tower A 3201 Ms Li 13511112222", "Ms Li"), ("Tower A 1801 Mr Chan aircon 不冷", "Mr Chan"),
+])
+def test_extract_names_residents_sign_with(text, name):
+    assert extract(text, NOW).name == name
+
+
+@pytest.mark.parametrize("text", ["卫生间漏水", "外面在施工 很吵", "关总阀也没用"])
+def test_titles_that_are_not_names(text):
+    assert extract(text, NOW).name is None
+
+
+def test_visit_cue_takes_only_the_cue_not_the_fault_after_it():
+    got = extract("8号楼1505 麻烦师傅明天来看看厨房下水 电话18911112222", NOW)
+    assert got.visit_text and got.visit_text.startswith("明天")
+    assert got.description and "厨房下水" in got.description
+
+
+@pytest.mark.parametrize("text, location", [
+    ("3栋2-1502卫生间漏水", "3栋2-1502卫生间"), ("3#2-1502 马桶堵了", "3#2-1502"), ("3#楼1502 灯不亮", "3#楼1502"),
+    ("A1栋1203空调不冷", "A1栋1203"), ("5B栋802漏水", "5B栋802"), ("16号楼东单元302门锁坏了", "16号楼东单元302"),
+    ("3栋-1502 马桶堵", "3栋-1502"), ("综合楼3楼会议室空调不冷", "综合楼3楼"), ("幼儿园门口路灯不亮", "幼儿园门口"),
+])
+def test_extract_building_forms_residents_type(text, location):
+    got = extract(text, NOW)
+    assert got.location == location
+    assert got.area is not None
+
+
+def test_a_bare_surname_after_xing_is_a_name():
+    assert extract("D栋 2单元 301 燃气味很重 电话 138 1234 5678 姓刘", NOW).name == "刘"
+    assert extract("百姓王 3栋", NOW).name is None

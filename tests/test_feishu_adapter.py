@@ -231,11 +231,20 @@ async def test_an_event_type_we_did_not_subscribe_is_acknowledged_and_ignored(fe
 
 
 async def test_unsupported_message_types_get_the_standard_answer(feishu):
-    await feishu.post(feishu.push.message(open_id="ou_resident", message_type="audio",
-                                          content={"file_key": "f", "duration": 1}))
+    await feishu.post(feishu.push.message(open_id="ou_resident", message_type="file",
+                                          content={"file_key": "f", "file_name": "a.pdf"}))
     await run_pending(feishu.app)
     [sent] = feishu.fake.sent("ou_resident")
     assert sent["content"]["text"] == feishu.render("channels/unsupported.j2")
+
+
+async def test_an_audio_message_is_answered_with_a_request_to_type(feishu):
+    """Issue 12: Feishu audio has no transcript; never silence, ask for the place and phone as text."""
+    await feishu.post(feishu.push.message(open_id="ou_resident", message_type="audio",
+                                          content={"file_key": "f", "duration": 3000}))
+    await run_pending(feishu.app)
+    [sent] = feishu.fake.sent("ou_resident")
+    assert sent["content"]["text"] == feishu.render("intake/voice_unreadable.j2", has_draft=False)
 
 
 async def test_messages_from_bots_are_never_answered(feishu):

@@ -372,3 +372,18 @@ async def test_staff_reporting_a_fault_keep_their_staff_record(sim, client):
     assert (person.name, person.phone, person.role) == ("张师傅", "13800000001", "technician")
     [t] = await sim.tickets()
     assert t["reporter_name"] == "王女士" and t["phone"] == "13812345678"
+
+
+async def test_an_emergency_worded_without_any_keyword_is_filed_as_one(sim):
+    """Issue 12 / BR-5, BR-9: a danger described, not named, must not wait hours as daily work."""
+    r = await sim.say("u-hazard", "7栋1801 卫生间天花板水哗哗往下灌 楼上没人在家 王女士 13812345678")
+    assert "请核对" in r[-1] and "【紧急】" in r[-1]
+    assert "BX" in (await sim.say("u-hazard", "确认"))[0]
+    [t] = await sim.tickets()
+    assert (t["category"], t["trade"]) == ("emergency", "plumbing")
+
+
+async def test_the_location_names_the_hazards_object(sim):
+    """积水 in the basement car park is a flood, though the fault text alone names no place."""
+    r = await sim.say("u-basement", "地库积水没过脚踝了 车都开不出去 李先生 13812345678")
+    assert "【紧急】" in r[-1]

@@ -265,6 +265,28 @@ async def test_unsupported_messages_get_a_sentence_from_the_templates(make_mp):
     assert h.fake.sent[0]["text"]["content"] == texts(h.app).render("channels/unsupported.j2")
 
 
+async def test_voice_with_wechats_recognition_is_read_as_typed_text(make_mp):
+    """Issue 12: an Official Account with speech recognition on sends <Recognition>: a report like any other."""
+    h = await make_mp()
+    h.fake.user_wrote(OPENID)
+    seen = _record_engine(h.app)
+    await h.post(h.xml(msg_type="voice", extra="<MediaId><![CDATA[v]]></MediaId><Format><![CDATA[amr]]></Format>"
+                       "<Recognition><![CDATA[3栋2单元1502卫生间水管爆了 王女士 13812345678]]></Recognition>"))
+    await h.drain()
+    assert seen[0].voice and seen[0].text.startswith("3栋2单元1502")   # the transcript is the message
+    assert "请核对" in json.dumps(h.fake.sent, ensure_ascii=False)       # straight to the summary
+
+
+async def test_voice_without_recognition_is_answered_with_a_request_to_type(make_mp):
+    h = await make_mp()
+    h.fake.user_wrote(OPENID)
+    seen = _record_engine(h.app)
+    await h.post(h.xml(msg_type="voice", extra="<MediaId><![CDATA[v]]></MediaId><Format><![CDATA[amr]]></Format>"))
+    await h.drain()
+    assert seen[0].voice and seen[0].text == ""
+    assert h.fake.sent[0]["text"]["content"] == texts(h.app).render("intake/voice_unreadable.j2", has_draft=False)
+
+
 async def test_a_follower_is_welcomed(make_mp):
     h = await make_mp()
     h.fake.user_wrote("oNew")

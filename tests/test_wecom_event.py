@@ -35,7 +35,7 @@ def test_corpus_file_becomes_its_tagged_event(path):
     event = parsed.event
     assert type(event).__name__ == want["type"]
     assert event.channel == "wecom"
-    for name in ("user", "chat", "text", "payload", "message_id", "reply_token"):
+    for name in ("user", "chat", "text", "voice", "payload", "message_id", "reply_token"):
         if name in want:
             assert getattr(event, name) == want[name], name
     assert parsed.media_id == want.get("media_id", "")

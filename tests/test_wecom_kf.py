@@ -164,7 +164,7 @@ async def test_an_image_is_downloaded_at_once_or_marked_failed(kf):
 
 
 async def test_unsupported_messages_get_a_sentence_from_the_templates(kf):
-    kf.fake.customer_says(KFID, ALICE, msgtype="voice", body={"media_id": "v"})
+    kf.fake.customer_says(KFID, ALICE, msgtype="video", body={"media_id": "v"})
     await process_kf(kf.app, kf.event())
     await kf.drain()
     assert kf.seen == []
@@ -259,3 +259,16 @@ async def test_a_refused_token_is_refetched_once(kf):
     await kf.messenger().send_text(Recipient("wecom_kf", user=ALICE, chat=KFID), "after refetch")
     assert kf.fake.tokens_issued == issued + 2
     assert kf.fake.sent[-1]["text"]["content"] == "after refetch"
+
+
+async def test_a_voice_note_mid_report_is_answered_and_the_question_repeated(kf):
+    """Issue 12: no transcript in kf; the draft survives and the resident is asked to type instead."""
+    kf.fake.customer_says(KFID, ALICE, "3栋2单元1502卫生间漏水")
+    kf.fake.customer_says(KFID, ALICE, msgtype="voice", body={"media_id": "v"})
+    await process_kf(kf.app, kf.event())
+    await kf.drain()
+    assert [m.voice for m in kf.seen] == [False, True]
+    texts = kf.app[keys.ENGINE].deps.texts
+    sent = [m["text"]["content"] for m in kf.fake.sent]
+    assert texts.render("intake/voice_unreadable.j2", has_draft=True) in sent[1]
+    assert "姓名" in sent[-1]        # the contact question again, not a lost report

@@ -149,7 +149,7 @@ async def test_a_callback_replayed_three_times_has_one_effect(wecom):
 
 
 async def test_unknown_message_type_is_ignored_with_200(wecom):
-    resp = await wecom.post(wecom.xml("zhaoliu", "voice", MediaId="v", Format="amr"))
+    resp = await wecom.post(wecom.xml("zhaoliu", "video", MediaId="v", ThumbMediaId="t"))
     assert resp.status == 200
     assert await _inbox_count(wecom.app) == 0
     resp = await wecom.post(wecom.xml("zhaoliu", "event", Event="enter_agent", EventKey=""))
@@ -242,3 +242,15 @@ async def test_a_transient_media_failure_keeps_the_item_for_a_retry(wecom):
     assert await wecom.drain() == 1
     [reply] = wecom.texts_to("lisi")
     assert wecom.render("intake/photo_received.j2", count=1) in reply
+
+
+async def test_a_voice_note_is_answered_never_dropped(wecom):
+    """Issue 12: WeCom gives no transcript; the resident is asked, politely, to type the place and phone."""
+    from bot import keys
+
+    resp = await wecom.post(wecom.xml("zhaoliu", "voice", MediaId="v", Format="amr"))
+    assert resp.status == 200
+    assert await wecom.drain() == 1
+    texts = wecom.app[keys.ENGINE].deps.texts
+    assert wecom.texts_to("zhaoliu") == [texts.render("intake/voice_unreadable.j2", has_draft=False)]
+    assert "语音" in wecom.texts_to("zhaoliu")[0] and "电话" in wecom.texts_to("zhaoliu")[0]

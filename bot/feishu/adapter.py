@@ -44,7 +44,7 @@ from store.models import CardCopy
 log = logging.getLogger(__name__)
 
 MAX_CALLBACK_BODY = 1024 * 1024
-HANDLED_TYPES = ("text", "image", "post")
+HANDLED_TYPES = ("text", "image", "post", "audio")
 TOASTS = {"ok": "success", "taken": "info", "closed": "info", "not_your_trade": "warning",
           "unknown_person": "warning", "unknown_ticket": "error", "bad_state": "error"}
 CLIENT: web.AppKey[FeishuClient] = web.AppKey("feishu_client")
@@ -192,7 +192,7 @@ async def _inbound(app: web.Application, m: FeishuMessage, bot_id: str | None) -
     text = m.text_without(bot_id) if m.mentions else m.text.strip()
     out = []
     if text or not m.image_key:
-        out.append(InboundMessage(text=text, **base))
+        out.append(InboundMessage(text=text, voice=m.message_type == "audio", **base))
     if m.image_key:
         try:
             data = await app[CLIENT].get_image(m.message_id, m.image_key)

@@ -151,7 +151,7 @@ async def process(app: web.Application, item: Item) -> None:
                 log.warning("wechat_mp media %s not downloaded: %s", m.media_id, e)
                 failed = True
         msg = InboundMessage(channel=PLATFORM, chat=m.openid, user=m.openid, text=m.text, image=image,
-                             image_failed=failed, message_id=m.msg_id)
+                             image_failed=failed, message_id=m.msg_id, voice=m.raw_type == "voice")
         replies = await app[keys.ENGINE].handle(msg)
     # Through the outbox: a refused or failed send is retried or recorded, never silently dropped.
     await queue_replies(app, PLATFORM, m.openid, "", replies, m.msg_id or f"item:{item.id}")

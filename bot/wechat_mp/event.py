@@ -40,7 +40,7 @@ def dedupe_id(root: dict[str, Any]) -> str:
 class MpMessage:
     """One inbound Official Account item, already reduced to what the service uses."""
 
-    kind: str              # text | image | event | unsupported
+    kind: str              # text | image | voice | event | unsupported
     openid: str
     msg_id: str = ""
     text: str = ""
@@ -62,6 +62,8 @@ def to_message(root: dict[str, Any]) -> MpMessage:
     if msg_type == "voice" and text_of(root, "Recognition"):
         # WeChat's own speech recognition, when the account enabled it: as good as typed text.
         return MpMessage("text", openid, msg_id, text=text_of(root, "Recognition"), raw_type=msg_type)
+    if msg_type == "voice":
+        return MpMessage("voice", openid, msg_id, media_id=text_of(root, "MediaId"), raw_type=msg_type)
     if msg_type == "location" and text_of(root, "Label"):
         return MpMessage("text", openid, msg_id, text=text_of(root, "Label"), raw_type=msg_type)
     if msg_type == "event":

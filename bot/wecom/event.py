@@ -63,6 +63,8 @@ def parse(xml: str | bytes | dict[str, Any]) -> Parsed:
         if not media_id:
             raise MalformedEvent("image without MediaId")
         return Parsed(dedupe, InboundMessage(**base), media_id=media_id, kind=msg_type)
+    if msg_type == "voice":
+        return Parsed(dedupe, InboundMessage(voice=True, **base), kind=msg_type)
     if msg_type == "location":
         # The label is what a resident would have typed; the engine treats it as text.
         label = _text(doc, "Label") or f"{_text(doc, 'Location_X')},{_text(doc, 'Location_Y')}"

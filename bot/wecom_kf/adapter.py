@@ -176,4 +176,4 @@ async def _inbound(channel: KfChannel, m: KfMessage) -> InboundMessage:
             log.warning("wecom_kf media %s not downloaded: %s", m.media_id, e)
             failed = True
     return InboundMessage(channel=PLATFORM, chat=m.open_kfid, user=m.external_userid, text=m.text,
-                          image=image, image_failed=failed, message_id=m.msgid)
+                          image=image, image_failed=failed, message_id=m.msgid, voice=m.kind == "voice")

@@ -56,7 +56,7 @@ def _s(doc: dict[str, Any], key: str) -> str:
 class KfMessage:
     """One customer message from sync_msg, reduced to what the service uses."""
 
-    kind: str              # text | image | unsupported
+    kind: str              # text | image | voice | unsupported
     msgid: str
     open_kfid: str
     external_userid: str
@@ -82,6 +82,8 @@ def to_message(item: dict[str, Any]) -> KfMessage:
         return KfMessage("text", text=str(body.get("content", "")), **base)
     if msgtype == "image" and body.get("media_id"):
         return KfMessage("image", media_id=str(body["media_id"]), **base)
+    if msgtype == "voice":
+        return KfMessage("voice", media_id=str(body.get("media_id", "")), **base)
     if msgtype == "location":
         label = " ".join(str(body.get(k, "")) for k in ("name", "address") if body.get(k))
         if label:
