@@ -15,9 +15,9 @@ from conversations.intake import Draft, Turn, advance, handle_text
 from conversations.messages import InboundMessage, Reply
 from conversations.storage import StateStorage, StorageKey
 from conversations.textcheck import is_greeting, is_meaningless, is_too_long
-from conversations.texts import Texts
 from store.clock import Clock
 from store.media import MediaStore
+from templates.texts import Texts
 
 # Kept after a draft goes idle, so a late message can still be told its draft expired.
 GRACE = 86400

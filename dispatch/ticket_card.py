@@ -5,11 +5,11 @@ import tomllib
 from functools import cache
 from importlib.resources import files
 
-from conversations.texts import Texts, mask_phone
 from dispatch import statuses
 from dispatch.cards import Button, Card
 from dispatch.payloads import CardAction
 from store.models import Ticket
+from templates.texts import Texts, mask_phone
 
 OPEN_FOR_ACCEPT = frozenset({statuses.SUBMITTED, statuses.DISPATCHED})
 
