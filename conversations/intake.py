@@ -372,8 +372,7 @@ async def handle_text(turn: Turn, draft: Draft | None) -> Draft | None:
 
 async def submit(turn: Turn, draft: Draft) -> Draft | None:
     """Create the ticket (dispatch's one domain function) and tell the resident its number."""
-    from dispatch.filing import filing_key
-    from dispatch.tickets import file_report
+    from dispatch.filing import file_report, filing_key
 
     deps, msg = turn.deps, turn.msg
     new, errors = build_report(
