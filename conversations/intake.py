@@ -1,11 +1,11 @@
-"""The intake conversation: its states, the draft it fills, and one step table of handlers (BR-2)."""
+"""The intake conversation: its states, the draft it fills, the slot table and the step table (BR-2)."""
 from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field, fields
-from functools import cached_property
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from conversations import metrics
@@ -32,7 +32,7 @@ class Intake(StatesGroup):
     duplicate = State()       # BR-4: shown an open ticket for the same fault
 
 
-# The quick answers (templates/labels/buttons.toml) and the words the intake reads (conversations/vocabulary.toml).
+# Quick answers: templates/labels/buttons.toml; the words the intake reads: conversations/vocabulary.toml.
 _BUTTONS = buttons()
 _YES, _PUBLIC, _UNIT, _NEW_REPORT = (_BUTTONS[k] for k in ("confirm", "public", "unit", "new_report"))
 _WORDS = vocabulary()
