@@ -178,9 +178,9 @@ async def count_tickets(sessions) -> int:
 def build_engine(sessions, storage, media_dir: Path):
     from conversations.classify import load_rules
     from conversations.engine import Deps, Engine, IntakeLimits
-    from conversations.texts import Texts
     from store.clock import Clock
     from store.media import MediaStore
+    from templates.texts import Texts
 
     return Engine(Deps(texts=Texts("Asia/Shanghai"), rules=load_rules(None), sessions=sessions,
                        storage=storage, media=MediaStore(media_dir), clock=Clock(), intake=IntakeLimits()))

@@ -23,11 +23,11 @@ from bot.sim.log import SentLog, SimMessenger
 from conversations.classify import load_rules
 from conversations.engine import Deps, Engine, IntakeLimits
 from conversations.storage import make_storage
-from conversations.texts import Texts
 from dispatch.roster import sync_configuration
 from store.clock import Clock
 from store.db import make_engine, make_sessionmaker, migrate, schema_revision
 from store.media import MediaStore
+from templates.texts import Texts
 
 log = logging.getLogger(__name__)
 # Large enough for a photo posted to the simulator as base64; platform webhooks check their own limits.

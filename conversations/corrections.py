@@ -2,32 +2,36 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
-# Words a resident uses for each slot, mapped to the draft field it corrects.
-_SLOT_WORDS = {
-    "phone": "电话|手机号码|手机号|手机|号码|联系方式",
-    "location": "地址|地点|位置|房号|门牌",
-    "name": "名字|姓名|称呼|联系人",
-    "description": "问题|故障|内容|描述",
-    "visit": "上门时间|预约时间|时间",
-    "area": "区域",
-}
-_MARKERS = r"(?:写?错了|不对|有误|改成|改为|换成|应该是|更正为|更正|是)"
-_PATTERNS = [
-    (slot, re.compile(rf"(?:{words})\s*(?:{_MARKERS})[\s,，:：。、]*(?:{_MARKERS})?[\s,，:：]*(?P<value>.*)$"))
-    for slot, words in _SLOT_WORDS.items()
-]
+from conversations.vocabulary import vocabulary
+from templates.words import alternation
+
+# Markers between a slot's words and the new value (conversations/vocabulary.toml [corrections]).
+_WORDS = vocabulary()["corrections"]
+_MARKERS = f"(?:{alternation(_WORDS['markers'])})"
 # Without a slot word: "改成…" / "不对，是…" still signals that the resident overrides something.
-_GENERIC = re.compile(r"(?:改成|改为|更正为|更正|不对|错了|应该是)")
+_GENERIC = re.compile(f"(?:{alternation(_WORDS['overrides'])})")
+_VALUE_EDGES = " ，,。.!！"
 
 
-def parse_correction(text: str) -> tuple[str, str] | None:
-    """(slot, the new value's text) when the message explicitly corrects one slot."""
+def slot_words() -> dict[str, tuple[str, ...]]:
+    """Each correctable slot's words, in the order they are tried (the first slot that fits wins)."""
+    return {slot: tuple(words) for slot, words in _WORDS["slots"].items()}
+
+
+def correction_pattern(words: Iterable[str]) -> re.Pattern[str]:
+    """A slot's words, a marker, then the new value: `电话错了，是139…`."""
+    return re.compile(rf"(?:{alternation(tuple(words))})\s*{_MARKERS}[\s,，:：。、]*{_MARKERS}?[\s,，:：]*(?P<value>.*)$")
+
+
+def parse_correction(text: str, slots: Iterable[tuple[str, re.Pattern[str]]]) -> tuple[str, str] | None:
+    """(slot, the new value's text) when the message explicitly corrects one of the slots."""
     t = text.strip()
-    for slot, pattern in _PATTERNS:
+    for slot, pattern in slots:
         m = pattern.search(t)
         if m:
-            return slot, m.group("value").strip(" ，,。.!！")
+            return slot, m.group("value").strip(_VALUE_EDGES)
     return None
 
 

@@ -10,14 +10,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from conversations import metrics
 from conversations.classify import Rules
-from conversations.commands import Command, match_command
+from conversations.commands import match_fallback, reask
 from conversations.intake import Draft, Turn, advance, handle_text
 from conversations.messages import InboundMessage, Reply
 from conversations.storage import StateStorage, StorageKey
-from conversations.textcheck import is_greeting, is_meaningless, is_too_long
-from conversations.texts import Texts
+from conversations.textcheck import is_meaningless, is_too_long
 from store.clock import Clock
 from store.media import MediaStore
+from templates.texts import Texts
 
 # Kept after a draft goes idle, so a late message can still be told its draft expired.
 GRACE = 86400
@@ -94,6 +94,7 @@ class Engine:
         return idle >= timedelta(seconds=self.deps.intake.draft_ttl)
 
     async def _step(self, turn: Turn, draft: Draft | None) -> Draft | None:
+        """A photo, unreadable text, a fallback (commands.FALLBACKS), or the intake's step for the state."""
         msg = turn.msg
         if msg.image is not None or msg.image_failed:
             return await self._photo(turn, draft)
@@ -104,43 +105,15 @@ class Engine:
             return await self._reask(turn, draft)
         if is_meaningless(text):
             turn.say("intake/not_understood.j2")
-            return await self._reask(turn, draft)
+            return await reask(turn, draft)
         if is_too_long(text):
             turn.say("intake/too_long.j2")
-            return await self._reask(turn, draft)
-        command = match_command(text)
-        if command is not None:
-            return await self._command(turn, draft, command)
-        if is_greeting(text):
-            if draft is None:
-                turn.say("intake/welcome.j2")
-                return None
-            return await self._reask(turn, draft)
+            return await reask(turn, draft)
+        fallback = match_fallback(text)
+        if fallback is not None:
+            handler, arg = fallback
+            return await handler.handle(turn, draft, arg)
         return await handle_text(turn, draft)
-
-    async def _reask(self, turn: Turn, draft: Draft | None) -> Draft | None:
-        if draft is not None and draft.state is not None:
-            await advance(turn, draft)
-        return draft
-
-    async def _command(self, turn: Turn, draft: Draft | None, command: Command) -> Draft | None:
-        from dispatch.tickets import tickets_of, visible_ticket
-
-        if command.name == "cancel":
-            turn.say("intake/cancelled.j2" if draft else "intake/nothing_to_cancel.j2")
-            return None
-        if command.name == "help":
-            turn.say("intake/help.j2")
-            return await self._reask(turn, draft)
-        session = await turn.db.session()
-        if command.name == "mine":
-            tickets = await tickets_of(session, turn.msg.channel, turn.msg.user)
-            turn.say("tickets/mine.j2", tickets=tickets)
-        else:
-            # Someone else's ticket reads exactly like a number that does not exist.
-            ticket = await visible_ticket(session, command.arg, turn.msg.channel, turn.msg.user)
-            turn.say("tickets/detail.j2" if ticket else "tickets/not_found.j2", t=ticket, number=command.arg)
-        return await self._reask(turn, draft)
 
     async def _photo(self, turn: Turn, draft: Draft | None) -> Draft | None:
         """Photos are first-class: stored at once, counted, and the conversation carries on."""
@@ -149,18 +122,18 @@ class Engine:
         limits, msg = self.deps.intake, turn.msg
         if msg.image_failed:
             turn.say("intake/photo_failed.j2")
-            return await self._reask(turn, draft)
+            return await reask(turn, draft)
         data = msg.image or b""
         if len(data) > limits.max_photo_bytes:
             turn.say("intake/photo_too_big.j2", limit_mb=limits.max_photo_bytes // (1024 * 1024))
-            return await self._reask(turn, draft)
+            return await reask(turn, draft)
         if draft is not None and len(draft.photo_ids) >= limits.max_photos:
             turn.say("intake/photo_too_many.j2", limit=limits.max_photos)
-            return await self._reask(turn, draft)
+            return await reask(turn, draft)
         stored = await asyncio.to_thread(self.deps.media.save_image, data)
         if stored is None:
             turn.say("intake/photo_invalid.j2")
-            return await self._reask(turn, draft)
+            return await reask(turn, draft)
         photo = await save_photo(await turn.db.session(), stored, msg.channel, msg.user, turn.now)
         if draft is None or draft.state is None:
             draft = Draft(started_at=turn.now.isoformat())

@@ -1,15 +1,16 @@
-"""The intake conversation: its states, the draft it fills, and one step table of handlers (BR-2)."""
+"""The intake conversation: its states, the draft it fills, the slot table and the step table (BR-2)."""
 from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from conversations import metrics
 from conversations.classify import classify
-from conversations.corrections import is_override, parse_correction
+from conversations.corrections import correction_pattern, is_override, parse_correction, slot_words
 from conversations.extract import (
     Extracted, extract, find_phone, infer_area, normalize_location, parse_location_answer, parse_name_answer,
 )
@@ -18,6 +19,8 @@ from conversations.report import build_report
 from conversations.stepdb import StepDatabase
 from conversations.states import State, StatesGroup
 from conversations.visit_time import parse_visit
+from conversations.vocabulary import vocabulary
+from templates.words import alternation, buttons, labels
 
 
 class Intake(StatesGroup):
@@ -29,12 +32,15 @@ class Intake(StatesGroup):
     duplicate = State()       # BR-4: shown an open ticket for the same fault
 
 
-_YES = re.compile(r"^(确认|确定|是的?|对的?|没错|没问题|好的?|可以|提交|确认提交|行|嗯|ok|OK|Ok|yes|1)[。.!！~～]*$")
-_NO = re.compile(r"^(不对|不是|有误|错了|修改|要改|改一下|no|NO|2)[。.!！~～]*$")
-_AREA_PUBLIC = re.compile(r"公共|公区|楼道|大堂|小区|^1$")
-_AREA_UNIT = re.compile(r"业户|户内|家里|家中|我家|室内|单元内|自己家|屋里|^2$")
-_INTENT = re.compile(r"^(我|我要|我想|想|需要|要|申请)?(报修|报个修|维修|修理|找师傅|找维修)(一下)?[。.!！]*$")
-_NEW_REPORT = re.compile(r"^(新报|继续|继续报修|不是同一个|不一样|新的)[。.!！]*$")
+# Quick answers: templates/labels/buttons.toml; the words the intake reads: conversations/vocabulary.toml.
+_BUTTONS = buttons()
+_YES, _PUBLIC, _UNIT, _NEW_REPORT = (_BUTTONS[k] for k in ("confirm", "public", "unit", "new_report"))
+_WORDS = vocabulary()
+_NO = re.compile(rf"^(?:{alternation(_WORDS['reject']['words'])})[{re.escape(_WORDS['reject']['trailing'])}]*$")
+_INTENT = re.compile(rf"^(?:{alternation(_WORDS['intent']['before'])})?(?:{alternation(_WORDS['intent']['words'])})"
+                     rf"(?:{alternation(_WORDS['intent']['after'])})?[{re.escape(_WORDS['intent']['trailing'])}]*$")
+_NAME_PREFIX = re.compile(rf"(?:{alternation(_WORDS['contact']['name_prefixes'])})[:：\s]*")
+SUMMARY_OPTIONS = ("confirm", "cancel")   # button keys of the summary and the edit hint
 
 
 @dataclass
@@ -109,33 +115,139 @@ def merge(draft: Draft, ex: Extracted, *, override: bool) -> None:
         draft.remembered = False
 
 
+# ---- the slot table: what the intake collects, and how it reads, asks and re-asks each ------------------
+
+@dataclass(frozen=True)
+class Question:
+    """A template that asks the resident something, its variables, and the buttons shown with it."""
+
+    template: str
+    vars: Callable[[Turn, Draft, str], dict[str, Any]] = lambda turn, draft, text: {}  # text: the answer that failed
+    options: tuple[str, ...] = ()   # button keys (templates/labels/buttons.toml)
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One thing a report needs (BR-2). The table drives asking (`advance`), answers that do not parse and
+    corrections (`apply_correction`): a new slot is one row here, not a branch in each of them."""
+
+    name: str
+    state: State | None                        # where the conversation waits for it; None: never asked alone
+    parse: Callable[[Turn, str], Any]          # the value from the resident's words, or None
+    fill: Callable[[Draft, Any], None]
+    ask: Question | None                       # asked while it is missing, in table order; None: optional
+    reask: Question                            # after an answer or a correction that did not parse
+    forget: tuple[str, ...] = ()               # draft fields a correction that did not parse empties
+    infer: Callable[[Draft], str | None] | None = None        # tried before asking
+    then: Callable[[Turn, Draft], Awaitable[bool]] | None = None  # once it is known; True ends the turn
+
+    def known(self, draft: Draft) -> bool:
+        return bool(getattr(draft, self.name))
+
+    @cached_property
+    def correction(self) -> re.Pattern[str] | None:
+        """"电话改成…": the slot's words (conversations/vocabulary.toml [corrections.slots]), a marker, the value."""
+        words = slot_words().get(self.name)
+        return correction_pattern(words) if words else None
+
+
+def _fill(name: str) -> Callable[[Draft, Any], None]:
+    return lambda draft, value: setattr(draft, name, value)
+
+
+def _fill_location(draft: Draft, value: str) -> None:
+    draft.location, draft.area, draft.skip_duplicate = value, "", False  # a new place may be in another area
+
+
+def _fill_visit(draft: Draft, value: tuple[str, datetime]) -> None:
+    draft.visit_text, draft.visit_at = value[0], value[1].isoformat()
+
+
+def _parse_area(turn: Turn, text: str) -> str | None:
+    if _UNIT.matches(text):
+        return "unit"
+    if _PUBLIC.matches(text):
+        return "public"
+    return None
+
+
+def _contact_vars(turn: Turn, draft: Draft, text: str) -> dict[str, Any]:
+    return dict(need_name=not draft.name, need_phone=not draft.phone, unit=draft.area == "unit",
+                invalid_phone=turn.bad_phone if not draft.phone else "")
+
+
+async def _check_duplicate(turn: Turn, draft: Draft) -> bool:
+    return not draft.skip_duplicate and await _joined_duplicate(turn, draft)
+
+
+_DESCRIPTION = Question("intake/ask_description.j2", lambda turn, draft, text: dict(has_location=bool(draft.location)))
+_CONTACT = Question("intake/ask_contact.j2", _contact_vars)
+
+SLOTS: dict[str, Slot] = {slot.name: slot for slot in (
+    Slot("description", Intake.describing,
+         parse=lambda turn, text: text if len(text) >= 2 else None, fill=_fill("description"),
+         ask=_DESCRIPTION, reask=_DESCRIPTION, forget=("description",)),
+    Slot("location", Intake.locating,
+         parse=lambda turn, text: parse_location_answer(text) or None, fill=_fill_location,
+         ask=Question("intake/ask_location.j2", lambda turn, draft, text: dict(invalid=False)),
+         reask=Question("intake/ask_location.j2", lambda turn, draft, text: dict(invalid=True)),
+         forget=("location",), then=_check_duplicate),
+    Slot("area", Intake.choosing_area, parse=_parse_area, fill=_fill("area"),
+         ask=Question("intake/ask_area.j2", lambda turn, draft, text: dict(location=draft.location),
+                      ("public", "unit")),
+         reask=Question("intake/ask_area.j2", lambda turn, draft, text: dict(location=draft.location, invalid=True),
+                        ("public", "unit")),
+         infer=lambda draft: infer_area(draft.location, draft.description)),
+    Slot("name", Intake.contact, parse=lambda turn, text: parse_name_answer(text) or None, fill=_fill("name"),
+         ask=_CONTACT,
+         reask=Question("intake/ask_contact.j2", lambda turn, draft, text: dict(
+             need_name=True, need_phone=False, unit=draft.area == "unit", invalid_phone="")),
+         forget=("name",)),
+    Slot("phone", Intake.contact, parse=lambda turn, text: find_phone(text)[0] or None, fill=_fill("phone"),
+         ask=_CONTACT,
+         reask=Question("intake/ask_contact.j2", lambda turn, draft, text: dict(
+             need_name=False, need_phone=True, unit=draft.area == "unit", invalid_phone=find_phone(text)[1] or text)),
+         forget=("phone",)),
+    Slot("visit", None, parse=lambda turn, text: parse_visit(text, turn.now.astimezone(turn.deps.texts.tz)),
+         fill=_fill_visit, ask=None, reask=Question("intake/visit_unclear.j2")),
+)}
+# Tried in the vocabulary's order: the first slot whose words fit a message is the one it corrects.
+CORRECTIONS = tuple((name, SLOTS[name].correction) for name in slot_words())
+REMEMBERED = ("name", "phone")   # a returning resident's contact (`_prefill_contact`)
+
+
+def ask(turn: Turn, draft: Draft, question: Question, *, prefix: str = "", text: str = "") -> None:
+    turn.say(question.template, options=labels(*question.options), prefix=prefix,
+             **question.vars(turn, draft, text))
+
+
 async def advance(turn: Turn, draft: Draft, *, prefix: str = "") -> None:
-    """Ask for the first missing slot (BR-2), check duplicates (BR-4), or show the summary."""
-    if not draft.description:
-        draft.state = Intake.describing.name
-        turn.say("intake/ask_description.j2", prefix=prefix, has_location=bool(draft.location))
-        return
-    if not draft.location:
-        draft.state = Intake.locating.name
-        turn.say("intake/ask_location.j2", prefix=prefix, invalid=False)
-        return
-    if not draft.skip_duplicate and await _joined_duplicate(turn, draft):
-        return
-    if not draft.area:
-        draft.area = infer_area(draft.location, draft.description) or ""
-    if not draft.area:
-        draft.state = Intake.choosing_area.name
-        turn.say("intake/ask_area.j2", options=("公共区域", "业户单元"), prefix=prefix, location=draft.location)
-        return
-    if not draft.name or not draft.phone:
-        draft.state = Intake.contact.name
-        turn.say("intake/ask_contact.j2", prefix=prefix, need_name=not draft.name, need_phone=not draft.phone,
-                 unit=draft.area == "unit", invalid_phone=turn.bad_phone if not draft.phone else "")
-        return
+    """Ask for the first missing slot of the table (BR-2), check duplicates (BR-4), or show the summary."""
+    for slot in SLOTS.values():
+        if slot.ask is None:
+            continue
+        if not slot.known(draft) and slot.infer is not None:
+            slot.fill(draft, slot.infer(draft) or "")
+        if not slot.known(draft):
+            draft.state = slot.state.name
+            ask(turn, draft, slot.ask, prefix=prefix)
+            return
+        if slot.then is not None and await slot.then(turn, draft):
+            return
     draft.state = Intake.confirming.name
     cls = classify(draft.description, turn.deps.rules, draft.location)
-    turn.say("intake/summary.j2", options=("确认", "取消"), prefix=prefix, d=draft, category=cls.category,
+    turn.say("intake/summary.j2", options=labels(*SUMMARY_OPTIONS), prefix=prefix, d=draft, category=cls.category,
              trade=cls.trade, photos=len(draft.photo_ids))
+
+
+def take(turn: Turn, draft: Draft, slot: Slot, text: str) -> bool:
+    """Read `text` as the slot's value and fill it; False (and the slot's re-ask) when it does not parse."""
+    value = slot.parse(turn, text)
+    if value is None:
+        ask(turn, draft, slot.reask, text=text)
+        return False
+    slot.fill(draft, value)
+    return True
 
 
 async def _joined_duplicate(turn: Turn, draft: Draft) -> bool:
@@ -152,7 +264,7 @@ async def _joined_duplicate(turn: Turn, draft: Draft) -> bool:
     await add_watcher(await turn.db.session(), ticket, turn.msg.channel, turn.msg.chat, turn.msg.user, turn.now)
     draft.state = Intake.duplicate.name
     draft.duplicate_of = ticket.number
-    turn.say("intake/duplicate.j2", options=("新报",), t=ticket)
+    turn.say("intake/duplicate.j2", options=labels("new_report"), t=ticket)
     return True
 
 
@@ -173,25 +285,14 @@ async def on_describing(turn: Turn, draft: Draft, ex: Extracted) -> Draft | None
 
 async def on_locating(turn: Turn, draft: Draft, ex: Extracted) -> Draft | None:
     merge(draft, ex, override=False)
-    if not draft.location:
-        loc = parse_location_answer(turn.msg.text)
-        if not loc:
-            turn.say("intake/ask_location.j2", prefix="", invalid=True)
-            return draft
-        draft.location = loc
+    if not draft.location and not take(turn, draft, SLOTS["location"], turn.msg.text):
+        return draft
     await advance(turn, draft)
     return draft
 
 
 async def on_choosing_area(turn: Turn, draft: Draft, ex: Extracted) -> Draft | None:
-    text = turn.msg.text.strip()
-    if _AREA_UNIT.search(text):
-        draft.area = "unit"
-    elif _AREA_PUBLIC.search(text):
-        draft.area = "public"
-    else:
-        turn.say("intake/ask_area.j2", options=("公共区域", "业户单元"), prefix="", location=draft.location,
-                 invalid=True)
+    if not take(turn, draft, SLOTS["area"], turn.msg.text):
         return draft
     await advance(turn, draft)
     return draft
@@ -205,7 +306,7 @@ async def on_contact(turn: Turn, draft: Draft, ex: Extracted) -> Draft | None:
         rest = text
         for part in (bad_phone, phone, ex.visit_text):
             rest = rest.replace(part, " ") if part else rest
-        rest = re.sub(r"(我叫|我是|我姓|姓名|名字|称呼|联系人|电话|手机号?|号码)[:：\s]*", " ", rest)
+        rest = _NAME_PREFIX.sub(" ", rest)
         rest = re.sub(r"[\s,，。;；:：、]+", " ", rest).strip()
         # Only an answer that is nothing but a name counts as one.
         name = parse_name_answer(rest) if rest and " " not in rest else None
@@ -226,23 +327,23 @@ async def on_contact(turn: Turn, draft: Draft, ex: Extracted) -> Draft | None:
 
 async def on_confirming(turn: Turn, draft: Draft, ex: Extracted) -> Draft | None:
     text = turn.msg.text.strip()
-    if _YES.match(text):
+    if _YES.matches(text):
         return await submit(turn, draft)
     if _NO.match(text):
-        turn.say("intake/edit_hint.j2", options=("确认", "取消"))
+        turn.say("intake/edit_hint.j2", options=labels(*SUMMARY_OPTIONS))
         return draft
     # Anything else on the summary is read as a correction of what it shows.
     before = draft.to_dict()
     merge(draft, ex, override=True)
     if draft.to_dict() == before:
-        turn.say("intake/edit_hint.j2", options=("确认", "取消"), unclear=True)
+        turn.say("intake/edit_hint.j2", options=labels(*SUMMARY_OPTIONS), unclear=True)
         return draft
     await advance(turn, draft, prefix=turn.text("intake/updated.j2"))
     return draft
 
 
 async def on_duplicate(turn: Turn, draft: Draft, ex: Extracted) -> Draft | None:
-    if _NEW_REPORT.match(turn.msg.text.strip()):
+    if _NEW_REPORT.matches(turn.msg.text):
         draft.skip_duplicate = True
         await advance(turn, draft)
         return draft
@@ -265,7 +366,7 @@ async def start(turn: Turn, ex: Extracted) -> Draft | None:
     text = turn.msg.text.strip()
     intent_only = bool(_INTENT.match(text))
     # A bare yes/no with nothing to confirm is not a fault description.
-    if _YES.match(text) or _NO.match(text) or not (ex.description or ex.location or ex.phone or intent_only):
+    if _YES.matches(text) or _NO.match(text) or not (ex.description or ex.location or ex.phone or intent_only):
         turn.say("intake/welcome.j2")
         return None
     draft = Draft(started_at=turn.now.isoformat())
@@ -290,58 +391,15 @@ async def _prefill_contact(turn: Turn, draft: Draft) -> None:
 
 
 async def apply_correction(turn: Turn, draft: Draft, slot: str, value: str) -> bool:
-    """`电话错了，是…`: parse the value as that slot; False (and a re-ask) when it does not parse."""
-    now_local = turn.now.astimezone(turn.deps.texts.tz)
-    if slot == "phone":
-        phone, bad = find_phone(value)
-        if not phone:
-            turn.say("intake/ask_contact.j2", prefix="", need_name=False, need_phone=True,
-                     unit=draft.area == "unit", invalid_phone=bad or value)
-            draft.state = Intake.contact.name
-            draft.phone = ""
-            return False
-        draft.phone = phone
-    elif slot == "location":
-        loc = parse_location_answer(value)
-        if not loc:
-            turn.say("intake/ask_location.j2", prefix="", invalid=True)
-            draft.state = Intake.locating.name
-            draft.location = ""
-            return False
-        draft.location, draft.area, draft.skip_duplicate = loc, "", False
-    elif slot == "name":
-        name = parse_name_answer(value)
-        if not name:
-            turn.say("intake/ask_contact.j2", prefix="", need_name=True, need_phone=False,
-                     unit=draft.area == "unit", invalid_phone="")
-            draft.state = Intake.contact.name
-            draft.name = ""
-            return False
-        draft.name = name
-    elif slot == "description":
-        if len(value) < 2:
-            draft.state = Intake.describing.name
-            draft.description = ""
-            turn.say("intake/ask_description.j2", prefix="", has_location=bool(draft.location))
-            return False
-        draft.description = value
-    elif slot == "visit":
-        parsed = parse_visit(value, now_local)
-        if not parsed:
-            turn.say("intake/visit_unclear.j2")
-            return False
-        draft.visit_text, draft.visit_at = parsed[0], parsed[1].isoformat()
-    elif slot == "area":
-        if _AREA_UNIT.search(value):
-            draft.area = "unit"
-        elif _AREA_PUBLIC.search(value):
-            draft.area = "public"
-        else:
-            draft.state = Intake.choosing_area.name
-            turn.say("intake/ask_area.j2", options=("公共区域", "业户单元"), prefix="", location=draft.location,
-                     invalid=True)
-            return False
-    draft.remembered = draft.remembered and slot not in ("phone", "name")
+    """`电话错了，是…`: parse the value as that slot; False (and its re-ask) when it does not parse."""
+    row = SLOTS[slot]
+    if not take(turn, draft, row, value):
+        if row.state is not None:
+            draft.state = row.state.name   # the conversation waits for the slot again
+        for name in row.forget:
+            setattr(draft, name, "")
+        return False
+    draft.remembered = draft.remembered and slot not in REMEMBERED
     return True
 
 
@@ -353,7 +411,7 @@ async def handle_text(turn: Turn, draft: Draft | None) -> Draft | None:
     if draft is None or draft.state is None:
         return await start(turn, ex)
     if draft.state != Intake.duplicate.name:
-        correction = parse_correction(text)
+        correction = parse_correction(text, CORRECTIONS)
         if correction and correction[1]:
             if await apply_correction(turn, draft, *correction):
                 await advance(turn, draft, prefix=turn.text("intake/updated.j2"))
@@ -372,8 +430,7 @@ async def handle_text(turn: Turn, draft: Draft | None) -> Draft | None:
 
 async def submit(turn: Turn, draft: Draft) -> Draft | None:
     """Create the ticket (dispatch's one domain function) and tell the resident its number."""
-    from dispatch.filing import filing_key
-    from dispatch.tickets import file_report
+    from dispatch.filing import file_report, filing_key
 
     deps, msg = turn.deps, turn.msg
     new, errors = build_report(

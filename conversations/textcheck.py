@@ -4,22 +4,21 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from conversations.vocabulary import vocabulary
+
 MAX_CHARS = 500
 
 # Chat clients send stickers/emoji as bracketed codes ("[微笑]", "[捂脸]", "[OK]"), not as Unicode emoji.
 _EMOJI_CODE = re.compile(r"\[[\u4e00-\u9fffA-Za-z]{1,6}\]")
 
-_GREETINGS = (
-    "你好", "您好", "你们好", "大家好", "在吗", "在不在", "在么", "有人吗", "有人在吗", "有没有人",
-    "哈喽", "哈啰", "哈罗", "嗨", "早上好", "上午好", "中午好", "下午好", "晚上好", "早安", "午安",
-    "早", "打扰了", "打扰一下", "hello", "hi", "hey", "hallo", "喂",
-)
-# Forms of address that only count as part of a greeting ("物业你好"), never alone.
-_ADDRESS = ("物业", "管家", "客服", "师傅", "老师", "亲", "请问", "您", "你")
-_PARTICLES = ("啊", "呀", "呢", "哈", "吖", "哦", "喔", "噢", "嘛", "啦", "～", "~")
-_GREETING_TOKENS = sorted({*_GREETINGS, *_ADDRESS, *_PARTICLES}, key=len, reverse=True)
+_WORDS = vocabulary()
+_GREETINGS = tuple(_WORDS["greeting"]["greetings"])
+# Forms of address and particles only count as part of a greeting ("物业你好"), never alone.
+_GREETING_TOKENS = sorted({*_GREETINGS, *_WORDS["greeting"]["address"], *_WORDS["greeting"]["particles"]},
+                          key=len, reverse=True)
 
-_CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_CN_DIGITS: dict[str, int] = _WORDS["numerals"]["digits"]
+_CN_UNITS: dict[str, int] = _WORDS["numerals"]["units"]
 _FULLWIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
 
 
@@ -32,14 +31,14 @@ def cn_int(numeral: str) -> int | None:
     """"12" / "十二" / "二十一" / "两" / "一百零一" -> int; None when it is not a number below 1000."""
     if numeral.isdigit():
         return int(numeral)
-    if not numeral or any(ch not in _CN_DIGITS and ch not in "十百" for ch in numeral):
+    if not numeral or any(ch not in _CN_DIGITS and ch not in _CN_UNITS for ch in numeral):
         return None
     total, digit = 0, None
     for ch in numeral:
         if ch in _CN_DIGITS:
             digit = _CN_DIGITS[ch]
             continue
-        unit = 10 if ch == "十" else 100
+        unit = _CN_UNITS[ch]
         # "十二" has no leading digit: the tens digit is an implied one.
         total += (1 if digit is None else digit) * unit
         digit = None

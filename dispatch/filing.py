@@ -1,33 +1,18 @@
-"""Writing a new ticket: ticket, reporter, number, photos and audit events, in the caller's transaction."""
+"""Filing a new ticket: ticket, reporter, number, photos, audit events and dispatch, in the caller's transaction."""
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, String, bindparam, select, text
-from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from dispatch import statuses
 from dispatch.numbers import local_day, next_number
 from dispatch.people import remember_reporter
-from dispatch.tickets import LINK_PHOTOS, NEW_EVENT, NEW_TICKET, TICKETS, NewTicket
-
-
-@dataclass(frozen=True)
-class Filed:
-    """A ticket just written: what its dispatch messages and the chat reply need, nothing read back."""
-
-    id: int
-    number: str
-    status: str
-    channel: str
-    category: str
-    trade: str
-    visit_text: str
-    version: int = 1
-    fresh: bool = True     # False: its filing key had filed it before, nothing was written now
+from dispatch.routing import plan_dispatch, queue_dispatch
+from dispatch.statements import FILE_ON_POSTGRESQL, LINK_PHOTOS, NEW_EVENT, NEW_TICKET, PRIOR
+from dispatch.tickets import Filed, NewTicket
+from store.models import Ticket
 
 
 def filing_key(*parts: str) -> str:
@@ -37,75 +22,25 @@ def filing_key(*parts: str) -> str:
     return key if len(key) <= 255 else "sha256:" + hashlib.sha256(key.encode()).hexdigest()
 
 
-# PostgreSQL files a ticket in one statement (one round trip instead of six): data-modifying CTEs all
-# run, in one snapshot, whether or not the final SELECT reads them. Same rows as the step-by-step path:
-#   prior                           the ticket its filing key filed before (a redelivered 确认): then
-#                                   nothing else is written and the final SELECT returns that ticket
-#   known/refreshed/created/linked  the reporter remembered (`remember_reporter`; staff keep their record)
-#   counter                         the day's next number (`next_number`: the row lock serialises filings)
-#   ticket                          the ticket, BX<day>-<nnnn> (four digits at least, as f"{n:04d}")
-#   photos                          the resident's photos linked to it
-#   events                          its audit events (`created`, and `dispatched` when it went to technicians)
-_FILE_ON_POSTGRESQL = text("""
-WITH prior AS (
-    SELECT id, number, status, channel, category, trade, visit_text, version FROM tickets
-    WHERE filing_key = :filing_key
-), known AS (
-    SELECT p.id, p.role FROM persons p JOIN person_identities i ON i.person_id = p.id
-    WHERE :reporter_user <> '' AND i.platform = :reporter_channel AND i.external_id = :reporter_user
-), refreshed AS (
-    UPDATE persons SET name = :reporter_name, phone = :phone
-    FROM known WHERE persons.id = known.id AND known.role = 'resident' AND NOT EXISTS (SELECT 1 FROM prior)
-), created AS (
-    INSERT INTO persons (property, name, role, phone, trades, created_at)
-    SELECT :property, :reporter_name, 'resident', :phone, CAST('[]' AS json), :now
-    WHERE :reporter_user <> '' AND NOT EXISTS (SELECT 1 FROM known) AND NOT EXISTS (SELECT 1 FROM prior)
-    RETURNING id
-), linked AS (
-    INSERT INTO person_identities (person_id, platform, external_id)
-    SELECT id, :reporter_channel, :reporter_user FROM created
-), counter AS (
-    INSERT INTO ticket_counters (day, last) SELECT :day, 1 WHERE NOT EXISTS (SELECT 1 FROM prior)
-    ON CONFLICT (day) DO UPDATE SET last = ticket_counters.last + 1
-    RETURNING last
-), ticket AS (
-    INSERT INTO tickets (number, property, status, area, location, location_key, reporter_name, phone,
-                         description, category, trade, channel, reporter_channel, reporter_chat, reporter_user,
-                         reporter_id, visit_text, visit_at, created_at, dispatched_at, version, filing_key)
-    SELECT 'BX' || :day || '-' || lpad(CAST(last AS text), greatest(4, length(CAST(last AS text))), '0'),
-           :property, :status, :area, :location, :location_key, :reporter_name, :phone,
-           :description, :category, :trade, :channel, :reporter_channel, :reporter_chat, :reporter_user,
-           (SELECT id FROM known UNION ALL SELECT id FROM created), :visit_text, :visit_at, :now, :dispatched_at, 1,
-           :filing_key
-    FROM counter
-    -- Two filings with one key at the same moment: the second waits for the first and writes nothing.
-    ON CONFLICT (filing_key) DO NOTHING
-    RETURNING id, number
-), photos AS (
-    UPDATE photos SET ticket_id = ticket.id FROM ticket WHERE photos.id = ANY(:photo_ids)
-), events AS (
-    INSERT INTO ticket_events (ticket_id, at, actor, channel, action, from_status, to_status, details)
-    SELECT ticket.id, :now, e.actor, e.channel, e.action, e.from_status, e.to_status, e.details
-    FROM ticket, json_to_recordset(:events) AS e(actor text, channel text, action text, from_status text,
-                                                 to_status text, details json)
-)
-SELECT id, number, true, '', '', '', '', '', 1 FROM ticket
-UNION ALL
-SELECT id, number, false, status, channel, category, trade, visit_text, version FROM prior
-""").bindparams(
-    *(bindparam(name, type_=String()) for name in (
-        "filing_key", "reporter_user", "reporter_channel", "reporter_name", "phone", "property", "day", "status", "area",
-        "location", "location_key", "description", "category", "trade", "channel", "reporter_chat",
-        "visit_text")),
-    *(bindparam(name, type_=TICKETS.c.created_at.type) for name in ("now", "visit_at", "dispatched_at")),
-    bindparam("photo_ids", type_=ARRAY(BigInteger())),
-    bindparam("events", type_=JSON()),
-)
+async def file_report(session: AsyncSession, new: NewTicket, actor: str, now: datetime, *, channels: set[str],
+                      tz: str = "Asia/Shanghai", load_related: bool = True, key: str = "") -> Ticket | Filed:
+    """A finished report: the ticket, its first event and its dispatch messages, in one transaction.
 
+    With a `key` (`filing_key`) the report is filed once: called again with the same key
+    it returns the ticket already filed and writes nothing, no second ticket and no second set of cards.
 
-PRIOR = select(TICKETS.c.id, TICKETS.c.number, TICKETS.c.status, TICKETS.c.channel, TICKETS.c.category,
-               TICKETS.c.trade, TICKETS.c.visit_text, TICKETS.c.version).where(
-    TICKETS.c.filing_key == bindparam("filing_key"))
+    Written with Core statements on the session's connection. `load_related=True` returns the `Ticket`
+    with its events, photos and assignee (the REST API shows them); `False` returns only `Filed`
+    (the chat reply needs no more, and reading nothing back keeps the step fast).
+    """
+    conn = await session.connection()
+    plan = await plan_dispatch(conn, new.trade, channels)
+    filed = await create_ticket(conn, new, actor, now, tz, dispatched_to=plan.names if plan else None, key=key)
+    if filed.fresh:
+        await queue_dispatch(conn, filed, plan, now)
+    if not load_related:
+        return filed
+    return await session.get_one(Ticket, filed.id)  # events, photos and assignee load with it (selectin)
 
 
 async def create_ticket(conn: AsyncConnection, new: NewTicket, actor: str, now: datetime,
@@ -154,7 +89,7 @@ async def _file_on_postgresql(conn: AsyncConnection, new: NewTicket, now: dateti
     del row["created_at"]
     params = dict(row, now=now, day=local_day(now, tz), photo_ids=list(new.photo_ids), events=events,
                   filing_key=key)
-    found = (await conn.execute(_FILE_ON_POSTGRESQL, params)).first()
+    found = (await conn.execute(FILE_ON_POSTGRESQL, params)).first()
     if found is None:
         return None
     ticket_id, number, fresh, *rest = found

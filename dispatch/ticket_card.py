@@ -5,11 +5,11 @@ import tomllib
 from functools import cache
 from importlib.resources import files
 
-from conversations.texts import Texts, mask_phone
 from dispatch import statuses
 from dispatch.cards import Button, Card
 from dispatch.payloads import CardAction
 from store.models import Ticket
+from templates.texts import Texts, mask_phone
 
 OPEN_FOR_ACCEPT = frozenset({statuses.SUBMITTED, statuses.DISPATCHED})
 
@@ -38,9 +38,10 @@ def ticket_card(ticket: Ticket, audience: str, texts: Texts) -> Card:
     buttons: tuple[Button, ...] = ()
     if open_:
         buttons = (
-            Button(lab["accept"], CardAction("accept", ticket.number).encode(), "primary"),
-            Button(lab["transfer"], CardAction("transfer", ticket.number).encode()),
-            Button(lab["decline"], CardAction("decline", ticket.number).encode(), "danger"),
+            # The labels are the actions' own (templates/labels/action.toml, contract.md "Lifecycle").
+            Button(texts.label("action", "accept"), CardAction("accept", ticket.number).encode(), "primary"),
+            Button(texts.label("action", "transfer"), CardAction("transfer", ticket.number).encode()),
+            Button(texts.label("action", "decline"), CardAction("decline", ticket.number).encode(), "danger"),
         )
     return Card(
         title=texts.render("cards/title.j2", t=ticket), fields=tuple(fields), buttons=buttons,

@@ -1,44 +1,15 @@
-"""The ticket domain: reports filed in one transaction (see dispatch.filing), duplicates, watchers, queries."""
+"""The ticket domain: new and filed tickets, duplicates (BR-4), watchers, queries (filing: dispatch.filing)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
-from sqlalchemy import bindparam, func, insert, literal, or_, select, update
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from dispatch import statuses
+from dispatch.statements import NEW_EVENT, NEW_WATCHER, OPEN_DUPLICATE, WATCHING
 from store.db import connection_of
-from store.models import Photo, Ticket, TicketEvent, TicketWatcher
-
-if TYPE_CHECKING:
-    from dispatch.filing import Filed
-
-# Tables for the Core statements of the hot paths (filing, the duplicate check): no ORM objects there.
-TICKETS = Ticket.__table__
-EVENTS = TicketEvent.__table__
-PHOTOS = Photo.__table__
-WATCHERS = TicketWatcher.__table__
-
-# Built once: building a statement costs more than running it.
-NEW_TICKET = insert(TICKETS).returning(TICKETS.c.id)
-LINK_PHOTOS = (update(PHOTOS).where(PHOTOS.c.id.in_(bindparam("photo_ids", expanding=True)))
-               .values(ticket_id=bindparam("ticket")))
-NEW_EVENT = insert(EVENTS)
-OPEN_DUPLICATE = (
-    select(TICKETS.c.id, TICKETS.c.number, TICKETS.c.status, TICKETS.c.location, TICKETS.c.description,
-           TICKETS.c.created_at, TICKETS.c.reporter_channel, TICKETS.c.reporter_user)
-    .where(TICKETS.c.location_key == bindparam("location_key"), TICKETS.c.trade == bindparam("trade"),
-           # One bound value per status, not an expanding list: the SQL is rendered once, not per query.
-           TICKETS.c.status.in_([literal(s) for s in sorted(statuses.OPEN)]),
-           TICKETS.c.created_at >= bindparam("since", type_=TICKETS.c.created_at.type))
-    .order_by(TICKETS.c.created_at.desc()).limit(1))
-WATCHING = select(WATCHERS.c.id).where(WATCHERS.c.ticket_id == bindparam("ticket_id"),
-                                       WATCHERS.c.channel == bindparam("channel"),
-                                       WATCHERS.c.user_id == bindparam("user_id"))
-NEW_WATCHER = insert(WATCHERS)
-
+from store.models import Photo, Ticket, TicketWatcher
 
 @dataclass(frozen=True)
 class NewTicket:
@@ -60,6 +31,21 @@ class NewTicket:
     visit_at: datetime | None = None
     photo_ids: tuple[int, ...] = field(default_factory=tuple)
     property: str = "default"
+
+
+@dataclass(frozen=True)
+class Filed:
+    """A ticket just written: what its dispatch messages and the chat reply need, nothing read back."""
+
+    id: int
+    number: str
+    status: str
+    channel: str
+    category: str
+    trade: str
+    visit_text: str
+    version: int = 1
+    fresh: bool = True     # False: its filing key had filed it before, nothing was written now
 
 
 @dataclass(frozen=True)
@@ -170,27 +156,3 @@ async def save_photo(session: AsyncSession, stored, channel: str, uploader: str,
     session.add(photo)
     await session.flush()
     return photo
-
-
-async def file_report(session: AsyncSession, new: NewTicket, actor: str, now: datetime, *, channels: set[str],
-                      tz: str = "Asia/Shanghai", load_related: bool = True, key: str = "") -> Ticket | Filed:
-    """A finished report: the ticket, its first event and its dispatch messages, in one transaction.
-
-    With a `key` (dispatch.filing.filing_key) the report is filed once: called again with the same key
-    it returns the ticket already filed and writes nothing, no second ticket and no second set of cards.
-
-    Written with Core statements on the session's connection. `load_related=True` returns the `Ticket`
-    with its events, photos and assignee (the REST API shows them); `False` returns only `Filed`
-    (the chat reply needs no more, and reading nothing back keeps the step fast).
-    """
-    from dispatch.actions import plan_dispatch, queue_dispatch
-    from dispatch.filing import create_ticket
-
-    conn = await session.connection()
-    plan = await plan_dispatch(conn, new.trade, channels)
-    filed = await create_ticket(conn, new, actor, now, tz, dispatched_to=plan.names if plan else None, key=key)
-    if filed.fresh:
-        await queue_dispatch(conn, filed, plan, now)
-    if not load_related:
-        return filed
-    return await session.get_one(Ticket, filed.id)  # events, photos and assignee load with it (selectin)

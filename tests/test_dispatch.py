@@ -116,9 +116,9 @@ def test_payload_codec_is_versioned_and_strict():
 
 
 async def test_group_card_masks_the_phone(client, sim):
-    from conversations.texts import mask_phone
     from dispatch.ticket_card import ticket_card
     from dispatch.tickets import get_ticket
+    from templates.texts import mask_phone
     number = await report(sim)
     async with client.app[keys.SESSIONS]() as s:
         t = await get_ticket(s, number)

@@ -12,8 +12,8 @@ from bot.app import create_app, run_pending
 from bot.feishu import render as feishu_render
 from bot.sim.wecom_api import FAKE_WECOM
 from bot.wecom import render
-from conversations.texts import Texts
 from dispatch.cards import Card
+from templates.texts import Texts
 from tests.conftest import Sim
 from tests.test_wechat_mp import OPENID as MP_OPENID
 from tests.test_wechat_mp import make_mp  # noqa: F401 (a fixture)

@@ -11,9 +11,9 @@ from bot.feishu.messenger import FeishuMessenger
 from bot.outbound import Delivered, DeliveryError, Recipient, Undeliverable
 from bot.sim.feishu_api import BOT_NOT_IN_CHAT, NOT_UPDATE_MULTI, RATE_LIMITED, setup_fake_feishu
 from bot.tokens import Tokens
-from conversations.texts import Texts
 from dispatch.cards import Button, Card
 from store.clock import FrozenClock
+from templates.texts import Texts
 
 NOW = datetime(2026, 11, 29, 2, 0, tzinfo=timezone.utc)
 CARD = Card(title="t", fields=(("a", "b"),), buttons=(Button("ok", "rb1|accept|BX20261129-0001", "primary"),),

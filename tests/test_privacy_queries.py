@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from bot import keys
 from conversations.messages import InboundMessage
-from conversations.texts import Texts
+from templates.texts import Texts
 
 NUMBER = "BX20261129-0001"
 MISSING = "BX20261129-0042"   # the next numbers of the day: as guessable as the real one

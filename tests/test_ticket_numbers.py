@@ -35,7 +35,8 @@ async def test_the_day_is_the_local_day(backend):
 
 async def test_a_filed_ticket_takes_the_next_number_past_four_digits(backend):
     """A busy day past 9999 gets five digits, as f"{n:04d}" would give, on every database's filing path."""
-    from dispatch.tickets import NewTicket, file_report
+    from dispatch.filing import file_report
+    from dispatch.tickets import NewTicket
     from store.models import TicketCounter
 
     db = make_engine(backend.db_url)

@@ -13,7 +13,8 @@ from bot.http import dumps as _dumps, json_object
 from conversations.visit_time import parse_visit
 from conversations.report import build_report
 from dispatch.statuses import ALL, AREAS, TRADES
-from dispatch.tickets import TicketFilter, file_report, get_ticket, list_tickets
+from dispatch.filing import file_report
+from dispatch.tickets import TicketFilter, get_ticket, list_tickets
 
 routes = web.RouteTableDef()
 PER_PAGE = 50

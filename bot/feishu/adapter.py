@@ -35,11 +35,11 @@ from bot.outbound import queue_replies
 from bot.settings import Settings
 from bot.tokens import TokenCache, app_tokens
 from conversations.messages import ButtonPress, InboundMessage, Reply
-from conversations.texts import Texts
 from dispatch.payloads import decode
 from dispatch.ticket_card import ticket_card
 from dispatch.tickets import get_ticket
 from store.models import CardCopy
+from templates.texts import Texts
 
 log = logging.getLogger(__name__)
 

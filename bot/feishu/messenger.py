@@ -7,9 +7,9 @@ import json
 from bot.feishu import render
 from bot.feishu.client import FeishuClient, FeishuError, RecipientUnreachable
 from bot.outbound import Delivered, DeliveryError, Recipient, Undeliverable
-from conversations.texts import Texts
 from dispatch.cards import Card
 from store.clock import Clock
+from templates.texts import Texts
 
 CHANNEL = "feishu"
 UUID_MAX = 50  # Feishu's limit on the idempotency uuid

@@ -7,6 +7,8 @@ from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from templates.words import button
+
 # select_autoescape matches the end of the name: "index.html.j2" needs its own entry.
 HTML_EXTENSIONS = tuple(f"{kind}{tail}" for kind in ("html", "htm", "xml") for tail in ("", ".j2", ".jinja"))
 
@@ -27,6 +29,7 @@ class Texts:
         self.env.filters["local"] = self._local
         self.env.filters["mask_phone"] = mask_phone
         self.env.globals["label"] = self.label
+        self.env.globals["button"] = button  # a button's label: {{ button("confirm") }}
         self._labels: dict[str, dict[str, str]] = {}
 
     def render(self, name: str, **ctx) -> str:

@@ -1,0 +1,112 @@
+"""Who hears of a ticket (BR-8): the trade's groups and technicians, its supervisors, its reporter, every card copy."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from dispatch import outbox
+from dispatch.statements import AUDIENCE
+from dispatch.tickets import Filed
+from store.models import CardCopy, Person, Ticket
+
+NO_TECHNICIAN = "notify/no_technician.j2"
+
+# Platforms a person can be reached on, in the order we prefer for 1:1 cards.
+CARD_PLATFORMS = ("wecom", "feishu", "sim")
+
+
+@dataclass(frozen=True)
+class DispatchPlan:
+    """Who a new ticket goes to (BR-8): its trade's group chats and one copy per technician; with
+    neither, the trade's supervisors are told instead."""
+
+    groups: tuple[tuple[str, str], ...] = ()                # (channel, chat id)
+    technicians: tuple[tuple[str, str, str], ...] = ()      # (channel, user id, name)
+    supervisors: tuple[tuple[str, str], ...] = ()           # (channel, user id)
+
+    @property
+    def names(self) -> list[str]:
+        return [name for _, _, name in self.technicians]
+
+    def __bool__(self) -> bool:
+        return bool(self.groups or self.technicians)
+
+
+async def plan_dispatch(conn: AsyncConnection, trade_key: str, channels: set[str]) -> DispatchPlan:
+    """One query, whatever the number of staff (`AUDIENCE`)."""
+    rows = (await conn.execute(AUDIENCE, {"trade": trade_key})).all()
+    wecom_chat, feishu_chat = (rows[0][0] or "", rows[0][1] or "")  # the trade's chats (none: no trade row)
+    groups = tuple((channel, chat) for channel, chat in (("wecom", wecom_chat), ("feishu", feishu_chat))
+                   if chat and channel in channels)
+    # Feishu group cards carry buttons, so a trade with a Feishu group gets no 1:1 Feishu copies.
+    one_to_one = [p for p in CARD_PLATFORMS if p in channels and not (p == "feishu" and feishu_chat)]
+    best: dict[int, tuple[int, tuple[str, str, str]]] = {}
+    supervisors: dict[int, tuple[str, str]] = {}
+    for _, _, pid, name, role, trades, platform, external_id in rows:
+        if pid is None or platform not in channels:
+            continue
+        if role == "technician":
+            if trade_key not in (trades or []) or platform not in one_to_one:
+                continue
+            rank = one_to_one.index(platform)
+            if pid not in best or rank < best[pid][0]:
+                best[pid] = (rank, (platform, external_id, name))  # one copy, on the preferred platform
+        elif not trades or trade_key in trades:
+            supervisors.setdefault(pid, (platform, external_id))  # their first account we can reach
+    return DispatchPlan(groups, tuple(v for _, v in best.values()), tuple(supervisors.values()))
+
+
+async def queue_dispatch(conn: AsyncConnection, ticket: Filed, plan: DispatchPlan, now: datetime) -> None:
+    """The plan's cards as outbox rows (one statement); with nobody to send to, the supervisors hear."""
+    if not plan:
+        # Keys as `tell_supervisors` makes them, so a retried filing never doubles a notice.
+        rows = [dict(key=f"{ticket.number}:{NO_TECHNICIAN}:{channel}:{user}:{ticket.version}:", channel=channel,
+                     user=user, payload={"template": NO_TECHNICIAN, "ticket": ticket.number, "vars": {}})
+                for channel, user in plan.supervisors]
+        await outbox.enqueue_many(conn, rows, kind=outbox.TEXT, now=now, ticket_id=ticket.id)
+        return
+    rows = [dict(key=f"{ticket.number}:dispatch:{channel}:chat:{chat}", channel=channel, chat=chat,
+                 payload={"ticket": ticket.number, "audience": "group"}) for channel, chat in plan.groups]
+    rows += [dict(key=f"{ticket.number}:dispatch:{channel}:user:{user}", channel=channel, user=user,
+                  payload={"ticket": ticket.number, "audience": "technician"}) for channel, user, _ in plan.technicians]
+    await outbox.enqueue_many(conn, rows, kind=outbox.CARD, now=now, ticket_id=ticket.id)
+
+
+async def supervisors_of(session: AsyncSession, trade: str) -> list[Person]:
+    rows = (await session.execute(select(Person).where(Person.role.in_(("supervisor", "manager"))))).scalars()
+    return [p for p in rows if not p.trades or trade in p.trades]
+
+
+async def tell_supervisors(session: AsyncSession, ticket: Ticket, now: datetime, template: str,
+                            channels: set[str], **vars) -> None:
+    for person in await supervisors_of(session, ticket.trade):
+        for ident in person.identities:
+            if ident.platform in channels:
+                await outbox.enqueue(session, key=f"{ticket.number}:{template}:{ident.platform}:{ident.external_id}"
+                                     f":{ticket.version}:{vars.get('by', '')}", channel=ident.platform, kind=outbox.TEXT,
+                                     payload={"template": template, "ticket": ticket.number, "vars": vars},
+                                     now=now, user=ident.external_id, ticket_id=ticket.id)
+                break
+
+
+async def tell_reporter(session: AsyncSession, ticket: Ticket, now: datetime, template: str, **vars) -> None:
+    if ticket.reporter_channel and ticket.reporter_user:
+        await outbox.enqueue(session, key=f"{ticket.number}:{template}:reporter:{ticket.version}",
+                             channel=ticket.reporter_channel, kind=outbox.TEXT,
+                             payload={"template": template, "ticket": ticket.number, "vars": vars}, now=now,
+                             user=ticket.reporter_user, ticket_id=ticket.id)
+
+
+async def refresh_cards(session: AsyncSession, ticket: Ticket, now: datetime, *, clicked: tuple[str, str] | None,
+                         reply_token: str) -> None:
+    """Every copy of the ticket's card is rewritten from the ticket (the clicked one with its token)."""
+    copies = (await session.execute(select(CardCopy).where(CardCopy.ticket_id == ticket.id))).scalars()
+    for copy in copies:
+        is_clicked = clicked == (copy.channel, copy.recipient_user) and copy.recipient_user
+        await outbox.enqueue(session, key=f"{ticket.number}:card_update:{copy.id}:{ticket.version}",
+                             channel=copy.channel, kind=outbox.CARD_UPDATE,
+                             payload={"copy_id": copy.id, "reply_token": reply_token if is_clicked else ""},
+                             now=now, user=copy.recipient_user, chat=copy.recipient_chat, ticket_id=ticket.id)
