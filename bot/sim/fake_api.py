@@ -30,6 +30,16 @@ def dumps(o: Any) -> str:
     return json.dumps(o, ensure_ascii=False)
 
 
+def route(method: str, path: str, kind: str = "api") -> Callable[[Handler], Handler]:
+    """Marks a fake's method as the handler of `method path` below its prefix. `kind`: "api" (a platform
+    call, through `FakeApi.api`), "token" (the token endpoint, through `token_endpoint`), or "steer"
+    (the simulator's and tests' own endpoints, as they are)."""
+    def mark(handler: Handler) -> Handler:
+        handler.route = (method, path, kind)  # type: ignore[attr-defined]
+        return handler
+    return mark
+
+
 class FakeApi:
     """One fake platform: subclasses name their codes and routes; this class runs every call through the
     same steps (hold, outage, injected fault, token, handler) and records each in `calls`.
@@ -78,9 +88,14 @@ class FakeApi:
         return fake
 
     def routes(self) -> list[tuple[str, str, Handler]]:
-        """(method, path, handler) below the prefix; wrap platform calls in `api`, the token endpoint in
-        `token_endpoint`."""
-        raise NotImplementedError
+        """(method, path, handler) below the prefix, of every method marked with `route`."""
+        wrap = {"api": self.api, "token": self.token_endpoint, "steer": lambda h: h}
+        found = []
+        for name in dir(type(self)):
+            method, path, kind = getattr(getattr(type(self), name), "route", (None, None, None))
+            if method is not None:
+                found.append((method, path, wrap[kind](getattr(self, name))))
+        return found
 
     # --- steering (tests, simulator) --------------------------------------------------------------
 
@@ -211,6 +226,7 @@ class FakeApi:
 
     # --- steering routes ---------------------------------------------------------------------------------
 
+    @route("GET", "/_sent", "steer")
     async def sent_route(self, request: web.Request) -> web.Response:
         """GET _sent: what was sent, in order, filtered by the query (see `listing`)."""
         return web.json_response({"sent": self.listing(request.query)}, dumps=dumps)
@@ -218,6 +234,7 @@ class FakeApi:
     def listing(self, query: Mapping[str, str]) -> list[dict[str, Any]]:
         return self.sent_to(query.get("user") or None)
 
+    @route("POST", "/_faults", "steer")
     async def faults_route(self, request: web.Request) -> web.Response:
         """POST _faults: {"expire_tokens": true}, {"<code field>": N, "count": K}, or
         {"outage_seconds": S, "<code field>": N} (N 0 or absent: HTTP 500)."""
@@ -229,9 +246,6 @@ class FakeApi:
         elif body.get(self.CODE):
             self.fail_next(int(body[self.CODE]), int(body.get("count", 1)))
         return self.ok()
-
-    def steering(self) -> list[tuple[str, str, Handler]]:
-        return [("GET", "/_sent", self.sent_route), ("POST", "/_faults", self.faults_route)]
 
 
 def media_answer(found: tuple[bytes, str] | None, refusal: tuple[int, str]) -> web.Response:

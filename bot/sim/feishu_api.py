@@ -21,7 +21,8 @@ from aiohttp import web
 from bot import keys
 from bot.feishu.crypto import encrypt, signature
 from bot.sim.bounded import BLOBS, NewestDict
-from bot.sim.fake_api import FakeApi, Handler, dumps as _dumps
+from bot.sim.fake_api import FakeApi, route
+from bot.sim.fake_api import dumps as _dumps
 from store.clock import Clock
 
 # codes the fake answers with, as Feishu does
@@ -54,15 +55,6 @@ class FakeFeishu(FakeApi):
         self.images: dict[str, bytes] = NewestDict(BLOBS)
         self.uuids: dict[str, tuple[str, float]] = NewestDict()
 
-    def routes(self) -> list[tuple[str, str, Handler]]:
-        api = self.api
-        return [("POST", "/open-apis/auth/v3/tenant_access_token/internal", self.token_endpoint(self.token)),
-                ("GET", "/open-apis/bot/v3/info", api(self.bot_info)),
-                ("POST", "/open-apis/im/v1/messages", api(self.send)),
-                ("PATCH", "/open-apis/im/v1/messages/{message_id}", api(self.patch)),
-                ("GET", "/open-apis/im/v1/messages/{message_id}/resources/{key}", api(self.resource)),
-                *self.steering()]
-
     # --- steering (tests, simulator) --------------------------------------------------------------
 
     def add_image(self, data: bytes, image_key: str = "") -> str:
@@ -91,15 +83,18 @@ class FakeFeishu(FakeApi):
 
     # --- the API -----------------------------------------------------------------------------------
 
+    @route("POST", "/open-apis/auth/v3/tenant_access_token/internal", "token")
     async def token(self, request: web.Request) -> web.Response:
         self.refuse_credentials(await self.json_body(request), [
             ("app_id", self.app_id, BAD_APP, "app_id is invalid"),
             ("app_secret", self.app_secret, BAD_SECRET, "app secret invalid")])
         return self.ok(tenant_access_token=self.issue_token("t-"), expire=self.token_ttl)
 
+    @route("GET", "/open-apis/bot/v3/info")
     async def bot_info(self, request: web.Request) -> web.Response:
         return self.ok(bot={"open_id": self.bot_open_id, "app_name": self.bot_name, "activate_status": 2})
 
+    @route("POST", "/open-apis/im/v1/messages")
     async def send(self, request: web.Request) -> web.Response:
         kind = request.query.get("receive_id_type", "")
         body = await self.json_body(request)
@@ -124,6 +119,7 @@ class FakeFeishu(FakeApi):
             self.uuids[uuid] = (entry["message_id"], now + UUID_TTL)
         return self.ok(data=_wire(entry))
 
+    @route("PATCH", "/open-apis/im/v1/messages/{message_id}")
     async def patch(self, request: web.Request) -> web.Response:
         entry = self.by_id(request.match_info["message_id"])
         if entry is None:
@@ -140,6 +136,7 @@ class FakeFeishu(FakeApi):
         entry["content"] = card
         return self.ok()
 
+    @route("GET", "/open-apis/im/v1/messages/{message_id}/resources/{key}")
     async def resource(self, request: web.Request) -> web.Response:
         data = self.images.get(request.match_info["key"])
         if data is None or request.query.get("type") != "image":

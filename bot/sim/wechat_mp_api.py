@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
 
 from aiohttp import web
 
-from bot.sim.fake_api import FakeApi, Handler, media_answer
+from bot.sim.fake_api import FakeApi, media_answer, route
 from store.clock import Clock
 
 WINDOW = timedelta(hours=48)
@@ -35,12 +34,6 @@ class FakeMp(FakeApi):
         self.last_wrote: dict[str, datetime] = {}
         self.media: dict[str, tuple[bytes, str]] = {}
 
-    def routes(self) -> list[tuple[str, str, Handler]]:
-        return [("GET", "/cgi-bin/token", self.token_endpoint(self.token)),
-                ("POST", SEND_PATH, self.api(self.custom_send)),
-                ("GET", "/cgi-bin/media/get", self.api(self.media_get)),
-                *self.steering(), ("POST", "/_wrote", self.wrote_route)]
-
     @property
     def send_attempts(self) -> int:
         """Calls of custom/send, refused ones included."""
@@ -50,6 +43,7 @@ class FakeMp(FakeApi):
         """The user sent the account a message at `at` (now by default): the 48 h window opens."""
         self.last_wrote[openid] = at or self.clock.now()
 
+    @route("GET", "/cgi-bin/token", "token")
     async def token(self, request: web.Request) -> web.Response:
         self.refuse_credentials(request.query, [("grant_type", "client_credential", 40002, "invalid grant_type"),
                                                 ("appid", self.app_id, 40013, "invalid appid"),
@@ -57,6 +51,7 @@ class FakeMp(FakeApi):
         # The real answer carries no errcode when it succeeds.
         return web.json_response({"access_token": self.issue_token("mp-"), "expires_in": self.token_ttl})
 
+    @route("POST", SEND_PATH)
     async def custom_send(self, request: web.Request) -> web.Response:
         body = await self.json_body(request)
         wrote = self.last_wrote.get(body.get("touser", ""))
@@ -65,9 +60,11 @@ class FakeMp(FakeApi):
         self.record(**body)
         return self.ok()
 
+    @route("GET", "/cgi-bin/media/get")
     async def media_get(self, request: web.Request) -> web.Response:
         return media_answer(self.media.get(request.query.get("media_id", "")), (40007, "invalid media_id"))
 
+    @route("POST", "/_wrote", "steer")
     async def wrote_route(self, request: web.Request) -> web.Response:
         data = await request.json()
         self.user_wrote(str(data["openid"]), datetime.fromisoformat(data["at"]) if data.get("at") else None)

@@ -8,7 +8,7 @@ from xml.sax.saxutils import escape
 from aiohttp import web
 
 from bot.sim.bounded import BLOBS, ENTRIES, NewestDict
-from bot.sim.fake_api import FakeApi, Handler, media_answer
+from bot.sim.fake_api import FakeApi, media_answer, route
 from store.clock import Clock
 
 # errcodes the fake answers with, as WeCom does (the response_code one is the fake's choice: WeCom's is
@@ -44,17 +44,6 @@ class FakeWecom(FakeApi):
         self.chats: dict[str, dict[str, Any]] = NewestDict()
         self.media: dict[str, tuple[bytes, str]] = NewestDict(BLOBS)
 
-    def routes(self) -> list[tuple[str, str, Handler]]:
-        api = self.api
-        return [("GET", "/cgi-bin/gettoken", self.token_endpoint(self.gettoken)),
-                ("POST", "/cgi-bin/message/send", api(self.message_send)),
-                ("POST", "/cgi-bin/message/update_template_card", api(self.update_card)),
-                ("POST", "/cgi-bin/appchat/create", api(self.appchat_create)),
-                ("POST", "/cgi-bin/appchat/send", api(self.appchat_send)),
-                ("GET", "/cgi-bin/media/get", api(self.media_get)),
-                ("POST", "/cgi-bin/media/upload", api(self.media_upload)),
-                *self.steering(), ("POST", "/_media", self.media_route)]
-
     # --- steering (tests, simulator) --------------------------------------------------------------
 
     def add_media(self, data: bytes, content_type: str = "image/jpeg") -> str:
@@ -76,11 +65,13 @@ class FakeWecom(FakeApi):
 
     # --- the API -----------------------------------------------------------------------------------
 
+    @route("GET", "/cgi-bin/gettoken", "token")
     async def gettoken(self, request: web.Request) -> web.Response:
         self.refuse_credentials(request.query, [("corpid", self.corp_id, INVALID_CORPID, "invalid corpid"),
                                                 ("corpsecret", self.secret, INVALID_SECRET, "invalid credential")])
         return self.ok(access_token=self.issue_token(), expires_in=self.token_ttl)
 
+    @route("POST", "/cgi-bin/message/send")
     async def message_send(self, request: web.Request) -> web.Response:
         body = await self.json_body(request)
         user, msgtype = body.get("touser", ""), body.get("msgtype", "")
@@ -101,6 +92,7 @@ class FakeWecom(FakeApi):
         self.record(kind="message", user=user, msgtype=msgtype, payload=body, msgid=msgid, **extra)
         return self.ok(invaliduser="", msgid=msgid, **extra)
 
+    @route("POST", "/cgi-bin/message/update_template_card")
     async def update_card(self, request: web.Request) -> web.Response:
         body = await self.json_body(request)
         entry = self.response_codes.get(body.get("response_code", ""))
@@ -110,12 +102,14 @@ class FakeWecom(FakeApi):
         self.record(kind="card_update", user=entry["user"], task_id=entry["task_id"], payload=body)
         return self.ok()
 
+    @route("POST", "/cgi-bin/appchat/create")
     async def appchat_create(self, request: web.Request) -> web.Response:
         body = await self.json_body(request)
         chatid = body.get("chatid") or secrets.token_hex(8)
         self.add_chat(chatid, body.get("name", ""), body.get("userlist", []))
         return self.ok(chatid=chatid)
 
+    @route("POST", "/cgi-bin/appchat/send")
     async def appchat_send(self, request: web.Request) -> web.Response:
         body = await self.json_body(request)
         chatid, msgtype = body.get("chatid", ""), body.get("msgtype", "")
@@ -126,9 +120,11 @@ class FakeWecom(FakeApi):
         self.record(kind="appchat", chat=chatid, msgtype=msgtype, payload=body)
         return self.ok()
 
+    @route("GET", "/cgi-bin/media/get")
     async def media_get(self, request: web.Request) -> web.Response:
         return media_answer(self.media.get(request.query.get("media_id", "")), (INVALID_MEDIA, "invalid media_id"))
 
+    @route("POST", "/cgi-bin/media/upload")
     async def media_upload(self, request: web.Request) -> web.Response:
         reader = await request.multipart()
         async for part in reader:
@@ -139,6 +135,7 @@ class FakeWecom(FakeApi):
                                created_at=str(int(self.clock.now().timestamp())))
         return self.err(BAD_PARAM, "no media field")
 
+    @route("POST", "/_media", "steer")
     async def media_route(self, request: web.Request) -> web.Response:
         data = await request.read()
         return self.ok(media_id=self.add_media(data, request.content_type or "image/jpeg"))

@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.sim.bounded import NewestList
-from bot.sim.fake_api import FakeApi, Handler, media_answer
+from bot.sim.fake_api import FakeApi, media_answer, route
 from store.clock import Clock
 
 WINDOW = timedelta(hours=48)
@@ -47,13 +47,6 @@ class FakeKf(FakeApi):
         self.sent_since: dict[tuple[str, str], int] = {}
         self.media: dict[str, tuple[bytes, str]] = {}
         self._queued = 0
-
-    def routes(self) -> list[tuple[str, str, Handler]]:
-        return [("GET", "/cgi-bin/gettoken", self.token_endpoint(self.gettoken)),
-                ("POST", "/cgi-bin/kf/sync_msg", self.api(self.sync_msg)),
-                ("POST", "/cgi-bin/kf/send_msg", self.api(self.send_msg)),
-                ("GET", "/cgi-bin/media/get", self.api(self.media_get)),
-                *self.steering(), ("POST", "/_say", self.say_route)]
 
     # --- the customer's side (tests, simulator) ------------------------------------------------------
 
@@ -97,11 +90,13 @@ class FakeKf(FakeApi):
 
     # --- the API -----------------------------------------------------------------------------------
 
+    @route("GET", "/cgi-bin/gettoken", "token")
     async def gettoken(self, request: web.Request) -> web.Response:
         self.refuse_credentials(request.query, [("corpid", self.corp_id, 40013, "invalid corpid"),
                                                 ("corpsecret", self.secret, 40001, "invalid secret")])
         return self.ok(access_token=self.issue_token("kf-"), expires_in=self.token_ttl)
 
+    @route("POST", "/cgi-bin/kf/sync_msg")
     async def sync_msg(self, request: web.Request) -> web.Response:
         body = await self.json_body(request)
         self.sync_calls.append(body)
@@ -117,6 +112,7 @@ class FakeKf(FakeApi):
         end = start + len(page)
         return self.ok(next_cursor=f"c{end}", has_more=1 if end < len(queue) else 0, msg_list=page)
 
+    @route("POST", "/cgi-bin/kf/send_msg")
     async def send_msg(self, request: web.Request) -> web.Response:
         body = await self.json_body(request)
         who = (str(body.get("open_kfid", "")), str(body.get("touser", "")))
@@ -128,9 +124,11 @@ class FakeKf(FakeApi):
         self.record(**{**body, "msgid": msgid})
         return self.ok(msgid=msgid)
 
+    @route("GET", "/cgi-bin/media/get")
     async def media_get(self, request: web.Request) -> web.Response:
         return media_answer(self.media.get(request.query.get("media_id", "")), (40007, "invalid media_id"))
 
+    @route("POST", "/_say", "steer")
     async def say_route(self, request: web.Request) -> web.Response:
         """Simulator: queue a customer message; answers the callback XML the app would receive."""
         data = await request.json()
