@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 from aiohttp import web
 
-from bot.sim.bounded import NewestDict, NewestList
+from bot.sim.bounded import BLOBS, NewestDict, NewestList
 from store.clock import Clock
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -248,9 +248,24 @@ class FakeApi:
         return self.ok()
 
 
-def media_answer(found: tuple[bytes, str] | None, refusal: tuple[int, str]) -> web.Response:
-    """A stored media blob as the platform serves it; unknown, an error as JSON with HTTP 200."""
-    if found is None:
-        raise Refused(*refusal)
-    data, ctype = found
-    return web.Response(body=data, content_type=ctype)
+class FakeWechatApi(FakeApi):
+    """The WeChat family (WeCom app, WeCom 微信客服, Official Account): media/get of stored media."""
+
+    INVALID_MEDIA = 40007
+
+    def __init__(self, clock: Clock, token_ttl: int = 7200) -> None:
+        super().__init__(clock, token_ttl)
+        self.media: dict[str, tuple[bytes, str]] = NewestDict(BLOBS)
+
+    def add_media(self, data: bytes, content_type: str = "image/jpeg") -> str:
+        media_id = "MEDIA" + secrets.token_hex(16)
+        self.media[media_id] = (data, content_type)
+        return media_id
+
+    @route("GET", "/cgi-bin/media/get")
+    async def media_get(self, request: web.Request) -> web.Response:
+        found = self.media.get(request.query.get("media_id", ""))
+        if found is None:
+            raise Refused(self.INVALID_MEDIA, "invalid media_id")  # JSON with HTTP 200, as the platform does
+        data, ctype = found
+        return web.Response(body=data, content_type=ctype)

@@ -5,17 +5,17 @@ from datetime import datetime, timedelta
 
 from aiohttp import web
 
-from bot.sim.fake_api import FakeApi, media_answer, route
+from bot.sim.fake_api import FakeWechatApi, route
 from store.clock import Clock
 
 WINDOW = timedelta(hours=48)
 SEND_PATH = "/cgi-bin/message/custom/send"
 
 
-class FakeMp(FakeApi):
+class FakeMp(FakeWechatApi):
     """The platform's side: one valid token at a time, when each user last wrote, what was sent.
 
-    Routes: cgi-bin/token, message/custom/send, media/get; `_sent`, `_faults` (see FakeApi) and
+    Routes: cgi-bin/token, message/custom/send, media/get; `_sent`, `_faults` (see bot/sim/fake_api.py) and
     `_wrote` ({"openid": …, "at": iso time or absent}) to inspect and steer it.
     """
 
@@ -32,7 +32,6 @@ class FakeMp(FakeApi):
         self.app_id = app_id
         self.secret = secret
         self.last_wrote: dict[str, datetime] = {}
-        self.media: dict[str, tuple[bytes, str]] = {}
 
     @property
     def send_attempts(self) -> int:
@@ -60,9 +59,6 @@ class FakeMp(FakeApi):
         self.record(**body)
         return self.ok()
 
-    @route("GET", "/cgi-bin/media/get")
-    async def media_get(self, request: web.Request) -> web.Response:
-        return media_answer(self.media.get(request.query.get("media_id", "")), (40007, "invalid media_id"))
 
     @route("POST", "/_wrote", "steer")
     async def wrote_route(self, request: web.Request) -> web.Response:

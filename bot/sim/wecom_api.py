@@ -7,22 +7,22 @@ from xml.sax.saxutils import escape
 
 from aiohttp import web
 
-from bot.sim.bounded import BLOBS, ENTRIES, NewestDict
-from bot.sim.fake_api import FakeApi, media_answer, route
+from bot.sim.bounded import ENTRIES, NewestDict
+from bot.sim.fake_api import FakeWechatApi, route
 from store.clock import Clock
 
 # errcodes the fake answers with, as WeCom does (the response_code one is the fake's choice: WeCom's is
 # not documented, so the client must treat any refusal of an update as final).
 INVALID_CORPID, INVALID_SECRET, INVALID_TOKEN, TOKEN_EXPIRED = 40013, 40001, 40014, 42001
-INVALID_MEDIA, INVALID_MSGTYPE, BAD_PARAM, NO_RECIPIENT = 40007, 40008, 40058, 81013
+INVALID_MSGTYPE, BAD_PARAM, NO_RECIPIENT = 40008, 40058, 81013
 TASK_ID_USED, CHAT_NOT_FOUND = 42014, 86003
 
 
-class FakeWecom(FakeApi):
+class FakeWecom(FakeWechatApi):
     """WeCom's app API: tokens with expiry per the injected clock, what was sent, media, chats, faults.
 
     Routes: cgi-bin/gettoken, message/send, message/update_template_card, appchat/create, appchat/send,
-    media/get, media/upload; and `_sent?user=` (what was sent, in order), `_faults` (see FakeApi),
+    media/get, media/upload; and `_sent?user=` (what was sent, in order), `_faults` (see bot/sim/fake_api.py),
     `_media` (raw body → a media_id) to inspect and steer it.
     """
 
@@ -42,14 +42,9 @@ class FakeWecom(FakeApi):
         # task_ids WeCom has seen (it refuses a reuse forever; the fake remembers the last 10 x ENTRIES).
         self.task_ids: dict[str, None] = NewestDict(10 * ENTRIES)
         self.chats: dict[str, dict[str, Any]] = NewestDict()
-        self.media: dict[str, tuple[bytes, str]] = NewestDict(BLOBS)
 
     # --- steering (tests, simulator) --------------------------------------------------------------
 
-    def add_media(self, data: bytes, content_type: str = "image/jpeg") -> str:
-        media_id = "MEDIA" + secrets.token_hex(16)
-        self.media[media_id] = (data, content_type)
-        return media_id
 
     def add_chat(self, chatid: str, name: str = "", userlist: list[str] | None = None) -> None:
         self.chats[chatid] = {"name": name, "userlist": userlist or []}
@@ -120,9 +115,6 @@ class FakeWecom(FakeApi):
         self.record(kind="appchat", chat=chatid, msgtype=msgtype, payload=body)
         return self.ok()
 
-    @route("GET", "/cgi-bin/media/get")
-    async def media_get(self, request: web.Request) -> web.Response:
-        return media_answer(self.media.get(request.query.get("media_id", "")), (INVALID_MEDIA, "invalid media_id"))
 
     @route("POST", "/cgi-bin/media/upload")
     async def media_upload(self, request: web.Request) -> web.Response:

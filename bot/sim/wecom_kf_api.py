@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.sim.bounded import NewestList
-from bot.sim.fake_api import FakeApi, media_answer, route
+from bot.sim.fake_api import FakeWechatApi, route
 from store.clock import Clock
 
 WINDOW = timedelta(hours=48)
@@ -19,11 +19,12 @@ FAKE_BAD_CURSOR = 95998   # fake: a cursor this fake never issued
 BAD_MSG_TOKEN = 95007
 
 
-class FakeKf(FakeApi):
+class FakeKf(FakeWechatApi):
     """WeCom 微信客服 API: messages queued per kf account with cursors, the 48 h / 5 message send limits.
 
     Routes: cgi-bin/gettoken (its own, so nothing collides with the WeCom app fake under /sim/wecom),
-    kf/sync_msg, kf/send_msg, media/get; `_sent`, `_faults` (see FakeApi) and `_say` to inspect and steer it.
+    kf/sync_msg, kf/send_msg, media/get; `_sent`, `_faults` (see bot/sim/fake_api.py) and `_say` to inspect
+    and steer it.
     """
 
     PREFIX = "/sim/wecom-kf"
@@ -45,7 +46,6 @@ class FakeKf(FakeApi):
         self.sync_calls: list[dict[str, Any]] = NewestList()
         self.last_wrote: dict[tuple[str, str], datetime] = {}
         self.sent_since: dict[tuple[str, str], int] = {}
-        self.media: dict[str, tuple[bytes, str]] = {}
         self._queued = 0
 
     # --- the customer's side (tests, simulator) ------------------------------------------------------
@@ -124,9 +124,6 @@ class FakeKf(FakeApi):
         self.record(**{**body, "msgid": msgid})
         return self.ok(msgid=msgid)
 
-    @route("GET", "/cgi-bin/media/get")
-    async def media_get(self, request: web.Request) -> web.Response:
-        return media_answer(self.media.get(request.query.get("media_id", "")), (40007, "invalid media_id"))
 
     @route("POST", "/_say", "steer")
     async def say_route(self, request: web.Request) -> web.Response:
