@@ -1,4 +1,4 @@
-"""The messenger shared by the platforms without cards (Official Account, WeCom 微信客服): options become a
+"""The messenger shared by the platforms without cards (Official Account, WeCom kf): options become a
 tap menu, a card goes out as its text, and an update as a new message."""
 from __future__ import annotations
 

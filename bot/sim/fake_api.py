@@ -249,7 +249,7 @@ class FakeApi:
 
 
 class FakeWechatApi(FakeApi):
-    """The WeChat family (WeCom app, WeCom 微信客服, Official Account): media/get of stored media."""
+    """The WeChat family (WeCom app, WeCom kf, Official Account): media/get of stored media."""
 
     INVALID_MEDIA = 40007
 

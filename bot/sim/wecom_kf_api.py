@@ -20,7 +20,7 @@ BAD_MSG_TOKEN = 95007
 
 
 class FakeKf(FakeWechatApi):
-    """WeCom 微信客服 API: messages queued per kf account with cursors, the 48 h / 5 message send limits.
+    """WeCom kf API: messages queued per kf account with cursors, the 48 h / 5 message send limits.
 
     Routes: cgi-bin/gettoken (its own, so nothing collides with the WeCom app fake under /sim/wecom),
     kf/sync_msg, kf/send_msg, media/get; `_sent`, `_faults` (see bot/sim/fake_api.py) and `_say` to inspect
