@@ -7,7 +7,7 @@ import secrets
 from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from aiohttp import web
 
@@ -77,7 +77,7 @@ class FakeApi:
     # --- mounting ----------------------------------------------------------------------------------
 
     @classmethod
-    def mount(cls, app: web.Application, prefix: str | None = None, **kwargs: Any) -> Any:
+    def mount(cls, app: web.Application, prefix: str | None = None, **kwargs: Any) -> Self:
         """A fake built from `kwargs`, kept at `app[cls.KEY]`, its routes under `prefix` (point the
         platform's api_base at `<server>{prefix}`)."""
         fake = cls(**kwargs)
