@@ -84,7 +84,10 @@ class FakeApi:
         app[cls.KEY] = fake
         p = (cls.PREFIX if prefix is None else prefix).rstrip("/")
         for method, path, handler in fake.routes():
-            app.router.add_route(method, p + path, handler)
+            if method == "GET":
+                app.router.add_get(p + path, handler)  # with HEAD, as before
+            else:
+                app.router.add_route(method, p + path, handler)
         return fake
 
     def routes(self) -> list[tuple[str, str, Handler]]:
