@@ -7,11 +7,12 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import aiohttp
 
-from bot.tokens import TokenCache
+if TYPE_CHECKING:
+    from bot.tokens import TokenCache
 
 log = logging.getLogger(__name__)
 
