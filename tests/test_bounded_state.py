@@ -85,7 +85,7 @@ def test_the_simulators_sent_log_keeps_the_newest(clock):
 def test_the_fake_wecom_keeps_the_newest_of_everything(clock):
     fake = FakeWecom("corp", "secret", clock)
     for i in range(MESSAGES + 10):
-        fake._record("message", user="u", payload={"n": i})
+        fake.record(kind="message", user="u", payload={"n": i})
         fake.calls.append(("/cgi-bin/message/send", 0))
     assert len(fake.sent) == len(fake.calls) == MESSAGES
     assert fake.sent[-1]["payload"]["n"] == MESSAGES + 9 and fake.sent[0]["payload"]["n"] == 10
@@ -102,8 +102,8 @@ def test_the_fake_wecom_keeps_the_newest_of_everything(clock):
 def test_the_fake_feishu_keeps_the_newest_of_everything(clock):
     fake = FakeFeishu("app", "secret", clock)
     for i in range(MESSAGES + 10):
-        fake.messages.append({"message_id": f"om_{i}", "receive_id": "oc", "chat_id": "oc", "msg_type": "text"})
-    assert len(fake.messages) == MESSAGES and fake.by_id(f"om_{MESSAGES + 9}") and not fake.by_id("om_0")
+        fake.sent.append({"message_id": f"om_{i}", "receive_id": "oc", "chat_id": "oc", "msg_type": "text"})
+    assert len(fake.sent) == MESSAGES and fake.by_id(f"om_{MESSAGES + 9}") and not fake.by_id("om_0")
     keys_ = [fake.add_image(b"img") for _ in range(BLOBS + 5)]
     assert len(fake.images) == BLOBS and keys_[-1] in fake.images
     for i in range(ENTRIES + 5):

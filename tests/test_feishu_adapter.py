@@ -45,7 +45,7 @@ class World:
 
     async def say(self, open_id: str, text: str, *, chat: str = "", mention: bool = False) -> list[str]:
         """A resident's text, as Feishu delivers it; returns what the bot sent back to that chat/person."""
-        before = len(self.fake.messages)
+        before = len(self.fake.sent)
         kw = {}
         if chat:
             kw = {"chat_id": chat, "chat_type": "group"}
@@ -55,7 +55,7 @@ class World:
         resp = await self.post(self.push.message(open_id=open_id, content={"text": text}, **kw))
         assert resp.status == 200 and await resp.json() == {}
         await run_pending(self.app)
-        return [m["content"]["text"] for m in self.fake.messages[before:] if m["msg_type"] == "text"]
+        return [m["content"]["text"] for m in self.fake.sent[before:] if m["msg_type"] == "text"]
 
     async def report(self, open_id: str = "ou_resident") -> str:
         for text in REPORT:
@@ -63,7 +63,7 @@ class World:
         return replies[0].split("单号 ")[1].split()[0]
 
     def cards(self, chat: str = GROUP) -> list[dict]:
-        return self.fake.sent(chat, "interactive")
+        return self.fake.sent_to(chat, "interactive")
 
     async def click(self, open_id: str, card: dict, action: str, number: str, **kw) -> dict:
         payload = self.push.card_action(open_id=open_id, value={"p": CardAction(action, number).encode()},
@@ -114,7 +114,7 @@ async def test_url_verification_answers_the_challenge(feishu):
 
 async def test_p2p_text_is_answered_through_the_api_with_a_uuid(feishu):
     [reply] = await feishu.say("ou_resident", "9栋2单元301马桶堵了")
-    [sent] = feishu.fake.sent("ou_resident")
+    [sent] = feishu.fake.sent_to("ou_resident")
     assert sent["receive_id_type"] == "open_id" and sent["uuid"] and reply == sent["content"]["text"]
     assert reply  # the engine's next question
 
@@ -128,14 +128,14 @@ async def test_an_image_is_downloaded_at_once_and_stored(feishu):
     async with feishu.app[keys.SESSIONS]() as s:
         photos = list((await s.execute(select(Photo))).scalars())
     assert [(p.channel, p.uploader) for p in photos] == [("feishu", "ou_resident")]
-    assert any("已收到照片" in m["content"]["text"] for m in feishu.fake.sent("ou_resident"))
+    assert any("已收到照片" in m["content"]["text"] for m in feishu.fake.sent_to("ou_resident"))
 
 
 async def test_an_image_feishu_will_not_hand_over_asks_for_a_resend(feishu):
     await feishu.post(feishu.push.message(open_id="ou_resident", message_type="image",
                                           content={"image_key": "img_v3_gone"}))
     await run_pending(feishu.app)
-    [sent] = feishu.fake.sent("ou_resident")
+    [sent] = feishu.fake.sent_to("ou_resident")
     assert sent["content"]["text"] == feishu.render("intake/photo_failed.j2")
 
 
@@ -157,9 +157,9 @@ async def test_in_a_group_only_a_mention_of_the_bot_is_answered_and_in_the_group
     await feishu.post(feishu.push.message(open_id="ou_r1", chat_id="oc_group", chat_type="group",
                                           content={"text": "@_user_1 9栋漏水"}, mentions=other))
     await run_pending(feishu.app)
-    assert feishu.fake.messages == []
+    assert feishu.fake.sent == []
     [reply] = await feishu.say("ou_r1", "9栋2单元301马桶堵了", chat="oc_group", mention=True)
-    [sent] = feishu.fake.messages
+    [sent] = feishu.fake.sent
     assert sent["receive_id_type"] == "chat_id" and sent["receive_id"] == "oc_group"
     assert reply.startswith('<at user_id="ou_r1"></at>')  # the resident sees it is for them
     draft = await feishu.app[keys.ENGINE].deps.storage.get(StorageKey("feishu", "oc_group", "ou_r1"))
@@ -185,7 +185,7 @@ async def test_a_delivery_repeated_four_times_has_one_effect(feishu):
                                 message_id=payload["event"]["message"]["message_id"])  # a new event_id, same message
     assert (await feishu.post(again)).status == 200
     await run_pending(feishu.app)
-    assert len(feishu.fake.sent("ou_resident")) == 1
+    assert len(feishu.fake.sent_to("ou_resident")) == 1
 
 
 @pytest.mark.parametrize("defect", ["signature", "token", "stale", "undecryptable", "plaintext", "unsigned"])
@@ -211,7 +211,7 @@ async def test_unverifiable_callbacks_are_refused_and_change_nothing(feishu, def
     resp = await feishu.client.post("/feishu/events", data=body, headers=headers)
     assert resp.status in (400, 403)
     assert resp.status == (400 if defect in ("undecryptable", "plaintext") else 403)
-    assert await _nothing_pending(feishu) and feishu.fake.messages == []
+    assert await _nothing_pending(feishu) and feishu.fake.sent == []
 
 
 async def test_oversized_and_unreadable_bodies(feishu):
@@ -234,7 +234,7 @@ async def test_unsupported_message_types_get_the_standard_answer(feishu):
     await feishu.post(feishu.push.message(open_id="ou_resident", message_type="file",
                                           content={"file_key": "f", "file_name": "a.pdf"}))
     await run_pending(feishu.app)
-    [sent] = feishu.fake.sent("ou_resident")
+    [sent] = feishu.fake.sent_to("ou_resident")
     assert sent["content"]["text"] == feishu.render("channels/unsupported.j2")
 
 
@@ -250,7 +250,7 @@ async def test_an_audio_message_is_answered_with_a_request_to_type(feishu):
 async def test_messages_from_bots_are_never_answered(feishu):
     await feishu.post(feishu.push.message(open_id="ou_bot", sender_type="app", content={"text": "hi"}))
     await run_pending(feishu.app)
-    assert feishu.fake.messages == []
+    assert feishu.fake.sent == []
 
 
 # --- dispatch: one interactive card in the trade's group ------------------------------------------
@@ -267,7 +267,7 @@ async def test_the_group_card_reaches_the_trade_chat_with_buttons(feishu):
     assert _buttons(card["content"]) == ["接单", "转派", "无法处理"]
     text = json.dumps(card["content"], ensure_ascii=False)
     assert number in text and "13912345678" not in text  # the group sees a masked phone
-    assert all(feishu.fake.sent(t, "interactive") == [] for t in TECHS)  # no 1:1 copies beside the group card
+    assert all(feishu.fake.sent_to(t, "interactive") == [] for t in TECHS)  # no 1:1 copies beside the group card
 
 
 async def test_a_click_answers_inline_with_a_toast_and_the_updated_card(feishu):
@@ -281,7 +281,7 @@ async def test_a_click_answers_inline_with_a_toast_and_the_updated_card(feishu):
     await run_pending(feishu.app)
     patched = feishu.fake.by_id(card["message_id"])
     assert patched["updates"] and _buttons(patched["content"]) == []  # the outbox rewrote the copy as well
-    assert any("师傅3" in m["content"]["text"] for m in feishu.fake.sent("ou_resident"))  # resident told
+    assert any("师傅3" in m["content"]["text"] for m in feishu.fake.sent_to("ou_resident"))  # resident told
     answer = await feishu.click("ou_t4", card, "accept", number)
     assert answer["toast"]["type"] == "info" and "已被 师傅3 接单" in answer["toast"]["content"]
 

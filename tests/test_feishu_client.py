@@ -48,7 +48,7 @@ async def test_the_token_is_cached_until_it_expires_then_refetched_once(world):
     assert fake.token_calls == 1
     fake.expire_tokens()  # Feishu answers 99991668/99991663 for a dead token
     await c.send("open_id", "ou_a", "text", {"text": "3"}, "u3")
-    assert fake.token_calls == 2 and len(fake.messages) == 3
+    assert fake.token_calls == 2 and len(fake.sent) == 3
     clock.advance(7200)
     await c.send("open_id", "ou_a", "text", {"text": "4"}, "u4")
     assert fake.token_calls == 3
@@ -66,7 +66,7 @@ async def test_the_same_uuid_within_an_hour_is_one_message(world):
     c = make()
     first = await c.send("chat_id", "oc_x", "text", {"text": "x"}, "same")
     assert await c.send("chat_id", "oc_x", "text", {"text": "x"}, "same") == first
-    assert len(fake.messages) == 1
+    assert len(fake.sent) == 1
     clock.advance(3601)
     assert await c.send("chat_id", "oc_x", "text", {"text": "x"}, "same") != first
 
@@ -77,20 +77,20 @@ async def test_messenger_sends_are_idempotent_and_cards_patchable(world):
     to = Recipient("feishu", chat="oc_x")
     d1 = await m.send_card(to, CARD)
     d2 = await m.send_card(to, CARD)  # a retried outbox row: Feishu returns the first message
-    assert d1 == d2 and len(fake.sent("oc_x", "interactive")) == 1
+    assert d1 == d2 and len(fake.sent_to("oc_x", "interactive")) == 1
     settled = Card(title="t", status="done", key=CARD.key)
     assert await m.update_card(to, d1, settled) == Delivered(d1.message_id)
     assert fake.by_id(d1.message_id)["content"]["body"]["elements"][-1]["content"] == "**done**"
     await m.send_text(Recipient("feishu", user="ou_a"), "hello", ("是", "否"), idempotency_key="om_1:0:0")
     await m.send_text(Recipient("feishu", user="ou_a"), "hello", ("是", "否"), idempotency_key="om_1:0:0")
-    [text] = fake.sent("ou_a", "text")
+    [text] = fake.sent_to("ou_a", "text")
     assert text["receive_id_type"] == "open_id" and "「是」" in text["content"]["text"]
-    assert all(len(x["uuid"]) <= 50 for x in fake.messages)
+    assert all(len(x["uuid"]) <= 50 for x in fake.sent)
     await m.send_text(Recipient("feishu", user="ou_b"), "again")
     await m.send_text(Recipient("feishu", user="ou_b"), "again")  # a retry within the minute: one message
     clock.advance(60)
     await m.send_text(Recipient("feishu", user="ou_b"), "again")  # said again later: a new message
-    assert len(fake.sent("ou_b", "text")) == 2
+    assert len(fake.sent_to("ou_b", "text")) == 2
 
 
 async def test_errors_map_to_retry_or_dead_letter(world):
@@ -159,4 +159,4 @@ async def test_bot_open_id_is_read_once(world):
     _, fake, make = world
     c = make()
     assert await c.bot_open_id() == "ou_bot" and await c.bot_open_id() == "ou_bot"
-    assert [p for _, p, _ in fake.calls].count("/sim/feishu/open-apis/bot/v3/info") == 1
+    assert [p for p, _ in fake.calls].count("/sim/feishu/open-apis/bot/v3/info") == 1

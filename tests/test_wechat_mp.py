@@ -141,7 +141,7 @@ async def test_text_answers_success_at_once_and_the_reply_goes_out_later(mp):
     [sent] = mp.fake.sent
     assert sent["touser"] == OPENID and sent["msgtype"] == "text"
     assert sent["text"]["content"] == texts(mp.app).render("intake/help.j2")
-    assert (await (await mp.client.get("/sim/mp/_sent")).json())[0]["touser"] == OPENID
+    assert (await (await mp.client.get("/sim/mp/_sent")).json())["sent"][0]["touser"] == OPENID
 
 
 async def test_a_callback_replayed_three_times_has_one_effect(mp):
@@ -369,7 +369,7 @@ async def test_a_refused_token_is_refetched_exactly_once(make_mp):
     await messenger.send_text(to, "three")
     assert h.fake.tokens_issued == 3 and h.fake.send_attempts == 4
     assert [s["text"]["content"] for s in h.fake.sent] == ["one", "two", "three"]
-    h.fake.send_failures[:] = [40001, 40001]  # refused again after the refetch: give up, no loop
+    h.fake.fail_next(40001, 2)  # refused again after the refetch: give up, no loop
     with pytest.raises(Exception) as e:
         await messenger.send_text(to, "four")
     assert getattr(e.value, "code", "") == "40001"

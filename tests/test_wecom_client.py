@@ -49,7 +49,7 @@ async def test_send_text_fetches_the_token_once(api):
     for n in range(3):
         result = await client.send_message({"touser": "u1", "msgtype": "text", "text": {"content": f"m{n}"}})
         assert result["msgid"]
-    assert fake.gettoken_calls == 1
+    assert fake.token_calls == 1
     assert [s["payload"]["text"]["content"] for s in fake.sent_to("u1")] == ["m0", "m1", "m2"]
     assert fake.sent_to("u1")[0]["payload"]["agentid"] == AGENT
 
@@ -59,7 +59,7 @@ async def test_token_expiry_mid_flight_refetches_exactly_once(api):
     await client.send_message({"touser": "u1", "msgtype": "text", "text": {"content": "a"}})
     fake.expire_tokens()
     await client.send_message({"touser": "u1", "msgtype": "text", "text": {"content": "b"}})
-    assert fake.gettoken_calls == 2
+    assert fake.token_calls == 2
     assert [code for _, code in fake.calls] == [0, 42001, 0]
     assert len(fake.sent_to("u1")) == 2
 
@@ -69,7 +69,7 @@ async def test_a_token_refused_twice_is_an_error_not_a_loop(api):
     fake.fail_next(40014, 5)
     with pytest.raises(TokenError):
         await client.send_message({"touser": "u1", "msgtype": "text", "text": {"content": "a"}})
-    assert fake.gettoken_calls == 2 and len(fake.calls) == 2
+    assert fake.token_calls == 2 and len(fake.calls) == 2
 
 
 async def test_rate_limit_backs_off_then_succeeds(api):
@@ -161,7 +161,7 @@ async def test_media_get_refetches_the_token_too(api):
     await client.media_get(media_id)
     fake.expire_tokens()
     data, ctype = await client.media_get(media_id)
-    assert ctype == "image/png" and fake.gettoken_calls == 2
+    assert ctype == "image/png" and fake.token_calls == 2
 
 
 async def test_media_upload_multipart_round_trip(api):

@@ -186,7 +186,7 @@ async def test_bad_callbacks_are_refused_without_any_effect(wecom, case, status)
     assert resp.status == status
     assert await _inbox_count(wecom.app) == 0
     assert await wecom.drain() == 0
-    assert wecom.fake.sent == [] and wecom.fake.gettoken_calls == 0
+    assert wecom.fake.sent == [] and wecom.fake.token_calls == 0
 
 
 async def test_chunked_body_over_the_limit_is_refused(wecom):
@@ -205,7 +205,7 @@ async def test_token_expiry_mid_flight_costs_exactly_one_refetch(wecom):
     wecom.fake.expire_tokens()
     await wecom.post(wecom.xml("zhangsan", Content="帮助"))
     await wecom.drain()
-    assert wecom.fake.gettoken_calls == 2
+    assert wecom.fake.token_calls == 2
     assert len(wecom.texts_to("zhangsan")) == 2
     inbox = wecom.app[keys.INBOX]
     if wecom.app[keys.SETTINGS].redis.url:  # the token lives in the shared Redis cache, under the app's prefix

@@ -3,7 +3,8 @@
 Routes under a prefix (default /sim/feishu; point settings.feishu.api_base at `<server>{prefix}`):
 open-apis/auth/v3/tenant_access_token/internal, open-apis/bot/v3/info, POST open-apis/im/v1/messages
 (honours `uuid` for an hour), PATCH open-apis/im/v1/messages/{id} (only cards sent with update_multi),
-GET open-apis/im/v1/messages/{id}/resources/{key}; plus `_sent` and `_faults` to inspect and steer it.
+GET open-apis/im/v1/messages/{id}/resources/{key}; plus `_sent?receive_id=&msg_type=` and `_faults` (see
+bot/sim/fake_api.py) to inspect and steer it.
 The platform's other side is here too: `FeishuPusher` builds signed, encrypted callbacks like Feishu does.
 """
 from __future__ import annotations
@@ -11,15 +12,17 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from collections import deque
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
 from bot import keys
 from bot.feishu.crypto import encrypt, signature
-from bot.sim.bounded import BLOBS, NewestDict, NewestList
+from bot.sim.bounded import BLOBS, NewestDict
+from bot.sim.fake_api import FakeApi, route
+from bot.sim.fake_api import dumps as _dumps
 from store.clock import Clock
 
 # codes the fake answers with, as Feishu does
@@ -32,79 +35,113 @@ NOT_UPDATE_MULTI, MESSAGE_NOT_FOUND, RESOURCE_NOT_FOUND = 230099, 230011, 234003
 UUID_TTL = 3600
 
 
-@dataclass
-class FakeFeishu:
-    """State of the fake: tokens (expiry per the injected clock), messages, images, injected faults."""
+class FakeFeishu(FakeApi):
+    """Feishu's open platform: tenant tokens (expiry per the injected clock), messages, images, faults."""
 
-    app_id: str
-    app_secret: str
-    clock: Clock
-    token_ttl: int = 7200
-    bot_open_id: str = "ou_bot"
-    bot_name: str = "repairbot"
-    chats: set[str] | None = None      # None: the bot is in every chat
-    # Everything it keeps is bounded (bot/sim/bounded.py): the newest entries of each.
-    messages: list[dict[str, Any]] = field(default_factory=NewestList)
-    calls: list[tuple[str, str, int]] = field(default_factory=NewestList)   # (method, path, code)
-    token_calls: int = 0
+    PREFIX = "/sim/feishu"
+    KEY: web.AppKey[FakeFeishu] = web.AppKey("fake_feishu")
+    CODE, MESSAGE, OK_MESSAGE, NAME = "code", "msg", "success", "feishu"
+    NO_TOKEN, INVALID_TOKEN, TOKEN_EXPIRED = NO_TOKEN, INVALID_TOKEN, TOKEN_EXPIRED
+    BAD_JSON = (INVALID_REQUEST, "invalid json")
 
-    def __post_init__(self) -> None:
-        self.tokens: dict[str, float] = NewestDict()
+    def __init__(self, app_id: str, app_secret: str, clock: Clock, token_ttl: int = 7200,
+                 bot_open_id: str = "ou_bot", bot_name: str = "repairbot", chats: set[str] | None = None) -> None:
+        super().__init__(clock, token_ttl)
+        self.app_id = app_id
+        self.app_secret = app_secret
+        self.bot_open_id = bot_open_id
+        self.bot_name = bot_name
+        self.chats = chats                # None: the bot is in every chat
         self.images: dict[str, bytes] = NewestDict(BLOBS)
         self.uuids: dict[str, tuple[str, float]] = NewestDict()
-        self.faults: deque[int] = deque()
-        self._seq = 0
 
     # --- steering (tests, simulator) --------------------------------------------------------------
-
-    def expire_tokens(self) -> None:
-        now = self.clock.now().timestamp()
-        for t, exp in self.tokens.items():
-            self.tokens[t] = min(exp, now)
-
-    def fail_next(self, code: int, count: int = 1) -> None:
-        """The next `count` API calls (not the token endpoint) answer `code`."""
-        self.faults.extend([code] * count)
 
     def add_image(self, data: bytes, image_key: str = "") -> str:
         key = image_key or "img_v3_" + secrets.token_hex(12)
         self.images[key] = data
         return key
 
-    def sent(self, receive_id: str | None = None, msg_type: str | None = None) -> list[dict[str, Any]]:
-        return [m for m in self.messages if (receive_id is None or receive_id in (m["receive_id"], m["chat_id"]))
+    def sent_to(self, receive_id: str | None = None, msg_type: str | None = None) -> list[dict[str, Any]]:
+        return [m for m in self.sent if (receive_id is None or receive_id in (m["receive_id"], m["chat_id"]))
                 and (msg_type is None or m["msg_type"] == msg_type)]
 
+    def listing(self, query: Mapping[str, str]) -> list[dict[str, Any]]:
+        return self.sent_to(query.get("receive_id") or None, query.get("msg_type") or None)
+
     def by_id(self, message_id: str) -> dict[str, Any] | None:
-        return next((m for m in self.messages if m["message_id"] == message_id), None)
+        return next((m for m in self.sent if m["message_id"] == message_id), None)
 
-    # --- internals ---------------------------------------------------------------------------------
+    # --- the envelope and the token ------------------------------------------------------------------
 
-    def _auth(self, request: web.Request) -> int:
+    def status_for(self, code: int) -> int:
+        return 429 if code == RATE_LIMITED else 500 if code == INTERNAL_ERROR else 400
+
+    def presented_token(self, request: web.Request) -> str:
         auth = request.headers.get("Authorization", "")
-        if not auth.startswith("Bearer ") or not auth[7:]:
-            return NO_TOKEN
-        exp = self.tokens.get(auth[7:])
-        if exp is None:
-            return INVALID_TOKEN
-        if exp <= self.clock.now().timestamp():
-            return TOKEN_EXPIRED
-        if self.faults:
-            return self.faults.popleft()
-        return 0
+        return auth[7:] if auth.startswith("Bearer ") else ""
 
+    # --- the API -----------------------------------------------------------------------------------
 
-def _dumps(o: Any) -> str:
-    return json.dumps(o, ensure_ascii=False)
+    @route("POST", "/open-apis/auth/v3/tenant_access_token/internal", "token")
+    async def token(self, request: web.Request) -> web.Response:
+        self.refuse_credentials(await self.json_body(request), [
+            ("app_id", self.app_id, BAD_APP, "app_id is invalid"),
+            ("app_secret", self.app_secret, BAD_SECRET, "app secret invalid")])
+        return self.ok(tenant_access_token=self.issue_token("t-"), expire=self.token_ttl)
 
+    @route("GET", "/open-apis/bot/v3/info")
+    async def bot_info(self, request: web.Request) -> web.Response:
+        return self.ok(bot={"open_id": self.bot_open_id, "app_name": self.bot_name, "activate_status": 2})
 
-def _err(code: int, msg: str = "") -> web.Response:
-    status = 429 if code == RATE_LIMITED else 500 if code == INTERNAL_ERROR else 400
-    return web.json_response({"code": code, "msg": msg or f"fake feishu error {code}"}, status=status)
+    @route("POST", "/open-apis/im/v1/messages")
+    async def send(self, request: web.Request) -> web.Response:
+        kind = request.query.get("receive_id_type", "")
+        body = await self.json_body(request)
+        receive_id, msg_type, content = body.get("receive_id"), body.get("msg_type"), body.get("content")
+        uuid = body.get("uuid") or ""
+        if kind not in ("chat_id", "open_id", "user_id", "union_id", "email") or not receive_id \
+                or msg_type not in ("text", "post", "image", "interactive") or not isinstance(content, str):
+            return self.err(INVALID_REQUEST, "invalid request")
+        if len(uuid) > 50:
+            return self.err(INVALID_REQUEST, "uuid too long")
+        if msg_type == "interactive" and _card_of(content) is None:
+            return self.err(NOT_UPDATE_MULTI, "card content is not Card JSON 2.0")
+        if kind == "chat_id" and self.chats is not None and receive_id not in self.chats:
+            return self.err(BOT_NOT_IN_CHAT, "bot is not in the chat")
+        now = self.clock.now().timestamp()
+        if uuid and uuid in self.uuids and self.uuids[uuid][1] > now:
+            return self.ok(data=_wire(self.by_id(self.uuids[uuid][0])))
+        entry = self.record(message_id="om_" + secrets.token_hex(16), receive_id_type=kind, receive_id=receive_id,
+                            chat_id=receive_id if kind == "chat_id" else "oc_p2p_" + receive_id,
+                            msg_type=msg_type, content=json.loads(content), uuid=uuid, updates=[])
+        if uuid:
+            self.uuids[uuid] = (entry["message_id"], now + UUID_TTL)
+        return self.ok(data=_wire(entry))
 
+    @route("PATCH", "/open-apis/im/v1/messages/{message_id}")
+    async def patch(self, request: web.Request) -> web.Response:
+        entry = self.by_id(request.match_info["message_id"])
+        if entry is None:
+            return self.err(MESSAGE_NOT_FOUND, "message not found")
+        body = await self.json_body(request)
+        card = _card_of(body.get("content"))
+        if entry["msg_type"] != "interactive" or card is None:
+            return self.err(INVALID_REQUEST, "only cards can be patched")
+        # Feishu refuses to update a shared card that was not sent with update_multi (and keeps it so).
+        if not (entry["content"].get("config") or {}).get("update_multi") \
+                or not (card.get("config") or {}).get("update_multi"):
+            return self.err(NOT_UPDATE_MULTI, "card is not update_multi")
+        entry["updates"].append(entry["content"])
+        entry["content"] = card
+        return self.ok()
 
-def _ok(**data: Any) -> web.Response:
-    return web.json_response({"code": 0, "msg": "success", **data}, dumps=_dumps)
+    @route("GET", "/open-apis/im/v1/messages/{message_id}/resources/{key}")
+    async def resource(self, request: web.Request) -> web.Response:
+        data = self.images.get(request.match_info["key"])
+        if data is None or request.query.get("type") != "image":
+            return self.err(RESOURCE_NOT_FOUND, "resource not found")
+        return web.Response(body=data, content_type="image/jpeg")
 
 
 def _card_of(content: str) -> dict[str, Any] | None:
@@ -115,115 +152,13 @@ def _card_of(content: str) -> dict[str, Any] | None:
     return card if isinstance(card, dict) and card.get("schema") == "2.0" and "body" in card else None
 
 
-FAKE_FEISHU: web.AppKey[FakeFeishu] = web.AppKey("fake_feishu")
+FAKE_FEISHU = FakeFeishu.KEY
 
 
-def setup_fake_feishu(app: web.Application, prefix: str = "/sim/feishu", *, app_id: str, app_secret: str,
+def setup_fake_feishu(app: web.Application, prefix: str = FakeFeishu.PREFIX, *, app_id: str, app_secret: str,
                       clock: Clock | None = None) -> FakeFeishu:
-    """Mount the fake on `app` (its clock unless one is given) and return its state."""
-    fake = FakeFeishu(app_id, app_secret, clock or app[keys.CLOCK])
-    app[FAKE_FEISHU] = fake
-
-    def api(handler):
-        async def wrapped(request: web.Request) -> web.Response:
-            code = fake._auth(request)
-            if code:
-                resp = _err(code)
-            else:
-                try:
-                    resp = await handler(request)
-                except (json.JSONDecodeError, UnicodeDecodeError):
-                    resp = _err(INVALID_REQUEST, "invalid json")
-            got = json.loads(resp.body).get("code", 0) if resp.content_type == "application/json" else 0
-            fake.calls.append((request.method, request.path, got))
-            return resp
-        return wrapped
-
-    async def token(request: web.Request) -> web.Response:
-        fake.token_calls += 1
-        body = await request.json()
-        if not secrets.compare_digest(str(body.get("app_id", "")), fake.app_id):
-            return _err(BAD_APP, "app_id is invalid")
-        if not secrets.compare_digest(str(body.get("app_secret", "")), fake.app_secret):
-            return _err(BAD_SECRET, "app secret invalid")
-        tok = "t-" + secrets.token_hex(16)
-        fake.tokens[tok] = fake.clock.now().timestamp() + fake.token_ttl
-        return _ok(tenant_access_token=tok, expire=fake.token_ttl)
-
-    async def bot_info(request: web.Request) -> web.Response:
-        return _ok(bot={"open_id": fake.bot_open_id, "app_name": fake.bot_name, "activate_status": 2})
-
-    async def send(request: web.Request) -> web.Response:
-        kind = request.query.get("receive_id_type", "")
-        body = await request.json()
-        receive_id, msg_type, content = body.get("receive_id"), body.get("msg_type"), body.get("content")
-        uuid = body.get("uuid") or ""
-        if kind not in ("chat_id", "open_id", "user_id", "union_id", "email") or not receive_id \
-                or msg_type not in ("text", "post", "image", "interactive") or not isinstance(content, str):
-            return _err(INVALID_REQUEST, "invalid request")
-        if len(uuid) > 50:
-            return _err(INVALID_REQUEST, "uuid too long")
-        if msg_type == "interactive" and _card_of(content) is None:
-            return _err(NOT_UPDATE_MULTI, "card content is not Card JSON 2.0")
-        if kind == "chat_id" and fake.chats is not None and receive_id not in fake.chats:
-            return _err(BOT_NOT_IN_CHAT, "bot is not in the chat")
-        now = fake.clock.now().timestamp()
-        if uuid and uuid in fake.uuids and fake.uuids[uuid][1] > now:
-            first = fake.by_id(fake.uuids[uuid][0])
-            return _ok(data=_wire(first))
-        fake._seq += 1
-        entry = {"seq": fake._seq, "message_id": "om_" + secrets.token_hex(16), "receive_id_type": kind,
-                 "receive_id": receive_id, "chat_id": receive_id if kind == "chat_id" else "oc_p2p_" + receive_id,
-                 "msg_type": msg_type, "content": json.loads(content), "uuid": uuid,
-                 "at": fake.clock.now().isoformat(), "updates": []}
-        fake.messages.append(entry)
-        if uuid:
-            fake.uuids[uuid] = (entry["message_id"], now + UUID_TTL)
-        return _ok(data=_wire(entry))
-
-    async def patch(request: web.Request) -> web.Response:
-        entry = fake.by_id(request.match_info["message_id"])
-        if entry is None:
-            return _err(MESSAGE_NOT_FOUND, "message not found")
-        body = await request.json()
-        card = _card_of(body.get("content"))
-        if entry["msg_type"] != "interactive" or card is None:
-            return _err(INVALID_REQUEST, "only cards can be patched")
-        # Feishu refuses to update a shared card that was not sent with update_multi (and keeps it so).
-        if not (entry["content"].get("config") or {}).get("update_multi") \
-                or not (card.get("config") or {}).get("update_multi"):
-            return _err(NOT_UPDATE_MULTI, "card is not update_multi")
-        entry["updates"].append(entry["content"])
-        entry["content"] = card
-        return _ok()
-
-    async def resource(request: web.Request) -> web.Response:
-        data = fake.images.get(request.match_info["key"])
-        if data is None or request.query.get("type") != "image":
-            return _err(RESOURCE_NOT_FOUND, "resource not found")
-        return web.Response(body=data, content_type="image/jpeg")
-
-    async def listing(request: web.Request) -> web.Response:
-        return web.json_response({"sent": fake.sent(request.query.get("receive_id") or None,
-                                                     request.query.get("msg_type") or None)}, dumps=_dumps)
-
-    async def faults(request: web.Request) -> web.Response:
-        body = await request.json()
-        if body.get("expire_tokens"):
-            fake.expire_tokens()
-        if body.get("code"):
-            fake.fail_next(int(body["code"]), int(body.get("count", 1)))
-        return _ok()
-
-    p = prefix.rstrip("/")
-    app.router.add_post(f"{p}/open-apis/auth/v3/tenant_access_token/internal", token)
-    app.router.add_get(f"{p}/open-apis/bot/v3/info", api(bot_info))
-    app.router.add_post(f"{p}/open-apis/im/v1/messages", api(send))
-    app.router.add_patch(f"{p}/open-apis/im/v1/messages/{{message_id}}", api(patch))
-    app.router.add_get(f"{p}/open-apis/im/v1/messages/{{message_id}}/resources/{{key}}", api(resource))
-    app.router.add_get(f"{p}/_sent", listing)
-    app.router.add_post(f"{p}/_faults", faults)
-    return fake
+    """FakeFeishu.mount, by its older name (on the app's clock unless one is given)."""
+    return FakeFeishu.mount(app, prefix, app_id=app_id, app_secret=app_secret, clock=clock or app[keys.CLOCK])
 
 
 def _wire(entry: dict[str, Any]) -> dict[str, Any]:

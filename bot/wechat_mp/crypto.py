@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import hashlib
-import hmac
 import secrets
 
 from wechatpy.crypto import WeChatCrypto  # the Official Account one, not wechatpy.enterprise (issue #399)
 
 from bot.rejections import (  # noqa: F401  (re-exported: the adapter and tests name them here)
-    WINDOW, BadSignature, StaleTimestamp, Undecryptable,
+    WINDOW, BadSignature, StaleTimestamp, Undecryptable, check_fresh, check_signature,
 )
 from store.clock import Clock
 
@@ -16,10 +15,6 @@ from store.clock import Clock
 def sign(*parts: str) -> str:
     """WeChat's signature: sha1 of the strings sorted and concatenated."""
     return hashlib.sha1("".join(sorted(parts)).encode()).hexdigest()
-
-
-def _same(expected: str, given: str | None) -> bool:
-    return hmac.compare_digest(expected.encode(), (given or "").lower().encode())
 
 
 class MpCrypto:
@@ -36,25 +31,18 @@ class MpCrypto:
         return self._aes is not None
 
     def check_fresh(self, timestamp: str) -> None:
-        try:
-            ts = int(timestamp)
-        except (TypeError, ValueError):
-            raise StaleTimestamp("timestamp is not a number") from None
-        if abs(self.clock.now().timestamp() - ts) > self.window:
-            raise StaleTimestamp("timestamp outside the replay window")
+        check_fresh(timestamp, self.clock, self.window)
 
     def check_plain(self, signature: str, timestamp: str, nonce: str) -> None:
         """`wechatpy.utils.check_signature`, compared in constant time, plus the replay window."""
-        if not _same(sign(self._token, timestamp or "", nonce or ""), signature):
-            raise BadSignature("signature mismatch")
+        check_signature(sign(self._token, timestamp or "", nonce or ""), signature)
         self.check_fresh(timestamp)
 
     def decrypt(self, encrypt: str, msg_signature: str, timestamp: str, nonce: str) -> str:
         """Safe mode: verify msg_signature over the Encrypt field ourselves, then let wechatpy do the AES."""
         if self._aes is None:
             raise Undecryptable("safe mode is not configured (no encoding_aes_key)")
-        if not _same(sign(self._token, timestamp or "", nonce or "", encrypt), msg_signature):
-            raise BadSignature("msg_signature mismatch")
+        check_signature(sign(self._token, timestamp or "", nonce or "", encrypt), msg_signature)
         self.check_fresh(timestamp)
         try:
             # The signature is already checked; wechatpy re-checks it with `!=`, which can only agree now.

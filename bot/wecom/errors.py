@@ -1,6 +1,8 @@
 """WeCom API errors, one type per errcode family, so callers decide retry vs. dead letter by type."""
 from __future__ import annotations
 
+from bot.apiclient import PlatformError, classify
+
 # access_token invalid (40014), expired (42001), or "invalid credential" (40001) on an API call: refetch once.
 TOKEN_CODES = frozenset({40001, 40014, 42001})
 # -1 system busy, 45009 API frequency limit, 45033 too many concurrent calls: back off and retry a little.
@@ -12,15 +14,10 @@ UNREACHABLE_CODES = frozenset({40003, 60111, 81013, 86003})
 CONFIG_CODES = frozenset({40013, 40001, 60020})
 
 
-class WecomError(Exception):
+class WecomError(PlatformError):
     """An errcode from WeCom (or a transport failure, code 0). `retryable`: try again later."""
 
-    retryable = False
-
-    def __init__(self, code: int, message: str = "") -> None:
-        super().__init__(f"wecom errcode {code}: {message}" if code else message)
-        self.code = code
-        self.errmsg = message
+    label = "wecom errcode"
 
 
 class TokenError(WecomError):
@@ -45,11 +42,8 @@ class WecomUnavailable(WecomError):
     retryable = True
 
 
+FAMILIES = ((TOKEN_CODES, TokenError), (RATE_CODES, RateLimited), (UNREACHABLE_CODES, RecipientUnreachable))
+
+
 def error_for(code: int, message: str) -> WecomError:
-    if code in TOKEN_CODES:
-        return TokenError(code, message)
-    if code in RATE_CODES:
-        return RateLimited(code, message)
-    if code in UNREACHABLE_CODES:
-        return RecipientUnreachable(code, message)
-    return InvalidArgument(code, message)
+    return classify(code, message, FAMILIES, InvalidArgument)

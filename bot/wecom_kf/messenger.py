@@ -1,47 +1,23 @@
 """WeCom kf delivery: send_msg within 48 h and 5 messages per customer message, Undeliverable beyond."""
 from __future__ import annotations
 
+from typing import Any
+
+from bot.menu_messenger import MenuMessenger
 from bot.outbound import Delivered, DeliveryError, Recipient, Undeliverable
-from bot.plain_text import no_links
-from bot.wechat_mp.window import ReplyWindow
 from bot.wecom.errors import RecipientUnreachable, WecomError
 from bot.wecom_kf.client import KfClient
-from dispatch.cards import Card
-
-MAX_MENU = 10
 
 
-class WecomKfMessenger:
+class WecomKfMessenger(MenuMessenger):
     """Addresses a customer by external_userid (`to.user`); the kf account is `to.chat`, or the one they
     last wrote to (an outbox row names only the person)."""
 
     channel = "wecom_kf"
+    client: KfClient
 
-    def __init__(self, client: KfClient, window: ReplyWindow) -> None:
-        self.client = client
-        self.window = window
-
-    async def send_text(self, to: Recipient, text: str, options: tuple[str, ...] = (), *,
-                        idempotency_key: str = "") -> Delivered:
-        text = no_links(text)  # as on the WeCom app: another resident's text must not become a link
-        if options:
-            # Tapping an option sends its text back to us as the customer's message.
-            payload = {"msgtype": "msgmenu", "msgmenu": {
-                "head_content": text,
-                "list": [{"type": "click", "click": {"id": str(i), "content": o}}
-                         for i, o in enumerate(options[:MAX_MENU], 1)],
-                "tail_content": "\n".join(options[MAX_MENU:]),
-            }}
-        else:
-            payload = {"msgtype": "text", "text": {"content": text}}
-        return await self._send(to, payload)
-
-    async def send_card(self, to: Recipient, card: Card, *, idempotency_key: str = "") -> Delivered:
-        return await self._send(to, {"msgtype": "text", "text": {"content": no_links(card.as_text())}})
-
-    async def update_card(self, to: Recipient, copy: Delivered, card: Card, reply_token: str = "") -> Delivered:
-        # kf messages cannot be edited: the new state goes out as a new message (and counts against the 5).
-        return await self.send_card(to, card)
+    def menu_item(self, number: int, option: str) -> dict[str, Any]:
+        return {"type": "click", "click": {"id": str(number), "content": option}}
 
     async def _send(self, to: Recipient, payload: dict) -> Delivered:
         user = to.user
