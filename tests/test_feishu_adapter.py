@@ -243,7 +243,7 @@ async def test_an_audio_message_is_answered_with_a_request_to_type(feishu):
     await feishu.post(feishu.push.message(open_id="ou_resident", message_type="audio",
                                           content={"file_key": "f", "duration": 3000}))
     await run_pending(feishu.app)
-    [sent] = feishu.fake.sent("ou_resident")
+    [sent] = feishu.fake.sent_to("ou_resident")
     assert sent["content"]["text"] == feishu.render("intake/voice_unreadable.j2", has_draft=False)
 
 
