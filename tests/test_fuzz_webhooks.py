@@ -20,6 +20,7 @@ import os
 import random
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from aiohttp.test_utils import TestServer
@@ -86,6 +87,7 @@ class Req:
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
     signed: bool = False  # carries a valid signature (or token): it may legitimately change something
+    path: str = ""        # instead of the route's path (a fuzzed ticket number)
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,7 @@ ROUTES: dict[str, Route] = {
     "api tickets POST": Route("POST", "/api/v1/tickets", "zero"),
     "api action POST": Route("POST", "/api/v1/tickets/BX20261129-0001/actions/accept", "zero"),
     "api tickets GET": Route("GET", "/api/v1/tickets", "zero", share=5),
+    "api ticket GET": Route("GET", "/api/v1/tickets/{number}", "zero", share=5),
     "sim say": Route("POST", "/sim/api/say", "zero"),
     "sim press": Route("POST", "/sim/api/press", "zero"),
     "sim sent": Route("GET", "/sim/api/sent", "zero", share=5),
@@ -143,12 +146,12 @@ class Harness:
         self._conns: dict[int, tuple[asyncio.StreamReader, asyncio.StreamWriter]] = {}
 
     def send(self, method: str, path: str, req: Req) -> tuple[int, bytes]:
-        return self.loop.run_until_complete(self._send(method, path, req))
+        return self.loop.run_until_complete(self._send(method, req.path or path, req))
 
     def send_many(self, method: str, path: str, reqs: list[Req]) -> list[tuple[int, bytes]]:
         """Side by side, one keep-alive connection each."""
         async def go() -> list[tuple[int, bytes]]:
-            return await asyncio.gather(*(self._send(method, path, req, i) for i, req in enumerate(reqs)))
+            return await asyncio.gather(*(self._send(method, req.path or path, req, i) for i, req in enumerate(reqs)))
         return self.loop.run_until_complete(go())
 
     async def _send(self, method: str, path: str, req: Req, slot: int = 0) -> tuple[int, bytes]:
@@ -233,7 +236,8 @@ def _wecom_encrypt(clock, inner: str) -> str:
     return envelope.split("<Encrypt><![CDATA[")[1].split("]]>")[0]
 
 
-def _signed(route: str, clock, mode: str, body: bytes, text: str, nonce: str) -> Req:
+def _signed(route: str, clock, mode: str, body: bytes, text: str, nonce: str,
+            query: dict[str, str] | None = None) -> Req:
     """The request `mode` describes for `route`, around the drawn `body` (bytes) or `text` (an inner document)."""
     ts = _ts(clock)
     if route.startswith("wecom"):
@@ -298,10 +302,11 @@ def _signed(route: str, clock, mode: str, body: bytes, text: str, nonce: str) ->
     if route.startswith("api"):
         auth = {"Authorization": f"Bearer {API_TOKEN}"} if mode != "bad signature" else {
             "Authorization": f"Bearer {nonce}"}
-        params = {"page": nonce, "status": text[:20], "since": text[20:40]} if route == "api tickets GET" else {}
-        return Req(params, headers=auth, body=body, signed=mode != "bad signature")
+        params = dict(query or {}) if route == "api tickets GET" else {}
+        path = "/api/v1/tickets/" + quote((query or {}).get("number", nonce), safe="") if route == "api ticket GET" else ""
+        return Req(params, headers=auth, body=body, signed=mode != "bad signature", path=path)
     # The simulator is open by design (a demo): anything may change, nothing may fail.
-    return Req({"after": nonce, "user": text[:20]} if route == "sim sent" else {}, body=body, signed=True)
+    return Req(dict(query or {}) if route == "sim sent" else {}, body=body, signed=True)
 
 
 # --- the named attacks: every route, every attack --------------------------------------------------
@@ -336,6 +341,21 @@ def test_named_attacks_get_a_4xx_on_every_route_and_change_nothing(harness, cloc
             if r.method == "POST":
                 assert 400 <= status < 500, f"{route} {name} signed inner: {status}"
     assert h.counts() == before
+
+
+@pytest.mark.parametrize("target", [
+    "/api/v1/tickets?page=" + "9" * 30, "/api/v1/tickets?since=0001-01-01", "/api/v1/tickets?until=9999-12-31T23:59:59-10:00",
+    "/api/v1/tickets/BX%00", "/api/v1/tickets/%ED%A0%80", "/api/v1/tickets/" + "A" * 5000,
+])
+def test_probing_queries_and_paths_get_a_4xx(harness, target):
+    """A 30-digit page overflowed the database's integer, year 1 east of UTC overflowed datetime, and a
+    NUL in a ticket number reached PostgreSQL: each was a 500."""
+    h = harness(ROUTES["api tickets GET"])
+    status, answer = h.send("GET", target, Req(headers={"Authorization": f"Bearer {API_TOKEN}"}))
+    assert 400 <= status < 500, (status, answer)
+    status, _ = h.send("POST", target.split("?")[0] + "/actions/accept", Req(
+        headers={"Authorization": f"Bearer {API_TOKEN}"}, body=b'{"actor": {"channel": "wecom", "user": "u"}}'))
+    assert 400 <= status < 500
 
 
 def test_a_5_mb_body_is_413_on_every_webhook_and_the_api(harness):
@@ -460,6 +480,7 @@ class Drawn:
     nonce: str
     content_type: str | None
     encoding: str | None
+    query: dict[str, str]
 
 
 def drawn(seed: int, mode: str, content_type: str | None) -> Drawn:
@@ -468,7 +489,28 @@ def drawn(seed: int, mode: str, content_type: str | None) -> Drawn:
     rnd = random.Random(seed)
     return Drawn(mode=mode, body=body(rnd), inner=document(rnd),
                  nonce=_text(rnd, 16) if rnd.random() < 0.3 else f"n{rnd.getrandbits(48)}",
-                 content_type=content_type, encoding=rnd.choice([None] * 19 + ["gzip", "deflate", "br", "x-zz"]))
+                 content_type=content_type, encoding=rnd.choice([None] * 19 + ["gzip", "deflate", "br", "x-zz"]),
+                 query={k: query_value(rnd) for k in rnd.sample(QUERY_KEYS, rnd.randint(0, 4))})
+
+
+QUERY_KEYS = ["page", "status", "trade", "area", "since", "until", "after", "user", "number"]
+
+
+def query_value(rnd: random.Random) -> str:
+    """What a probe puts in a query string or a path: numbers of every size, dates at the calendar's ends."""
+    kind = rnd.randint(0, 6)
+    if kind == 0:
+        if rnd.random() < 0.1:
+            return "9" * 5000  # past Python's 4,300-digit limit for int()
+        return str(rnd.choice([0, -1, 1, 2**31, 2**63, 10**30]) + rnd.randint(-1, 1))
+    if kind == 1:
+        offset = rnd.choice(["", "Z", "+08:00", "-10:00", "+14:00", "+23:59"])
+        return f"{rnd.choice([1, 2, 1970, 2026, 9999]):04d}-{rnd.randint(1, 12):02d}-{rnd.randint(1, 31):02d}" + (
+            f"T{rnd.randint(0, 23):02d}:59:59{offset}" if rnd.random() < 0.7 else "")
+    if kind == 2:
+        return rnd.choice(["submitted", "accepted", "plumbing", "unit", "BX20261129-0001", "bx20261129-0001",
+                           "\uff11", "\u0661", "1_000", " 1", "1e3", "NaN"])
+    return _text(rnd, 24)
 
 
 BATCH = 10  # requests per hypothesis example, sent side by side: the per-example cost is paid once for ten
@@ -500,13 +542,14 @@ def test_fuzz_only_2xx_or_4xx_and_unsigned_input_changes_nothing(harness, clock,
         nonlocal signed_ok, sent
         reqs = []
         for ex in batch:
-            req = _signed(route, clock, ex.mode, ex.body, ex.inner, ex.nonce or "n")
+            req = _signed(route, clock, ex.mode, ex.body, ex.inner, ex.nonce or "n", ex.query)
             if ex.content_type:
                 req.headers["Content-Type"] = ex.content_type
             if ex.encoding:
                 req.headers["Content-Encoding"] = ex.encoding
             reqs.append(req)
         for req, (status, answer) in zip(reqs, h.send_many(r.method, r.path, reqs)):
+            req.body = req.body[:2000]  # what a failure report shows
             _check(route, req, status, answer)
             signed_ok += req.signed and status < 300
         sent += len(reqs)
