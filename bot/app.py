@@ -13,6 +13,7 @@ from bot.api import undelivered as api_undelivered
 from bot.api.auth import bearer_auth
 from bot.api.errors import api_error
 from bot.card_actions import press_and_reply
+from bot.http import undecodable_headers
 from bot.metrics import setup_metrics
 from bot.outbound import Messengers, queue_replies
 from bot.outbox_sender import deliver_due
@@ -56,7 +57,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, run_background
     if demo_feishu:
         from bot.sim.feishu_play import with_demo_feishu
         settings = with_demo_feishu(settings)
-    app = web.Application(middlewares=[json_errors, bearer_auth], client_max_size=MAX_BODY)
+    app = web.Application(middlewares=[undecodable_headers, json_errors, bearer_auth], client_max_size=MAX_BODY)
     app[keys.SETTINGS] = settings  # with the simulator's demo cast when none is configured
     app[keys.DEMO_CAST] = demo_cast
     app[keys.CLOCK] = clock or Clock(settings.service.timezone)

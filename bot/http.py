@@ -40,6 +40,19 @@ async def read_limited(request: web.Request, limit: int) -> bytes:
     return bytes(buf)
 
 
+@web.middleware
+async def undecodable_headers(request: web.Request, handler):
+    """400 for a header value that is not UTF-8: aiohttp keeps such bytes as surrogate escapes, which every
+    later `.encode()` (a signature, a bearer token) would raise on as a 500."""
+    for value in request.headers.values():
+        if not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise web.HTTPBadRequest(text="bad request") from None
+    return await handler(request)
+
+
 def dumps(obj: Any) -> str:
     """JSON for people's eyes: Chinese as written, not as \\u escapes."""
     return json.dumps(obj, ensure_ascii=False)

@@ -1,7 +1,8 @@
 """Ticket endpoints: list with filters, one by number, and staff entry on a caller's behalf (代录, BR-1)."""
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import datetime, timezone
 
 from aiohttp import web
 from sqlalchemy.exc import IntegrityError
@@ -32,14 +33,28 @@ def idempotency_key(request: web.Request) -> str:
     return key
 
 
+MAX_PAGE = 1_000_000  # an offset past this is a probe, and a 30-digit one would overflow the database's integer
+_NUMBER = re.compile(r"[A-Z0-9-]{1,40}")  # BX20261129-0001; anything else cannot name a ticket
+
+
+def _number(request: web.Request) -> str:
+    """The {number} of the path, or the same 404 as an unknown ticket (a NUL would reach PostgreSQL)."""
+    number = request.match_info["number"].upper()
+    if not _NUMBER.fullmatch(number):
+        raise api_error(404, "not_found")
+    return number
+
+
 def _parse_time(name: str, value: str | None, tz) -> datetime | None:
     if not value:
         return None
     try:
         t = datetime.fromisoformat(value)
-    except ValueError:
+        t = t if t.tzinfo else t.replace(tzinfo=tz)
+        t.astimezone(timezone.utc)  # 0001-01-01 east of UTC falls before year 1: no database can compare it
+    except (ValueError, OverflowError):
         raise api_error(400, "bad_query", field=name)
-    return t if t.tzinfo else t.replace(tzinfo=tz)
+    return t
 
 
 @routes.get("/api/v1/tickets")
@@ -53,7 +68,7 @@ async def list_(request: web.Request) -> web.Response:
         page = int(q.get("page", "1"))
     except ValueError:
         raise api_error(400, "bad_query", field="page")
-    if page < 1:
+    if not 1 <= page <= MAX_PAGE:
         raise api_error(400, "bad_query", field="page")
     f = TicketFilter(status=q.get("status") or None, trade=q.get("trade") or None, area=q.get("area") or None,
                      since=_parse_time("since", q.get("since"), tz), until=_parse_time("until", q.get("until"), tz))
@@ -67,7 +82,7 @@ async def list_(request: web.Request) -> web.Response:
 @routes.get("/api/v1/tickets/{number}")
 async def get_one(request: web.Request) -> web.Response:
     async with request.app[keys.SESSIONS]() as session:
-        ticket = await get_ticket(session, request.match_info["number"].upper())
+        ticket = await get_ticket(session, _number(request))
         if ticket is None:
             raise api_error(404, "not_found")
         body = ticket_json(request.app, ticket)
@@ -136,7 +151,7 @@ async def act(request: web.Request) -> web.Response:
     actor = data.get("actor")
     if not isinstance(actor, dict) or not all(isinstance(actor.get(k), str) and actor[k] for k in ("channel", "user")):
         raise api_error(422, "missing", field="actor")
-    number = request.match_info["number"].upper()
+    number = _number(request)
     p = ButtonPress(channel=actor["channel"], chat=actor["user"], user=actor["user"],
                     payload=CardAction(action, number).encode())
     try:
