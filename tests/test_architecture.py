@@ -207,11 +207,6 @@ def test_package_imports_nothing_it_must_not(package):
 # Full-width punctuation alone (the `：` between a card field and its value) is layout, not a word.
 HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 CHECKED = ("bot", "relay", "conversations", "dispatch", "store")
-# The words of these files are being moved to rule files by issue 12's branch (voice messages, the
-# intake's extraction): moved once issue 12's branch lands. The lead empties this list at that merge.
-NOT_YET_MOVED = frozenset({
-    "conversations/extract.py", "conversations/classify.py", "conversations/visit_time.py",
-})
 
 
 def chinese_literals(path: Path) -> list[str]:
@@ -240,8 +235,7 @@ def test_no_chinese_in_python():
     for package in CHECKED:
         for path in sorted((ROOT / package).rglob("*.py")):
             name = path.relative_to(ROOT).as_posix()
-            if name not in NOT_YET_MOVED:
-                offenders += [f"{name}:{where}" for where in chinese_literals(path)]
+            offenders += [f"{name}:{where}" for where in chinese_literals(path)]
     assert offenders == []
 
 
