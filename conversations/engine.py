@@ -102,7 +102,7 @@ class Engine:
         if msg.voice and not text:
             # No transcript: never silence. Say we cannot listen and ask for what a ticket needs, as text.
             turn.say("intake/voice_unreadable.j2", has_draft=draft is not None)
-            return await self._reask(turn, draft)
+            return await reask(turn, draft)
         if is_meaningless(text):
             turn.say("intake/not_understood.j2")
             return await reask(turn, draft)
