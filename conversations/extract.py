@@ -9,6 +9,11 @@ from datetime import datetime
 
 from conversations.textcheck import cn_int, fold_width, is_greeting, is_meaningless
 from conversations.visit_time import find_visit
+from conversations.vocabulary import longest_first, pattern, rule_file
+
+_WORDS = rule_file("extract.toml")
+_PHONE, _NAME, _LOCATION, _AREA = _WORDS["phone"], _WORDS["name"], _WORDS["location"], _WORDS["area"]
+_MESSAGE, _VISIT = _WORDS["message"], _WORDS["visit"]
 
 # Masked spans become NUL so nothing matches across them and offsets stay those of the original text.
 _MASK = "\x00"
@@ -33,9 +38,9 @@ _LANDLINE_CANDIDATE = re.compile(r"(?<![\d+])(?:\(0\d{2,3}\)|（0\d{2,3}）|0\d{
 # Phone-looking but not valid: a long digit run, or digit groups shaped like a mobile / landline
 # ("138 1111 222", "021-588812"); room lists such as "1101 1102 1103" are not.
 _PHONE_LIKE = re.compile(r"(?<![\d-])(?:\d{10,13}|1\d{2}[\s-]\d{3,5}[\s-]\d{3,5}|0\d{2,3}[\s-]\d{5,9})(?![\d-])")
-_PHONE_LABEL = r"(?:联系电话|联系方式|电话号码|手机号码|手机号|手机|电话|号码|tel|phone)"
-_LABELLED_NUMBER = re.compile(rf"(?i){_PHONE_LABEL}[是为:：\s]*(\d[\d\s-]{{3,}}\d)")
-_LABEL_BEFORE = re.compile(rf"(?i)(?:(?:我的|我)?{_PHONE_LABEL})[是为:：\s]*$")
+_LABELLED_NUMBER = re.compile(pattern(_PHONE, "labelled_number"))
+_LABEL_BEFORE = re.compile(pattern(_PHONE, "label_before"))
+_PHONE_ANSWER_PREFIX = re.compile(pattern(_PHONE, "answer_prefix"))
 
 
 def _is_valid_phone(digits: str) -> bool:
@@ -80,7 +85,7 @@ def find_phone(text: str) -> tuple[str | None, str | None]:
 
 def normalize_phone(text: str) -> str | None:
     """The whole answer is one phone number (spaces, dashes, brackets, +86, a label tolerated) -> digits."""
-    answer = re.sub(rf"(?i)^\s*(?:我的)?{_PHONE_LABEL}?[是为:：\s]*", "", fold_width(text or ""))
+    answer = _PHONE_ANSWER_PREFIX.sub("", fold_width(text or ""))
     answer = answer.strip(" \t\r\n。.,，!！")
     if not re.fullmatch(r"\+?[\d\s()（）-]+", answer):
         return None
@@ -90,29 +95,15 @@ def normalize_phone(text: str) -> str | None:
 
 # --- names --------------------------------------------------------------------------------------
 
-# Common surnames: a title is only a name after one ("我先生" is a husband, "请师傅来" is nobody).
-_SURNAMES = (
-    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈"
-    "姚卢姜崔钟谭陆汪范金石廖贾夏韦付傅方白邹孟熊秦邱江尹薛闫阎段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向"
-    "汤常温康施文牛樊葛邢安齐易乔伍庞颜倪庄聂章鲁岳翟殷詹申欧耿关兰焦俞左柳甘祝包宁尚符舒阮柯纪梅童凌毕单季"
-    "裴霍涂成苗谷盛曲翁冉骆蓝路游辛靳管柴蒙鲍华喻祁蒲房滕屈饶解牟艾尤阳穆农司卓古吉缪简车项连芦麦褚娄窦戚岑"
-    "景党宫费卜冷晏席卫米柏宗瞿桂全佟应臧闵苟邬边卞姬仇栾隋商刁沙荣巫寇桑郎甄丛仲虞敖巩佘池查麻苑迟邝"
-)
-_SURNAME = r"(?:欧阳|司马|上官|诸葛|东方|皇甫|慕容|令狐|司徒|夏侯|尉迟|长孙|宇文|[" + _SURNAMES + "])"
-# 姐 / 哥 / 叔 as residents sign off ("王姐"); 生, 工 and 总 are not, they make "卫生", "施工", "关总阀".
-_TITLE = r"(?:女士|先生|小姐|阿姨|太太|姐|哥|叔)"
-_CJK = r"\u4e00-\u9fff"
-_NAME_END = rf"(?=$|[^{_CJK}]|的|在|住|电话|手机|联系|号码)"
-_TITLED = re.compile(rf"{_SURNAME}{_TITLE}|(?<![A-Za-z])(?:Mrs|Mr|Ms|Miss)\.? ?[A-Z][a-z]+(?![A-Za-z])")
-_LABELLED_NAME = re.compile(
-    rf"(?:联系人|姓名|名字|称呼)[是为:：\s]*"
-    rf"(?P<name>{_SURNAME}{_TITLE}|[{_CJK}·]{{2,4}}?{_NAME_END}|[A-Za-z][A-Za-z .]{{0,18}}[A-Za-z])"
-)
-_SELF_NAMED = re.compile(rf"我(?:是|叫)(?P<name>{_SURNAME}[{_CJK}]{{1,2}}?){_NAME_END}")
-_SURNAME_ONLY = re.compile(rf"(?:我|免贵|(?<![{_CJK}]))姓(?P<name>{_SURNAME})")
-_NAME_LEAD = re.compile(r"(?:联系人|姓名|名字|称呼|我是|我叫)[是为:：\s]*$")
-_NAME_ANSWER_PREFIX = re.compile(r"^(?:我是|我叫|我姓|叫我|姓名|名字|联系人|称呼)[是为:：\s]*")
-_NOT_A_NAME = {"不知道", "不想说", "不告诉你", "保密", "没有", "无", "不用", "算了", "业主", "住户"}
+_CJK = _NAME["cjk"]
+# Tried in this order: a titled surname, a labelled name, 我是/我叫, then 我姓 (see extract.toml [name]).
+_TITLED = re.compile(pattern(_NAME, "titled"))
+_LABELLED_NAME = re.compile(pattern(_NAME, "labelled"))
+_SELF_NAMED = re.compile(pattern(_NAME, "self_named"))
+_SURNAME_ONLY = re.compile(pattern(_NAME, "surname_only"))
+_NAME_LEAD = re.compile(pattern(_NAME, "lead"))
+_NAME_ANSWER_PREFIX = re.compile(pattern(_NAME, "answer_prefix"))
+_NOT_A_NAME = set(_NAME["not_names"])
 
 
 def _find_name(text: str) -> tuple[int, int, str] | None:
@@ -139,62 +130,36 @@ def parse_name_answer(text: str) -> str | None:
 
 # --- locations ----------------------------------------------------------------------------------
 
-_NUMERAL = r"(?:\d{1,3}|[一二三四五六七八九十两]{1,3})"
 # Site-wide places can be found without a building; building places and private rooms cannot.
-_SITE_PLACES = (
-    # Named buildings that are places of their own.
-    "综合楼", "物业楼", "办公楼", "商业楼", "商业街", "幼儿园", "门卫室", "垃圾房", "配套楼",
-    "中心花园", "花园", "地下车库", "地下停车场", "地面停车场", "停车场", "车库", "地库", "中心广场", "广场",
-    "地下配电房", "地下水泵房", "地下泵房", "小区大门", "大门口", "东门口", "南门口", "西门口", "北门口", "正门口", "大门", "东门", "南门", "西门", "北门", "正门", "会所", "物业中心", "物业办公室", "游泳池",
-    "泳池", "儿童乐园", "游乐场", "健身房", "垃圾站", "岗亭", "篮球场", "网球场", "喷泉", "配电房", "水泵房",
-    "泵房", "消防控制室", "监控室",
-)
-_BUILDING_PLACES = (
-    "大堂", "大厅", "门厅", "走廊", "过道", "楼道", "电梯厅", "电梯间", "电梯口", "电梯前室", "楼梯间",
-    "楼梯口", "楼顶", "屋顶", "天台", "架空层", "弱电间", "强电间", "配电间", "管道井", "设备层", "设备间",
-    "消防通道", "安全通道", "入口", "出口", "门口", "连廊", "电梯井", "地下室", "设备房", "机房", "管井", "顶楼",
-    "强电井", "弱电井",
-)
-_PRIVATE_ROOMS = (
-    "卫生间", "洗手间", "厕所", "主卫", "客卫", "次卫", "男卫", "女卫", "厨房", "书房", "主卧", "次卧", "卧室",
-    "客厅", "餐厅", "阳台", "露台", "储藏室", "储物间", "衣帽间", "玄关",
-)
-_MODIFIERS = ("旁边", "附近", "边上", "对面", "外面", "里面", "那边", "这边", "前面", "后面", "楼下", "楼上")
+_SITE_PLACES = tuple(_LOCATION["site_places"])
+_BUILDING_PLACES = tuple(_LOCATION["building_places"])
+_PRIVATE_ROOMS = tuple(_LOCATION["private_rooms"])
+_POSSESSIVE = _LOCATION["possessive"]
 
 
-def _alternation(words: tuple[str, ...]) -> str:
-    return "|".join(sorted(words, key=len, reverse=True))
-
-
+# In this order: of equally long tokens at one place the first kind wins.
 _TOKEN_PATTERNS = {
     "hyphen": re.compile(r"(?<![\d-])\d{1,3}-\d{1,2}-\d{3,4}(?![\d-])"),
-    "building": re.compile(
-        rf"(?<![\dA-Za-z])第?(?:[A-Za-z]{{1,2}}\d{{0,2}}|\d{{1,3}}[A-Za-z]?|{_NUMERAL})(?:号楼|号院|栋|幢|座)"
-        r"|(?<![\dA-Za-z#])\d{1,3}#楼?"
-        # Estates with English names: "Tower A", "Block 3", "Bldg 2".
-        r"|(?i:tower|block|building|bldg|blk)\s?(?:[A-Za-z]|\d{1,3})(?![\dA-Za-z])"
-    ),
-    "phase": re.compile(rf"(?<![\dA-Za-z])(?:[A-Za-z]|{_NUMERAL})期"),
-    "unit": re.compile(rf"(?<!\d)(?:{_NUMERAL}|[东西南北中])单元"),
+    "building": re.compile(pattern(_LOCATION, "building")),
+    "phase": re.compile(pattern(_LOCATION, "phase")),
+    "unit": re.compile(pattern(_LOCATION, "unit")),
     # "3栋2-1502": unit and room after a building.
     "unit_room": re.compile(r"(?<![\d-])\d{1,2}-\d{3,4}(?![\d-])"),
-    "floor": re.compile(
-        rf"(?<![\dA-Za-z])(?:(?:负|地下){_NUMERAL}(?:层|楼)?|{_NUMERAL}(?:层|楼(?![上下])|[Ff](?![A-Za-z]))|[Bb][1-4](?!\d)层?)"
-    ),
-    "room": re.compile(r"(?<![\d:.-])\d{3,4}(?![\d:：.\-年月日点时分秒元块岁个次天度米多%A-Za-z])(?:室|号(?![楼院])|房间|房)?"),
+    "floor": re.compile(pattern(_LOCATION, "floor")),
+    "room": re.compile(pattern(_LOCATION, "room")),
     "room_en": re.compile(r"(?i:unit|room|flat|rm)\.?\s?\d{3,4}(?!\d)"),
-    "zone": re.compile(rf"(?<![\dA-Za-z])(?:[A-Za-z]|{_NUMERAL}|[东南西北中])区(?!域)"),
-    "site": re.compile(_alternation(_SITE_PLACES)),
-    "place": re.compile(_alternation(_BUILDING_PLACES)),
-    "private": re.compile(_alternation(_PRIVATE_ROOMS)),
+    "zone": re.compile(pattern(_LOCATION, "zone")),
+    "site": re.compile(longest_first(_SITE_PLACES)),
+    "place": re.compile(longest_first(_BUILDING_PLACES)),
+    "private": re.compile(longest_first(_PRIVATE_ROOMS)),
 }
 _DASHED_ROOM = re.compile(r"(?:\d{1,2}-)?\d{3,4}(?![\d-])")
-_BUILDING_DASH_ROOM = re.compile(r"(?:栋|幢|座|号楼|#)-(?:\d{1,2}-)?\d{3,4}(?![\d-])")
-_MODIFIER = re.compile(rf"的?(?:{_alternation(_MODIFIERS)})")
+_BUILDING_DASH_ROOM = re.compile(pattern(_LOCATION, "building_dash_room"))
+_MODIFIER = re.compile(pattern(_LOCATION, "modifier", modifiers=longest_first(_LOCATION["modifiers"])))
 _STRUCTURAL = {"hyphen", "building", "unit", "floor", "room", "room_en", "phase", "unit_room"}
 _SCORE = {"hyphen": 12, "building": 10, "room": 5, "room_en": 5, "unit_room": 7, "site": 4, "unit": 2, "floor": 1, "zone": 2,
           "place": 1, "private": 1, "phase": 1}
-_LEAD_IN = re.compile(r"(?:我家(?:住)?在|我(?:住)?在|住在|地址(?:是|在)?[:：]?|位置(?:是|在)?[:：]?|在)\s*$")
+_LEAD_IN = re.compile(pattern(_LOCATION, "lead_in"))
 
 
 @dataclass(frozen=True)
@@ -227,9 +192,9 @@ def _next_token(text: str, pos: int, last_kind: str) -> tuple[str, int] | None:
     token = _token_at(text, pos)
     if token:
         return token
-    if text.startswith("的", pos):
+    if text.startswith(_POSSESSIVE, pos):
         # "1502的卫生间": 的 only joins when a place follows.
-        token = _token_at(text, pos + 1)
+        token = _token_at(text, pos + len(_POSSESSIVE))
         return token if token and token[0] in {"site", "place", "private", "zone", "building"} else None
     if text.startswith("-", pos) and last_kind == "building":
         # "3栋-1502": the room pattern refuses a leading dash (dates, phones), a building vouches for it here.
@@ -277,13 +242,8 @@ def parse_location_answer(text: str) -> str | None:
 
 # --- area ---------------------------------------------------------------------------------------
 
-_HOME_WORDS = ("我家", "家里", "家中", "屋里", "屋子", "室内", "户内", "房子")
-_PUBLIC_WORDS = (
-    *_SITE_PLACES, *_BUILDING_PLACES, "电梯", "扶梯", "单元门", "门禁", "路灯", "道闸", "公共", "公区", "绿化",
-    "草坪", "外墙", "小区",
-    # Men's/women's restrooms exist only in common parts of office and mall buildings.
-    "男卫", "女卫", "男厕", "女厕", "公卫", "公共卫生间",
-)
+_HOME_WORDS = tuple(_AREA["home_words"])
+_PUBLIC_WORDS = (*_SITE_PLACES, *_BUILDING_PLACES, *_AREA["public_words"])
 
 
 def _has_room(text: str) -> bool:
@@ -308,6 +268,9 @@ def infer_area(location: str | None, text: str = "") -> str | None:
 # --- location normalization ----------------------------------------------------------------------
 
 _PUNCTUATION_OR_SPACE = re.compile(r"[\s\W_]+")
+# (pattern, replacement or None for "Chinese numeral to digits"), applied in order.
+_NORMALIZE = tuple((re.compile(step["pattern"]), None if step.get("numerals") else step["replace"])
+                   for step in _LOCATION["normalize"])
 
 
 def _arabic(match: re.Match) -> str:
@@ -317,41 +280,26 @@ def _arabic(match: re.Match) -> str:
 
 def normalize_location(location: str) -> str:
     """Key for duplicate comparison: "3号楼2单元1502室" == "3栋2单元1502" == "３幢２单元１５０２"."""
-    text = unicodedata.normalize("NFKC", location or "").upper()
-    text = re.sub(r"^(\d{1,3})-(\d{1,2})-(\d{3,4})", r"\1栋\2单元\3", text.strip())
-    text = re.sub(r"([一二三四五六七八九十两]{1,3})(号楼|栋|幢|座|单元|层|楼)", _arabic, text)
-    text = re.sub(r"第(?=\d)", "", text)
-    text = re.sub(r"(?<=\d)(?:号楼|幢|栋|#楼|#)", "栋", text)
-    text = re.sub(r"(?<=栋)-?(\d{1,2})-(\d{3,4})", r"\1单元\2", text)   # "3栋2-1502" is unit 2, room 1502
-    text = re.sub(r"(?<=栋)-(?=\d{3,4})", "", text)
-    text = re.sub(r"(?:地下|负)(\d{1,2})(?:层|楼)?", r"B\1层", text)
-    text = re.sub(r"(?<![A-Z\d])B(\d)(?!\d)层?", r"B\1层", text)
-    text = re.sub(r"(?<=\d)(?:层|楼|F)(?![A-Z])", "层", text)
-    text = re.sub(r"(?<=\d)(?:室|号|房间|房)(?=\D|$)", "", text)
-    text = text.replace("的", "")
+    text = unicodedata.normalize("NFKC", location or "").upper().strip()
+    for step, replacement in _NORMALIZE:
+        text = step.sub(replacement if replacement is not None else _arabic, text)
+    text = text.replace(_POSSESSIVE, "")
     return _PUNCTUATION_OR_SPACE.sub("", text)
 
 
 # --- the whole message -------------------------------------------------------------------------
 
 # "物业你好，报修：" in front of the fault is neither fault nor field.
-_OPENING = re.compile(
-    r"^\s*(?:(?:物业|管家|客服|师傅)?(?:你好|您好|你们好|在吗|在不在|哈喽|hello|hi)(?![A-Za-z])[啊呀]?[\s,，.。!！~～]*)*"
-    r"(?:(?:我要|我想|我需要|需要)?报修(?:一下)?(?:内容)?[:：,，\s]*)?",
-    re.IGNORECASE,
-)
-_VISIT_CUE_AFTER = re.compile(
-    r"^[\s,，]*(?:以后|之后)?(?:我|家里|都|也|均)*(?:在家|有人|有空|有时间|方便|可以|来|上门|过来|维修|修|行)"
-)
-_VISIT_CUE_BEFORE = re.compile(r"(?:希望|麻烦|请|最好|尽量|预约|安排|时间)[是在:：\s]*$")
-_FUTURE_DAYS = {"明天", "明日", "后天", "大后天", "明早", "明晚", "明晨"}
+_OPENING = re.compile(pattern(_MESSAGE, "opening"), re.IGNORECASE)
+_VISIT_CUE_AFTER = re.compile(pattern(_VISIT, "cue_after"))
+_VISIT_CUE_BEFORE = re.compile(pattern(_VISIT, "cue_before"))
+_FUTURE_DAYS = set(_VISIT["future_days"])
+_NEXT = _VISIT["next_marker"]
+_AFTER = set(_VISIT["after"])
 # Clauses end at masks and sentence punctuation; spaces stay inside ("hidden camera 坏了").
 _CLAUSE_BREAK = re.compile(r"[\x00,，。!！?？;；\n]+|(?<!\d)\.(?!\d)")
 _CLAUSE_EDGES = " \t\r\n:：、~～…-"
-_FILLER = re.compile(
-    r"你好|您好|在吗|请问|我要报修|我想报修|报修|麻烦|谢谢|谢了|辛苦|尽快|快点|师傅|一下|在家|有人|我家|"
-    r"可以|好的|业主|住户|租户|[啊呀吧哦嗯了的我请快来修都行好是还也就呢哈嘛啦吗]|ok|OK"
-)
+_FILLER = re.compile(pattern(_MESSAGE, "filler"))
 
 
 def _mask_spans(text: str, spans: list[tuple[int, int]]) -> str:
@@ -368,8 +316,8 @@ def _visit_accepted(masked: str) -> Callable[[re.Match], bool]:
         return bool(
             _VISIT_CUE_AFTER.match(masked, match.end())
             or _VISIT_CUE_BEFORE.search(masked, 0, match.start())
-            or day in _FUTURE_DAYS or day.startswith("下") or match.group("month")
-            or match.group("suffix") in {"后", "以后", "之后"}
+            or day in _FUTURE_DAYS or day.startswith(_NEXT) or match.group("month")
+            or match.group("suffix") in _AFTER
         )
     return accept
 
@@ -392,7 +340,7 @@ def _describe(text: str, masked: str) -> str | None:
     remaining = "".join(_MASK if m == _MASK else ch for ch, m in zip(text, masked))
     kept = []
     for clause in _CLAUSE_BREAK.split(remaining):
-        clause = clause.strip(_CLAUSE_EDGES).lstrip("的").strip(_CLAUSE_EDGES)
+        clause = clause.strip(_CLAUSE_EDGES).lstrip(_POSSESSIVE).strip(_CLAUSE_EDGES)
         if _fault_like(clause):
             kept.append(clause)
     return "，".join(kept) or None

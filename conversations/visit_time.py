@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import dateparser
 
 from conversations.textcheck import cn_int, fold_width
+from conversations.vocabulary import longest_first, pattern, rule_file
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -17,39 +18,27 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 DAY_START = time(9, 0)
 DAY_END = time(18, 0)
 
-# Where each named part of the day starts; "下午"/"晚上" also shift a clock hour by 12.
-_PERIOD_START = {
-    "凌晨": time(5, 0), "清早": time(7, 0), "一早": time(8, 0), "早上": time(8, 0), "早晨": time(8, 0),
-    "上午": time(9, 0), "白天": time(9, 0), "全天": time(9, 0), "中午": time(12, 0), "下午": time(14, 0),
-    "傍晚": time(17, 0), "晚上": time(19, 0), "晚间": time(19, 0), "夜里": time(19, 0),
-}
-_PERIOD_END = {
-    "凌晨": time(7, 0), "清早": time(9, 0), "一早": time(9, 0), "早上": time(10, 0), "早晨": time(10, 0),
-    "上午": time(12, 0), "白天": time(18, 0), "全天": time(18, 0), "中午": time(14, 0), "下午": time(18, 0),
-    "傍晚": time(19, 0), "晚上": time(22, 0), "晚间": time(22, 0), "夜里": time(22, 0),
-}
-_PM_PERIODS = {"下午", "傍晚", "晚上", "晚间", "夜里"}
+_WORDS = rule_file("visit_time.toml")
+_HOURS, _DAYS = _WORDS["hours"], _WORDS["days"]
+# Where each named part of the day starts and ends; some also shift a clock hour by 12.
+_PERIOD_START = {period: times["start"] for period, times in _WORDS["periods"].items()}
+_PERIOD_END = {period: times["end"] for period, times in _WORDS["periods"].items()}
+_PM_PERIODS = set(_HOURS["pm"])
+_NOON = _HOURS["noon"]
+_CLOCK_WORD = _HOURS["clock_word"]
+_NOT_ALONE = set(_HOURS["not_alone"])
+_QUARTERS: dict[str, int] = _HOURS["quarters"]
+_BEFORE = set(_HOURS["before"])
 # "今晚" / "明早" carry both a day and a period.
-_DAY_WITH_PERIOD = {"今晚": ("今天", "晚上"), "今早": ("今天", "早上"), "明晚": ("明天", "晚上"),
-                    "明早": ("明天", "早上"), "明晨": ("明天", "早上")}
-_WEEKDAYS = {"一": 0, "二": 1, "三": 2, "四": 3, "五": 4, "六": 5, "日": 6, "天": 6, "末": 5,
-             "1": 0, "2": 1, "3": 2, "4": 3, "5": 4, "6": 5, "7": 6}
+_DAY_WITH_PERIOD = {word: tuple(day_and_period) for word, day_and_period in _DAYS["with_period"].items()}
+_WEEKDAYS: dict[str, int] = _DAYS["weekdays"]
+_WEEKEND, _WEEKEND_DAY, _NEXT = _DAYS["weekend"], _DAYS["weekend_day"], _DAYS["next_marker"]
+_WEEKDAY_NAMES = tuple(_DAYS["weekday_names"])
+_SYNONYMS: dict[str, str] = _DAYS["synonyms"]
+_DATE_FORMATS = list(_DAYS["date_formats"])
 
-_NUM = r"(?:\d{1,2}|[一二三四五六七八九十两]{1,3})"
-_DAY = (
-    r"(?P<day>今晚|今早|明晚|明早|明晨|今天|今日|明天|明日|大后天|后天"
-    r"|(?P<week>这个?|本|下个?)?(?:周|星期|礼拜)(?P<wd>[一二三四五六日天1-7])|(?P<weekend>这个?|本|下个?)?周末"
-    r"|(?:(?P<year>\d{4})年)?(?P<month>\d{1,2})月(?P<mday>\d{1,2})[日号]"
-    r"|(?<![\d月])(?P<bare_mday>\d{1,2})号(?![楼院栋座单室\d])(?=\s*(?:的|上午|下午|中午|晚上|早上|傍晚|\d)))"
-)
-_PERIOD = r"(?P<period>" + "|".join(sorted(_PERIOD_START, key=len, reverse=True)) + ")"
-_CLOCK = (
-    rf"(?<![\d.:])(?P<hour>{_NUM})(?P<unit>点|时|[:：](?=\d{{2}}))"
-    rf"(?:(?P<half>半)|(?P<quarter>一刻|三刻)|(?P<minute>\d{{1,2}})分?)?"
-)
-_SUFFIX = rf"(?P<suffix>(?:到|至|-|~)\s*{_NUM}(?:点|[:：]\d{{2}})(?:半|\d{{1,2}}分?)?|以后|之后|后|左右|前后|以前|之前|前)?"
 # Every part is optional in the pattern; _usable() insists on a day, a period or a clock.
-_PHRASE = re.compile(rf"(?:{_DAY}\s*的?\s*)?(?:{_PERIOD}\s*)?(?:{_CLOCK})?{_SUFFIX}")
+_PHRASE = re.compile(pattern(_WORDS["phrase"], "whole", periods=longest_first(_PERIOD_START)))
 
 
 @dataclass(frozen=True)
@@ -97,7 +86,7 @@ def _usable(match: re.Match) -> bool:
         return True
     hour = match.group("hour")
     # A lone clock needs digits: "一点"/"一时" are everyday words ("漏了一点"), not times.
-    return hour is not None and (hour[0].isdigit() or match.group("unit") == "点" and hour not in {"一", "两"})
+    return hour is not None and (hour[0].isdigit() or match.group("unit") == _CLOCK_WORD and hour not in _NOT_ALONE)
 
 
 def _local(now: datetime) -> datetime:
@@ -133,7 +122,7 @@ def _window(match: re.Match, period: str | None) -> _Window | None:
     opens = _PERIOD_START[period] if period else DAY_START
     if clock is None:
         return _Window(opens, _PERIOD_END[period] if period else DAY_END)
-    if match.group("suffix") in {"前", "以前", "之前"}:
+    if match.group("suffix") in _BEFORE:
         # "3点前" is a window ending at 3: it opens with the period (or the working day).
         return _Window(min(opens, clock), clock)
     return _Window(clock, clock)
@@ -154,12 +143,12 @@ def _clock(match: re.Match, period: str | None) -> time | None | bool:
     hour = cn_int(match.group("hour"))
     minute = 30 if match.group("half") else int(match.group("minute") or 0)
     if match.group("quarter"):
-        minute = 15 if match.group("quarter") == "一刻" else 45
+        minute = _QUARTERS[match.group("quarter")]
     if hour is None or hour > 24 or minute > 59:
         return False
     if period in _PM_PERIODS and hour < 12:
         hour += 12
-    elif period == "中午" and hour <= 2:
+    elif period == _NOON and hour <= 2:
         hour += 12
     elif period is None and 1 <= hour <= 6:
         # Nobody books a repair for 3 a.m.: a bare "3点" is the afternoon.
@@ -169,11 +158,11 @@ def _clock(match: re.Match, period: str | None) -> time | None | bool:
 
 def _on_day(match: re.Match, day_word: str, window: _Window, now: datetime) -> datetime | None:
     today = now.date()
-    wd = match.group("wd") or ("末" if day_word.endswith("周末") else None)
+    wd = match.group("wd") or (_WEEKEND_DAY if day_word.endswith(_WEEKEND) else None)
     week = match.group("week") or match.group("weekend")
     if wd is not None and week:
         monday = today - timedelta(days=today.weekday())
-        day = monday + timedelta(days=(7 if week.startswith("下") else 0) + _WEEKDAYS[wd])
+        day = monday + timedelta(days=(7 if week.startswith(_NEXT) else 0) + _WEEKDAYS[wd])
         if day < today:  # "这周一" said on a Wednesday: the coming one
             day += timedelta(days=7)
     elif match.group("bare_mday"):
@@ -200,15 +189,17 @@ def _dateparser_day(match: re.Match, day_word: str, now: datetime) -> date | Non
     an explicit format and is not moved to the future by PREFER_DATES_FROM, hence the roll-over below.
     """
     wd = match.group("wd")
-    if wd is not None or day_word.endswith("周末"):
+    if wd is not None or day_word.endswith(_WEEKEND):
         # dateparser knows 周日 but not 周天 / 周7: hand it the canonical name.
-        text = "周" + "一二三四五六日"[_WEEKDAYS[wd or "末"]]
+        text = _WEEKDAY_NAMES[_WEEKDAYS[wd or _WEEKEND_DAY]]
     else:
-        text = day_word.replace("今日", "今天").replace("明日", "明天")
+        text = day_word
+        for word, known in _SYNONYMS.items():
+            text = text.replace(word, known)
     settings = {"RELATIVE_BASE": now.replace(tzinfo=None), "PREFER_DATES_FROM": "future",
                 "RETURN_AS_TIMEZONE_AWARE": False}
     parsed = dateparser.parse(text, languages=["zh"], settings=settings,
-                              date_formats=["%m月%d日", "%m月%d号", "%Y年%m月%d日", "%Y年%m月%d号"])
+                              date_formats=_DATE_FORMATS)
     if parsed is None:
         return None
     day = parsed.date()

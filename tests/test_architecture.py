@@ -207,11 +207,6 @@ def test_package_imports_nothing_it_must_not(package):
 # Full-width punctuation alone (the `：` between a card field and its value) is layout, not a word.
 HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 CHECKED = ("bot", "relay", "conversations", "dispatch", "store")
-# The words of these files are being moved to rule files by issue 12's branch (voice messages, the
-# intake's extraction): moved once issue 12's branch lands. The lead empties this list at that merge.
-NOT_YET_MOVED = frozenset({
-    "conversations/extract.py", "conversations/classify.py", "conversations/visit_time.py",
-})
 
 
 def chinese_literals(path: Path) -> list[str]:
@@ -240,8 +235,7 @@ def test_no_chinese_in_python():
     for package in CHECKED:
         for path in sorted((ROOT / package).rglob("*.py")):
             name = path.relative_to(ROOT).as_posix()
-            if name not in NOT_YET_MOVED:
-                offenders += [f"{name}:{where}" for where in chinese_literals(path)]
+            offenders += [f"{name}:{where}" for where in chinese_literals(path)]
     assert offenders == []
 
 
@@ -250,3 +244,28 @@ def test_the_chinese_check_sees_words_not_only_sentences(tmp_path):
     path.write_text('"""报修 in a docstring is fine."""\nimport re\nYES = re.compile(r"^(确认|ok)$")\n'
                     'LABEL = "公共区域"\nSEP = "："\nLINE = f"{1}栋"\n', encoding="utf-8")
     assert [line.split(":")[0] for line in chinese_literals(path)] == ["3", "4", "6"]
+
+
+# ---- rule files ship with the code ----------------------------------------------------------------------
+
+def test_every_data_file_of_a_package_ships_in_the_wheel():
+    """A rule file, template or example set the code reads at run time is listed in pyproject's package-data.
+
+    A new conversations/*.toml that the wheel leaves out would pass every test here and fail at import on a
+    server.
+    """
+    import glob
+    import tomllib
+
+    package_data = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"][
+        "package-data"]
+    shipped = set()
+    for package, patterns in package_data.items():
+        folder = ROOT / package.replace(".", "/")
+        for pattern in patterns:
+            shipped |= {(folder / name).resolve() for name in glob.glob(pattern, root_dir=folder, recursive=True)}
+    data_files = [path for package in (*CHECKED, "templates") if (ROOT / package).is_dir()
+                  for path in (ROOT / package).rglob("*")
+                  if path.is_file() and path.suffix not in {".py", ".pyc"} and "__pycache__" not in path.parts]
+    assert data_files
+    assert [path.relative_to(ROOT).as_posix() for path in data_files if path.resolve() not in shipped] == []
