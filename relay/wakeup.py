@@ -24,10 +24,10 @@ class OutboxWakeup:
             self.watch(database)
 
     def watch(self, database: AsyncEngine) -> None:
-        engine = database.sync_engine
-        event.listen(engine, "after_cursor_execute", self._written)
-        event.listen(engine, "rollback", self._rolled_back)
-        event.listen(engine, "checkin", self._returned)
+        pool = database.sync_engine
+        event.listen(pool, "after_cursor_execute", self._written)
+        event.listen(pool, "rollback", self._rolled_back)
+        event.listen(pool, "checkin", self._returned)
 
     def set(self) -> None:
         self._event.set()

@@ -293,10 +293,10 @@ def test_a_token_generated_before_this_release_keeps_working_but_only_as_a_hash(
         kept = dict(conn.execute("SELECT key, value FROM kv").fetchall())
     assert kept == {"api_token_sha256": hashlib.sha256(b"the-old-clear-token").hexdigest()}
     from bot.secrets import api_token_hashes
-    from store.db import make_engine, make_sessionmaker
+    from store.db import make_database, make_sessionmaker
 
     async def digests():
-        engine = make_engine(url)
+        engine = make_database(url)
         try:
             return await api_token_hashes(make_sessionmaker(engine), load_settings(None))
         finally:

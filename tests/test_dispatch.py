@@ -5,7 +5,7 @@ import asyncio
 
 from bot import keys
 from bot.app import create_app
-from bot.card_actions import press
+from relay.card_actions import press
 from conversations.messages import ButtonPress
 from dispatch.payloads import CardAction, decode
 from tests.conftest import Sim, auth

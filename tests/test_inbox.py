@@ -6,7 +6,7 @@ import asyncio
 import pytest
 
 from bot import keys
-from bot.inbox import RedisInbox
+from relay.inbox import RedisInbox
 from tests.conftest import START, auth
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from bot import keys
-from bot.outbound import Delivered, DeliveryError, Undeliverable
-from bot.outbox_sender import deliver_due
+from relay.messengers import Delivered, DeliveryError, Undeliverable
+from relay.outbox_sender import deliver_due
 from dispatch import outbox
 from store.models import Outbox
 
@@ -102,7 +102,7 @@ async def test_undeliverable_is_recorded_not_dropped(client):
 
 async def test_a_crashed_sender_leaves_rows_to_be_taken_again(client, clock):
     """A claim is a lease: rows a dead worker held come back when it ends."""
-    from bot.outbox_sender import _claim
+    from relay.outbox_sender import _claim
     app = client.app
     m = FlakyMessenger()
     app[keys.MESSENGERS].register(m)
@@ -154,7 +154,7 @@ class SlowMessenger(FlakyMessenger):
 async def test_replies_reach_one_person_in_order_and_do_not_wait_for_other_people(client):
     import asyncio
 
-    from bot.outbound import queue_replies
+    from relay.messengers import queue_replies
     from conversations.messages import Reply
     app = client.app
     m = SlowMessenger(hold_user="alice")
@@ -171,7 +171,7 @@ async def test_replies_reach_one_person_in_order_and_do_not_wait_for_other_peopl
 
 
 async def test_a_reply_the_platform_refuses_now_is_sent_later_once(client, clock):
-    from bot.outbound import queue_replies
+    from relay.messengers import queue_replies
     from conversations.messages import Reply
     app = client.app
     m = FlakyMessenger(fail=1)
@@ -191,7 +191,7 @@ async def test_a_reply_the_platform_refuses_now_is_sent_later_once(client, clock
 async def test_replies_a_dead_process_wrote_but_never_sent_go_out_after_its_lease(client, clock):
     """Replies are written already claimed by the writing process; if it dies before sending, nothing is
     lost: once the lease runs out, any process's outbox loop sends them, once."""
-    from bot.outbox_sender import LEASE
+    from relay.outbox_sender import LEASE
     app = client.app
     m = FlakyMessenger()
     app[keys.MESSENGERS].register(m)
@@ -209,8 +209,8 @@ async def test_replies_a_dead_process_wrote_but_never_sent_go_out_after_its_leas
 async def test_a_full_courier_leaves_further_replies_to_the_outbox_loop(client, clock):
     """A platform too slow to keep up must not pile replies up in one process's memory: past its limit the
     courier hands them back to the outbox, which sends them once their lease runs out."""
-    from bot.outbound import queue_replies
-    from bot.outbox_sender import LEASE
+    from relay.messengers import queue_replies
+    from relay.outbox_sender import LEASE
     from conversations.messages import Reply
     import asyncio
 
@@ -238,7 +238,7 @@ async def test_a_full_courier_leaves_further_replies_to_the_outbox_loop(client, 
 
 async def test_a_later_message_to_the_same_person_waits_for_the_one_still_retrying(client, clock):
     """Per-chat order across retries: a card queued after a reply that failed is not sent before it."""
-    from bot.outbound import queue_replies
+    from relay.messengers import queue_replies
     from conversations.messages import Reply
     app = client.app
     m = FlakyMessenger(fail=1)
@@ -260,7 +260,7 @@ async def test_a_later_message_to_the_same_person_waits_for_the_one_still_retryi
 
 async def test_a_batch_that_outlived_its_lease_does_not_send_what_another_owner_took(client, clock):
     """The conditional UPDATE on (id, owner) decides: the old owner neither sends nor marks the row."""
-    from bot.outbox_sender import LEASE, _claim, _deliver_one
+    from relay.outbox_sender import LEASE, _claim, _deliver_one
     app = client.app
     m = FlakyMessenger()
     app[keys.MESSENGERS].register(m)
@@ -278,7 +278,7 @@ async def test_a_batch_that_outlived_its_lease_does_not_send_what_another_owner_
 async def test_a_send_slower_than_the_lease_keeps_its_lease_and_is_sent_once(client, clock):
     import asyncio
 
-    from bot.outbox_sender import LEASE
+    from relay.outbox_sender import LEASE
     app = client.app
     m = SlowMessenger(hold_user="u1")
     m.channel = "flaky"

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from bot import keys
 from bot.app import process_item
-from bot.outbox_sender import deliver_due
+from relay.outbox_sender import deliver_due
 from dispatch import outbox
 from store.models import Outbox
 from tests.conftest import auth
@@ -42,7 +42,7 @@ async def _dead_row(app, key: str) -> int:
 
 
 def _permanent():
-    from bot.outbound import DeliveryError
+    from relay.messengers import DeliveryError
     return DeliveryError("platform bug fixed later", retryable=False, code="x")
 
 

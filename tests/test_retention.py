@@ -4,14 +4,14 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from bot import keys
-from bot.inbox import DatabaseInbox
-from bot.retention import prune_once
+from relay.inbox import DatabaseInbox
+from relay.retention import prune_once
 from dispatch import outbox
 from store.models import InboxItem, Outbox
 from tests.conftest import auth
 from tests.test_redrive import _dead_row, _set_aside_one
 from tests.test_outbox import FlakyMessenger
-from bot.outbox_sender import deliver_due
+from relay.outbox_sender import deliver_due
 
 
 async def _listed(client) -> tuple[int, int]:

@@ -11,7 +11,7 @@ from bot.app import create_app
 from bot.settings import ConfigError
 from dispatch.payloads import CardAction
 from dispatch.roster import sync_configuration
-from store.db import make_engine, make_sessionmaker
+from store.db import make_database, make_sessionmaker
 from store.models import KeyValue, Outbox, Person, PersonIdentity, Trade
 from tests.conftest import auth
 
@@ -185,7 +185,7 @@ async def test_concurrent_syncs_on_one_database_agree(backend, make_settings, cl
     if backend.name != "pg":
         pytest.skip("the embedded default is one process")
     settings = make_settings(staff=[ZHANG, ZHAO, BOSS], trades=TRADES)
-    engines = [make_engine(backend.db_url, 2) for _ in range(3)]
+    engines = [make_database(backend.db_url, 2) for _ in range(3)]
 
     async def sync(engine):
         async with make_sessionmaker(engine)() as s, s.begin():

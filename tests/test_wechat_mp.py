@@ -14,7 +14,7 @@ from wechatpy.utils import WeChatSigner
 
 from bot import keys
 from bot.app import create_app
-from bot.outbound import Recipient, Undeliverable
+from relay.messengers import Recipient, Undeliverable
 from bot.sim.wechat_mp_api import FakeMp, setup_fake_mp
 from bot.wechat_mp.adapter import setup
 from bot.wechat_mp.event import dedupe_id, parse_xml, to_message
@@ -305,7 +305,7 @@ async def test_errcode_45015_is_undeliverable(make_mp):
 
 async def test_an_outbox_row_after_48_hours_is_recorded_undeliverable(make_mp):
     from dispatch import outbox
-    from bot.outbox_sender import deliver_due
+    from relay.outbox_sender import deliver_due
     from store.models import Outbox
 
     h = await make_mp()

@@ -10,7 +10,7 @@ from aiohttp.test_utils import unused_port
 
 from bot import keys
 from bot.app import create_app
-from bot.outbound import Recipient, Undeliverable
+from relay.messengers import Recipient, Undeliverable
 from bot.sim.wecom_kf_api import FakeKf, setup_fake_kf
 from bot.wecom_kf.adapter import CHANNEL, PLATFORM, offer_kf_event, process, process_kf, setup
 from bot.wecom_kf.event import KfEvent, is_customer_message, parse_kf_event, to_message
@@ -216,7 +216,7 @@ async def test_after_48_hours_nothing_is_sent(kf):
 
 
 async def test_an_outbox_row_names_only_the_customer_and_still_reaches_their_kf_account(kf):
-    from bot.outbox_sender import deliver_due
+    from relay.outbox_sender import deliver_due
     from dispatch import outbox
     from store.models import Outbox
 

@@ -17,7 +17,6 @@ from typing import Any
 
 from aiohttp import web
 
-from bot import keys
 from bot.feishu.crypto import encrypt, signature
 from bot.sim.bounded import BLOBS, NewestDict, NewestList
 from store.clock import Clock
@@ -120,8 +119,8 @@ FAKE_FEISHU: web.AppKey[FakeFeishu] = web.AppKey("fake_feishu")
 
 def setup_fake_feishu(app: web.Application, prefix: str = "/sim/feishu", *, app_id: str, app_secret: str,
                       clock: Clock | None = None) -> FakeFeishu:
-    """Mount the fake on `app` (its clock unless one is given) and return its state."""
-    fake = FakeFeishu(app_id, app_secret, clock or app[keys.CLOCK])
+    """Mount the fake on `app` (on `clock`, the real one unless given) and return its state."""
+    fake = FakeFeishu(app_id, app_secret, clock or Clock())
     app[FAKE_FEISHU] = fake
 
     def api(handler):

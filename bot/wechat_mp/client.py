@@ -10,7 +10,7 @@ import aiohttp
 
 from bot.apiclient import ApiSession, json_object
 
-from bot.tokens import AppTokens, Tokens
+from bot.tokens import TokenCache
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ class MpError(Exception):
 class MpClient(ApiSession):
     """One per Official Account; holds one aiohttp session, closed by `close()`."""
 
-    def __init__(self, *, api_base: str, app_id: str, secret: str, tokens: Tokens | AppTokens,
+    def __init__(self, *, api_base: str, app_id: str, secret: str, tokens: TokenCache,
                  timeout: float = 10.0) -> None:
         super().__init__(api_base, timeout)
         self.app_id = app_id

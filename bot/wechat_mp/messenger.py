@@ -1,7 +1,7 @@
 """Official Account delivery: customer-service messages inside the 48 h window, Undeliverable outside it."""
 from __future__ import annotations
 
-from bot.outbound import Delivered, DeliveryError, Recipient, Undeliverable
+from relay.messengers import Delivered, DeliveryError, Recipient, Undeliverable
 from bot.plain_text import no_links
 from bot.wechat_mp.client import OUT_OF_WINDOW, MpClient, MpError
 from bot.wechat_mp.window import ReplyWindow

@@ -1,7 +1,7 @@
 """WeCom kf delivery: send_msg within 48 h and 5 messages per customer message, Undeliverable beyond."""
 from __future__ import annotations
 
-from bot.outbound import Delivered, DeliveryError, Recipient, Undeliverable
+from relay.messengers import Delivered, DeliveryError, Recipient, Undeliverable
 from bot.plain_text import no_links
 from bot.wechat_mp.window import ReplyWindow
 from bot.wecom.errors import RecipientUnreachable, WecomError

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from sqlalchemy import select
 
-from bot.outbox_sender import LEASE, deliver_due
+from relay.outbox_sender import LEASE, deliver_due
 from dispatch import outbox
 from store.models import Outbox
 from tests.faults.harness import cleanup, keys, until, wecom_world

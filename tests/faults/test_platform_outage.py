@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.app import run_pending
-from bot.outbox_sender import deliver_due
+from relay.outbox_sender import deliver_due
 from store.models import Outbox
 from tests.faults.harness import cleanup, keys, outbox_statuses, wecom_world
 

@@ -23,7 +23,7 @@ from redis.asyncio import Redis
 
 from bot import keys
 from bot.app import create_app, run_pending
-from bot.inbox import RedisInbox
+from relay.inbox import RedisInbox
 from bot.settings import load_settings
 from bot.sim.wecom_api import callback_xml
 from tests.conftest import PG_ADMIN, _pg_url
