@@ -1,3 +1,4 @@
+from bot.services import services_of
 """PostgreSQL unavailable for 30 s while residents write: nothing is set aside and every message is
 processed afterwards, in order per person. The service reaches PostgreSQL through a loopback TCP proxy
 that the test cuts (connections reset, new ones refused) and restores; the inbox's back-off runs on the
@@ -6,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.faults.harness import TcpProxy, cleanup, keys, until, wecom_world
+from tests.faults.harness import TcpProxy, cleanup, until, wecom_world
 
 RESIDENTS = [f"r{n}" for n in range(1, 6)]
 
@@ -43,7 +44,7 @@ async def test_thirty_seconds_without_postgresql_set_nothing_aside(aiohttp_clien
         await proxy.restore()
         await until(lambda: all(len(world.texts_to(u)) == 2 for u in RESIDENTS), seconds=60,
                     step=lambda: clock.advance(seconds=5))
-        assert await app[keys.INBOX].set_aside() == []
+        assert await services_of(app).inbox.set_aside() == []
         for user in RESIDENTS:
             first, second = world.texts_to(user)
             assert "联系" in first and "请核对" in second  # each processed once, in the order written
