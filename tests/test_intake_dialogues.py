@@ -240,6 +240,7 @@ async def test_two_residents_in_one_group_keep_separate_drafts(sim):
 
 async def test_idle_draft_expires_with_a_message(sim, client, clock):
     from bot.runtime import run_pending, sweep_once
+    from bot.services import services_of
 
     await sim.say("u13", "A座大堂的灯不亮了")
     clock.advance(minutes=29)

@@ -5,7 +5,6 @@ from sqlalchemy import select
 
 from bot.services import services_of
 from relay.messengers import Delivered, DeliveryError, Undeliverable
-from relay.outbox_sender import deliver_due
 from dispatch import outbox
 from store.models import Outbox
 
@@ -107,7 +106,7 @@ async def test_a_crashed_sender_leaves_rows_to_be_taken_again(client, clock):
     m = FlakyMessenger()
     services_of(app).messengers.register(m)
     await _queue(app)
-    assert len(await _claim(app, clock.now(), 10, "dead-process")) == 1  # claimed, then the process "dies"
+    assert len(await _claim(services_of(app).sessions, clock.now(), 10, "dead-process")) == 1  # claimed, then the process "dies"
     assert await services_of(app).outbox_sender.deliver_due() == 0
     clock.advance(seconds=61)
     assert await services_of(app).outbox_sender.deliver_due() == 1 and len(m.sent) == 1
@@ -153,14 +152,12 @@ class SlowMessenger(FlakyMessenger):
 
 async def test_replies_reach_one_person_in_order_and_do_not_wait_for_other_people(client):
     import asyncio
-
-    from relay.messengers import queue_replies
     from conversations.messages import Reply
     app = client.app
     m = SlowMessenger(hold_user="alice")
     services_of(app).messengers.register(m)
-    await queue_replies(app, "slow", "alice", "", [Reply("a1"), Reply("a2")], "msg-a")
-    await queue_replies(app, "slow", "bob", "", [Reply("b1")], "msg-b")
+    await services_of(app).outbox_writer.queue_replies("slow", "alice", "", [Reply("a1"), Reply("a2")], "msg-a")
+    await services_of(app).outbox_writer.queue_replies("slow", "bob", "", [Reply("b1")], "msg-b")
     for _ in range(50):  # let the courier run until Bob's reply is out
         await asyncio.sleep(0)
     assert m.sent == [("bob", "b1")]  # Alice's first send is stuck; Bob is not behind her
@@ -171,13 +168,12 @@ async def test_replies_reach_one_person_in_order_and_do_not_wait_for_other_peopl
 
 
 async def test_a_reply_the_platform_refuses_now_is_sent_later_once(client, clock):
-    from relay.messengers import queue_replies
     from conversations.messages import Reply
     app = client.app
     m = FlakyMessenger(fail=1)
     services_of(app).messengers.register(m)
-    await queue_replies(app, "flaky", "u1", "", [Reply("hello")], "msg-1")
-    await queue_replies(app, "flaky", "u1", "", [Reply("hello")], "msg-1")  # the message redelivered
+    await services_of(app).outbox_writer.queue_replies("flaky", "u1", "", [Reply("hello")], "msg-1")
+    await services_of(app).outbox_writer.queue_replies("flaky", "u1", "", [Reply("hello")], "msg-1")  # the message redelivered
     await services_of(app).courier.idle()
     [row] = await _rows(app)
     assert m.sent == [] and row.status == "pending" and row.attempts == 1
@@ -209,7 +205,6 @@ async def test_replies_a_dead_process_wrote_but_never_sent_go_out_after_its_leas
 async def test_a_full_courier_leaves_further_replies_to_the_outbox_loop(client, clock):
     """A platform too slow to keep up must not pile replies up in one process's memory: past its limit the
     courier hands them back to the outbox, which sends them once their lease runs out."""
-    from relay.messengers import queue_replies
     from relay.outbox_sender import LEASE
     from conversations.messages import Reply
     import asyncio
@@ -227,7 +222,7 @@ async def test_a_full_courier_leaves_further_replies_to_the_outbox_loop(client, 
     courier = services_of(app).courier
     courier.most = 2
     for n in range(4):
-        await queue_replies(app, "stuck", f"u{n}", "", [Reply(f"r{n}")], f"msg-{n}")
+        await services_of(app).outbox_writer.queue_replies("stuck", f"u{n}", "", [Reply(f"r{n}")], f"msg-{n}")
     m.release.set()
     await courier.idle()
     assert sorted(m.sent) == [("u0", "r0"), ("u1", "r1")]  # the two the courier took
@@ -238,15 +233,14 @@ async def test_a_full_courier_leaves_further_replies_to_the_outbox_loop(client, 
 
 async def test_a_later_message_to_the_same_person_waits_for_the_one_still_retrying(client, clock):
     """Per-chat order across retries: a card queued after a reply that failed is not sent before it."""
-    from relay.messengers import queue_replies
     from conversations.messages import Reply
     app = client.app
     m = FlakyMessenger(fail=1)
     services_of(app).messengers.register(m)
-    await queue_replies(app, "flaky", "u1", "", [Reply("first")], "msg-1")
+    await services_of(app).outbox_writer.queue_replies("flaky", "u1", "", [Reply("first")], "msg-1")
     await services_of(app).courier.idle()            # refused: retrying later
-    await queue_replies(app, "flaky", "u1", "", [Reply("second")], "msg-2")
-    await queue_replies(app, "flaky", "u2", "", [Reply("other person")], "msg-3")
+    await services_of(app).outbox_writer.queue_replies("flaky", "u1", "", [Reply("second")], "msg-2")
+    await services_of(app).outbox_writer.queue_replies("flaky", "u2", "", [Reply("other person")], "msg-3")
     await services_of(app).courier.idle()
     await _queue(app, key="later-card")        # due now, to u1 too
     await services_of(app).outbox_sender.deliver_due()
@@ -260,17 +254,17 @@ async def test_a_later_message_to_the_same_person_waits_for_the_one_still_retryi
 
 async def test_a_batch_that_outlived_its_lease_does_not_send_what_another_owner_took(client, clock):
     """The conditional UPDATE on (id, owner) decides: the old owner neither sends nor marks the row."""
-    from relay.outbox_sender import LEASE, _claim, _deliver_one
+    from relay.outbox_sender import LEASE, _claim
     app = client.app
     m = FlakyMessenger()
     services_of(app).messengers.register(m)
     await _queue(app, "a")
     await _queue(app, "b")
-    slow = await _claim(app, clock.now(), 10, "slow-owner")  # its batch stalls past the lease
+    slow = await _claim(services_of(app).sessions, clock.now(), 10, "slow-owner")  # its batch stalls past the lease
     clock.advance(seconds=LEASE.total_seconds() + 1)
     assert await services_of(app).outbox_sender.deliver_due() == 2 and len(m.sent) == 2  # another owner took both and sent them
     for row_id in slow:
-        await _deliver_one(app, row_id, "slow-owner")
+        await services_of(app).outbox_sender._deliver_one(row_id, "slow-owner")
     assert len(m.sent) == 2
     assert [(r.status, r.attempts) for r in await _rows(app)] == [("sent", 1), ("sent", 1)]
 

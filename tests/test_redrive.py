@@ -11,7 +11,6 @@ from sqlalchemy import select
 
 from bot.services import services_of
 from bot.runtime import process_item
-from relay.outbox_sender import deliver_due
 from dispatch import outbox
 from store.models import Outbox
 from tests.conftest import auth

@@ -303,7 +303,6 @@ async def test_errcode_45015_is_undeliverable(make_mp):
 
 async def test_an_outbox_row_after_48_hours_is_recorded_undeliverable(make_mp):
     from dispatch import outbox
-    from relay.outbox_sender import deliver_due
     from store.models import Outbox
 
     h = await make_mp()

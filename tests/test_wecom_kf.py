@@ -219,7 +219,6 @@ async def test_after_48_hours_nothing_is_sent(kf):
 
 
 async def test_an_outbox_row_names_only_the_customer_and_still_reaches_their_kf_account(kf):
-    from relay.outbox_sender import deliver_due
     from dispatch import outbox
     from store.models import Outbox
 

@@ -1,4 +1,3 @@
-from bot.services import services_of
 """PostgreSQL unavailable for 30 s while residents write: nothing is set aside and every message is
 processed afterwards, in order per person. The service reaches PostgreSQL through a loopback TCP proxy
 that the test cuts (connections reset, new ones refused) and restores; the inbox's back-off runs on the
@@ -7,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from bot.services import services_of
 from tests.faults.harness import TcpProxy, cleanup, until, wecom_world
 
 RESIDENTS = [f"r{n}" for n in range(1, 6)]

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.services import services_of
-from relay.outbox_sender import LEASE, deliver_due
+from relay.outbox_sender import LEASE
 from dispatch import outbox
 from store.models import Outbox
 from tests.faults.harness import cleanup, until, wecom_world

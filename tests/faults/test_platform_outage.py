@@ -10,7 +10,6 @@ from sqlalchemy import select
 
 from bot.services import services_of
 from bot.runtime import run_pending
-from relay.outbox_sender import deliver_due
 from store.models import Outbox
 from tests.faults.harness import cleanup, outbox_statuses, wecom_world
 
