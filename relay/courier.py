@@ -13,13 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from dispatch import outbox
 from relay.group_commit import GroupCommit
 from relay.messengers import Messengers, Recipient, Undeliverable
-from relay.outbox_sender import LEASE, UNSENT, Sessions, failed_send, new_owner, release
+from relay.outbox_sender import UNSENT, Sessions, failed_send, new_owner, release
 from relay.retry import OUTBOX_RETRY_FOR
 from relay.wakeup import OutboxWakeup
 from store.clock import Clock
 from store.models import Outbox
 
-__all__ = ["LEASE", "Claimed", "Courier"]
 log = logging.getLogger(__name__)
 
 

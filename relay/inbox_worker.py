@@ -3,9 +3,9 @@
 Events are taken as they come (no rounds: a slow conversation never holds up the next batch) and queued in
 one lane per order key (a person on a platform). A lane handles its events one by one, so a resident's
 second message never overtakes the first; lanes run concurrently up to `concurrency`. A failing event is
-retried in its lane with back-off and jitter (relay.retry), holding the person's later events back; once it
-has kept failing for `retry_for` seconds it is set aside as a dead letter so the rest of the inbox goes on. Pauses are taken on
-the injected clock, so tests move time instead of waiting. Acknowledgements of concurrent lanes share one
+retried in its lane with back-off and jitter (relay.retry), holding the person's later events back;
+once it has kept failing for `retry_for` seconds it is set aside as a dead letter so the rest of the inbox
+goes on. Pauses are taken on the injected clock, so tests move time instead of waiting. Acknowledgements of concurrent lanes share one
 round trip.
 """
 from __future__ import annotations

@@ -14,8 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from conversations.messages import Reply
 from dispatch import outbox
-from relay.courier import LEASE, Claimed, Courier
+from relay.courier import Claimed, Courier
 from relay.group_commit import GroupCommit
+from relay.outbox_sender import LEASE
 from relay.wakeup import QUIET
 from store.clock import Clock
 from store.models import Outbox

@@ -106,7 +106,8 @@ async def test_a_crashed_sender_leaves_rows_to_be_taken_again(client, clock):
     m = FlakyMessenger()
     services_of(app).messengers.register(m)
     await _queue(app)
-    assert len(await _claim(services_of(app).sessions, clock.now(), 10, "dead-process")) == 1  # claimed, then the process "dies"
+    claimed = await _claim(services_of(app).sessions, clock.now(), 10, "dead-process")
+    assert len(claimed) == 1  # claimed, then the process "dies"
     assert await services_of(app).outbox_sender.deliver_due() == 0
     clock.advance(seconds=61)
     assert await services_of(app).outbox_sender.deliver_due() == 1 and len(m.sent) == 1
@@ -173,7 +174,8 @@ async def test_a_reply_the_platform_refuses_now_is_sent_later_once(client, clock
     m = FlakyMessenger(fail=1)
     services_of(app).messengers.register(m)
     await services_of(app).outbox_writer.queue_replies("flaky", "u1", "", [Reply("hello")], "msg-1")
-    await services_of(app).outbox_writer.queue_replies("flaky", "u1", "", [Reply("hello")], "msg-1")  # the message redelivered
+    # the message redelivered
+    await services_of(app).outbox_writer.queue_replies("flaky", "u1", "", [Reply("hello")], "msg-1")
     await services_of(app).courier.idle()
     [row] = await _rows(app)
     assert m.sent == [] and row.status == "pending" and row.attempts == 1
@@ -192,7 +194,7 @@ async def test_replies_a_dead_process_wrote_but_never_sent_go_out_after_its_leas
     m = FlakyMessenger()
     services_of(app).messengers.register(m)
     rows = [dict(key="reply:flaky:m1:0", channel="flaky", user="u1", payload={"text": "收到"})]
-    claimed = await services_of(app).outbox_writer._commit.add(rows)  # written; the process dies before its courier sends
+    claimed = await services_of(app).outbox_writer._commit.add(rows)  # written; the process dies before sending
     assert claimed[0] is not None and m.sent == []
     assert await services_of(app).outbox_sender.deliver_due() == 0  # still leased to the dead process
     clock.advance(seconds=LEASE.total_seconds() + 1)
@@ -262,7 +264,8 @@ async def test_a_batch_that_outlived_its_lease_does_not_send_what_another_owner_
     await _queue(app, "b")
     slow = await _claim(services_of(app).sessions, clock.now(), 10, "slow-owner")  # its batch stalls past the lease
     clock.advance(seconds=LEASE.total_seconds() + 1)
-    assert await services_of(app).outbox_sender.deliver_due() == 2 and len(m.sent) == 2  # another owner took both and sent them
+    # another owner took both and sent them
+    assert await services_of(app).outbox_sender.deliver_due() == 2 and len(m.sent) == 2
     for row_id in slow:
         await services_of(app).outbox_sender._deliver_one(row_id, "slow-owner")
     assert len(m.sent) == 2

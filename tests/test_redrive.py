@@ -54,7 +54,8 @@ async def test_the_rest_call_sends_set_aside_items_and_dead_rows_through_again(c
     services_of(app).processors["wecom"] = processor
     item_id = await _set_aside_one(app, "m1", {"text": "水管爆了"})
     row_id = await _dead_row(app, "card-1")
-    assert await services_of(app).inbox.drain(lambda i: process_item(services_of(app), i)) == 0  # set aside: nobody takes it
+    # set aside: nobody takes it
+    assert await services_of(app).inbox.drain(lambda i: process_item(services_of(app), i)) == 0
 
     resp = await client.post("/api/v1/redrive", json={"inbox": [item_id], "outbox": [row_id]})
     assert resp.status == 401  # bearer auth like the rest of /api/v1

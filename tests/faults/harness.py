@@ -202,7 +202,8 @@ async def wecom_world(aiohttp_client, clock, *, db_url: str, redis_url: str, pre
     app = create_app(settings, clock=clock, run_background=run_background, redis_prefix=prefix)
     fake = setup_fake_wecom(app, corp_id=CORP, secret=SECRET, clock=clock)
     client = await aiohttp_client(app, server_kwargs={"port": port})
-    services_of(app).channels["wecom"].client.backoff = 0  # the client's own short in-request rate-limit retries, without waiting
+    # The client's own short in-request rate-limit retries, without waiting.
+    services_of(app).channels["wecom"].client.backoff = 0
     return WecomWorld(client, app, fake, WecomCrypto(TOKEN, AES_KEY, CORP, clock), clock)
 
 
