@@ -75,11 +75,12 @@ def _every(seconds: float, job: Callable[[], Awaitable[object]], name: str):
     return loop
 
 
-async def outbox_loop(services: Services) -> None:
-    """Send what is due, then wait to be woken (a commit that wrote rows, relay.wakeup) or for the poll."""
-    while True:
+async def outbox_loop(services: Services, stop: asyncio.Event) -> None:
+    """Send what is due, then wait to be woken (a commit that wrote rows, relay.wakeup) or for the poll;
+    when told to stop, finish the round in hand (a row half-marked would be sent again after its lease)."""
+    while not stop.is_set():
         try:
-            while await services.outbox_sender.deliver_due():
+            while not stop.is_set() and await services.outbox_sender.deliver_due():
                 pass
         except Exception:
             log.exception("outbox delivery failed")
@@ -94,10 +95,10 @@ async def running(services: Services) -> AsyncIterator[None]:
     worker = InboxWorker(services.inbox, lambda item: process_item(services, item), _consumer_name(),
                          clock=services.clock, retry_for=settings.inbox.retry_for)
     inbox = asyncio.create_task(worker.run(stop), name="inbox")
+    outbox = asyncio.create_task(outbox_loop(services, stop), name="outbox")
     tasks = [
         asyncio.create_task(_every(settings.sla.scan_interval, lambda: sweep_once(services), "sweeper")(),
                             name="sweeper"),
-        asyncio.create_task(outbox_loop(services), name="outbox"),
         asyncio.create_task(_every(settings.retention.interval, lambda: prune(services), "retention")(),
                             name="retention"),
     ]
@@ -107,13 +108,15 @@ async def running(services: Services) -> AsyncIterator[None]:
         # Stop taking events and finish the ones in hand; what is still unfinished after the grace period
         # stays unacknowledged in the inbox and is handled again (by this or another process).
         stop.set()
+        services.wakeup.set()
         try:
-            await asyncio.wait_for(asyncio.shield(inbox), timeout=STOP_GRACE)
+            await asyncio.wait_for(asyncio.shield(asyncio.gather(inbox, outbox, return_exceptions=True)),
+                                   timeout=STOP_GRACE)
         except asyncio.TimeoutError:
-            log.warning("stopping with inbox events in hand; they are handled again later")
-        for task in (*tasks, inbox):
+            log.warning("stopping with events or sends in hand; they are handled again later")
+        for task in (*tasks, inbox, outbox):
             task.cancel()
-        await asyncio.gather(*tasks, inbox, return_exceptions=True)
+        await asyncio.gather(*tasks, inbox, outbox, return_exceptions=True)
 
 
 def _consumer_name() -> str:
