@@ -17,8 +17,11 @@ REPORT = {"description": "水管爆了", "location": "3栋2单元1502", "reporte
 
 
 @pytest.fixture
-async def running(aiohttp_client, make_settings, clock, backend, monkeypatch):
-    """The service with its background loops, whose outbox poll would take an hour: only a wake-up sends."""
+async def running(backend, make_settings, clock, monkeypatch, aiohttp_client):
+    """The service with its background loops, whose outbox poll would take an hour: only a wake-up sends.
+
+    `backend` comes first so that it is torn down last: its PostgreSQL clean-up must not run (blocking the
+    event loop) while the app's loops are still alive and inside a transaction."""
     from bot.app import create_app
 
     monkeypatch.setattr(bot.runtime, "OUTBOX_POLL", 3600.0)
