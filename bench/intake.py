@@ -189,10 +189,10 @@ def build_engine(sessions, storage, media_dir: Path):
 async def measure(name: str, stack: str, db_url: str, redis_url: str, prefix: str, workdir: Path,
                   n: int, concurrency: int, warmup: int, deadline: Deadline) -> Result:
     from conversations.storage import make_storage
-    from store.db import make_engine, make_sessionmaker, migrate_sync
+    from store.db import make_database, make_sessionmaker, migrate_sync
 
     await asyncio.to_thread(migrate_sync, db_url)  # Alembic runs its own event loop
-    db = make_engine(db_url)  # the service's defaults: pool of 10 for PostgreSQL
+    db = make_database(db_url)  # the service's defaults: pool of 10 for PostgreSQL
     storage = make_storage(redis_url, prefix=prefix)
     try:
         if not await storage.ping():

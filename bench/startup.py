@@ -10,7 +10,7 @@ median is reported.
 Variants (all on the embedded SQLite backend, a fresh temporary directory per run):
   plain         `python -m bot serve` without any platform (the simulator is mounted)
   feishu        `python -m bot serve` with a [feishu] section: whatever create_app does with it today
-  feishu-wired  create_app + bot.feishu.adapter.setup, as create_app will do once it calls setup
+  feishu-wired  the same, served from a function of this file (the variant lark_oapi is added to)
   feishu-lark   feishu-wired plus `import lark_oapi` in an on_startup hook (off the event loop): the
                 cost the service avoids by not using the SDK
 Only 127.0.0.1 is contacted; the Feishu api_base points at a closed local port (nothing is called
@@ -141,18 +141,16 @@ def _lark_loaded(pid: int, port: int) -> bool:
 
 
 def serve_wired(config: str, port: int, with_lark: bool) -> None:
-    """What create_app will do once it calls bot.feishu.adapter.setup when settings.feishu is set."""
+    """The service with Feishu configured: create_app registers bot.feishu.adapter's FeishuChannel."""
     import asyncio
     import importlib
 
     from aiohttp import web
 
     from bot.app import create_app
-    from bot.feishu.adapter import setup
     from bot.settings import load_settings
     settings = load_settings(config)
     app = create_app(settings)
-    setup(app, settings)
 
     async def modules(request: web.Request) -> web.Response:
         return web.Response(text="\n".join(sorted({m.split(".")[0] for m in sys.modules})))

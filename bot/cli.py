@@ -122,7 +122,8 @@ async def _redrive(settings, inbox: list[str] | None, outbox: list[int] | None) 
     from aiohttp import web
 
     from bot.app import create_app
-    from bot.redrive import redrive
+    from bot.runtime import redrive
+    from bot.services import services_of
 
     if inbox is not None and outbox is None:
         outbox = []  # naming inbox items only re-drives those, not every dead outbox row
@@ -131,7 +132,7 @@ async def _redrive(settings, inbox: list[str] | None, outbox: list[int] | None) 
     runner = web.AppRunner(create_app(settings, run_background=False))
     await runner.setup()
     try:
-        done = await redrive(runner.app, inbox, outbox)
+        done = await redrive(services_of(runner.app), inbox, outbox)
     finally:
         await runner.cleanup()
     print(f"re-driven: {len(done['inbox'])} inbox items, {len(done['outbox'])} outbox rows")

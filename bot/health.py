@@ -4,7 +4,7 @@ from __future__ import annotations
 from aiohttp import web
 from sqlalchemy import text
 
-from bot import keys
+from bot.services import services_of
 
 routes = web.RouteTableDef()
 
@@ -16,15 +16,15 @@ async def healthz(request: web.Request) -> web.Response:
 
 @routes.get("/readyz")
 async def readyz(request: web.Request) -> web.Response:
-    app = request.app
+    services = services_of(request)
     checks: dict[str, str] = {}
     try:
-        async with app[keys.DB].connect() as conn:
+        async with services.database.connect() as conn:
             await conn.execute(text("SELECT 1"))
         checks["database"] = "ok"
     except Exception as e:  # readiness reports any failure instead of raising it
         checks["database"] = f"error: {type(e).__name__}"
-    storage = app[keys.ENGINE].deps.storage
+    storage = services.storage
     try:
         checks["state"] = "ok" if await storage.ping() else "error"
     except Exception as e:

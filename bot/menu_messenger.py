@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from bot.outbound import Delivered, Recipient
+from relay.messengers import Delivered, Recipient
 from bot.plain_text import no_links
 from dispatch.cards import Card
 

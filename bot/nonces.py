@@ -12,17 +12,18 @@ from __future__ import annotations
 import hashlib
 from collections import OrderedDict
 
-from aiohttp import web
+from redis.asyncio import Redis
 
-from bot import keys
 from bot.rejections import WINDOW
+from store.clock import Clock
 
 
 class NonceLedger:
     MAX_MEMORY = 100_000  # pairs come only from correctly signed requests: far more than a platform sends in 10 min
 
-    def __init__(self, app: web.Application, namespace: str, window: int = WINDOW) -> None:
-        self._app = app  # Redis and the clock are resolved on first use: the inbox appears when the app starts
+    def __init__(self, clock: Clock, redis: Redis | None, namespace: str, *, prefix: str = "repairbot",
+                 window: int = WINDOW) -> None:
+        self.clock, self.redis, self.prefix = clock, redis, prefix
         self.namespace = namespace
         self.window = window
         self._memory: OrderedDict[tuple[str, str], tuple[float, str]] = OrderedDict()
@@ -30,14 +31,13 @@ class NonceLedger:
     async def first(self, timestamp: str, nonce: str, message_id: str) -> bool:
         """True for the first request with this pair and for a repeat of the same message; False when the
         pair comes back carrying another message. Call after the signature and timestamp checks."""
-        now = self._app[keys.CLOCK].now().timestamp()
+        now = self.clock.now().timestamp()
         # Remembered until the timestamp is outside the window, after which the window check refuses it.
         ttl = max(1, int(int(timestamp) + self.window - now) + 1)
-        inbox = self._app.get(keys.INBOX)
-        redis = getattr(inbox, "redis", None)
+        redis = self.redis
         if redis is not None:
             digest = hashlib.sha1(f"{timestamp}:{nonce}".encode("utf-8", "surrogatepass")).hexdigest()
-            key = f"{getattr(inbox, 'prefix', 'repairbot')}:nonce:{self.namespace}:{digest}"
+            key = f"{self.prefix}:nonce:{self.namespace}:{digest}"
             if await redis.set(key, message_id, nx=True, ex=ttl):
                 return True
             seen = await redis.get(key)

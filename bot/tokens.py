@@ -7,10 +7,8 @@ import secrets
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
-from aiohttp import web
 from redis.asyncio import Redis
 
-from bot import keys
 from store.clock import Clock
 
 log = logging.getLogger(__name__)
@@ -30,7 +28,7 @@ return 0
 
 
 class TokenCache(Protocol):
-    """What a platform client needs: `Tokens` itself, or the app's lazily resolved `AppTokens`."""
+    """What a platform client needs (`Tokens`, or a test's own)."""
 
     async def get(self, name: str, fetch: Fetcher) -> str: ...
 
@@ -140,41 +138,3 @@ class Tokens:
                 raise TokenUnavailable(name)
             await self._sleep(self.poll)
             waited += self.poll
-
-
-class AppTokens:
-    """The app's one token cache, resolved on first use because it needs the started app's Redis.
-
-    `keys.TOKENS` when the app provides one; otherwise one `Tokens` on the inbox's Redis connection and
-    prefix (memory without Redis), shared by every platform set up through `app_tokens`.
-    """
-
-    def __init__(self, app: web.Application) -> None:
-        self._app = app
-        self._own: Tokens | None = None
-
-    def _resolve(self) -> Tokens:
-        key = getattr(keys, "TOKENS", None)
-        if key is not None and key in self._app:
-            return self._app[key]
-        if self._own is None:
-            inbox = self._app.get(keys.INBOX)
-            self._own = Tokens(self._app[keys.CLOCK], getattr(inbox, "redis", None),
-                               prefix=getattr(inbox, "prefix", "repairbot"))
-        return self._own
-
-    async def get(self, name: str, fetch: Fetcher) -> str:
-        return await self._resolve().get(name, fetch)
-
-    async def invalidate(self, name: str, token: str) -> None:
-        await self._resolve().invalidate(name, token)
-
-
-_APP_TOKENS: web.AppKey[AppTokens] = web.AppKey("app_tokens", AppTokens)
-
-
-def app_tokens(app: web.Application) -> AppTokens:
-    """The one AppTokens of this app (call during setup, before the app starts)."""
-    if _APP_TOKENS not in app:
-        app[_APP_TOKENS] = AppTokens(app)
-    return app[_APP_TOKENS]

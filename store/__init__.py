@@ -1,1 +1,1 @@
-"""Persistence only: SQLAlchemy models, the database engine, migrations and the clock."""
+"""Persistence only: SQLAlchemy models, the database, migrations and the clock."""

@@ -1,4 +1,4 @@
-"""The database engine and session factory, and schema migration through Alembic."""
+"""The database (SQLAlchemy's AsyncEngine: the connection pool) and session factory, and schema migration."""
 from __future__ import annotations
 
 import asyncio
@@ -10,11 +10,12 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker, create_async_engine, AsyncSession
 
 
-def make_engine(url: str, pool_size: int = 10) -> AsyncEngine:
+def make_database(url: str, pool_size: int = 10) -> AsyncEngine:
+    """The database the service works on: SQLAlchemy's AsyncEngine, the pool of connections."""
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        database = create_async_engine(url, connect_args={"timeout": 30})
 
-        @event.listens_for(engine.sync_engine, "connect")
+        @event.listens_for(database.sync_engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # noqa: ANN001
             # WAL lets readers run beside the one writer; foreign keys are off by default in SQLite.
             cur = dbapi_conn.cursor()
@@ -23,15 +24,15 @@ def make_engine(url: str, pool_size: int = 10) -> AsyncEngine:
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
 
-        return engine
+        return database
     # Requests beyond the pool wait for a connection instead of piling onto the database. No pre-ping:
     # it costs round trips on every checkout; a connection lost to a database restart fails one unit
     # of work, which the inbox and outbox retry, and is then replaced.
     return create_async_engine(url, pool_size=pool_size, max_overflow=0, pool_timeout=30, pool_recycle=1800)
 
 
-def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+def make_sessionmaker(database: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(database, expire_on_commit=False)
 
 
 async def connection_of(db: AsyncSession | AsyncConnection) -> AsyncConnection:
@@ -59,15 +60,15 @@ async def migrate(url: str, revision: str = "head") -> None:
     await asyncio.to_thread(migrate_sync, url, revision)
 
 
-async def schema_revision(engine: AsyncEngine) -> tuple[str | None, str]:
+async def schema_revision(database: AsyncEngine) -> tuple[str | None, str]:
     """(the database's Alembic revision or None, the code's head revision)."""
     from alembic.runtime.migration import MigrationContext
     from alembic.script import ScriptDirectory
 
-    head = ScriptDirectory.from_config(alembic_config(str(engine.url))).get_current_head()
+    head = ScriptDirectory.from_config(alembic_config(str(database.url))).get_current_head()
 
     def current(conn) -> str | None:  # noqa: ANN001
         return MigrationContext.configure(conn).get_current_revision()
 
-    async with engine.connect() as conn:
+    async with database.connect() as conn:
         return await conn.run_sync(current), head

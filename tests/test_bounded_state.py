@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot import keys
+from bot.services import services_of
 from bot.sim.bounded import BLOBS, ENTRIES, MESSAGES
 from bot.sim.feishu_api import FakeFeishu
 from bot.sim.log import SentLog
@@ -64,7 +64,7 @@ async def test_the_service_keeps_at_most_max_conversations_and_recent_residents_
     sim = Sim(await aiohttp_client(app))
     for i in range(60):
         await sim.say(f"stranger-{i}", "我要报修")
-    storage = app[keys.ENGINE].deps.storage
+    storage = services_of(app).storage
     assert isinstance(storage, MemoryStorage) and len(storage) == 20
     await sim.say("alice", "A座大堂的灯不亮了 王女士 13812345678")
     for i in range(60, 70):

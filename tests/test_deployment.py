@@ -19,7 +19,7 @@ import xmltodict
 from aiohttp.test_utils import unused_port
 from sqlalchemy import select
 
-from bot import keys
+from bot.services import services_of
 from bot.app import create_app
 from bot.cli import main
 from bot.settings import load_settings
@@ -83,7 +83,7 @@ async def test_the_example_configuration_serves_the_api_only(aiohttp_client, clo
     assert (await client.post("/wecom/callback", params=query, data=body)).status in (404, 405)
     resp = await client.get("/api/v1/tickets", headers=auth("change-me"))  # the example's own (placeholder) token
     assert resp.status == 200  # load_settings accepts it; check-config and serve refuse it (below)
-    assert app[keys.SETTINGS].wecom is None and app[keys.SETTINGS].feishu is None
+    assert services_of(app).settings.wecom is None and services_of(app).settings.feishu is None
 
 
 async def test_an_environment_only_configuration_is_a_configuration(aiohttp_client, clock, backend, tmp_path,
@@ -146,7 +146,7 @@ async def test_demo_with_a_configuration_plays_wecom_and_feishu_on_its_own_crede
     resp = await client.post("/sim/api/feishu/say", json={"user": "r1", "text": "你好"})
     assert (await resp.json())["callback_status"] == 200
     # ... with credentials of its own: the public demo ones are refused.
-    served = app[keys.SETTINGS]
+    served = services_of(app).settings
     assert served.wecom.token.get_secret_value() != DEMO_WECOM_TOKEN
     assert served.feishu.encrypt_key.get_secret_value() != DEMO_FEISHU_ENCRYPT_KEY
     query, body = _signed_with_demo_wecom(clock)
@@ -241,7 +241,7 @@ async def test_a_generated_api_token_is_printed_once_and_kept_hashed(aiohttp_cli
     assert len(token) >= 32
     assert (await client.get("/api/v1/tickets", headers=auth(token))).status == 200
     assert (await client.get("/api/v1/tickets", headers=auth(token[:-1] + "x"))).status == 401
-    async with app[keys.SESSIONS]() as s:
+    async with services_of(app).sessions() as s:
         kept = dict((await s.execute(select(KeyValue.key, KeyValue.value))).all())
     assert token not in kept.values() and not any(token in v for v in kept.values())
     await client.close()
@@ -293,10 +293,10 @@ def test_a_token_generated_before_this_release_keeps_working_but_only_as_a_hash(
         kept = dict(conn.execute("SELECT key, value FROM kv").fetchall())
     assert kept == {"api_token_sha256": hashlib.sha256(b"the-old-clear-token").hexdigest()}
     from bot.secrets import api_token_hashes
-    from store.db import make_engine, make_sessionmaker
+    from store.db import make_database, make_sessionmaker
 
     async def digests():
-        engine = make_engine(url)
+        engine = make_database(url)
         try:
             return await api_token_hashes(make_sessionmaker(engine), load_settings(None))
         finally:

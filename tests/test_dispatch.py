@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import asyncio
 
-from bot import keys
+from bot.services import services_of
 from bot.app import create_app
-from bot.card_actions import press
 from conversations.messages import ButtonPress
 from dispatch.payloads import CardAction, decode
 from tests.conftest import Sim, auth
@@ -70,7 +69,7 @@ async def test_a_cancelled_ticket_cannot_be_accepted(client, sim):
 
     from store.models import Ticket
     number = await report(sim)
-    async with client.app[keys.SESSIONS]() as s, s.begin():
+    async with services_of(client.app).sessions() as s, s.begin():
         await s.execute(update(Ticket).where(Ticket.number == number).values(status="cancelled"))
     r = await press_as(client, "zhangsan", CardAction("accept", number).encode())
     assert r["outcome"] == "closed" and "已结束" in r["replies"][0]["text"]
@@ -98,7 +97,7 @@ async def test_twenty_technicians_pressing_at_once_across_instances(aiohttp_clie
     number = (await resp.json())["number"]
     payload = CardAction("accept", number).encode()
     results = await asyncio.gather(*(
-        press(apps[i % 3], ButtonPress("sim", f"t{i}", f"t{i}", payload)) for i in range(20)))
+        services_of(apps[i % 3]).card_actions.press(ButtonPress("sim", f"t{i}", f"t{i}", payload)) for i in range(20)))
     outcomes = [r.outcome for r, _ in results]
     assert outcomes.count("ok") == 1 and outcomes.count("taken") == 19
     winner = next(r.holder for r, _ in results if r.outcome == "ok")
@@ -120,9 +119,9 @@ async def test_group_card_masks_the_phone(client, sim):
     from dispatch.tickets import get_ticket
     from templates.texts import mask_phone
     number = await report(sim)
-    async with client.app[keys.SESSIONS]() as s:
+    async with services_of(client.app).sessions() as s:
         t = await get_ticket(s, number)
-        texts = client.app[keys.ENGINE].deps.texts
+        texts = services_of(client.app).texts
         group = ticket_card(t, "group", texts).as_text()
         tech = ticket_card(t, "technician", texts).as_text()
     assert "139****5678" in group and "13912345678" not in group
@@ -135,7 +134,8 @@ async def test_with_no_technician_for_the_trade_the_supervisors_are_told(aiohttp
     """A ticket nobody can take still goes out: the supervisors of its trade hear of it (BR-8)."""
     from sqlalchemy import select
 
-    from bot.app import create_app, run_pending
+    from bot.app import create_app
+    from bot.runtime import run_pending
     from store.models import Outbox
 
     staff = [{"name": "王主管", "role": "supervisor", "trades": [], "sim_user": "boss", "phone": "13800000009"},
@@ -146,13 +146,13 @@ async def test_with_no_technician_for_the_trade_the_supervisors_are_told(aiohttp
     app = create_app(make_settings(staff=staff), clock=clock, run_background=False, redis_prefix=backend.prefix)
     client = await aiohttp_client(app)
     number = await report(Sim(client))  # a plumbing fault: no plumber among the staff
-    async with app[keys.SESSIONS]() as s:
+    async with services_of(app).sessions() as s:
         rows = (await s.execute(select(Outbox))).scalars().all()
     told = [r for r in rows if r.kind == "text" and r.payload.get("template") == "notify/no_technician.j2"]
     assert [(r.recipient, r.dedupe_key) for r in told] == [
         ("user:boss", f"{number}:notify/no_technician.j2:sim:boss:1:")]  # not the electrical supervisor
     assert [r for r in rows if r.kind == "card"] == []
-    await run_pending(app)
+    await run_pending(services_of(app))
     assert any(number in i["text"] and "没有可派的维修人员" in i["text"] for i in await sent_to(client, "boss"))
     t = await (await client.get(f"/api/v1/tickets/{number}", headers=auth())).json()
     assert t["status"] == "submitted" and [e["action"] for e in t["events"]] == ["created"]
@@ -163,7 +163,7 @@ async def test_dispatch_writes_one_card_per_technician_and_the_dispatched_event(
 
     from store.models import Outbox
     number = await report(sim)
-    async with client.app[keys.SESSIONS]() as s:
+    async with services_of(client.app).sessions() as s:
         rows = (await s.execute(select(Outbox).where(Outbox.kind == "card"))).scalars().all()
     assert sorted((r.recipient, r.dedupe_key, r.payload["audience"]) for r in rows) == [
         ("user:zhangsan", f"{number}:dispatch:sim:user:zhangsan", "technician"),

@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import unused_port
 
-from bot.app import create_app, run_pending
+from bot.app import create_app
+from bot.runtime import run_pending
+from bot.services import services_of
 from bot.feishu import render as feishu_render
 from bot.sim.wecom_api import FAKE_WECOM
 from bot.wecom import render
@@ -74,7 +76,7 @@ async def test_a_hostile_description_reaches_the_trades_wecom_group_inert(aiohtt
     for text in (f"3栋2单元1502卫生间水管爆了 {hostile} 王女士 13812345678", "确认"):
         resp = await client.post("/sim/api/wecom/say", json={"user": "r1", "text": text})
         assert (await resp.json())["callback_status"] == 200
-        await run_pending(app)
+        await run_pending(services_of(app))
     group = [s for s in app[FAKE_WECOM].sent if s["kind"] == "appchat" and s["msgtype"] == "markdown"]
     assert len(group) == 1
     md = group[0]["payload"]["markdown"]["content"]

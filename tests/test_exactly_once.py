@@ -5,7 +5,7 @@ from contextlib import asynccontextmanager
 
 from sqlalchemy import func, select
 
-from bot import keys
+from bot.services import services_of
 from conversations.messages import InboundMessage
 from conversations.storage.base import StateStorage
 from store.models import Outbox, Ticket, TicketEvent
@@ -41,13 +41,13 @@ class SaveFailsOnce(StateStorage):
 
 
 async def _count(app, model, *where) -> int:
-    async with app[keys.SESSIONS]() as s:
+    async with services_of(app).sessions() as s:
         return (await s.execute(select(func.count()).select_from(model).where(*where))).scalar_one()
 
 
 async def test_a_confirmation_redelivered_after_the_state_was_lost_files_nothing_twice(client):
     app = client.app
-    engine = app[keys.ENGINE]
+    engine = services_of(app).conversations
     await engine.handle(InboundMessage("sim", "r", "r", REPORT, message_id="m1"))
     cards_before = await _count(app, Outbox, Outbox.kind == "card")
     engine.deps.storage = failing = SaveFailsOnce(engine.deps.storage)
@@ -72,7 +72,7 @@ async def test_a_confirmation_redelivered_after_the_state_was_lost_files_nothing
 
 
 async def test_a_new_confirmation_of_another_report_files_another_ticket(client):
-    engine = client.app[keys.ENGINE]
+    engine = services_of(client.app).conversations
     for n, place in enumerate(("3栋2单元1502卫生间水管爆了", "5栋1单元301厨房水管爆了")):
         await engine.handle(InboundMessage("sim", "r", "r", f"{place} 王女士 13812345678", message_id=f"a{n}"))
         done = await engine.handle(InboundMessage("sim", "r", "r", "确认", message_id=f"c{n}"))
@@ -169,7 +169,8 @@ async def test_a_wecom_click_handled_again_after_its_commit_acts_once(aiohttp_cl
     acknowledged leaves the click to be handled again."""
     from aiohttp.test_utils import unused_port
 
-    from bot.app import create_app, run_pending
+    from bot.app import create_app
+    from bot.runtime import run_pending
 
     port = unused_port()
     settings = make_settings(service={"public_url": f"http://127.0.0.1:{port}"})
@@ -177,7 +178,7 @@ async def test_a_wecom_click_handled_again_after_its_commit_acts_once(aiohttp_cl
     client = await aiohttp_client(app, server_kwargs={"port": port})
     for text in (REPORT, "确认"):
         await client.post("/sim/api/wecom/say", json={"user": "r1", "text": text})
-        await run_pending(app)
+        await run_pending(services_of(app))
     sent = (await (await client.get("/sim/wecom/_sent", params={"user": "zhangsan"})).json())["sent"]
     [card] = [i["payload"]["template_card"] for i in sent if i["payload"].get("msgtype") == "template_card"]
     transfer = card["button_list"][1]["key"]
@@ -188,11 +189,11 @@ async def test_a_wecom_click_handled_again_after_its_commit_acts_once(aiohttp_cl
 
     async def handle_and_keep(item):
         items.append(item)
-        await app[keys.PROCESSORS][item.platform](app, item)
-    await app[keys.INBOX].drain(handle_and_keep)
+        await services_of(app).processors[item.platform](item)
+    await services_of(app).inbox.drain(handle_and_keep)
     [click] = items
-    await app[keys.PROCESSORS][click.platform](app, click)  # the same event, handled a second time
-    await run_pending(app)
+    await services_of(app).processors[click.platform](click)  # the same event, handled a second time
+    await run_pending(services_of(app))
     assert await _transfers(app) == 1 and await _supervisor_notices(app) == 1
     told = [i for i in (await (await client.get("/sim/wecom/_sent", params={"user": "zhangsan"})).json())["sent"]
             if i["kind"] == "message" and i["payload"].get("msgtype") == "text"]

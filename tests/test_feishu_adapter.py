@@ -9,9 +9,9 @@ import pytest
 from aiohttp.test_utils import unused_port
 from sqlalchemy import func, select
 
-from bot import keys
-from bot.app import create_app, run_pending
-from bot.feishu.adapter import setup
+from bot.services import services_of
+from bot.app import create_app
+from bot.runtime import run_pending
 from bot.sim.feishu_api import FakeFeishu, FeishuPusher, setup_fake_feishu
 from conversations.storage import StorageKey
 from dispatch.payloads import CardAction
@@ -54,7 +54,7 @@ class World:
                 kw["mentions"] = [{"key": "@_user_1", "id": {"open_id": self.fake.bot_open_id}, "name": "bot"}]
         resp = await self.post(self.push.message(open_id=open_id, content={"text": text}, **kw))
         assert resp.status == 200 and await resp.json() == {}
-        await run_pending(self.app)
+        await run_pending(services_of(self.app))
         return [m["content"]["text"] for m in self.fake.sent[before:] if m["msg_type"] == "text"]
 
     async def report(self, open_id: str = "ou_resident") -> str:
@@ -73,7 +73,7 @@ class World:
         return await resp.json()
 
     def render(self, name: str, **ctx) -> str:
-        return self.app[keys.ENGINE].deps.texts.render(name, **ctx)
+        return services_of(self.app).texts.render(name, **ctx)
 
 
 def _world(aiohttp_client, make_settings, clock, backend, **extra):
@@ -83,8 +83,7 @@ def _world(aiohttp_client, make_settings, clock, backend, **extra):
                                          "encrypt_key": "ek", "api_base": f"http://127.0.0.1:{port}/sim/feishu"},
                                  trades=TRADES, staff=STAFF, **extra)
         app = create_app(settings, clock=clock, run_background=False, redis_prefix=backend.prefix)
-        setup(app, settings)
-        fake = setup_fake_feishu(app, app_id="cli_test", app_secret="s")
+        fake = setup_fake_feishu(app, app_id="cli_test", app_secret="s", clock=clock)
         client = await aiohttp_client(app, server_kwargs={"port": port})
         return World(client, app, fake, FeishuPusher("vt", "ek", clock=clock))
     return make()
@@ -100,7 +99,7 @@ async def _nothing_pending(w: World) -> bool:
 
     async def record(item):
         seen.append(item)
-    await w.app[keys.INBOX].drain(record)
+    await services_of(w.app).inbox.drain(record)
     return seen == []
 
 
@@ -124,8 +123,8 @@ async def test_an_image_is_downloaded_at_once_and_stored(feishu):
     resp = await feishu.post(feishu.push.message(open_id="ou_resident", message_type="image",
                                                  content={"image_key": key}))
     assert resp.status == 200
-    await run_pending(feishu.app)
-    async with feishu.app[keys.SESSIONS]() as s:
+    await run_pending(services_of(feishu.app))
+    async with services_of(feishu.app).sessions() as s:
         photos = list((await s.execute(select(Photo))).scalars())
     assert [(p.channel, p.uploader) for p in photos] == [("feishu", "ou_resident")]
     assert any("已收到照片" in m["content"]["text"] for m in feishu.fake.sent_to("ou_resident"))
@@ -134,7 +133,7 @@ async def test_an_image_is_downloaded_at_once_and_stored(feishu):
 async def test_an_image_feishu_will_not_hand_over_asks_for_a_resend(feishu):
     await feishu.post(feishu.push.message(open_id="ou_resident", message_type="image",
                                           content={"image_key": "img_v3_gone"}))
-    await run_pending(feishu.app)
+    await run_pending(services_of(feishu.app))
     [sent] = feishu.fake.sent_to("ou_resident")
     assert sent["content"]["text"] == feishu.render("intake/photo_failed.j2")
 
@@ -144,10 +143,10 @@ async def test_rich_text_post_gives_its_words_and_its_first_photo(feishu):
     content = {"title": "", "content": [[{"tag": "text", "text": "9栋2单元301"}, {"tag": "text", "text": "马桶堵了"}],
                                         [{"tag": "img", "image_key": key}, {"tag": "img", "image_key": "img_second"}]]}
     await feishu.post(feishu.push.message(open_id="ou_resident", message_type="post", content=content))
-    await run_pending(feishu.app)
-    async with feishu.app[keys.SESSIONS]() as s:
+    await run_pending(services_of(feishu.app))
+    async with services_of(feishu.app).sessions() as s:
         assert (await s.execute(select(func.count()).select_from(Photo))).scalar() == 1
-    draft = await feishu.app[keys.ENGINE].deps.storage.get(StorageKey("feishu", "oc_p2p_ou_resident", "ou_resident"))
+    draft = await services_of(feishu.app).storage.get(StorageKey("feishu", "oc_p2p_ou_resident", "ou_resident"))
     assert "马桶" in json.dumps(draft, ensure_ascii=False) and len(draft["photo_ids"]) == 1
 
 
@@ -156,20 +155,20 @@ async def test_in_a_group_only_a_mention_of_the_bot_is_answered_and_in_the_group
     other = [{"key": "@_user_1", "id": {"open_id": "ou_someone"}, "name": "someone"}]
     await feishu.post(feishu.push.message(open_id="ou_r1", chat_id="oc_group", chat_type="group",
                                           content={"text": "@_user_1 9栋漏水"}, mentions=other))
-    await run_pending(feishu.app)
+    await run_pending(services_of(feishu.app))
     assert feishu.fake.sent == []
     [reply] = await feishu.say("ou_r1", "9栋2单元301马桶堵了", chat="oc_group", mention=True)
     [sent] = feishu.fake.sent
     assert sent["receive_id_type"] == "chat_id" and sent["receive_id"] == "oc_group"
     assert reply.startswith('<at user_id="ou_r1"></at>')  # the resident sees it is for them
-    draft = await feishu.app[keys.ENGINE].deps.storage.get(StorageKey("feishu", "oc_group", "ou_r1"))
+    draft = await services_of(feishu.app).storage.get(StorageKey("feishu", "oc_group", "ou_r1"))
     assert "@_user_1" not in json.dumps(draft, ensure_ascii=False)
 
 
 async def test_two_residents_in_one_group_keep_separate_drafts(feishu):
     await feishu.say("ou_r1", "9栋2单元301马桶堵了", chat="oc_group", mention=True)
     await feishu.say("ou_r2", "3栋楼道灯坏了", chat="oc_group", mention=True)
-    storage = feishu.app[keys.ENGINE].deps.storage
+    storage = services_of(feishu.app).storage
     d1 = await storage.get(StorageKey("feishu", "oc_group", "ou_r1"))
     d2 = await storage.get(StorageKey("feishu", "oc_group", "ou_r2"))
     assert "马桶" in json.dumps(d1, ensure_ascii=False) and "马桶" not in json.dumps(d2, ensure_ascii=False)
@@ -184,7 +183,7 @@ async def test_a_delivery_repeated_four_times_has_one_effect(feishu):
     again = feishu.push.message(open_id="ou_resident", content={"text": "9栋2单元301马桶堵了"},
                                 message_id=payload["event"]["message"]["message_id"])  # a new event_id, same message
     assert (await feishu.post(again)).status == 200
-    await run_pending(feishu.app)
+    await run_pending(services_of(feishu.app))
     assert len(feishu.fake.sent_to("ou_resident")) == 1
 
 
@@ -198,7 +197,7 @@ async def test_unverifiable_callbacks_are_refused_and_change_nothing(feishu, def
     elif defect == "token":
         headers, body = push.request({**payload, "header": {**payload["header"], "token": "forged"}})
     elif defect == "stale":
-        headers, body = push.request(payload, timestamp=int(feishu.app[keys.CLOCK].now().timestamp()) - 600)
+        headers, body = push.request(payload, timestamp=int(services_of(feishu.app).clock.now().timestamp()) - 600)
     elif defect == "undecryptable":
         headers, body = FeishuPusher("vt", "wrong key", clock=push.clock).request(payload)
         from bot.feishu.crypto import signature
@@ -233,7 +232,7 @@ async def test_an_event_type_we_did_not_subscribe_is_acknowledged_and_ignored(fe
 async def test_unsupported_message_types_get_the_standard_answer(feishu):
     await feishu.post(feishu.push.message(open_id="ou_resident", message_type="file",
                                           content={"file_key": "f", "file_name": "a.pdf"}))
-    await run_pending(feishu.app)
+    await run_pending(services_of(feishu.app))
     [sent] = feishu.fake.sent_to("ou_resident")
     assert sent["content"]["text"] == feishu.render("channels/unsupported.j2")
 
@@ -242,14 +241,14 @@ async def test_an_audio_message_is_answered_with_a_request_to_type(feishu):
     """Issue 12: Feishu audio has no transcript; never silence, ask for the place and phone as text."""
     await feishu.post(feishu.push.message(open_id="ou_resident", message_type="audio",
                                           content={"file_key": "f", "duration": 3000}))
-    await run_pending(feishu.app)
+    await run_pending(services_of(feishu.app))
     [sent] = feishu.fake.sent_to("ou_resident")
     assert sent["content"]["text"] == feishu.render("intake/voice_unreadable.j2", has_draft=False)
 
 
 async def test_messages_from_bots_are_never_answered(feishu):
     await feishu.post(feishu.push.message(open_id="ou_bot", sender_type="app", content={"text": "hi"}))
-    await run_pending(feishu.app)
+    await run_pending(services_of(feishu.app))
     assert feishu.fake.sent == []
 
 
@@ -278,7 +277,7 @@ async def test_a_click_answers_inline_with_a_toast_and_the_updated_card(feishu):
     data = answer["card"]["data"]
     assert answer["card"]["type"] == "raw" and _buttons(data) == []
     assert "已被 师傅3 接单" in json.dumps(data, ensure_ascii=False)
-    await run_pending(feishu.app)
+    await run_pending(services_of(feishu.app))
     patched = feishu.fake.by_id(card["message_id"])
     assert patched["updates"] and _buttons(patched["content"]) == []  # the outbox rewrote the copy as well
     assert any("师傅3" in m["content"]["text"] for m in feishu.fake.sent_to("ou_resident"))  # resident told
@@ -293,7 +292,7 @@ async def test_a_click_delivered_twice_is_pressed_once(feishu):
     again = await feishu.click("ou_t1", card, "transfer", number, event_id="ev_dup")
     assert first["toast"]["type"] == "success" and again["toast"] == first["toast"]  # the first answer again
     assert again["card"]["data"] == first["card"]["data"]
-    async with feishu.app[keys.SESSIONS]() as s:
+    async with services_of(feishu.app).sessions() as s:
         actions = list((await s.execute(select(TicketEvent.action))).scalars())
     assert actions.count("transfer_requested") == 1
 
@@ -306,7 +305,7 @@ async def test_ten_technicians_clicking_at_once_get_one_assignee(feishu):
     assert kinds.count("success") == 1 and kinds.count("info") == 9
     winner = STAFF[kinds.index("success")]["name"]
     assert all(f"已被 {winner} 接单" in a["toast"]["content"] for a in answers if a["toast"]["type"] == "info")
-    async with feishu.app[keys.SESSIONS]() as s:
+    async with services_of(feishu.app).sessions() as s:
         t = (await s.execute(select(Ticket).where(Ticket.number == number))).scalar_one()
         accepted = (await s.execute(select(func.count()).select_from(TicketEvent)
                                     .where(TicketEvent.action == "accepted"))).scalar()
@@ -329,11 +328,11 @@ async def test_a_ticket_reported_on_the_simulator_is_dispatched_to_the_feishu_gr
         resp = await w.client.post("/sim/api/say", json={"user": "sim_resident", "text": text}, headers=auth())
         assert resp.status == 200
     number = (await resp.json())["replies"][0]["text"].split("单号 ")[1].split()[0]
-    await run_pending(w.app)
+    await run_pending(services_of(w.app))
     [card] = w.cards()
     answer = await w.click("ou_t7", card, "accept", number)
     assert answer["toast"]["type"] == "success" and _buttons(answer["card"]["data"]) == []
-    await run_pending(w.app)
+    await run_pending(services_of(w.app))
     told = [i["text"] for i in (await (await w.client.get("/sim/api/sent", params={"user": "sim_resident"},
                                                           headers=auth())).json())
             ["sent"] if i["proactive"]]

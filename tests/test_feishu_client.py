@@ -8,7 +8,7 @@ from aiohttp import web
 
 from bot.feishu.client import FeishuClient, FeishuError, FeishuUnavailable, RateLimited, TokenError
 from bot.feishu.messenger import FeishuMessenger
-from bot.outbound import Delivered, DeliveryError, Recipient, Undeliverable
+from relay.messengers import Delivered, DeliveryError, Recipient, Undeliverable
 from bot.sim.feishu_api import BOT_NOT_IN_CHAT, NOT_UPDATE_MULTI, RATE_LIMITED, setup_fake_feishu
 from bot.tokens import Tokens
 from dispatch.cards import Button, Card

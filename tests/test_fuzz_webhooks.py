@@ -29,7 +29,7 @@ from sqlalchemy import func, select
 from wechatpy.crypto import WeChatCrypto
 from yarl import URL
 
-from bot import keys
+from bot.services import services_of
 from bot.app import create_app
 from bot.feishu.crypto import encrypt as feishu_encrypt, signature as feishu_signature
 from bot.wecom.crypto import WecomCrypto, signature as wecom_signature
@@ -198,10 +198,10 @@ class Harness:
 
     def counts(self) -> dict[str, int]:
         async def go() -> dict[str, int]:
-            async with self.app[keys.SESSIONS]() as s:
+            async with services_of(self.app).sessions() as s:
                 out = {name: (await s.execute(select(func.count()).select_from(model))).scalar_one()
                        for name, model in (("tickets", Ticket), ("outbox", Outbox), ("inbox rows", InboxItem))}
-            inbox = self.app[keys.INBOX]
+            inbox = services_of(self.app).inbox
             if getattr(inbox, "redis", None) is not None:
                 out["inbox stream"] = await inbox.redis.xlen(inbox.stream) if await inbox.redis.exists(
                     inbox.stream) else 0

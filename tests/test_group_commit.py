@@ -5,7 +5,7 @@ import asyncio
 
 import pytest
 
-from bot.group_commit import GroupCommit
+from relay.group_commit import GroupCommit
 
 
 async def test_callers_arriving_together_share_one_write_and_get_their_own_results():

@@ -5,13 +5,14 @@ import asyncio
 
 import pytest
 
-from bot import keys
-from bot.inbox import RedisInbox
+from bot.services import services_of
+from relay.inbox_worker import InboxWorker
+from relay.inbox import RedisInbox
 from tests.conftest import START, auth
 
 
 async def test_offer_deduplicates_on_the_platform_id(client):
-    inbox = client.app[keys.INBOX]
+    inbox = services_of(client.app).inbox
     assert await inbox.offer("wecom", "msg:1", {"xml": "<a/>"}) is True
     assert await inbox.offer("wecom", "msg:1", {"xml": "<a/>"}) is False  # WeCom's retry
     assert await inbox.offer("feishu", "msg:1", {"x": 1}) is True       # ids are per platform
@@ -25,7 +26,7 @@ async def test_offer_deduplicates_on_the_platform_id(client):
 
 
 async def test_a_failing_item_stays_for_a_retry(client):
-    inbox = client.app[keys.INBOX]
+    inbox = services_of(client.app).inbox
     await inbox.offer("wecom", "msg:2", {"n": 2})
     calls = []
 
@@ -41,7 +42,7 @@ async def test_a_failing_item_stays_for_a_retry(client):
 
 async def test_an_item_a_dead_worker_held_is_taken_over(client, backend):
     """With Redis, another process claims what a dead consumer took but never acknowledged."""
-    inbox = client.app[keys.INBOX]
+    inbox = services_of(client.app).inbox
     if not isinstance(inbox, RedisInbox):
         # One process: a dead worker is a dead service, and its pending rows are read again at start.
         await inbox.offer("wecom", "msg:3", {"n": 3})
@@ -60,7 +61,7 @@ async def test_an_item_a_dead_worker_held_is_taken_over(client, backend):
 async def test_concurrent_retries_store_each_event_once(client):
     """A platform retrying while the first delivery is still being stored: exactly one copy is new."""
     import asyncio
-    inbox = client.app[keys.INBOX]
+    inbox = services_of(client.app).inbox
     ids = ["a", "b", "a", "c", "b", "d"]
     results = await asyncio.gather(*(inbox.offer("wecom", i, {"i": i}) for i in ids))
     assert {i: [r for j, r in zip(ids, results) if j == i].count(True) for i in set(ids)} == \
@@ -74,23 +75,23 @@ async def test_concurrent_retries_store_each_event_once(client):
 
 async def test_an_item_no_processor_here_can_read_is_kept(client):
     """A worker without that platform configured must leave the item for one that has it."""
-    from bot.app import process_item
-    inbox = client.app[keys.INBOX]
+    from bot.runtime import process_item
+    inbox = services_of(client.app).inbox
     await inbox.offer("nowhere", "x:1", {"n": 1})
     with pytest.raises(LookupError):
-        await inbox.drain(lambda item: process_item(client.app, item))
-    client.app[keys.PROCESSORS]["nowhere"] = lambda app, item: asyncio.sleep(0)
-    assert await inbox.drain(lambda item: process_item(client.app, item)) == 1
+        await inbox.drain(lambda item: process_item(services_of(client.app), item))
+    services_of(client.app).processors["nowhere"] = lambda item: asyncio.sleep(0)
+    assert await inbox.drain(lambda item: process_item(services_of(client.app), item)) == 1
 
 
 async def _run_until(inbox, handler, done: asyncio.Event, **kw) -> None:
     """The worker loop, stopped once `done` is set (it finishes its round first)."""
     kw = {"pause": 0, **kw}
-    await asyncio.wait_for(inbox.run(handler, consumer="worker-t", stop=done, block_ms=20, **kw), timeout=10)
+    await asyncio.wait_for(InboxWorker(inbox, handler, "worker-t", block_ms=20, **kw).run(done), timeout=10)
 
 
 async def test_one_persons_items_keep_their_order_while_other_people_go_concurrently(client):
-    inbox = client.app[keys.INBOX]
+    inbox = services_of(client.app).inbox
     for n, who in enumerate(["alice", "alice", "bob", "alice"]):
         await inbox.offer("wecom", f"m{n}", {"n": n, "who": who}, key=who)
     seen, done = [], asyncio.Event()
@@ -113,7 +114,7 @@ async def test_one_persons_items_keep_their_order_while_other_people_go_concurre
 
 
 async def test_after_a_failure_the_persons_later_items_wait_for_its_retry(client):
-    inbox = client.app[keys.INBOX]
+    inbox = services_of(client.app).inbox
     for n in range(3):
         await inbox.offer("wecom", f"f{n}", {"n": n}, key="carol")
     seen, done, failed = [], asyncio.Event(), []
@@ -135,7 +136,7 @@ async def test_an_item_that_keeps_failing_is_set_aside_and_the_rest_go_on(client
     from sqlalchemy import select
 
     from store.models import InboxItem
-    inbox = client.app[keys.INBOX]
+    inbox = services_of(client.app).inbox
     await inbox.offer("wecom", "poison", {"n": "poison"}, key="dave")
     await inbox.offer("wecom", "fine", {"n": "fine"}, key="erin")
     tries, seen, stop = [], [], asyncio.Event()
@@ -163,6 +164,6 @@ async def test_an_item_that_keeps_failing_is_set_aside_and_the_rest_go_on(client
     if isinstance(inbox, RedisInbox):
         assert dead["user"] == "dave" and "cannot be processed" in dead["error"]
     else:
-        async with client.app[keys.SESSIONS]() as session:
+        async with services_of(client.app).sessions() as session:
             statuses = dict((await session.execute(select(InboxItem.dedupe_id, InboxItem.status))).all())
         assert statuses == {"poison": "dead", "fine": "done"}

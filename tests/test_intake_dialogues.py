@@ -239,14 +239,15 @@ async def test_two_residents_in_one_group_keep_separate_drafts(sim):
 
 
 async def test_idle_draft_expires_with_a_message(sim, client, clock):
-    from bot.app import run_pending, sweep_once
+    from bot.runtime import run_pending, sweep_once
+    from bot.services import services_of
 
     await sim.say("u13", "A座大堂的灯不亮了")
     clock.advance(minutes=29)
-    assert await sweep_once(client.app) == 0
+    assert await sweep_once(services_of(client.app)) == 0
     clock.advance(minutes=2)
-    assert await sweep_once(client.app) == 1
-    await run_pending(client.app)  # the notice travels through the outbox like every message
+    assert await sweep_once(services_of(client.app)) == 1
+    await run_pending(services_of(client.app))  # the notice travels through the outbox like every message
     sent = (await (await client.get("/sim/api/sent", params={"user": "u13"})).json())["sent"]
     assert sent[-1]["proactive"] and "已自动作废" in sent[-1]["text"]
     r = await sim.say("u13", "王女士 13812345678")
@@ -311,10 +312,10 @@ async def test_corpus_reaches_a_correct_ticket(sim, case):
 
 async def test_a_redelivered_message_steps_nothing(client):
     """The inbox delivers at least once; the same platform message id must not step twice."""
-    from bot import keys
+    from bot.services import services_of
     from conversations.messages import InboundMessage
 
-    engine = client.app[keys.ENGINE]
+    engine = services_of(client.app).conversations
     first = await engine.handle(InboundMessage("sim", "r", "r", "A座大堂的灯不亮了 王女士 13812345678", message_id="m1"))
     again = await engine.handle(InboundMessage("sim", "r", "r", "A座大堂的灯不亮了 王女士 13812345678", message_id="m1"))
     assert [r.text for r in again] == [r.text for r in first]
@@ -344,7 +345,7 @@ async def test_a_returning_resident_is_remembered_with_the_latest_contact(sim, c
     """One person per account, whatever the number of reports; the last report's name and phone are kept."""
     from sqlalchemy import func, select
 
-    from bot import keys
+    from bot.services import services_of
     from dispatch.people import person_for
     from store.models import Person
 
@@ -352,7 +353,7 @@ async def test_a_returning_resident_is_remembered_with_the_latest_contact(sim, c
     await sim.say("u30", "确认")
     await sim.say("u30", "9栋2单元301马桶堵了 王小姐 13900001111")
     await sim.say("u30", "确认")
-    async with client.app[keys.SESSIONS]() as s:
+    async with services_of(client.app).sessions() as s:
         person = await person_for(s, "sim", "u30")
         residents = (await s.execute(select(func.count(Person.id)).where(Person.role == "resident"))).scalar_one()
     assert (person.name, person.phone, person.role, residents) == ("王小姐", "13900001111", "resident", 1)
@@ -361,13 +362,13 @@ async def test_a_returning_resident_is_remembered_with_the_latest_contact(sim, c
 
 
 async def test_staff_reporting_a_fault_keep_their_staff_record(sim, client):
-    from bot import keys
+    from bot.services import services_of
     from dispatch.people import person_for
 
     await sim.say("zhangsan", "A座大堂的灯不亮了 王女士 13812345678")
     r = await sim.say("zhangsan", "确认")
     assert "单号" in r[0]
-    async with client.app[keys.SESSIONS]() as s:
+    async with services_of(client.app).sessions() as s:
         person = await person_for(s, "sim", "zhangsan")
     assert (person.name, person.phone, person.role) == ("张师傅", "13800000001", "technician")
     [t] = await sim.tickets()

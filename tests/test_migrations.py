@@ -4,12 +4,12 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from store.db import make_engine
+from store.db import make_database
 from store.models import Base
 
 
 async def test_models_and_migrations_agree(backend):
-    engine = make_engine(backend.db_url)
+    engine = make_database(backend.db_url)
 
     def diff(conn):
         ctx = MigrationContext.configure(conn, opts={"compare_type": True})

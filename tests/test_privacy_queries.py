@@ -1,7 +1,7 @@
 """「查询 BX…」 and 「我的报修」 show a ticket only to its reporter, its watchers (BR-4) and staff (BR-6)."""
 from __future__ import annotations
 
-from bot import keys
+from bot.services import services_of
 from conversations.messages import InboundMessage
 from templates.texts import Texts
 
@@ -31,7 +31,7 @@ async def test_a_stranger_asking_for_a_real_number_is_told_it_does_not_exist(sim
 
 async def test_the_same_user_id_on_another_platform_is_another_account(client, sim):
     await _file(sim)
-    engine = client.app[keys.ENGINE]
+    engine = services_of(client.app).conversations
     replies = await engine.handle(InboundMessage(channel="wecom", chat="alice", user="alice",
                                                  text=f"查询 {NUMBER}", message_id="m1"))
     assert [r.text for r in replies] == [_not_found(NUMBER)]

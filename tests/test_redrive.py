@@ -9,9 +9,8 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from bot import keys
-from bot.app import process_item
-from bot.outbox_sender import deliver_due
+from bot.services import services_of
+from bot.runtime import process_item
 from dispatch import outbox
 from store.models import Outbox
 from tests.conftest import auth
@@ -21,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 async def _set_aside_one(app, dedupe_id: str, payload: dict) -> str:
-    inbox = app[keys.INBOX]
+    inbox = services_of(app).inbox
     await inbox.offer("wecom", dedupe_id, payload, key="dave")
     [item] = await inbox.take("w", block_ms=0)
     await inbox.bury(item, "RuntimeError('database away')")
@@ -30,19 +29,19 @@ async def _set_aside_one(app, dedupe_id: str, payload: dict) -> str:
 
 
 async def _dead_row(app, key: str) -> int:
-    async with app[keys.SESSIONS]() as s, s.begin():
+    async with services_of(app).sessions() as s, s.begin():
         await outbox.enqueue(s, key=key, channel="flaky", kind=outbox.TEXT, user="u1",
-                             payload={"text": "您好"}, now=app[keys.CLOCK].now())
-    app[keys.MESSENGERS].register(FlakyMessenger(fail=1, error=_permanent()))
-    await deliver_due(app)
-    async with app[keys.SESSIONS]() as s:
+                             payload={"text": "您好"}, now=services_of(app).clock.now())
+    services_of(app).messengers.register(FlakyMessenger(fail=1, error=_permanent()))
+    await services_of(app).outbox_sender.deliver_due()
+    async with services_of(app).sessions() as s:
         row = (await s.execute(select(Outbox).where(Outbox.dedupe_key == key))).scalar_one()
     assert row.status == "dead"
     return row.id
 
 
 def _permanent():
-    from bot.outbound import DeliveryError
+    from relay.messengers import DeliveryError
     return DeliveryError("platform bug fixed later", retryable=False, code="x")
 
 
@@ -50,12 +49,13 @@ async def test_the_rest_call_sends_set_aside_items_and_dead_rows_through_again(c
     app = client.app
     handled = []
 
-    async def processor(app_, item):
+    async def processor(item):
         handled.append(item.payload)
-    app[keys.PROCESSORS]["wecom"] = processor
+    services_of(app).processors["wecom"] = processor
     item_id = await _set_aside_one(app, "m1", {"text": "水管爆了"})
     row_id = await _dead_row(app, "card-1")
-    assert await app[keys.INBOX].drain(lambda i: process_item(app, i)) == 0  # set aside: nobody takes it
+    # set aside: nobody takes it
+    assert await services_of(app).inbox.drain(lambda i: process_item(services_of(app), i)) == 0
 
     resp = await client.post("/api/v1/redrive", json={"inbox": [item_id], "outbox": [row_id]})
     assert resp.status == 401  # bearer auth like the rest of /api/v1
@@ -67,15 +67,15 @@ async def test_the_rest_call_sends_set_aside_items_and_dead_rows_through_again(c
     assert (await (await client.get("/api/v1/undelivered", headers=auth())).json())["undelivered"] == []
 
     m = FlakyMessenger()
-    app[keys.MESSENGERS].register(m)
-    assert await app[keys.INBOX].drain(lambda i: process_item(app, i)) == 1
+    services_of(app).messengers.register(m)
+    assert await services_of(app).inbox.drain(lambda i: process_item(services_of(app), i)) == 1
     assert handled == [{"text": "水管爆了"}]
-    assert await deliver_due(app) == 1 and m.sent == [("u1", "您好")]
+    assert await services_of(app).outbox_sender.deliver_due() == 1 and m.sent == [("u1", "您好")]
     # Again: nothing is set aside any more, so nothing is sent twice.
     resp = await client.post("/api/v1/redrive", headers=auth())
     assert (await resp.json())["redriven"] == {"inbox": [], "outbox": []}
-    assert await app[keys.INBOX].drain(lambda i: process_item(app, i)) == 0
-    assert await deliver_due(app) == 0 and len(m.sent) == 1
+    assert await services_of(app).inbox.drain(lambda i: process_item(services_of(app), i)) == 0
+    assert await services_of(app).outbox_sender.deliver_due() == 0 and len(m.sent) == 1
 
 
 async def test_the_rest_call_refuses_a_malformed_body_and_changes_nothing(client):
@@ -83,7 +83,7 @@ async def test_the_rest_call_refuses_a_malformed_body_and_changes_nothing(client
     for body in ({"inbox": "all"}, {"outbox": ["1"]}, [1, 2]):
         resp = await client.post("/api/v1/redrive", json=body, headers=auth())
         assert resp.status == 400
-    assert [i["id"] for i in await client.app[keys.INBOX].set_aside()] == [item_id]
+    assert [i["id"] for i in await services_of(client.app).inbox.set_aside()] == [item_id]
 
 
 async def test_the_command_redrives_everything_set_aside(client, backend, tmp_path):
@@ -100,6 +100,6 @@ async def test_the_command_redrives_everything_set_aside(client, backend, tmp_pa
                                   env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "re-driven: 1 inbox items, 1 outbox rows" in out.stdout
-    assert await app[keys.INBOX].set_aside() == []
-    async with app[keys.SESSIONS]() as s:
+    assert await services_of(app).inbox.set_aside() == []
+    async with services_of(app).sessions() as s:
         assert [r.status for r in (await s.execute(select(Outbox))).scalars()] == ["pending"]

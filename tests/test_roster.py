@@ -6,12 +6,12 @@ import asyncio
 import pytest
 from sqlalchemy import select
 
-from bot import keys
+from bot.services import services_of
 from bot.app import create_app
 from bot.settings import ConfigError
 from dispatch.payloads import CardAction
 from dispatch.roster import sync_configuration
-from store.db import make_engine, make_sessionmaker
+from store.db import make_database, make_sessionmaker
 from store.models import KeyValue, Outbox, Person, PersonIdentity, Trade
 from tests.conftest import auth
 
@@ -61,13 +61,13 @@ async def ticket(client, number: str) -> dict:
 
 
 async def card_recipients(client, number: str) -> list[str]:
-    async with client.app[keys.SESSIONS]() as s:
+    async with services_of(client.app).sessions() as s:
         rows = (await s.execute(select(Outbox).where(Outbox.kind == "card"))).scalars().all()
     return sorted(r.recipient for r in rows if r.payload.get("ticket") == number)
 
 
 async def snapshot(client) -> tuple:
-    async with client.app[keys.SESSIONS]() as s:
+    async with services_of(client.app).sessions() as s:
         persons = sorted((p.id, p.name, p.role, p.phone, tuple(p.trades or ()))
                          for p in (await s.execute(select(Person))).scalars())
         idents = sorted((i.id, i.person_id, i.platform, i.external_id)
@@ -96,12 +96,12 @@ async def test_removed_staff_lose_their_role_and_accounts_but_keep_their_history
     old = await ticket(client, first)
     assert old["assignee"]["name"] == "张师傅"
     assert [e["details"].get("assignee") for e in old["events"] if e["action"] == "accepted"] == ["张师傅"]
-    async with client.app[keys.SESSIONS]() as s:
+    async with services_of(client.app).sessions() as s:
         [him] = (await s.execute(select(Person).where(Person.name == "张师傅"))).scalars().all()
         assert (him.role, him.trades, him.identities) == ("former", [], [])
 
     client = await start(staff=[ZHANG, ZHAO, BOSS], trades=TRADES)  # and came back: the same record again
-    async with client.app[keys.SESSIONS]() as s:
+    async with services_of(client.app).sessions() as s:
         [again] = (await s.execute(select(Person).where(Person.name == "张师傅"))).scalars().all()
     assert again.id == him.id and again.role == "technician"
     assert (await act(client, second, "zhangsan"))[0] == 200
@@ -118,7 +118,7 @@ async def test_a_changed_role_or_trade_takes_effect_at_the_next_start(start):
     assert (await act(client, number, "zhangsan"))[1]["outcome"] == "not_your_trade"
     client = await start(staff=[ZHANG, BOSS])
     assert (await act(client, number, "zhangsan"))[0] == 200
-    async with client.app[keys.SESSIONS]() as s:
+    async with services_of(client.app).sessions() as s:
         assert len((await s.execute(select(Person).where(Person.name == "张师傅"))).scalars().all()) == 1
 
 
@@ -126,7 +126,7 @@ async def test_the_demo_cast_never_survives_into_a_configured_database(start):
     client = await start()  # the simulator's cast (bot/sim/demo.toml)
     demo_ticket = await file_ticket(client)
     assert (await act(client, demo_ticket, "zhangsan"))[0] == 200
-    async with client.app[keys.SESSIONS]() as s:
+    async with services_of(client.app).sessions() as s:
         demo_zhang = (await s.execute(select(Person).where(Person.name == "张师傅"))).scalar_one()
     # The operator's own 张师傅 happens to have the WeCom userid the demo used.
     own = {"name": "张师傅", "role": "technician", "trades": ["plumbing"], "phone": "13911112222",
@@ -136,7 +136,7 @@ async def test_the_demo_cast_never_survives_into_a_configured_database(start):
     assert await card_recipients(client, number) == ["user:zhang-real"]
     for user in ("zhangsan", "zhaoliu", "lisi", "wangzhuguan"):
         assert (await press(client, user, number))["outcome"] == "unknown_person"
-    async with client.app[keys.SESSIONS]() as s:
+    async with services_of(client.app).sessions() as s:
         staff = (await s.execute(select(Person).where(Person.role.not_in(("resident", "former"))))).scalars().all()
         sims = (await s.execute(select(PersonIdentity.external_id).where(PersonIdentity.platform == "sim"))).scalars()
         wecom = (await s.execute(select(PersonIdentity).where(PersonIdentity.external_id == "zhangsan"))).scalar_one()
@@ -154,7 +154,7 @@ async def test_an_account_a_resident_used_moves_to_the_new_member_of_staff(start
     [reported] = (await (await client.get("/api/v1/tickets", headers=auth())).json())["tickets"]
     client = await start(staff=[BOSS, {**ZHAO, "sim_user": "u-new", "trades": ["electrical"]}])
     assert (await act(client, reported["number"], "u-new"))[1]["outcome"] == "ok"
-    async with client.app[keys.SESSIONS]() as s:
+    async with services_of(client.app).sessions() as s:
         resident = (await s.execute(select(Person).where(Person.role == "resident"))).scalar_one()
         assert (resident.name, resident.phone, resident.identities) == ("李先生", "13812345678", [])
         tech = (await s.execute(select(Person).where(Person.name == "赵师傅"))).scalar_one()
@@ -165,9 +165,9 @@ async def test_sync_run_twice_changes_nothing(start, backend):
     staff = [ZHANG, ZHAO, BOSS]
     client = await start(staff=staff, trades=TRADES)
     before = await snapshot(client)
-    settings = client.app[keys.SETTINGS]
-    async with client.app[keys.SESSIONS]() as s, s.begin():
-        report = await sync_configuration(s, settings.trades, settings.staff, client.app[keys.CLOCK].now())
+    settings = services_of(client.app).settings
+    async with services_of(client.app).sessions() as s, s.begin():
+        report = await sync_configuration(s, settings.trades, settings.staff, services_of(client.app).clock.now())
     assert not report
     assert await snapshot(client) == before
     client = await start(staff=staff, trades=TRADES)
@@ -185,7 +185,7 @@ async def test_concurrent_syncs_on_one_database_agree(backend, make_settings, cl
     if backend.name != "pg":
         pytest.skip("the embedded default is one process")
     settings = make_settings(staff=[ZHANG, ZHAO, BOSS], trades=TRADES)
-    engines = [make_engine(backend.db_url, 2) for _ in range(3)]
+    engines = [make_database(backend.db_url, 2) for _ in range(3)]
 
     async def sync(engine):
         async with make_sessionmaker(engine)() as s, s.begin():

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from aiohttp.test_utils import unused_port
 
-from bot.app import create_app, run_pending
+from bot.app import create_app
+from bot.runtime import run_pending
+from bot.services import services_of
 
 
 async def test_report_on_feishu_accept_from_the_feishu_group_and_wecom_copies_follow(
@@ -17,7 +19,7 @@ async def test_report_on_feishu_accept_from_the_feishu_group_and_wecom_copies_fo
     async def say(text):
         resp = await client.post("/sim/api/feishu/say", json={"user": "r1", "text": text})
         assert (await resp.json())["callback_status"] == 200
-        await run_pending(app)
+        await run_pending(services_of(app))
 
     async def feishu_sent(receive_id):
         resp = await client.get("/sim/feishu/_sent", params={"receive_id": receive_id})
@@ -43,7 +45,7 @@ async def test_report_on_feishu_accept_from_the_feishu_group_and_wecom_copies_fo
     answer = (await resp.json())["answer"]
     assert answer["toast"]["type"] == "success" and "接单成功" in answer["toast"]["content"]
     assert "已被 张师傅 接单" in str(answer["card"]["data"])
-    await run_pending(app)
+    await run_pending(services_of(app))
     wecom = (await (await client.get("/sim/wecom/_sent", params={"user": "zhaoliu"})).json())["sent"]
     updates = [i for i in wecom if i["kind"] == "card_update"]
     assert updates and "已被 张师傅 接单" in updates[-1]["payload"]["button"]["replace_name"]

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from aiohttp.test_utils import unused_port
 
-from bot.app import create_app, run_pending
+from bot.app import create_app
+from bot.runtime import run_pending
+from bot.services import services_of
 
 
 async def _sent(client, user):
@@ -25,7 +27,7 @@ async def test_report_dispatch_and_accept_over_wecom(aiohttp_client, make_settin
     async def say(text):
         resp = await client.post("/sim/api/wecom/say", json={"user": "r1", "text": text})
         assert (await resp.json())["callback_status"] == 200
-        await run_pending(app)
+        await run_pending(services_of(app))
 
     await say("3栋2单元1502卫生间水管爆了 王女士 13812345678")
     assert any("请核对" in t for t in _texts(await _sent(client, "r1")))
@@ -42,7 +44,7 @@ async def test_report_dispatch_and_accept_over_wecom(aiohttp_client, make_settin
     resp = await client.post("/sim/api/wecom/click",
                              json={"user": "zhangsan", "task_id": card["task_id"], "key": accept})
     assert (await resp.json())["callback_status"] == 200
-    await run_pending(app)
+    await run_pending(services_of(app))
     assert any("接单成功" in t for t in _texts(await _sent(client, "zhangsan")))
     assert any("张师傅 接单" in t for t in _texts(await _sent(client, "r1")))
     updates = [i for i in await _sent(client, "zhaoliu") if i["kind"] == "card_update"]
@@ -50,5 +52,5 @@ async def test_report_dispatch_and_accept_over_wecom(aiohttp_client, make_settin
 
     other = cards["zhaoliu"][0]["payload"]["template_card"]
     await client.post("/sim/api/wecom/click", json={"user": "zhaoliu", "task_id": other["task_id"], "key": accept})
-    await run_pending(app)
+    await run_pending(services_of(app))
     assert any("已被 张师傅 接单" in t for t in _texts(await _sent(client, "zhaoliu")))

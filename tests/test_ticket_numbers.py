@@ -6,11 +6,11 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from dispatch.numbers import next_number
-from store.db import make_engine, make_sessionmaker
+from store.db import make_database, make_sessionmaker
 
 
 async def test_concurrent_numbers_are_unique_and_dense(backend):
-    db = make_engine(backend.db_url, pool_size=20)
+    db = make_database(backend.db_url, pool_size=20)
     sessions = make_sessionmaker(db)
     now = datetime(2026, 11, 29, 23, 59, tzinfo=ZoneInfo("Asia/Shanghai"))
 
@@ -24,7 +24,7 @@ async def test_concurrent_numbers_are_unique_and_dense(backend):
 
 
 async def test_the_day_is_the_local_day(backend):
-    db = make_engine(backend.db_url)
+    db = make_database(backend.db_url)
     sessions = make_sessionmaker(db)
     # 16:30 UTC on the 29th is 00:30 on the 30th in Shanghai: a new day, a new sequence.
     async with sessions() as s, s.begin():
@@ -39,7 +39,7 @@ async def test_a_filed_ticket_takes_the_next_number_past_four_digits(backend):
     from dispatch.tickets import NewTicket
     from store.models import TicketCounter
 
-    db = make_engine(backend.db_url)
+    db = make_database(backend.db_url)
     sessions = make_sessionmaker(db)
     now = datetime(2026, 11, 29, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
     new = NewTicket(area="public", location="A座大堂", location_key="A座大堂", reporter_name="王女士",

@@ -12,11 +12,10 @@ from aiohttp.test_utils import unused_port
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.utils import WeChatSigner
 
-from bot import keys
+from bot.services import services_of
 from bot.app import create_app
-from bot.outbound import Recipient, Undeliverable
+from relay.messengers import Recipient, Undeliverable
 from bot.sim.wechat_mp_api import FakeMp, setup_fake_mp
-from bot.wechat_mp.adapter import setup
 from bot.wechat_mp.event import dedupe_id, parse_xml, to_message
 from conversations.messages import InboundMessage
 
@@ -77,8 +76,8 @@ class Mp:
         return await self.client.post("/wechat/mp", params=params, data=body)
 
     async def drain(self) -> int:
-        from bot.app import run_pending
-        return await run_pending(self.app)  # as the worker would: process, then deliver through the outbox
+        from bot.runtime import run_pending
+        return await run_pending(services_of(self.app))  # as the worker would: process, then deliver through the outbox
 
 
 @pytest.fixture
@@ -91,7 +90,6 @@ def make_mp(aiohttp_client, make_settings, clock, backend):
             mp["encoding_aes_key"] = AES_KEY
         settings = make_settings(wechat_mp=mp)
         app = create_app(settings, clock=clock, run_background=False, redis_prefix=backend.prefix)
-        setup(app, settings)
         fake = setup_fake_mp(app, clock=clock, app_id=APP_ID, secret=SECRET)
         client = await aiohttp_client(app, server_kwargs={"port": port})
         return Mp(client, app, fake, clock, safe)
@@ -104,7 +102,7 @@ async def mp(request, make_mp):
 
 
 def texts(app):
-    return app[keys.ENGINE].deps.texts
+    return services_of(app).texts
 
 
 # --- URL verification -----------------------------------------------------------------------------
@@ -231,7 +229,7 @@ async def test_safe_mode_refuses_an_envelope_for_another_account(make_mp):
 # --- processing -----------------------------------------------------------------------------------
 
 def _record_engine(app) -> list[InboundMessage]:
-    engine = app[keys.ENGINE]
+    engine = services_of(app).conversations
     seen: list[InboundMessage] = []
     real = engine.handle
 
@@ -308,7 +306,7 @@ async def test_a_send_after_48_hours_is_undeliverable_without_calling_the_api(ma
     attempts = h.fake.send_attempts
     h.clock.advance(hours=48, seconds=1)
     with pytest.raises(Undeliverable) as e:
-        await h.app[keys.MESSENGERS].get("wechat_mp").send_text(Recipient("wechat_mp", user=OPENID), "hi")
+        await services_of(h.app).messengers.get("wechat_mp").send_text(Recipient("wechat_mp", user=OPENID), "hi")
     assert e.value.code == "window_closed" and not e.value.retryable
     assert h.fake.send_attempts == attempts
 
@@ -321,13 +319,12 @@ async def test_errcode_45015_is_undeliverable(make_mp):
     h.clock.advance(hours=47)
     h.fake.last_wrote.pop(OPENID)  # they unfollowed: the platform refuses though our window is open
     with pytest.raises(Undeliverable) as e:
-        await h.app[keys.MESSENGERS].get("wechat_mp").send_text(Recipient("wechat_mp", user=OPENID), "hi")
+        await services_of(h.app).messengers.get("wechat_mp").send_text(Recipient("wechat_mp", user=OPENID), "hi")
     assert e.value.code == "45015"
 
 
 async def test_an_outbox_row_after_48_hours_is_recorded_undeliverable(make_mp):
     from dispatch import outbox
-    from bot.outbox_sender import deliver_due
     from store.models import Outbox
 
     h = await make_mp()
@@ -335,11 +332,11 @@ async def test_an_outbox_row_after_48_hours_is_recorded_undeliverable(make_mp):
     await h.post(h.xml("帮助"))
     await h.drain()
     h.clock.advance(hours=49)
-    async with h.app[keys.SESSIONS]() as session, session.begin():
+    async with services_of(h.app).sessions() as session, session.begin():
         await outbox.enqueue(session, key="mp-late-1", channel="wechat_mp", kind=outbox.TEXT,
                              payload={"template": "channels/unsupported.j2"}, now=h.clock.now(), user=OPENID)
-    assert await deliver_due(h.app) == 1
-    async with h.app[keys.SESSIONS]() as session:
+    assert await services_of(h.app).outbox_sender.deliver_due() == 1
+    async with services_of(h.app).sessions() as session:
         row = (await session.execute(Outbox.__table__.select().where(Outbox.dedupe_key == "mp-late-1"))).one()
     assert row.status == "undeliverable" and "window_closed" in row.last_error
 
@@ -350,7 +347,7 @@ async def test_a_refused_reply_is_recorded_not_dropped_silently(make_mp):
     await h.post(h.xml("帮助"))
     assert await h.drain() == 1
     assert h.fake.sent == []
-    async with h.app[keys.SESSIONS]() as session:
+    async with services_of(h.app).sessions() as session:
         rows = (await session.execute(Outbox.__table__.select())).all()
     assert rows and all(r.status == "undeliverable" and "45015" in r.last_error for r in rows)
 
@@ -360,7 +357,7 @@ async def test_a_refused_reply_is_recorded_not_dropped_silently(make_mp):
 async def test_a_refused_token_is_refetched_exactly_once(make_mp):
     h = await make_mp()
     h.fake.user_wrote(OPENID)
-    messenger = h.app[keys.MESSENGERS].get("wechat_mp")
+    messenger = services_of(h.app).messengers.get("wechat_mp")
     to = Recipient("wechat_mp", user=OPENID)
     await messenger.send_text(to, "one")
     await messenger.send_text(to, "two")
@@ -379,7 +376,7 @@ async def test_a_refused_token_is_refetched_exactly_once(make_mp):
 async def test_an_expired_token_is_refetched(make_mp):
     h = await make_mp()
     h.fake.user_wrote(OPENID)
-    messenger = h.app[keys.MESSENGERS].get("wechat_mp")
+    messenger = services_of(h.app).messengers.get("wechat_mp")
     await messenger.send_text(Recipient("wechat_mp", user=OPENID), "one")
     h.clock.advance(seconds=7200)
     h.fake.user_wrote(OPENID)
@@ -390,7 +387,7 @@ async def test_an_expired_token_is_refetched(make_mp):
 async def test_options_become_a_menu_message(make_mp):
     h = await make_mp()
     h.fake.user_wrote(OPENID)
-    await h.app[keys.MESSENGERS].get("wechat_mp").send_text(Recipient("wechat_mp", user=OPENID), "q", ("a", "b"))
+    await services_of(h.app).messengers.get("wechat_mp").send_text(Recipient("wechat_mp", user=OPENID), "q", ("a", "b"))
     menu = h.fake.sent[0]["msgmenu"]
     assert menu["head_content"] == "q" and [i["content"] for i in menu["list"]] == ["a", "b"]
 
@@ -442,7 +439,7 @@ async def test_a_pair_is_forgotten_only_when_its_timestamp_leaves_the_window(mak
 def test_the_in_process_ledger_is_bounded():
     """Without Redis the pairs live in memory: expired ones are dropped, and the map never passes its cap."""
     from bot.nonces import NonceLedger
-    ledger = NonceLedger(None, "bounded-test")
+    ledger = NonceLedger(None, None, "bounded-test")
     ledger.MAX_MEMORY = 3
     for i in range(10):
         assert ledger._first_in_memory(("1000", f"n{i}"), "m", now=0, expires=300)

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import unused_port
 
-from bot import keys
+from bot.services import services_of
 from bot.app import create_app
-from bot.outbound import Recipient, Undeliverable
+from relay.messengers import Recipient, Undeliverable
 from bot.sim.wecom_kf_api import FakeKf, setup_fake_kf
-from bot.wecom_kf.adapter import CHANNEL, PLATFORM, offer_kf_event, process, process_kf, setup
+from bot.wecom_kf.adapter import CHANNEL, offer_kf_event
 from bot.wecom_kf.event import KfEvent, is_customer_message, parse_kf_event, to_message
 from conversations.messages import InboundMessage
 
@@ -36,14 +36,18 @@ class Kf:
         return ev
 
     async def drain(self) -> int:
-        from bot.app import run_pending
-        return await run_pending(self.app)  # as the worker would: process, then deliver through the outbox
+        from bot.runtime import run_pending
+        return await run_pending(services_of(self.app))  # as the worker would: process, then deliver through the outbox
 
     async def cursor(self, open_kfid: str = KFID) -> str:
-        return await self.app[CHANNEL].cursors.get(open_kfid)
+        return await self.channel.cursors.get(open_kfid)
+
+    @property
+    def channel(self):
+        return services_of(self.app).channels[CHANNEL]
 
     def messenger(self):
-        return self.app[keys.MESSENGERS].get("wecom_kf")
+        return services_of(self.app).messengers.get("wecom_kf")
 
 
 @pytest.fixture
@@ -54,10 +58,9 @@ async def kf(aiohttp_client, make_settings, clock, backend):
         "encoding_aes_key": "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
         "api_base": f"http://127.0.0.1:{port}/sim/wecom-kf"})
     app = create_app(settings, clock=clock, run_background=False, redis_prefix=backend.prefix)
-    setup(app, settings)
     fake = setup_fake_kf(app, clock=clock, corp_id=CORP, secret=SECRET)
     client = await aiohttp_client(app, server_kwargs={"port": port})
-    engine = app[keys.ENGINE]
+    engine = services_of(app).conversations
     seen: list[InboundMessage] = []
     real = engine.handle
 
@@ -108,8 +111,8 @@ async def test_an_event_pages_through_sync_msg_and_processes_every_customer_mess
     ids += [kf.fake.customer_says(KFID, ALICE, "我的报修"), kf.fake.customer_says(KFID, BOB, "帮助"),
             kf.fake.customer_says(KFID, ALICE, "帮助")]
     ev = kf.event()
-    assert await offer_kf_event(kf.app, ev) is True
-    assert await offer_kf_event(kf.app, ev) is False  # WeCom's retry of the same callback
+    assert await offer_kf_event(services_of(kf.app).inbox, ev) is True
+    assert await offer_kf_event(services_of(kf.app).inbox, ev) is False  # WeCom's retry of the same callback
     await kf.drain()
     assert [m.message_id for m in kf.seen] == ids
     assert all((m.channel, m.chat) == ("wecom_kf", KFID) for m in kf.seen)
@@ -126,29 +129,29 @@ async def test_an_event_pages_through_sync_msg_and_processes_every_customer_mess
 
 async def test_the_cursor_is_kept_and_a_second_event_reprocesses_nothing(kf):
     kf.fake.customer_says(KFID, ALICE, "帮助")
-    await process_kf(kf.app, kf.event())
+    await kf.channel.process_kf(kf.event())
     await kf.drain()
     assert len(kf.seen) == 1 and await kf.cursor() == "c1"
     new = kf.fake.customer_says(KFID, ALICE, "我的报修")
-    await process_kf(kf.app, kf.event())
+    await kf.channel.process_kf(kf.event())
     await kf.drain()
     assert kf.fake.sync_calls[-1]["cursor"] == "c1"
     assert [m.message_id for m in kf.seen][1:] == [new]
-    await process_kf(kf.app, kf.event())  # nothing new
+    await kf.channel.process_kf(kf.event())  # nothing new
     assert await kf.drain() == 0 and len(kf.seen) == 2
 
 
 async def test_a_sync_repeated_from_an_old_cursor_hands_nothing_over_twice(kf):
     kf.fake.customer_says(KFID, ALICE, "帮助")
     kf.fake.customer_says(KFID, BOB, "帮助")
-    await process_kf(kf.app, kf.event())
+    await kf.channel.process_kf(kf.event())
     # A crash before the cursor was saved: the next sync reads the same page again.
-    async with kf.app[keys.SESSIONS]() as session, session.begin():
+    async with services_of(kf.app).sessions() as session, session.begin():
         from sqlalchemy import delete
 
         from store.models import KeyValue
-        await session.execute(delete(KeyValue).where(KeyValue.key == kf.app[CHANNEL].cursors.key(KFID)))
-    await process_kf(kf.app, kf.event())
+        await session.execute(delete(KeyValue).where(KeyValue.key == kf.channel.cursors.key(KFID)))
+    await kf.channel.process_kf(kf.event())
     await kf.drain()
     assert len(kf.seen) == 2
 
@@ -157,7 +160,7 @@ async def test_an_image_is_downloaded_at_once_or_marked_failed(kf):
     kf.fake.media["m-1"] = (b"\xff\xd8\xff\xe0kf-jpeg", "image/jpeg")
     kf.fake.customer_says(KFID, ALICE, image_media_id="m-1")
     kf.fake.customer_says(KFID, ALICE, image_media_id="gone")
-    await process_kf(kf.app, kf.event())
+    await kf.channel.process_kf(kf.event())
     await kf.drain()
     assert kf.seen[0].image == b"\xff\xd8\xff\xe0kf-jpeg" and not kf.seen[0].image_failed
     assert kf.seen[1].image is None and kf.seen[1].image_failed
@@ -165,22 +168,22 @@ async def test_an_image_is_downloaded_at_once_or_marked_failed(kf):
 
 async def test_unsupported_messages_get_a_sentence_from_the_templates(kf):
     kf.fake.customer_says(KFID, ALICE, msgtype="video", body={"media_id": "v"})
-    await process_kf(kf.app, kf.event())
+    await kf.channel.process_kf(kf.event())
     await kf.drain()
     assert kf.seen == []
-    texts = kf.app[keys.ENGINE].deps.texts
+    texts = services_of(kf.app).texts
     assert kf.fake.sent[0]["text"]["content"] == texts.render("channels/unsupported.j2")
 
 
 async def test_the_processor_is_registered_for_the_inbox_worker(kf):
-    assert kf.app[keys.PROCESSORS][PLATFORM] is process
+    assert services_of(kf.app).processors[CHANNEL] == kf.channel.process
 
 
 # --- limits ---------------------------------------------------------------------------------------
 
 async def _customer_wrote(kf: Kf, user: str = ALICE, text: str = "帮助") -> None:
     kf.fake.customer_says(KFID, user, text)
-    await process_kf(kf.app, kf.event())
+    await kf.channel.process_kf(kf.event())
     await kf.drain()
 
 
@@ -216,22 +219,21 @@ async def test_after_48_hours_nothing_is_sent(kf):
 
 
 async def test_an_outbox_row_names_only_the_customer_and_still_reaches_their_kf_account(kf):
-    from bot.outbox_sender import deliver_due
     from dispatch import outbox
     from store.models import Outbox
 
     await _customer_wrote(kf)
-    async with kf.app[keys.SESSIONS]() as session, session.begin():
+    async with services_of(kf.app).sessions() as session, session.begin():
         await outbox.enqueue(session, key="kf-1", channel="wecom_kf", kind=outbox.TEXT,
                              payload={"template": "channels/unsupported.j2"}, now=kf.clock.now(), user=ALICE)
-    assert await deliver_due(kf.app) == 1
+    assert await services_of(kf.app).outbox_sender.deliver_due() == 1
     assert (kf.fake.sent[-1]["touser"], kf.fake.sent[-1]["open_kfid"]) == (ALICE, KFID)
     kf.clock.advance(hours=49)
-    async with kf.app[keys.SESSIONS]() as session, session.begin():
+    async with services_of(kf.app).sessions() as session, session.begin():
         await outbox.enqueue(session, key="kf-2", channel="wecom_kf", kind=outbox.TEXT,
                              payload={"template": "channels/unsupported.j2"}, now=kf.clock.now(), user=ALICE)
-    assert await deliver_due(kf.app) == 1
-    async with kf.app[keys.SESSIONS]() as session:
+    assert await services_of(kf.app).outbox_sender.deliver_due() == 1
+    async with services_of(kf.app).sessions() as session:
         rows = {r.dedupe_key: r for r in (await session.execute(Outbox.__table__.select())).all()}
     assert rows["kf-1"].status == "sent"
     assert rows["kf-2"].status == "undeliverable" and "window_closed" in rows["kf-2"].last_error
@@ -241,14 +243,14 @@ async def test_a_refused_reply_is_recorded_not_dropped(kf):
     from store.models import Outbox
     kf.fake.customer_says(KFID, ALICE, "帮助")
     kf.fake.last_wrote.clear()  # the platform thinks otherwise (e.g. a human servicer took over)
-    await process_kf(kf.app, kf.event())
+    await kf.channel.process_kf(kf.event())
     await kf.drain()
     assert kf.fake.sent == []
-    async with kf.app[keys.SESSIONS]() as session:
+    async with services_of(kf.app).sessions() as session:
         rows = (await session.execute(Outbox.__table__.select())).all()
     assert rows and all(r.status in ("undeliverable", "dead") and r.last_error for r in rows)
     # the refused send did not use up one of the five
-    record = await kf.app[CHANNEL].window.get(ALICE)
+    record = await kf.channel.window.get(ALICE)
     assert record["sent"] == 0
 
 
@@ -265,10 +267,10 @@ async def test_a_voice_note_mid_report_is_answered_and_the_question_repeated(kf)
     """Issue 12: no transcript in kf; the draft survives and the resident is asked to type instead."""
     kf.fake.customer_says(KFID, ALICE, "3栋2单元1502卫生间漏水")
     kf.fake.customer_says(KFID, ALICE, msgtype="voice", body={"media_id": "v"})
-    await process_kf(kf.app, kf.event())
+    await kf.channel.process_kf(kf.event())
     await kf.drain()
     assert [m.voice for m in kf.seen] == [False, True]
-    texts = kf.app[keys.ENGINE].deps.texts
+    texts = services_of(kf.app).texts
     sent = [m["text"]["content"] for m in kf.fake.sent]
     assert texts.render("intake/voice_unreadable.j2", has_draft=True) in sent[1]
     assert "姓名" in sent[-1]        # the contact question again, not a lost report

@@ -6,7 +6,7 @@ import re
 import pytest
 from aiohttp import web
 
-from bot.outbound import Delivered, DeliveryError, Recipient, Undeliverable
+from relay.messengers import Delivered, DeliveryError, Recipient, Undeliverable
 from bot.sim.wecom_api import setup_fake_wecom
 from bot.tokens import Tokens
 from bot.wecom import render

@@ -8,10 +8,9 @@ import xmltodict
 from aiohttp.test_utils import unused_port
 from sqlalchemy import func, select
 
-from bot import keys
+from bot.services import services_of
 from bot.app import create_app
 from bot.sim.wecom_api import FakeWecom, callback_xml, setup_fake_wecom
-from bot.wecom.adapter import CLIENT, setup
 from bot.wecom.crypto import WecomCrypto, signature
 from store.models import InboxItem, Photo
 
@@ -46,14 +45,14 @@ class WecomWorld:
         return await self.client.post("/wecom/callback", params=params, data=body if body is not None else envelope)
 
     async def drain(self) -> int:
-        from bot.app import run_pending
-        return await run_pending(self.app)  # as the worker would: process, then deliver through the outbox
+        from bot.runtime import run_pending
+        return await run_pending(services_of(self.app))  # as the worker would: process, then deliver through the outbox
 
     def texts_to(self, user: str) -> list[str]:
         return [s["payload"]["text"]["content"] for s in self.fake.sent_to(user) if s.get("msgtype") == "text"]
 
     def render(self, name: str, **ctx) -> str:
-        return self.app[keys.ENGINE].deps.texts.render(name, **ctx)
+        return services_of(self.app).texts.render(name, **ctx)
 
 
 @pytest.fixture
@@ -65,22 +64,23 @@ async def wecom(aiohttp_client, make_settings, clock, backend):
     })
     app = create_app(settings, clock=clock, run_background=False, redis_prefix=backend.prefix)
     fake = setup_fake_wecom(app, corp_id=CORP, secret=SECRET, clock=clock)
-    setup(app, settings)
-    app[CLIENT].backoff = 0  # rate-limit back-off without waiting: tests check what is retried, not how long
+    client = await aiohttp_client(app, server_kwargs={"port": port})
+    channel = services_of(app).channels["wecom"]
+    channel.client.backoff = 0  # rate-limit back-off without waiting: tests check what is retried, not how long
     presses: list = []
 
-    async def record(press) -> None:  # the domain side of a press is tested with dispatch, not here
-        presses.append(press)
-    app[keys.CARD_ACTIONS] = record
-    client = await aiohttp_client(app, server_kwargs={"port": port})
+    class Record:  # the domain side of a press is tested with dispatch, not here
+        async def press_and_reply(self, press) -> None:
+            presses.append(press)
+    channel.card_actions = Record()
     return WecomWorld(client, app, fake, WecomCrypto(TOKEN, AES_KEY, CORP, clock), clock, presses)
 
 
 async def _inbox_count(app) -> int:
-    if app[keys.SETTINGS].redis.url:
-        inbox = app[keys.INBOX]
+    if services_of(app).settings.redis.url:
+        inbox = services_of(app).inbox
         return await inbox.redis.xlen(inbox.stream)
-    async with app[keys.SESSIONS]() as session:
+    async with services_of(app).sessions() as session:
         return (await session.execute(select(func.count()).select_from(InboxItem))).scalar_one()
 
 
@@ -123,7 +123,7 @@ async def test_image_is_downloaded_and_stored_as_a_photo(wecom):
     resp = await wecom.post(wecom.xml("lisi", "image", PicUrl="http://x/p.png", MediaId=media_id))
     assert resp.status == 200
     await wecom.drain()
-    async with wecom.app[keys.SESSIONS]() as session:
+    async with services_of(wecom.app).sessions() as session:
         photos = (await session.execute(select(Photo))).scalars().all()
     assert [(p.channel, p.uploader, p.content_type) for p in photos] == [("wecom", "lisi", "image/png")]
     [reply] = wecom.texts_to("lisi")
@@ -135,7 +135,7 @@ async def test_media_error_json_asks_the_resident_to_resend(wecom):
     assert resp.status == 200
     await wecom.drain()
     assert wecom.texts_to("lisi")[0] == wecom.render("intake/photo_failed.j2")
-    async with wecom.app[keys.SESSIONS]() as session:
+    async with services_of(wecom.app).sessions() as session:
         assert (await session.execute(select(func.count()).select_from(Photo))).scalar_one() == 0
 
 
@@ -207,8 +207,8 @@ async def test_token_expiry_mid_flight_costs_exactly_one_refetch(wecom):
     await wecom.drain()
     assert wecom.fake.token_calls == 2
     assert len(wecom.texts_to("zhangsan")) == 2
-    inbox = wecom.app[keys.INBOX]
-    if wecom.app[keys.SETTINGS].redis.url:  # the token lives in the shared Redis cache, under the app's prefix
+    inbox = services_of(wecom.app).inbox
+    if services_of(wecom.app).settings.redis.url:  # the token lives in the shared Redis cache, under the app's prefix
         assert await inbox.redis.exists(f"{inbox.prefix}:token:wecom:{CORP}:{AGENT}") == 1
 
 
@@ -224,7 +224,7 @@ async def test_button_press_reaches_card_actions(wecom):
 
 
 async def test_messenger_is_registered_for_the_wecom_channel(wecom):
-    assert wecom.app[keys.MESSENGERS].get("wecom") is not None
+    assert services_of(wecom.app).messengers.get("wecom") is not None
 
 
 async def test_a_transient_media_failure_keeps_the_item_for_a_retry(wecom):
@@ -236,9 +236,9 @@ async def test_a_transient_media_failure_keeps_the_item_for_a_retry(wecom):
     with pytest.raises(RateLimited):
         await wecom.drain()
     assert wecom.fake.sent == []  # the resident is not asked to resend a photo we can still fetch
-    if wecom.app[keys.SETTINGS].redis.url:
+    if services_of(wecom.app).settings.redis.url:
         # The Redis inbox hands an unacknowledged item to the next consumer after its idle time.
-        wecom.app[keys.INBOX].RECLAIM_IDLE_MS = 0
+        services_of(wecom.app).inbox.RECLAIM_IDLE_MS = 0
     assert await wecom.drain() == 1
     [reply] = wecom.texts_to("lisi")
     assert wecom.render("intake/photo_received.j2", count=1) in reply

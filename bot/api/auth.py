@@ -5,7 +5,7 @@ import hmac
 
 from aiohttp import web
 
-from bot import keys
+from bot.services import services_of
 from bot.api.errors import api_error
 from bot.secrets import token_digest
 
@@ -16,7 +16,7 @@ def token_ok(request: web.Request) -> bool:
         return False
     digest = token_digest(token)
     # every digest is compared (no early exit), so timing tells nothing about which one nearly matched
-    return sum(hmac.compare_digest(digest, d) for d in request.app[keys.API_TOKENS]) > 0
+    return sum(hmac.compare_digest(digest, d) for d in services_of(request).api_token_digests) > 0
 
 
 def _guarded(request: web.Request) -> bool:
@@ -25,7 +25,7 @@ def _guarded(request: web.Request) -> bool:
         return True
     # The simulator's page itself is served (it asks for the token); its API needs one. (Its fake platform
     # APIs are mounted only without a real platform: create_app never puts them beside one.)
-    return path.startswith("/sim/api/") and request.app.get(keys.SIM_NEEDS_TOKEN, False)
+    return path.startswith("/sim/api/") and services_of(request).sim_needs_token
 
 
 @web.middleware

@@ -4,9 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from aiohttp import web
-
-from bot import keys
+from bot.services import Services
 from bot.media import photo_url
 from store.models import Ticket
 
@@ -15,15 +13,15 @@ def _iso(value: datetime | None, tz) -> str | None:
     return value.astimezone(tz).isoformat() if value else None
 
 
-def ticket_json(app: web.Application, t: Ticket, *, with_events: bool = True) -> dict[str, Any]:
-    clock = app[keys.CLOCK]
+def ticket_json(services: Services, t: Ticket, *, with_events: bool = True) -> dict[str, Any]:
+    clock = services.clock
     tz = clock.tz
     now = clock.now()
     out: dict[str, Any] = {
         "number": t.number, "status": t.status, "area": t.area, "location": t.location,
         "reporter_name": t.reporter_name, "phone": t.phone, "description": t.description,
         "category": t.category, "trade": t.trade, "channel": t.channel,
-        "photos": [photo_url(app, p.id, now) for p in t.photos],
+        "photos": [photo_url(services, p.id, now) for p in t.photos],
         "assignee": {"name": t.assignee.name, "phone": t.assignee.phone} if t.assignee else None,
         "visit_text": t.visit_text or None, "visit_at": _iso(t.visit_at, tz),
         "created_at": _iso(t.created_at, tz), "dispatched_at": _iso(t.dispatched_at, tz),

@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from aiohttp import web
 from sqlalchemy.exc import IntegrityError
 
-from bot import keys
+from bot.services import services_of
 from bot.api.errors import api_error
 from bot.api.serialize import ticket_json
 from bot.http import dumps as _dumps, json_object
@@ -60,7 +60,8 @@ def _parse_time(name: str, value: str | None, tz) -> datetime | None:
 @routes.get("/api/v1/tickets")
 async def list_(request: web.Request) -> web.Response:
     q = request.query
-    tz = request.app[keys.CLOCK].tz
+    services = services_of(request)
+    tz = services.clock.tz
     for name, allowed in (("status", ALL), ("trade", TRADES), ("area", AREAS)):
         if q.get(name) and q[name] not in allowed:
             raise api_error(400, "bad_query", field=name)
@@ -72,20 +73,21 @@ async def list_(request: web.Request) -> web.Response:
         raise api_error(400, "bad_query", field="page")
     f = TicketFilter(status=q.get("status") or None, trade=q.get("trade") or None, area=q.get("area") or None,
                      since=_parse_time("since", q.get("since"), tz), until=_parse_time("until", q.get("until"), tz))
-    async with request.app[keys.SESSIONS]() as session:
+    async with services.sessions() as session:
         tickets, total = await list_tickets(session, f, page, PER_PAGE)
-        items = [ticket_json(request.app, t, with_events=False) for t in tickets]
+        items = [ticket_json(services, t, with_events=False) for t in tickets]
     return web.json_response({"tickets": items, "page": page, "per_page": PER_PAGE, "total": total},
                              dumps=_dumps)
 
 
 @routes.get("/api/v1/tickets/{number}")
 async def get_one(request: web.Request) -> web.Response:
-    async with request.app[keys.SESSIONS]() as session:
+    services = services_of(request)
+    async with services.sessions() as session:
         ticket = await get_ticket(session, _number(request))
         if ticket is None:
             raise api_error(404, "not_found")
-        body = ticket_json(request.app, ticket)
+        body = ticket_json(services, ticket)
     return web.json_response(body, dumps=_dumps)
 
 
@@ -97,8 +99,8 @@ async def create(request: web.Request) -> web.Response:
 
     key = idempotency_key(request)
     data = await json_object(request)
-    engine = request.app[keys.ENGINE]
-    clock = request.app[keys.CLOCK]
+    services = services_of(request)
+    clock = services.clock
     now = clock.now()
     fields = {k: data.get(k) if isinstance(data.get(k), str) or data.get(k) is None else str(data.get(k))
               for k in ("description", "location", "area", "reporter_name", "phone", "category", "trade",
@@ -109,8 +111,8 @@ async def create(request: web.Request) -> web.Response:
         if parsed is None:
             raise api_error(422, "invalid", field="visit_text")
         visit_at = parsed[1]
-    new, errors = build_report(fields, engine.deps.rules, channel="api", visit_at=visit_at,
-                               property=request.app[keys.SETTINGS].service.property)
+    new, errors = build_report(fields, services.conversations.deps.rules, channel="api", visit_at=visit_at,
+                               property=services.settings.service.property)
     if new is None:
         first = errors[0]
         raise api_error(422, first.code, field=first.field,
@@ -118,12 +120,12 @@ async def create(request: web.Request) -> web.Response:
     actor = f"api:{data.get('entered_by') or 'desk'}"
     for attempt in (1, 2):
         try:
-            async with request.app[keys.SESSIONS]() as session, session.begin():
-                filed = await file_report(session, new, actor, now, channels=set(engine.deps.channels),
-                                          tz=request.app[keys.SETTINGS].service.timezone, load_related=False,
+            async with services.sessions() as session, session.begin():
+                filed = await file_report(session, new, actor, now, channels=set(services.channels),
+                                          tz=services.settings.service.timezone, load_related=False,
                                           key=filing_key("api", key) if key else "")
                 ticket = await get_ticket(session, filed.number)  # events, photos and assignee load with it
-                body = ticket_json(request.app, ticket)
+                body = ticket_json(services, ticket)
             break
         except IntegrityError:
             # The same key filed by a request committed while this one ran (SQLite files step by step;
@@ -138,7 +140,6 @@ async def create(request: web.Request) -> web.Response:
 async def act(request: web.Request) -> web.Response:
     """The actions cards trigger, for scripts and the desk: `{"actor": {"channel", "user"}}` acts as that person.
     With an Idempotency-Key a retried request answers as the first did and changes nothing again."""
-    from bot.card_actions import press
     from conversations.messages import ButtonPress
     from dispatch.payloads import ACTIONS, CardAction
     from dispatch.receipts import KeyReused, receipt_key
@@ -152,10 +153,11 @@ async def act(request: web.Request) -> web.Response:
     if not isinstance(actor, dict) or not all(isinstance(actor.get(k), str) and actor[k] for k in ("channel", "user")):
         raise api_error(422, "missing", field="actor")
     number = _number(request)
+    services = services_of(request)
     p = ButtonPress(channel=actor["channel"], chat=actor["user"], user=actor["user"],
                     payload=CardAction(action, number).encode())
     try:
-        result, text = await press(request.app, p, receipt=receipt_key("api", key) if key else "")
+        result, text = await services.card_actions.press(p, receipt=receipt_key("api", key) if key else "")
     except KeyReused:
         raise api_error(422, "idempotency_key_reused", field=IDEMPOTENCY_KEY) from None
     if result.outcome == "unknown_ticket":
@@ -163,7 +165,7 @@ async def act(request: web.Request) -> web.Response:
     if result.outcome == "not_allowed":  # the role × action table (dispatch/permissions.py) says no
         raise api_error(403, "not_allowed", field=action)
     status = 200 if result.outcome == "ok" else 409
-    async with request.app[keys.SESSIONS]() as session:
+    async with services.sessions() as session:
         ticket = await get_ticket(session, number)
-        body = {"outcome": result.outcome, "message": text, "ticket": ticket_json(request.app, ticket)}
+        body = {"outcome": result.outcome, "message": text, "ticket": ticket_json(services, ticket)}
     return web.json_response(body, status=status, dumps=_dumps)

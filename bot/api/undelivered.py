@@ -6,7 +6,7 @@ from __future__ import annotations
 from aiohttp import web
 from sqlalchemy import select
 
-from bot import keys
+from bot.services import services_of
 from bot.api.errors import api_error
 from bot.http import dumps, json_object
 from dispatch import outbox
@@ -18,8 +18,9 @@ routes = web.RouteTableDef()
 
 @routes.get("/api/v1/undelivered")
 async def undelivered(request: web.Request) -> web.Response:
-    tz = request.app[keys.CLOCK].tz
-    async with request.app[keys.SESSIONS]() as session:
+    services = services_of(request)
+    tz = services.clock.tz
+    async with services.sessions() as session:
         rows = (await session.execute(select(Outbox).where(Outbox.status.in_(("undeliverable", "dead")))
                                       .order_by(Outbox.id.desc()).limit(200))).scalars().all()
         items = []
@@ -41,8 +42,9 @@ async def undelivered(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/unprocessed")
 async def unprocessed(request: web.Request) -> web.Response:
-    items = await request.app[keys.INBOX].set_aside()
-    async with request.app[keys.SESSIONS]() as session:
+    services = services_of(request)
+    items = await services.inbox.set_aside()
+    async with services.sessions() as session:
         for item in items:
             person = await person_for(session, item["platform"], item["user"]) if item["user"] else None
             item["call"] = person.phone if person and person.phone else None
@@ -53,7 +55,7 @@ async def unprocessed(request: web.Request) -> web.Response:
 async def redrive(request: web.Request) -> web.Response:
     """Send set-aside inbox items and dead outbox rows through again: `{"inbox": [ids], "outbox": [ids]}`
     names which (a list left out: none of that kind); no body, or `{}`, re-drives all of them."""
-    from bot.redrive import redrive as run
+    from bot.runtime import redrive as run
     data = await json_object(request) if request.can_read_body else {}
     inbox, rows = data.get("inbox"), data.get("outbox")
     if inbox is not None or rows is not None:
@@ -63,5 +65,5 @@ async def redrive(request: web.Request) -> web.Response:
     if rows is not None and not (isinstance(rows, list) and all(isinstance(i, int) and not isinstance(i, bool)
                                                                for i in rows)):
         raise api_error(400, "invalid", field="outbox")
-    done = await run(request.app, [str(i) for i in inbox] if inbox is not None else None, rows)
+    done = await run(services_of(request), [str(i) for i in inbox] if inbox is not None else None, rows)
     return web.json_response({"redriven": done}, dumps=dumps)

@@ -1,4 +1,4 @@
-"""Feishu webhook: verify → decrypt → inbox (messages) or inline answer (card clicks); `process` does the rest.
+"""Feishu channel: webhook verify → decrypt → inbox (messages) or inline answer (card clicks); `process` does the rest.
 
 lark_oapi is not imported by the service at all: the callback crypto is 30 lines on `cryptography` and the
 four API calls are plain aiohttp, whereas `import lark_oapi` costs ≈2.3 s and ≈175 MB per process, its
@@ -14,32 +14,27 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import AsyncIterator
 from typing import Any
 
 from aiohttp import web
 from sqlalchemy import select
 
-from bot import keys
-from bot.http import read_limited
-from bot.card_actions import press
+from bot.channel import Channel, ChannelParts
+from bot.feishu import render
 from bot.feishu.client import FeishuClient, FeishuError
 from bot.feishu.crypto import FeishuCrypto
-from bot.rejections import CallbackRejected
 from bot.feishu.event import (CARD_ACTION, CHANNEL, MESSAGE, URL_VERIFICATION, FeishuMessage, MalformedEvent,
                               card_press, envelope, message, sender_open_id)
 from bot.feishu.messenger import FeishuMessenger
-from bot.feishu import render
-from bot.inbox import Item
-from bot.outbound import queue_replies
+from bot.http import read_limited
+from bot.rejections import CallbackRejected
 from bot.settings import Settings
-from bot.tokens import TokenCache, app_tokens
 from conversations.messages import ButtonPress, InboundMessage, Reply
 from dispatch.payloads import decode
 from dispatch.ticket_card import ticket_card
 from dispatch.tickets import get_ticket
+from relay.inbox import Item
 from store.models import CardCopy
-from templates.texts import Texts
 
 log = logging.getLogger(__name__)
 
@@ -47,107 +42,144 @@ MAX_CALLBACK_BODY = 1024 * 1024
 HANDLED_TYPES = ("text", "image", "post", "audio")
 TOASTS = {"ok": "success", "taken": "info", "closed": "info", "not_your_trade": "warning",
           "unknown_person": "warning", "unknown_ticket": "error", "bad_state": "error"}
-CLIENT: web.AppKey[FeishuClient] = web.AppKey("feishu_client")
-CRYPTO: web.AppKey[FeishuCrypto] = web.AppKey("feishu_crypto")
-MESSENGER: web.AppKey[FeishuMessenger] = web.AppKey("feishu_messenger")
 
 
-def setup(app: web.Application, settings: Settings, *, tokens: TokenCache | None = None) -> None:
-    """Mount /feishu/events and /feishu/card, register the messenger and the inbox processor.
+class FeishuChannel(Channel):
+    """`/feishu/events` (messages) and `/feishu/card` (clicks, answered inline)."""
 
-    Call before the app starts (create_app does; twice is harmless): needs keys.CLOCK, MESSENGERS, PROCESSORS.
-    """
-    if CLIENT in app:
-        return
-    feishu = settings.feishu
-    if feishu is None:
-        raise ValueError("settings.feishu is not configured")
-    clock = app[keys.CLOCK]
-    app[CRYPTO] = FeishuCrypto(feishu.verification_token.get_secret_value(),
-                               feishu.encrypt_key.get_secret_value(), clock)
-    # The app's one token cache: Redis-locked across processes when there is Redis, memory otherwise.
-    app[CLIENT] = FeishuClient(api_base=feishu.api_base, app_id=feishu.app_id,
-                               app_secret=feishu.app_secret.get_secret_value(), tokens=tokens or app_tokens(app))
-    app[MESSENGER] = FeishuMessenger(app[CLIENT], Texts(settings.service.timezone), clock)
-    app[keys.MESSENGERS].register(app[MESSENGER])
-    app[keys.PROCESSORS][CHANNEL] = process
-    app.router.add_post("/feishu/events", callback)
-    app.router.add_post("/feishu/card", callback)  # card callbacks may be configured to their own URL
-    app.cleanup_ctx.append(_close_client)
+    name = CHANNEL
 
+    def __init__(self, settings: Settings, parts: ChannelParts) -> None:
+        feishu = settings.feishu
+        if feishu is None:
+            raise ValueError("settings.feishu is not configured")
+        self.crypto = FeishuCrypto(feishu.verification_token.get_secret_value(),
+                                   feishu.encrypt_key.get_secret_value(), parts.clock)
+        self.client = FeishuClient(api_base=feishu.api_base, app_id=feishu.app_id,
+                                   app_secret=feishu.app_secret.get_secret_value(), tokens=parts.tokens)
+        self.messenger = FeishuMessenger(self.client, parts.texts, parts.clock)
+        self.texts = parts.texts
+        self.sessions = parts.sessions
+        self.inbox = parts.inbox
+        self.conversations = parts.conversations
+        self.outbox_writer = parts.outbox_writer
+        self.card_actions = parts.card_actions
 
-async def _close_client(app: web.Application) -> AsyncIterator[None]:
-    yield
-    await app[CLIENT].close()
+    def routes(self) -> list[web.RouteDef]:
+        # Card callbacks may be configured to their own URL.
+        return [web.post("/feishu/events", self.callback), web.post("/feishu/card", self.callback)]
+
+    async def close(self) -> None:
+        await self.client.close()
+
+    async def callback(self, request: web.Request) -> web.Response:
+        body = await read_limited(request, MAX_CALLBACK_BODY)
+        h = request.headers  # case-insensitive, as the signature headers arrive in any case
+        try:
+            payload = self.crypto.open(body, h.get("X-Lark-Request-Timestamp", ""),
+                                       h.get("X-Lark-Request-Nonce", ""), h.get("X-Lark-Signature", ""))
+            env = envelope(payload)
+        except (CallbackRejected, MalformedEvent) as e:
+            log.warning("feishu callback refused: %s", type(e).__name__)
+            raise _refused(e) from None
+        if env.type == URL_VERIFICATION:
+            return web.json_response({"challenge": env.challenge})
+        if env.type == MESSAGE:
+            # Only the event part is kept: the header carries the verification token.
+            fresh = await self.inbox.offer(CHANNEL, env.dedupe_id, {"kind": "message", "event": payload.get("event")},
+                                           key=sender_open_id(payload))
+            if not fresh:
+                log.info("feishu retry of %s ignored", env.dedupe_id)
+            return web.json_response({})
+        if env.type == CARD_ACTION:
+            try:
+                p = card_press(payload)
+            except MalformedEvent:
+                raise web.HTTPBadRequest(text="bad request") from None
+            return web.json_response(await self.card_answer(p, env.dedupe_id))
+        log.info("feishu %s callback ignored", env.type or "untyped")
+        return web.json_response({})
+
+    async def card_answer(self, p: ButtonPress, dedupe_id: str) -> dict[str, Any]:
+        """Run the press once and answer with a toast and the clicked card re-rendered from the ticket; the
+        other copies are patched by the outbox.
+
+        The click is keyed on its event id in the database, in the transaction of its action (not marked
+        seen before it runs): Feishu's retry of a click whose first attempt failed runs it, and a retry of
+        one that committed gets the first answer again with the card as it is now.
+        """
+        result, text = await self.card_actions.press(dataclasses.replace(p, press_id=dedupe_id))
+        answer: dict[str, Any] = {"toast": {"type": TOASTS.get(result.outcome, "info"), "content": text}}
+        current = await self._card_now(p)
+        if current is not None:
+            answer["card"] = {"type": "raw", "data": current}
+        return answer
+
+    async def _card_now(self, p: ButtonPress) -> dict[str, Any] | None:
+        action = decode(p.payload)
+        if action is None:
+            return None
+        async with self.sessions() as session:
+            ticket = await get_ticket(session, action.ticket)
+            if ticket is None:
+                return None
+            # The clicked copy keeps its audience: a 1:1 technician card shows the full phone, a group one masks it.
+            audience = "group"
+            if p.message_id:
+                found = (await session.execute(select(CardCopy.audience).where(
+                    CardCopy.channel == CHANNEL, CardCopy.message_id == p.message_id).limit(1))).scalar()
+                audience = found or audience
+            return render.card(ticket_card(ticket, audience, self.texts))
+
+    async def process(self, item: Item) -> None:
+        """Work one stored message: mention check, image download, conversation steps, replies."""
+        if item.payload.get("kind") != "message":
+            return  # a card click's seen-marker left by an older release: the click was answered inline
+        try:
+            m = message({"event": item.payload.get("event")})
+        except MalformedEvent:
+            log.warning("feishu inbox item %s is not a message; dropped", item.id)
+            return
+        if m.from_app:
+            return
+        bot_id = None
+        if m.is_group:
+            bot_id = await _bot_open_id(self.client)
+            if not m.mentions_of(bot_id):
+                return  # group chatter that is not addressed to us
+        # Through the outbox, keyed on the message: a Feishu outage delays answers, a redelivery never doubles
+        # them. In a group the answer goes to the group, @-ing the resident; 1:1 it goes to the person.
+        chat = m.chat_id if m.is_group else ""
+        if m.message_type not in HANDLED_TYPES:
+            replies = [Reply(self.texts.render("channels/unsupported.j2"))]
+            await self.outbox_writer.queue_replies(CHANNEL, m.open_id, chat, replies, f"{m.message_id}:unsupported")
+            return
+        for step, msg in enumerate(await self._inbound(m, bot_id)):
+            replies = await self.conversations.handle(msg)
+            await self.outbox_writer.queue_replies(CHANNEL, m.open_id, chat, replies, f"{m.message_id}:{step}")
+
+    async def _inbound(self, m: FeishuMessage, bot_id: str | None) -> list[InboundMessage]:
+        """A post with words and a photo becomes two steps (words first): the conversation reads one or the other."""
+        base = {"channel": CHANNEL, "chat": m.chat_id, "user": m.open_id, "message_id": m.message_id}
+        text = m.text_without(bot_id) if m.mentions else m.text.strip()
+        out = []
+        if text or not m.image_key:
+            out.append(InboundMessage(text=text, voice=m.message_type == "audio", **base))
+        if m.image_key:
+            try:
+                data = await self.client.get_image(m.message_id, m.image_key)
+            except FeishuError as e:
+                log.info("feishu image of %s not available (code %s)", m.message_id, e.code)
+                data = b""
+            # The conversation answers a repeated message_id as a redelivery: the photo step of a post needs its own.
+            photo = {**base, "message_id": f"{m.message_id}:image"} if out else base
+            out.append(InboundMessage(image=data or None, image_failed=not data, **photo))
+        return out
 
 
 def _refused(e: Exception) -> web.HTTPException:
     status = getattr(e, "status", 400)
     return web.HTTPForbidden(text="forbidden") if status == 403 else web.HTTPBadRequest(text="bad request")
-
-
-async def callback(request: web.Request) -> web.Response:
-    body = await read_limited(request, MAX_CALLBACK_BODY)
-    h = request.headers  # case-insensitive, as the signature headers arrive in any case
-    try:
-        payload = request.app[CRYPTO].open(body, h.get("X-Lark-Request-Timestamp", ""),
-                                           h.get("X-Lark-Request-Nonce", ""), h.get("X-Lark-Signature", ""))
-        env = envelope(payload)
-    except (CallbackRejected, MalformedEvent) as e:
-        log.warning("feishu callback refused: %s", type(e).__name__)
-        raise _refused(e) from None
-    if env.type == URL_VERIFICATION:
-        return web.json_response({"challenge": env.challenge})
-    if env.type == MESSAGE:
-        # Only the event part is kept: the header carries the verification token.
-        fresh = await request.app[keys.INBOX].offer(CHANNEL, env.dedupe_id,
-                                                    {"kind": "message", "event": payload.get("event")},
-                                                    key=sender_open_id(payload))
-        if not fresh:
-            log.info("feishu retry of %s ignored", env.dedupe_id)
-        return web.json_response({})
-    if env.type == CARD_ACTION:
-        try:
-            p = card_press(payload)
-        except MalformedEvent:
-            raise web.HTTPBadRequest(text="bad request") from None
-        return web.json_response(await card_answer(request.app, p, env.dedupe_id))
-    log.info("feishu %s callback ignored", env.type or "untyped")
-    return web.json_response({})
-
-
-async def card_answer(app: web.Application, p: ButtonPress, dedupe_id: str) -> dict[str, Any]:
-    """Run the press once and answer with a toast and the clicked card re-rendered from the ticket; the
-    other copies are patched by the outbox.
-
-    The click is keyed on its event id in the database, in the transaction of its action (not marked
-    seen before it runs): Feishu's retry of a click whose first attempt failed runs it, and a retry of
-    one that committed gets the first answer again with the card as it is now.
-    """
-    texts = app[keys.ENGINE].deps.texts
-    result, text = await press(app, dataclasses.replace(p, press_id=dedupe_id))
-    answer: dict[str, Any] = {"toast": {"type": TOASTS.get(result.outcome, "info"), "content": text}}
-    current = await _card_now(app, p, texts)
-    if current is not None:
-        answer["card"] = {"type": "raw", "data": current}
-    return answer
-
-
-async def _card_now(app: web.Application, p: ButtonPress, texts: Texts) -> dict[str, Any] | None:
-    action = decode(p.payload)
-    if action is None:
-        return None
-    async with app[keys.SESSIONS]() as session:
-        ticket = await get_ticket(session, action.ticket)
-        if ticket is None:
-            return None
-        # The clicked copy keeps its audience: a 1:1 technician card shows the full phone, a group one masks it.
-        audience = "group"
-        if p.message_id:
-            found = (await session.execute(select(CardCopy.audience).where(
-                CardCopy.channel == CHANNEL, CardCopy.message_id == p.message_id).limit(1))).scalar()
-            audience = found or audience
-        return render.card(ticket_card(ticket, audience, texts))
 
 
 async def _bot_open_id(client: FeishuClient) -> str | None:
@@ -156,50 +188,3 @@ async def _bot_open_id(client: FeishuClient) -> str | None:
     except FeishuError as e:
         log.warning("feishu bot/v3/info failed (%s); any mention counts as a mention of the bot", e.code)
         return None
-
-
-async def process(app: web.Application, item: Item) -> None:
-    """Work one stored message: mention check, image download, engine steps, replies."""
-    if item.payload.get("kind") != "message":
-        return  # a card click's seen-marker left by an older release: the click was answered inline
-    try:
-        m = message({"event": item.payload.get("event")})
-    except MalformedEvent:
-        log.warning("feishu inbox item %s is not a message; dropped", item.id)
-        return
-    if m.from_app:
-        return
-    bot_id = None
-    if m.is_group:
-        bot_id = await _bot_open_id(app[CLIENT])
-        if not m.mentions_of(bot_id):
-            return  # group chatter that is not addressed to us
-    # Through the outbox, keyed on the message: a Feishu outage delays answers, a redelivery never doubles them.
-    # In a group the answer goes to the group, @-ing the resident; 1:1 it goes to the person.
-    chat = m.chat_id if m.is_group else ""
-    if m.message_type not in HANDLED_TYPES:
-        replies = [Reply(app[keys.ENGINE].deps.texts.render("channels/unsupported.j2"))]
-        await queue_replies(app, CHANNEL, m.open_id, chat, replies, f"{m.message_id}:unsupported")
-        return
-    for step, msg in enumerate(await _inbound(app, m, bot_id)):
-        replies = await app[keys.ENGINE].handle(msg)
-        await queue_replies(app, CHANNEL, m.open_id, chat, replies, f"{m.message_id}:{step}")
-
-
-async def _inbound(app: web.Application, m: FeishuMessage, bot_id: str | None) -> list[InboundMessage]:
-    """A post with words and a photo becomes two steps (words first): the engine reads one or the other."""
-    base = {"channel": CHANNEL, "chat": m.chat_id, "user": m.open_id, "message_id": m.message_id}
-    text = m.text_without(bot_id) if m.mentions else m.text.strip()
-    out = []
-    if text or not m.image_key:
-        out.append(InboundMessage(text=text, voice=m.message_type == "audio", **base))
-    if m.image_key:
-        try:
-            data = await app[CLIENT].get_image(m.message_id, m.image_key)
-        except FeishuError as e:
-            log.info("feishu image of %s not available (code %s)", m.message_id, e.code)
-            data = b""
-        # The engine answers a repeated message_id as a redelivery: the photo step of a post needs its own.
-        photo = {**base, "message_id": f"{m.message_id}:image"} if out else base
-        out.append(InboundMessage(image=data or None, image_failed=not data, **photo))
-    return out

@@ -1,4 +1,4 @@
-"""FeishuMessenger: bot.outbound.Messenger for a Feishu bot (chats by chat_id, people by open_id)."""
+"""FeishuMessenger: relay.messengers.Messenger for a Feishu bot (chats by chat_id, people by open_id)."""
 from __future__ import annotations
 
 import hashlib
@@ -6,7 +6,7 @@ import json
 
 from bot.feishu import render
 from bot.feishu.client import FeishuClient, FeishuError, RecipientUnreachable
-from bot.outbound import Delivered, DeliveryError, Recipient, Undeliverable
+from relay.messengers import Delivered, DeliveryError, Recipient, Undeliverable
 from dispatch.cards import Card
 from store.clock import Clock
 from templates.texts import Texts

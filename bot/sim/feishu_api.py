@@ -18,7 +18,6 @@ from typing import Any
 
 from aiohttp import web
 
-from bot import keys
 from bot.feishu.crypto import encrypt, signature
 from bot.sim.bounded import BLOBS, NewestDict
 from bot.sim.fake_api import FakeApi, route
@@ -158,7 +157,7 @@ FAKE_FEISHU = FakeFeishu.KEY
 def setup_fake_feishu(app: web.Application, prefix: str = FakeFeishu.PREFIX, *, app_id: str, app_secret: str,
                       clock: Clock | None = None) -> FakeFeishu:
     """FakeFeishu.mount, by its older name (on the app's clock unless one is given)."""
-    return FakeFeishu.mount(app, prefix, app_id=app_id, app_secret=app_secret, clock=clock or app[keys.CLOCK])
+    return FakeFeishu.mount(app, prefix, app_id=app_id, app_secret=app_secret, clock=clock or Clock())
 
 
 def _wire(entry: dict[str, Any]) -> dict[str, Any]:

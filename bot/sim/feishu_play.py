@@ -6,18 +6,17 @@ from __future__ import annotations
 import aiohttp
 from aiohttp import web
 
-from bot import keys
 from bot.api.errors import api_error
 from bot.http import dumps, json_object
+from bot.services import Services, services_of
+from bot.sim.log import CHANNEL as SIM
 from bot.settings import FeishuSettings, Settings
 from bot.sim.demo_credentials import (DEMO_FEISHU_APP_ID as DEMO_APP_ID,  # noqa: F401
                                       DEMO_FEISHU_APP_SECRET as DEMO_APP_SECRET,
                                       DEMO_FEISHU_ENCRYPT_KEY as DEMO_ENCRYPT_KEY, DEMO_FEISHU_TOKEN as DEMO_TOKEN,
                                       DemoCredentials)
-from bot.sim.feishu_api import FeishuPusher
 
 routes = web.RouteTableDef()
-PUSHER: web.AppKey[FeishuPusher] = web.AppKey("feishu_pusher", FeishuPusher)
 
 
 def open_id(user: str) -> str:
@@ -38,20 +37,15 @@ def with_demo_feishu(settings: Settings, creds: DemoCredentials = DemoCredential
     return settings.model_copy(update={"feishu": feishu, "trades": trades, "staff": staff, "demo": True})
 
 
-def setup(app: web.Application) -> None:
-    from bot.sim.feishu_api import setup_fake_feishu
-
-    feishu = app[keys.SETTINGS].feishu
-    setup_fake_feishu(app, app_id=DEMO_APP_ID, app_secret=feishu.app_secret.get_secret_value())
-    app[PUSHER] = FeishuPusher(feishu.verification_token.get_secret_value(), feishu.encrypt_key.get_secret_value(),
-                               app_id=DEMO_APP_ID, clock=app[keys.CLOCK])
-    app.add_routes(routes)
+def plays(settings: Settings) -> bool:
+    """The Feishu app is the simulator's demo one (`with_demo_feishu`), pointed at the fake API."""
+    return settings.feishu is not None and settings.feishu.app_id == DEMO_APP_ID
 
 
-async def _post(app: web.Application, path: str, payload: dict) -> tuple[int, dict]:
+async def _post(services: Services, path: str, payload: dict) -> tuple[int, dict]:
     """Encrypt, sign and POST like Feishu: over HTTP to our own public URL, through every check."""
-    headers, body = app[PUSHER].request(payload)
-    url = app[keys.SETTINGS].service.public_url.rstrip("/") + path
+    headers, body = services.channels[SIM].pusher.request(payload)
+    url = services.settings.service.public_url.rstrip("/") + path
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http:
         async with http.post(url, data=body, headers=headers) as resp:
             data = await resp.json(content_type=None) if resp.status == 200 else {}
@@ -72,8 +66,9 @@ async def say(request: web.Request) -> web.Response:
     text = data.get("text")
     if not isinstance(text, str):
         raise api_error(400, "missing", field="text")
-    payload = request.app[PUSHER].message(open_id=open_id(_user(data)), content={"text": text})
-    status, _ = await _post(request.app, "/feishu/events", payload)
+    services = services_of(request)
+    payload = services.channels[SIM].pusher.message(open_id=open_id(_user(data)), content={"text": text})
+    status, _ = await _post(services, "/feishu/events", payload)
     return web.json_response({"callback_status": status})
 
 
@@ -84,7 +79,8 @@ async def click(request: web.Request) -> web.Response:
     message_id, chat_id, value = data.get("message_id"), data.get("chat_id"), data.get("value")
     if not isinstance(message_id, str) or not isinstance(chat_id, str) or not isinstance(value, dict):
         raise api_error(400, "missing", field="message_id")
-    payload = request.app[PUSHER].card_action(open_id=open_id(_user(data)), value=value, chat_id=chat_id,
-                                              message_id=message_id)
-    status, answer = await _post(request.app, "/feishu/card", payload)
+    services = services_of(request)
+    payload = services.channels[SIM].pusher.card_action(open_id=open_id(_user(data)), value=value,
+                                                          chat_id=chat_id, message_id=message_id)
+    status, answer = await _post(services, "/feishu/card", payload)
     return web.json_response({"callback_status": status, "answer": answer}, dumps=dumps)

@@ -8,6 +8,8 @@ from typing import Any
 from conversations.messages import Reply
 from store.clock import Clock
 
+CHANNEL = "sim"
+
 
 @dataclass
 class SentLog:
@@ -35,18 +37,18 @@ class SentLog:
 class SimMessenger:
     """The simulator's neutral channel: proactive messages and cards land in the sent log."""
 
-    channel = "sim"
+    channel = CHANNEL
 
     def __init__(self, log: SentLog) -> None:
         self.log = log
 
     async def send_text(self, to, text: str, options: tuple[str, ...] = (), *, idempotency_key: str = ""):
-        from bot.outbound import Delivered
+        from relay.messengers import Delivered
         [item] = self.log.record(to.chat or to.user, to.user, [Reply(text, tuple(options))], proactive=True)
         return Delivered(message_id=str(item["id"]))
 
     async def send_card(self, to, card, *, idempotency_key: str = ""):
-        from bot.outbound import Delivered
+        from relay.messengers import Delivered
         [item] = self.log.record(to.chat or to.user, to.user, [Reply(card.as_text())], proactive=True)
         item["card"] = {"title": card.title, "buttons": [[b.label, b.payload] for b in card.buttons],
                         "status": card.status}

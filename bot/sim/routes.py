@@ -6,10 +6,11 @@ import binascii
 
 from aiohttp import web
 
-from bot import keys
 from bot.api.errors import api_error
 from bot.http import MAX_PHOTO_BODY, dumps, json_object
-from bot.card_actions import press
+from bot.runtime import run_pending
+from bot.services import services_of
+from bot.sim.log import CHANNEL
 from conversations.messages import ButtonPress, InboundMessage, Reply
 
 routes = web.RouteTableDef()
@@ -23,11 +24,10 @@ async def sim_root(request: web.Request) -> web.Response:
 
 @routes.get("/sim/")
 async def page(request: web.Request) -> web.Response:
-    texts = request.app[keys.ENGINE].deps.texts
-    from bot.sim.wecom_api import FAKE_WECOM
-    from bot.sim.feishu_play import PUSHER
-    html = texts.render("sim/index.html.j2", wecom=FAKE_WECOM in request.app, feishu=PUSHER in request.app,
-                        needs_token=request.app[keys.SIM_NEEDS_TOKEN])
+    services = services_of(request)
+    sim = services.channels[CHANNEL]
+    html = services.texts.render("sim/index.html.j2", wecom=sim.plays_wecom, feishu=sim.plays_feishu,
+                                 needs_token=services.sim_needs_token)
     return web.Response(text=html, content_type="text/html", charset="utf-8")
 
 
@@ -49,11 +49,11 @@ async def say(request: web.Request) -> web.Response:
             image = base64.b64decode(image_b64.split(",", 1)[-1], validate=True)
         except (binascii.Error, ValueError):
             raise api_error(400, "invalid", field="image_b64")
-    msg = InboundMessage(channel="sim", chat=chat or user, user=user, text=text or "", image=image)
-    replies = await request.app[keys.ENGINE].handle(msg)
-    items = request.app[keys.SIM_LOG].record(msg.chat, msg.user, replies)
-    from bot.app import run_pending
-    await run_pending(request.app)  # dispatch cards and notices appear in the sent log right away
+    services = services_of(request)
+    msg = InboundMessage(channel=CHANNEL, chat=chat or user, user=user, text=text or "", image=image)
+    replies = await services.conversations.handle(msg)
+    items = services.sim_log.record(msg.chat, msg.user, replies)
+    await run_pending(services)  # dispatch cards and notices appear in the sent log right away
     return web.json_response({"replies": items}, dumps=dumps)
 
 
@@ -63,7 +63,7 @@ async def sent(request: web.Request) -> web.Response:
         after = int(request.query.get("after", "0"))
     except ValueError:
         raise api_error(400, "bad_query", field="after")
-    items = request.app[keys.SIM_LOG].since(after, request.query.get("user") or None)
+    items = services_of(request).sim_log.since(after, request.query.get("user") or None)
     return web.json_response({"sent": items}, dumps=dumps)
 
 
@@ -79,12 +79,12 @@ async def press_button(request: web.Request) -> web.Response:
     press_id = data.get("press_id", "")
     if not isinstance(press_id, str) or len(press_id) > 64:
         raise api_error(400, "invalid", field="press_id")
-    p = ButtonPress(channel="sim", chat=data["user"], user=data["user"], payload=data["payload"],
+    p = ButtonPress(channel=CHANNEL, chat=data["user"], user=data["user"], payload=data["payload"],
                     press_id=press_id)
-    result, text = await press(request.app, p)
-    from bot.app import run_pending
-    await run_pending(request.app)  # the simulator shows the consequences at once
-    item = request.app[keys.SIM_LOG].record(p.chat, p.user, [Reply(text)])
+    services = services_of(request)
+    result, text = await services.card_actions.press(p)
+    await run_pending(services)  # the simulator shows the consequences at once
+    item = services.sim_log.record(p.chat, p.user, [Reply(text)])
     return web.json_response({"outcome": result.outcome, "replies": item},
                              dumps=dumps)
 
@@ -92,7 +92,7 @@ async def press_button(request: web.Request) -> web.Response:
 @routes.get("/sim/api/people")
 async def people(request: web.Request) -> web.Response:
     """Who can be played in the simulator: staff with a sim_user (residents are any other id)."""
-    settings = request.app[keys.SETTINGS]
+    settings = services_of(request).settings
     groups = {t.key: t.feishu_chat_id for t in settings.trades if t.feishu_chat_id}
     staff = [{"user": s.sim_user, "name": s.name, "role": s.role, "trades": s.trades,
               "feishu_groups": sorted({groups[t] for t in s.trades if t in groups})}

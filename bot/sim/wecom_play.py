@@ -11,15 +11,16 @@ import aiohttp
 import xmltodict
 from aiohttp import web
 
-from bot import keys
 from bot.api.errors import api_error
 from bot.http import MAX_PHOTO_BODY, json_object
+from bot.services import Services, services_of
+from bot.sim.log import CHANNEL as SIM
 from bot.settings import Settings, WecomSettings
 from bot.sim.demo_credentials import (DEMO_CORP_ID, DEMO_WECOM_AES_KEY as DEMO_AES_KEY,  # noqa: F401
                                       DEMO_WECOM_SECRET as DEMO_SECRET, DEMO_WECOM_TOKEN as DEMO_TOKEN,
                                       DemoCredentials)
-from bot.sim.wecom_api import FAKE_WECOM, callback_xml
-from bot.wecom.adapter import CRYPTO
+from bot.sim.wecom_api import callback_xml
+from bot.wecom.event import CHANNEL as WECOM
 
 routes = web.RouteTableDef()
 
@@ -32,12 +33,17 @@ def with_demo_wecom(settings: Settings, creds: DemoCredentials = DemoCredentials
     return settings.model_copy(update={"wecom": wecom, "demo": True})
 
 
-async def _post_callback(app: web.Application, xml: str) -> int:
+def plays(settings: Settings) -> bool:
+    """The WeCom app is the simulator's demo one (`with_demo_wecom`), pointed at the fake API."""
+    return settings.wecom is not None and settings.wecom.corp_id == DEMO_CORP_ID
+
+
+async def _post_callback(services: Services, xml: str) -> int:
     """Encrypt and POST like WeCom: over HTTP to our own public URL, through every check."""
-    envelope = app[CRYPTO].encrypt(xml)
+    envelope = services.channels[WECOM].crypto.encrypt(xml)
     fields = xmltodict.parse(envelope)["xml"]
     query = {"msg_signature": fields["MsgSignature"], "timestamp": fields["TimeStamp"], "nonce": fields["Nonce"]}
-    url = app[keys.SETTINGS].service.public_url.rstrip("/") + "/wecom/callback"
+    url = services.settings.service.public_url.rstrip("/") + "/wecom/callback"
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http:
         async with http.post(url, params=query, data=envelope.encode()) as resp:
             return resp.status
@@ -53,17 +59,17 @@ async def _body(request: web.Request) -> dict:
 @routes.post("/sim/api/wecom/say")
 async def say(request: web.Request) -> web.Response:
     """`{"user", "text"?, "image_b64"?}` → one WeCom callback; replies arrive on the fake API."""
-    app = request.app
+    services = services_of(request)
     data = await _body(request)
-    now = int(app[keys.CLOCK].now().timestamp())
+    now = int(services.clock.now().timestamp())
     msg_id = str(secrets.randbits(62))
-    settings = app[keys.SETTINGS]
+    settings = services.settings
     if data.get("image_b64"):
         try:
             image = base64.b64decode(str(data["image_b64"]).split(",", 1)[-1], validate=True)
         except (binascii.Error, ValueError):
             raise api_error(400, "invalid", field="image_b64")
-        media_id = app[FAKE_WECOM].add_media(image)
+        media_id = services.channels[SIM].fake_wecom.add_media(image)
         xml = callback_xml(settings.wecom.corp_id, data["user"], now, "image", settings.wecom.agent_id,
                            PicUrl="", MediaId=media_id, MsgId=msg_id)
     else:
@@ -72,22 +78,22 @@ async def say(request: web.Request) -> web.Response:
             raise api_error(400, "missing", field="text")
         xml = callback_xml(settings.wecom.corp_id, data["user"], now, "text", settings.wecom.agent_id,
                            Content=text, MsgId=msg_id)
-    status = await _post_callback(app, xml)
+    status = await _post_callback(services, xml)
     return web.json_response({"callback_status": status, "msg_id": msg_id})
 
 
 @routes.post("/sim/api/wecom/click")
 async def click(request: web.Request) -> web.Response:
     """`{"user", "task_id", "key"}` → a template_card_event, with a fresh ResponseCode as WeCom gives."""
-    app = request.app
+    services = services_of(request)
     data = await _body(request)
     task_id, key = data.get("task_id"), data.get("key")
     if not isinstance(task_id, str) or not isinstance(key, str):
         raise api_error(400, "missing", field="task_id")
-    settings = app[keys.SETTINGS]
-    code = app[FAKE_WECOM].click_code(data["user"], task_id)
-    xml = callback_xml(settings.wecom.corp_id, data["user"], int(app[keys.CLOCK].now().timestamp()), "event",
+    settings = services.settings
+    code = services.channels[SIM].fake_wecom.click_code(data["user"], task_id)
+    xml = callback_xml(settings.wecom.corp_id, data["user"], int(services.clock.now().timestamp()), "event",
                        settings.wecom.agent_id, Event="template_card_event", EventKey=key, TaskId=task_id,
                        CardType="button_interaction", ResponseCode=code)
-    status = await _post_callback(app, xml)
+    status = await _post_callback(services, xml)
     return web.json_response({"callback_status": status})

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.apiclient import Answer, PlatformError, TokenClient
-from bot.tokens import AppTokens, Tokens
+from bot.tokens import TokenCache
 
 # invalid credential (40001), invalid token (40014), expired token (42001): refetch once, then fail.
 TOKEN_CODES = frozenset({40001, 40014, 42001})
@@ -33,7 +33,7 @@ class MpClient(TokenClient):
     token_path = "/cgi-bin/token"
     max_body = MAX_MEDIA
 
-    def __init__(self, *, api_base: str, app_id: str, secret: str, tokens: Tokens | AppTokens,
+    def __init__(self, *, api_base: str, app_id: str, secret: str, tokens: TokenCache,
                  timeout: float = 10.0) -> None:
         super().__init__(api_base, secret=secret, tokens=tokens, timeout=timeout)
         self.app_id = app_id

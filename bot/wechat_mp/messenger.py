@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.menu_messenger import MenuMessenger
-from bot.outbound import Delivered, DeliveryError, Recipient, Undeliverable
+from relay.messengers import Delivered, DeliveryError, Recipient, Undeliverable
 from bot.wechat_mp.client import OUT_OF_WINDOW, MpClient, MpError
 
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -12,7 +11,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.outbound import Undeliverable
+from relay.messengers import Undeliverable
 from store.clock import Clock
 from store.models import KeyValue
 
@@ -28,9 +27,9 @@ class ReplyWindow:
     process sees what the inbox worker recorded.
     """
 
-    def __init__(self, sessions: Callable[[], async_sessionmaker[AsyncSession]], clock: Clock, namespace: str,
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock, namespace: str,
                  *, seconds: int = 48 * 3600, per_message: int | None = None) -> None:
-        self._sessions = sessions  # a provider: the sessionmaker appears only when the app starts
+        self._sessions = sessions
         self.clock = clock
         self.namespace = namespace
         self.seconds = seconds
@@ -46,7 +45,7 @@ class ReplyWindow:
         """The person wrote at `at`: the window reopens and the per-message count starts again."""
         at = at or self.clock.now()
         value = json.dumps({"at": at.isoformat(), "sent": 0, **extra}, separators=(",", ":"))
-        async with self._sessions()() as session, session.begin():
+        async with self._sessions() as session, session.begin():
             insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
             stmt = insert(KeyValue).values(key=self.key(user), value=value)
             await session.execute(stmt.on_conflict_do_update(index_elements=[KeyValue.key],
@@ -95,14 +94,14 @@ class ReplyWindow:
                                 f"last wrote", code=QUOTA_USED)
 
     async def _raw(self, user: str) -> str | None:
-        async with self._sessions()() as session:
+        async with self._sessions() as session:
             return (await session.execute(select(KeyValue.value).where(KeyValue.key == self.key(user)))
                     ).scalar_one_or_none()
 
     async def _swap(self, user: str, old: str, new: dict[str, Any]) -> bool:
         # Compare-and-set: two senders racing for the last allowed message cannot both get it.
         value = json.dumps(new, separators=(",", ":"))
-        async with self._sessions()() as session, session.begin():
+        async with self._sessions() as session, session.begin():
             result = await session.execute(update(KeyValue).where(KeyValue.key == self.key(user),
                                                                   KeyValue.value == old).values(value=value))
             return result.rowcount == 1

@@ -1,7 +1,7 @@
-"""WecomMessenger: bot.outbound.Messenger for a WeCom self-built app (1:1 messages and app group chats)."""
+"""WecomMessenger: relay.messengers.Messenger for a WeCom self-built app (1:1 messages and app group chats)."""
 from __future__ import annotations
 
-from bot.outbound import Delivered, DeliveryError, Recipient, Undeliverable
+from relay.messengers import Delivered, DeliveryError, Recipient, Undeliverable
 from bot.wecom import render
 from bot.wecom.client import WecomClient
 from bot.wecom.errors import RecipientUnreachable, WecomError

@@ -1,4 +1,4 @@
-"""Alembic environment: runs migrations on the async engine named by the config's URL."""
+"""Alembic environment: runs migrations on the database named by the config's URL."""
 from __future__ import annotations
 
 import asyncio
@@ -19,10 +19,10 @@ def _run(connection) -> None:  # noqa: ANN001
 
 
 async def _online() -> None:
-    engine = create_async_engine(context.config.get_main_option("sqlalchemy.url"))
-    async with engine.connect() as conn:
+    database = create_async_engine(context.config.get_main_option("sqlalchemy.url"))
+    async with database.connect() as conn:
         await conn.run_sync(_run)
-    await engine.dispose()
+    await database.dispose()
 
 
 if context.is_offline_mode():

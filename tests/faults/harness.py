@@ -15,10 +15,9 @@ import redis as redis_sync
 import xmltodict
 from aiohttp.test_utils import unused_port
 
-from bot import keys
+from bot.services import services_of
 from bot.app import create_app
 from bot.sim.wecom_api import FakeWecom, callback_xml, setup_fake_wecom
-from bot.wecom.adapter import CLIENT, setup
 from bot.wecom.crypto import WecomCrypto
 
 CORP, AGENT, SECRET = "wwfaultcorp01", 1000002, "app-secret"
@@ -202,9 +201,9 @@ async def wecom_world(aiohttp_client, clock, *, db_url: str, redis_url: str, pre
     })
     app = create_app(settings, clock=clock, run_background=run_background, redis_prefix=prefix)
     fake = setup_fake_wecom(app, corp_id=CORP, secret=SECRET, clock=clock)
-    setup(app, settings)
     client = await aiohttp_client(app, server_kwargs={"port": port})
-    app[CLIENT].backoff = 0  # the client's own short in-request rate-limit retries, without waiting
+    # The client's own short in-request rate-limit retries, without waiting.
+    services_of(app).channels["wecom"].client.backoff = 0
     return WecomWorld(client, app, fake, WecomCrypto(TOKEN, AES_KEY, CORP, clock), clock)
 
 
@@ -226,5 +225,5 @@ async def cleanup(db_url: str, redis_url: str, prefix: str) -> None:
         client.close()
 
 
-__all__ = ["TcpProxy", "RedisServer", "WecomWorld", "wecom_world", "until", "free_port", "keys", "cleanup",
+__all__ = ["TcpProxy", "RedisServer", "WecomWorld", "wecom_world", "until", "free_port", "cleanup",
            "outbox_statuses", "unused_port"]

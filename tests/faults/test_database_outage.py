@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.faults.harness import TcpProxy, cleanup, keys, until, wecom_world
+from bot.services import services_of
+from tests.faults.harness import TcpProxy, cleanup, until, wecom_world
 
 RESIDENTS = [f"r{n}" for n in range(1, 6)]
 
@@ -43,7 +44,7 @@ async def test_thirty_seconds_without_postgresql_set_nothing_aside(aiohttp_clien
         await proxy.restore()
         await until(lambda: all(len(world.texts_to(u)) == 2 for u in RESIDENTS), seconds=60,
                     step=lambda: clock.advance(seconds=5))
-        assert await app[keys.INBOX].set_aside() == []
+        assert await services_of(app).inbox.set_aside() == []
         for user in RESIDENTS:
             first, second = world.texts_to(user)
             assert "联系" in first and "请核对" in second  # each processed once, in the order written

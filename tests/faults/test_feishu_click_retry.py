@@ -5,7 +5,7 @@ import asyncpg
 import pytest
 from sqlalchemy import func, select
 
-from bot import keys
+from bot.services import services_of
 from dispatch.payloads import CardAction
 from store.models import Outbox, TicketEvent
 from tests.test_feishu_adapter import _world
@@ -51,7 +51,7 @@ async def test_a_click_that_failed_is_run_by_its_retry_and_only_once(aiohttp_cli
     finally:
         await admin.execute(REMOVE)
         await admin.close()
-    async with w.app[keys.SESSIONS]() as s:
+    async with services_of(w.app).sessions() as s:
         transfers = (await s.execute(select(func.count()).select_from(TicketEvent)
                                      .where(TicketEvent.action == "transfer_requested"))).scalar_one()
         notices = (await s.execute(select(func.count()).select_from(Outbox)

@@ -7,10 +7,11 @@ import asyncio
 import pytest
 from sqlalchemy import select
 
-from bot.outbox_sender import LEASE, deliver_due
+from bot.services import services_of
+from relay.outbox_sender import LEASE
 from dispatch import outbox
 from store.models import Outbox
-from tests.faults.harness import cleanup, keys, until, wecom_world
+from tests.faults.harness import cleanup, until, wecom_world
 
 
 @pytest.fixture
@@ -24,20 +25,20 @@ async def world(aiohttp_client, clock, pg_database, redis_url, tmp_path):
 
 async def test_a_send_that_outlives_its_lease_is_sent_once(world, clock):
     app = world.app
-    async with app[keys.SESSIONS]() as s, s.begin():
+    async with services_of(app).sessions() as s, s.begin():
         for n in range(3):  # three messages to one technician: the first hangs at the platform
             await outbox.enqueue(s, key=f"notice-{n}", channel="wecom", kind=outbox.TEXT, user="zhangsan",
                                  payload={"text": f"通知 {n}"}, now=clock.now())
     world.fake.hold = asyncio.Event()
-    first = asyncio.create_task(deliver_due(app))
+    first = asyncio.create_task(services_of(app).outbox_sender.deliver_due())
     await until(lambda: clock.sleepers() == 1)  # the send is in flight, its lease renewal waiting
     for _ in range(8):  # four leases pass on the clock while WeCom holds the request
         clock.advance(seconds=LEASE.total_seconds() / 2)
         await until(lambda: clock.sleepers() == 1)  # renewed, and waiting for the next renewal
-        assert await deliver_due(app) == 0  # another round finds nothing it may take
+        assert await services_of(app).outbox_sender.deliver_due() == 0  # another round finds nothing it may take
     world.fake.hold.set()
     assert await first == 3
     assert world.texts_to("zhangsan") == ["通知 0", "通知 1", "通知 2"]
-    async with app[keys.SESSIONS]() as s:
+    async with services_of(app).sessions() as s:
         rows = list((await s.execute(select(Outbox).order_by(Outbox.id))).scalars())
     assert [(r.status, r.attempts) for r in rows] == [("sent", 1)] * 3

@@ -8,10 +8,10 @@ import json
 import pytest
 from sqlalchemy import select
 
-from bot.app import run_pending
-from bot.outbox_sender import deliver_due
+from bot.services import services_of
+from bot.runtime import run_pending
 from store.models import Outbox
-from tests.faults.harness import cleanup, keys, outbox_statuses, wecom_world
+from tests.faults.harness import cleanup, outbox_statuses, wecom_world
 
 FLOWS = {
     "r1": ["3栋2单元1502卫生间水管爆了", "王女士 13812345678", "确认"],
@@ -29,7 +29,7 @@ async def world(aiohttp_client, clock, pg_database, redis_url, tmp_path):
 
 
 async def _rows(app):
-    async with app[keys.SESSIONS]() as s:
+    async with services_of(app).sessions() as s:
         return list((await s.execute(select(Outbox).order_by(Outbox.id))).scalars())
 
 
@@ -40,13 +40,13 @@ async def test_five_minutes_of_wecom_errors_lose_and_double_nothing(world, clock
     for step in range(3):  # both residents report while WeCom is down
         for user, texts in FLOWS.items():
             await world.say(user, texts[step])
-        await run_pending(app)
+        await run_pending(services_of(app))
         clock.advance(seconds=30)
     assert world.fake.sent == []
     assert outbox_statuses(await _rows(app)).get("sent", 0) == 0
     # The outbox keeps trying through the outage and after it; the clock moves on in 20 s steps.
     for _ in range(200):
-        while await deliver_due(app):
+        while await services_of(app).outbox_sender.deliver_due():
             pass
         statuses = outbox_statuses(await _rows(app))
         if set(statuses) == {"sent"}:

@@ -9,8 +9,10 @@ from collections import Counter
 
 import pytest
 
-from bot.app import process_item
-from tests.faults.harness import RedisServer, cleanup, keys, until, wecom_world
+from bot.services import services_of
+from relay.inbox_worker import InboxWorker
+from bot.runtime import process_item
+from tests.faults.harness import RedisServer, cleanup, until, wecom_world
 
 EVENTS, PEOPLE = 1000, 100
 
@@ -29,7 +31,7 @@ async def test_the_inbox_survives_a_redis_restart_and_each_event_is_processed_on
     world = await wecom_world(aiohttp_client, clock, db_url=pg_database, redis_url=redis_aof.url, prefix=prefix,
                               tmp_path=tmp_path)
     app = world.app
-    inbox = app[keys.INBOX]
+    inbox = services_of(app).inbox
     try:
         for start in range(0, EVENTS, 50):  # WeCom delivering 1,000 messages of 100 residents
             await asyncio.gather(*(world.say(f"p{n % PEOPLE}", "你好") for n in range(start, start + 50)))
@@ -45,11 +47,11 @@ async def test_the_inbox_survives_a_redis_restart_and_each_event_is_processed_on
         handled: Counter[str] = Counter()
 
         async def count_and_process(item):
-            await process_item(app, item)
+            await process_item(services_of(app), item)
             handled[item.id] += 1
         stop = asyncio.Event()
-        worker = asyncio.create_task(inbox.run(count_and_process, consumer="worker-1", stop=stop, clock=clock,
-                                               pause=0.05, block_ms=50))
+        worker = asyncio.create_task(InboxWorker(inbox, count_and_process, "worker-1", clock=clock,
+                                                 pause=0.05, block_ms=50).run(stop))
         await until(lambda: len(handled) >= EVENTS, seconds=180, step=lambda: clock.advance(seconds=1))
         stop.set()
         await asyncio.wait_for(worker, 30)
@@ -57,7 +59,7 @@ async def test_the_inbox_survives_a_redis_restart_and_each_event_is_processed_on
         assert {i.id for i in in_hand} <= set(handled)  # what was in hand at the kill came back too
         assert await inbox.redis.xlen(inbox.stream) == 0 and await inbox.set_aside() == []
     finally:
-        await app[keys.COURIER].idle()
+        await services_of(app).courier.idle()
         await cleanup(pg_database, redis_aof.url, prefix)
 
 

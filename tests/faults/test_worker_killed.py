@@ -21,9 +21,10 @@ import asyncpg
 from aiohttp import web
 from redis.asyncio import Redis
 
-from bot import keys
-from bot.app import create_app, run_pending
-from bot.inbox import RedisInbox
+from bot.services import services_of
+from bot.app import create_app
+from bot.runtime import run_pending
+from relay.inbox import RedisInbox
 from bot.settings import load_settings
 from bot.sim.wecom_api import callback_xml
 from tests.conftest import PG_ADMIN, _pg_url
@@ -119,8 +120,8 @@ async def test_a_worker_killed_between_commit_and_acknowledgement_files_one_tick
         app = create_app(load_settings(config), run_background=False, demo_wecom=True)
         runner = web.AppRunner(app)
         await runner.setup()
-        app[keys.INBOX].reclaim_idle_ms = 0
-        assert await run_pending(app) == 1
+        services_of(app).inbox.reclaim_idle_ms = 0
+        assert await run_pending(services_of(app)) == 1
         assert await db.fetchval("SELECT count(*) FROM tickets") == 1
         assert await db.fetchval("SELECT count(*) FROM outbox WHERE kind = 'card'") == cards
         texts = [json.loads(r["payload"]).get("text", "")

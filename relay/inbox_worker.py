@@ -3,40 +3,30 @@
 Events are taken as they come (no rounds: a slow conversation never holds up the next batch) and queued in
 one lane per order key (a person on a platform). A lane handles its events one by one, so a resident's
 second message never overtakes the first; lanes run concurrently up to `concurrency`. A failing event is
-retried in its lane with exponential back-off and jitter, holding the person's later events back; once it
-has kept failing for `retry_for` seconds (10 minutes by default: a database restart or a network cut must
-not lose messages) it is set aside as a dead letter so the rest of the inbox goes on. Pauses are taken on
-the injected clock, so tests move time instead of waiting. Acknowledgements of concurrent lanes share one
+retried in its lane with back-off and jitter (relay.retry), holding the person's later events back;
+once it has kept failing for `retry_for` seconds it is set aside as a dead letter so the rest of the inbox
+goes on. Pauses are taken on the injected clock, so tests move time instead of waiting. Acknowledgements of concurrent lanes share one
 round trip.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from collections import deque
 
-from bot.group_commit import GroupCommit
-from bot.inbox import Handler, Inbox, Item
+from relay.group_commit import GroupCommit
+from relay.inbox import Handler, Inbox, Item
+from relay.retry import INBOX_RETRY_FOR, inbox_pause
 from store.clock import Clock
 
 log = logging.getLogger(__name__)
 CONCURRENCY = 128    # events being handled at once per process
 IN_HAND = 512        # events taken and not yet acknowledged, at most
-RETRY_FOR = 600.0    # seconds an event keeps being retried before it is set aside ([inbox] retry_for)
-MAX_PAUSE = 60.0     # the longest pause between two tries of one event
-
-
-def backoff(attempt: int, first: float, most: float = MAX_PAUSE) -> float:
-    """Seconds before try `attempt + 1`: doubling from `first`, capped, with jitter in the upper half so
-    the workers retrying after one outage do not all come back in the same instant."""
-    cap = min(most, first * 2 ** max(0, attempt - 1))
-    return random.uniform(cap / 2, cap)
 
 
 class InboxWorker:
     def __init__(self, inbox: Inbox, handler: Handler, consumer: str, *, concurrency: int = CONCURRENCY,
-                 in_hand: int = IN_HAND, pause: float = 1.0, block_ms: int = 1000, retry_for: float = RETRY_FOR,
+                 in_hand: int = IN_HAND, pause: float = 1.0, block_ms: int = 1000, retry_for: float = INBOX_RETRY_FOR,
                  clock: Clock | None = None) -> None:
         self.inbox, self.handler, self.consumer = inbox, handler, consumer
         self.in_hand, self.pause, self.block_ms = in_hand, pause, block_ms
@@ -125,7 +115,7 @@ class InboxWorker:
                     except Exception:  # still unacknowledged: taken over again later, not lost
                         log.exception("setting %s aside failed", item.id)
                     return
-                if not await self._pause(backoff(attempt, self.pause)):
+                if not await self._pause(inbox_pause(attempt, self.pause)):
                     return  # stopping: left unacknowledged, handled again after the restart
         try:
             await self._acks.add([item])

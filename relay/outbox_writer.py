@@ -12,21 +12,36 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.group_commit import GroupCommit
-from bot.outbox_sender import LEASE, Claimed, Courier
+from conversations.messages import Reply
 from dispatch import outbox
+from relay.courier import Claimed, Courier
+from relay.group_commit import GroupCommit
+from relay.outbox_sender import LEASE
+from relay.wakeup import QUIET
 from store.clock import Clock
 from store.models import Outbox
 
 
-class ReplyOutbox:
-    def __init__(self, db: AsyncEngine, clock: Clock, courier: Courier) -> None:
-        # One INSERT is atomic by itself: without BEGIN and COMMIT it is one round trip, not three.
-        self.db = db.execution_options(isolation_level="AUTOCOMMIT")
+class OutboxWriter:
+    def __init__(self, database: AsyncEngine, clock: Clock, courier: Courier) -> None:
+        # One INSERT is atomic by itself: without BEGIN and COMMIT it is one round trip, not three. Its
+        # rows go to this process's courier, so the outbox loop need not be woken for them.
+        self.database = database.execution_options(isolation_level="AUTOCOMMIT", **QUIET)
         self.clock = clock
         self.courier = courier
         self._commit: GroupCommit[dict[str, Any], Claimed | None] = GroupCommit(self._insert)
-        self._insert_stmt = outbox.insert_once(db.dialect.name).returning(Outbox.id, Outbox.dedupe_key)
+        self._insert_stmt = outbox.insert_once(database.dialect.name).returning(Outbox.id, Outbox.dedupe_key)
+
+    async def queue_replies(self, channel: str, user: str, chat: str, replies: list[Reply], message_id: str) -> None:
+        """Record a conversation's answers in the outbox, then send them.
+
+        Keyed on the platform message id, so a redelivered message never sends its answers twice, and a
+        platform that fails now gets them later instead of never.
+        """
+        await self.queue([
+            dict(key=f"reply:{channel}:{message_id}:{i}", channel=channel, user=user, chat=chat,
+                 payload={"text": r.text, "options": list(r.options)})
+            for i, r in enumerate(replies)])
 
     async def queue(self, rows: list[dict[str, Any]]) -> None:
         """Record text rows (`key`, `channel`, `payload`, `user`/`chat`) once per key, then send them."""
@@ -37,7 +52,7 @@ class ReplyOutbox:
         now = self.clock.now()
         values = outbox.values_of(rows, kind=outbox.TEXT, now=now, status="sending", next_attempt_at=now + LEASE,
                                   claimed_by=self.courier.owner)
-        async with self.db.connect() as conn:
+        async with self.database.connect() as conn:
             # executemany: one compiled statement whatever the batch size ("insertmanyvalues" sends the
             # rows as few multi-row INSERTs)
             result = await conn.execute(self._insert_stmt, values)

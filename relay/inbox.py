@@ -1,6 +1,6 @@
 """Inbound hand-off: de-duplicate a platform event and store it durably before the webhook answers.
 
-The webhook does only verify → decrypt → `offer` → answer; the worker loop (bot.inbox_worker) takes
+The webhook does only verify → decrypt → `offer` → answer; the worker loop (relay.inbox_worker) takes
 items and processes them. With Redis the de-duplication keys and stream entries of the requests arriving
 together are written by one Lua script call, and a consumer group lets another process pick up what a
 dead one left unacknowledged. Without Redis (the embedded default: one process) items go to the
@@ -23,7 +23,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.group_commit import GroupCommit
+from relay.group_commit import GroupCommit
 from store.clock import Clock
 from store.models import InboxItem
 
@@ -85,12 +85,6 @@ class Inbox:
         """Forget set-aside items kept since before `dead_before` (they hold decrypted messages and phones)
         or beyond the newest `dead_max`, and handled items older than `done_before`; returns how many."""
         raise NotImplementedError
-
-    async def run(self, handler: Handler, consumer: str = "worker", stop: asyncio.Event | None = None,
-                  **options: Any) -> None:
-        """Take, handle, acknowledge until `stop` (bot.inbox_worker); a failing item is retried, not lost."""
-        from bot.inbox_worker import InboxWorker
-        await InboxWorker(self, handler, consumer, **options).run(stop)
 
     async def drain(self, handler: Handler, consumer: str = "worker") -> int:
         """Handle everything waiting now, one at a time (tests and shutdown); returns how many were handled."""

@@ -1,10 +1,9 @@
-"""Outbound delivery: the messenger interface every platform implements, and the registry of them."""
+"""What the relay sends through: the messenger interface every channel implements, and the registry of them."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Protocol
 
-from conversations.messages import Reply
 from dispatch.cards import Card
 
 
@@ -65,17 +64,3 @@ class Messengers:
 
     def channels(self) -> frozenset[str]:
         return frozenset(self._by_channel)
-
-
-async def queue_replies(app, channel: str, user: str, chat: str, replies: list[Reply], message_id: str) -> None:
-    """Record a conversation's answers in the outbox, then send them (bot.outbox_writer).
-
-    Keyed on the platform message id, so a redelivered message never sends its answers twice, and a
-    platform that fails now gets them later instead of never.
-    """
-    from bot import keys
-
-    await app[keys.REPLIES].queue([
-        dict(key=f"reply:{channel}:{message_id}:{i}", channel=channel, user=user, chat=chat,
-             payload={"text": r.text, "options": list(r.options)})
-        for i, r in enumerate(replies)])
