@@ -246,11 +246,9 @@ async def test_a_transient_media_failure_keeps_the_item_for_a_retry(wecom):
 
 async def test_a_voice_note_is_answered_never_dropped(wecom):
     """Issue 12: WeCom gives no transcript; the resident is asked, politely, to type the place and phone."""
-    from bot import keys
-
     resp = await wecom.post(wecom.xml("zhaoliu", "voice", MediaId="v", Format="amr"))
     assert resp.status == 200
     assert await wecom.drain() == 1
-    texts = wecom.app[keys.ENGINE].deps.texts
+    texts = services_of(wecom.app).texts
     assert wecom.texts_to("zhaoliu") == [texts.render("intake/voice_unreadable.j2", has_draft=False)]
     assert "语音" in wecom.texts_to("zhaoliu")[0] and "电话" in wecom.texts_to("zhaoliu")[0]
