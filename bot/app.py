@@ -10,6 +10,7 @@ from aiohttp import web
 from bot import health, keys, media
 from bot.api import tickets as api_tickets
 from bot.api import undelivered as api_undelivered
+from bot.api import buildings as api_buildings
 from bot.api.auth import bearer_auth
 from bot.api.errors import api_error
 from bot.card_actions import press_and_reply
@@ -78,6 +79,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, run_background
     app.add_routes(media.routes)
     app.add_routes(api_tickets.routes)
     app.add_routes(api_undelivered.routes)
+    app.add_routes(api_buildings.routes)
     _setup_platforms(app, settings)
     app[keys.SIM_NEEDS_TOKEN] = sim_needs_token
     if settings.simulator_enabled:

@@ -16,7 +16,7 @@ from conversations.extract import (
 )
 from conversations.messages import InboundMessage, Reply
 from conversations.report import build_report
-from conversations.unit_list import nearest
+from conversations.unit_list import nearest, split_room
 from conversations.stepdb import StepDatabase
 from conversations.states import State, StatesGroup
 from conversations.visit_time import parse_visit
@@ -195,17 +195,20 @@ async def _check_place(turn: Turn, draft: Draft) -> bool:
         return False
     draft.place_checked = key
     db, prop = await turn.db.lookup(), turn.deps.property
-    place = await find_place(db, prop, key)
-    if place is not None:
-        draft.location, draft.area, draft.place_checked = place.label, place.kind, place.key
+    found = await find_place(db, prop, key)
+    if found is not None:
+        place, rest = found
+        draft.location, draft.area = place.label + rest, place.kind
+        draft.place_checked = normalize_location(draft.location)
         return False
     if not await has_units(db, prop):
         return False   # no list for this property: everything as before
     candidates = await place_keys(db, prop, building_of(draft.location))
-    near = nearest(key, candidates)
+    room, rest = split_room(key)
+    near = nearest(room, candidates)
     if near is None:
         return False   # not like any listed room (小区门口, a shop): kept as the resident said it
-    draft.suggested = candidates[near].label
+    draft.suggested = candidates[near].label + rest
     _ask_suggestion(turn, draft)
     return True
 

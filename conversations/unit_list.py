@@ -131,6 +131,15 @@ def load_file(path: Path) -> list[Place]:
         raise UnitListError([(1, f"cannot read the file: {e}")])
 
 
+_ROOM = re.compile(r"^(.*\d)(\D*)$")
+
+
+def split_room(key: str) -> tuple[str, str]:
+    """"3栋2单元1520卫生间" -> ("3栋2单元1520", "卫生间"): the part the list can hold, and the rest."""
+    match = _ROOM.match(key)
+    return (match.group(1), match.group(2)) if match else (key, "")
+
+
 def nearest(key: str, keys: Iterable[str]) -> str | None:
     """The closest real place to a key the list does not know, or None when nothing is close."""
     building = building_of(key)

@@ -23,12 +23,19 @@ async def has_units(db: AsyncSession, property: str) -> bool:
     return (await db.execute(select(Unit.id).where(Unit.property == property).limit(1))).first() is not None
 
 
-async def find_place(db: AsyncSession, property: str, key: str) -> KnownPlace | None:
-    """The place a key names, by its own key or by an alias."""
-    row = (await db.execute(
-        select(Unit.kind, Unit.building, Unit.label, Unit.key).join(UnitName, UnitName.unit_id == Unit.id)
-        .where(UnitName.property == property, UnitName.key == key))).first()
-    return KnownPlace(*row) if row else None
+async def find_place(db: AsyncSession, property: str, key: str) -> tuple[KnownPlace, str] | None:
+    """The place a key names, by its own key or an alias, and what the key says beyond it ("3栋2单元1502卫生间":
+    the room 3栋2单元1502 and 卫生间); the longest listed name wins."""
+    prefixes = [key[:n] for n in range(len(key), 1, -1)]
+    if not prefixes:
+        return None
+    rows = (await db.execute(
+        select(Unit.kind, Unit.building, Unit.label, Unit.key, UnitName.key).join(UnitName, UnitName.unit_id == Unit.id)
+        .where(UnitName.property == property, UnitName.key.in_(prefixes)))).all()
+    if not rows:
+        return None
+    *place, name = max(rows, key=lambda row: len(row[-1]))
+    return KnownPlace(*place), key[len(name):]
 
 
 async def place_keys(db: AsyncSession, property: str, building: str = "") -> dict[str, KnownPlace]:

@@ -20,7 +20,7 @@ def ticket_json(app: web.Application, t: Ticket, *, with_events: bool = True) ->
     tz = clock.tz
     now = clock.now()
     out: dict[str, Any] = {
-        "number": t.number, "status": t.status, "area": t.area, "location": t.location,
+        "number": t.number, "status": t.status, "area": t.area, "location": t.location, "building": t.building,
         "reporter_name": t.reporter_name, "phone": t.phone, "description": t.description,
         "category": t.category, "trade": t.trade, "channel": t.channel,
         "photos": [photo_url(app, p.id, now) for p in t.photos],
