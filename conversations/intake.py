@@ -195,14 +195,14 @@ async def _check_place(turn: Turn, draft: Draft) -> bool:
         return False
     draft.place_checked = key
     db, prop = await turn.db.lookup(), turn.deps.property
+    if not await has_units(db, prop):
+        return False   # no list for this property: everything as before (one indexed query per place)
     found = await find_place(db, prop, key)
     if found is not None:
         place, rest = found
         draft.location, draft.area = place.label + rest, place.kind
         draft.place_checked = normalize_location(draft.location)
         return False
-    if not await has_units(db, prop):
-        return False   # no list for this property: everything as before
     candidates = await place_keys(db, prop, building_of(draft.location))
     room, rest = split_room(key)
     near = nearest(room, candidates)
