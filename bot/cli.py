@@ -31,6 +31,8 @@ def _parser() -> argparse.ArgumentParser:
     redrive.add_argument("--config")
     redrive.add_argument("--inbox", action="append", metavar="ID", help="only this inbox item (repeatable)")
     redrive.add_argument("--outbox", action="append", type=int, metavar="ID", help="only this outbox row (repeatable)")
+    from bot.units_cli import add_parser as add_units_parser
+    add_units_parser(sub)
     return p
 
 
@@ -62,6 +64,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "worker":
         return asyncio.run(_worker(settings))
+    if args.command == "units":
+        from bot.units_cli import run as run_units
+        return run_units(settings, args)
     if args.command == "redrive":
         return asyncio.run(_redrive(settings, args.inbox, args.outbox))
     from aiohttp import web

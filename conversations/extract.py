@@ -278,6 +278,13 @@ def _arabic(match: re.Match) -> str:
     return f"{value}{match.group(2)}" if value is not None else match.group()
 
 
+def building_of(location: str) -> str:
+    """The building a place is in, as its comparison key ("3号楼2单元1502" -> "3栋"); "" when none is named."""
+    key = normalize_location(location)
+    match = _TOKEN_PATTERNS["building"].search(key)
+    return normalize_location(match.group()) if match else ""
+
+
 def normalize_location(location: str) -> str:
     """Key for duplicate comparison: "3号楼2单元1502室" == "3栋2单元1502" == "３幢２单元１５０２"."""
     text = unicodedata.normalize("NFKC", location or "").upper().strip()

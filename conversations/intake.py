@@ -12,10 +12,11 @@ from conversations import metrics
 from conversations.classify import classify
 from conversations.corrections import correction_pattern, is_override, parse_correction, slot_words
 from conversations.extract import (
-    Extracted, extract, find_phone, infer_area, normalize_location, parse_location_answer, parse_name_answer,
+    Extracted, building_of, extract, find_phone, infer_area, normalize_location, parse_location_answer, parse_name_answer,
 )
 from conversations.messages import InboundMessage, Reply
 from conversations.report import build_report
+from conversations.unit_list import nearest, split_room
 from conversations.stepdb import StepDatabase
 from conversations.states import State, StatesGroup
 from conversations.visit_time import parse_visit
@@ -30,11 +31,13 @@ class Intake(StatesGroup):
     contact = State()         # name and phone, asked together
     confirming = State()      # the summary, waiting for 确认
     duplicate = State()       # BR-4: shown an open ticket for the same fault
+    confirming_place = State()  # the unit list has no such room: asked whether the nearest one is meant
 
 
 # Quick answers: templates/labels/buttons.toml; the words the intake reads: conversations/vocabulary.toml.
 _BUTTONS = buttons()
 _YES, _PUBLIC, _UNIT, _NEW_REPORT = (_BUTTONS[k] for k in ("confirm", "public", "unit", "new_report"))
+_PLACE_YES = _BUTTONS["yes"]
 _WORDS = vocabulary()
 _NO = re.compile(rf"^(?:{alternation(_WORDS['reject']['words'])})[{re.escape(_WORDS['reject']['trailing'])}]*$")
 _INTENT = re.compile(rf"^(?:{alternation(_WORDS['intent']['before'])})?(?:{alternation(_WORDS['intent']['words'])})"
@@ -60,6 +63,8 @@ class Draft:
     skip_duplicate: bool = False
     duplicate_of: str = ""
     duplicate_checked: str = ""  # "location key|trade" last checked against open tickets (BR-4)
+    place_checked: str = ""     # location key last checked against the estate's unit list
+    suggested: str = ""         # the list's nearest place, offered for a room the list does not hold
     started_at: str = ""
     updated_at: str = ""
 
@@ -107,6 +112,7 @@ def merge(draft: Draft, ex: Extracted, *, override: bool) -> None:
             if name == "location":
                 draft.area = ""  # a new place may be in another area
                 draft.skip_duplicate = False
+                draft.suggested = ""
     if ex.location and ex.area and not draft.area:
         draft.area = ex.area
     if ex.visit_text and ex.visit_at and (override or not draft.visit_text):
@@ -157,6 +163,7 @@ def _fill(name: str) -> Callable[[Draft, Any], None]:
 
 def _fill_location(draft: Draft, value: str) -> None:
     draft.location, draft.area, draft.skip_duplicate = value, "", False  # a new place may be in another area
+    draft.suggested = ""
 
 
 def _fill_visit(draft: Draft, value: tuple[str, datetime]) -> None:
@@ -176,6 +183,46 @@ def _contact_vars(turn: Turn, draft: Draft, text: str) -> dict[str, Any]:
                 invalid_phone=turn.bad_phone if not draft.phone else "")
 
 
+async def _check_place(turn: Turn, draft: Draft) -> bool:
+    """With an estate unit list: the place becomes the list's own (its area too), or the nearest one is offered."""
+    from dispatch.units import find_place, has_units, place_keys
+
+    if draft.suggested:   # still waiting for 是 / 不是 (a fallback such as 帮助 came in between)
+        _ask_suggestion(turn, draft)
+        return True
+    key = normalize_location(draft.location)
+    if draft.place_checked == key:
+        return False
+    draft.place_checked = key
+    db, prop = await turn.db.lookup(), turn.deps.property
+    if not await has_units(db, prop):
+        return False   # no list for this property: everything as before (one indexed query per place)
+    found = await find_place(db, prop, key)
+    if found is not None:
+        place, rest = found
+        draft.location, draft.area = place.label + rest, place.kind
+        draft.place_checked = normalize_location(draft.location)
+        return False
+    candidates = await place_keys(db, prop, building_of(draft.location))
+    room, rest = split_room(key)
+    near = nearest(room, candidates)
+    if near is None:
+        return False   # not like any listed room (小区门口, a shop): kept as the resident said it
+    draft.suggested = candidates[near].label + rest
+    _ask_suggestion(turn, draft)
+    return True
+
+
+def _ask_suggestion(turn: Turn, draft: Draft) -> None:
+    draft.state = Intake.confirming_place.name
+    turn.say("intake/place_unknown.j2", options=labels("yes", "no"), location=draft.location,
+             suggestion=draft.suggested)
+
+
+async def _check_location(turn: Turn, draft: Draft) -> bool:
+    return await _check_place(turn, draft) or await _check_duplicate(turn, draft)
+
+
 async def _check_duplicate(turn: Turn, draft: Draft) -> bool:
     return not draft.skip_duplicate and await _joined_duplicate(turn, draft)
 
@@ -191,7 +238,7 @@ SLOTS: dict[str, Slot] = {slot.name: slot for slot in (
          parse=lambda turn, text: parse_location_answer(text) or None, fill=_fill_location,
          ask=Question("intake/ask_location.j2", lambda turn, draft, text: dict(invalid=False)),
          reask=Question("intake/ask_location.j2", lambda turn, draft, text: dict(invalid=True)),
-         forget=("location",), then=_check_duplicate),
+         forget=("location",), then=_check_location),
     Slot("area", Intake.choosing_area, parse=_parse_area, fill=_fill("area"),
          ask=Question("intake/ask_area.j2", lambda turn, draft, text: dict(location=draft.location),
                       ("public", "unit")),
@@ -351,6 +398,22 @@ async def on_duplicate(turn: Turn, draft: Draft, ex: Extracted) -> Draft | None:
     return await start(turn, ex)
 
 
+async def on_confirming_place(turn: Turn, draft: Draft, ex: Extracted) -> Draft | None:
+    """是 takes the list's nearest place; another place is read as the answer; anything else asks again."""
+    text = turn.msg.text.strip()
+    if _PLACE_YES.matches(text) or _YES.matches(text):
+        _fill_location(draft, draft.suggested)
+        await advance(turn, draft)
+        return draft
+    if ex.location:
+        merge(draft, ex, override=True)
+        await advance(turn, draft)
+        return draft
+    draft.location = draft.suggested = ""
+    await advance(turn, draft)
+    return draft
+
+
 STEPS: dict[str, Handler] = {
     Intake.describing.name: on_describing,
     Intake.locating.name: on_locating,
@@ -358,6 +421,7 @@ STEPS: dict[str, Handler] = {
     Intake.contact.name: on_contact,
     Intake.confirming.name: on_confirming,
     Intake.duplicate.name: on_duplicate,
+    Intake.confirming_place.name: on_confirming_place,
 }
 
 

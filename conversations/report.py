@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from conversations.classify import Rules, classify
-from conversations.extract import infer_area, normalize_location, normalize_phone, parse_location_answer
+from conversations.extract import building_of, infer_area, normalize_location, normalize_phone, parse_location_answer
 from dispatch.statuses import AREAS, CATEGORIES, TRADES
 from dispatch.tickets import NewTicket
 
@@ -53,7 +53,8 @@ def build_report(fields: dict, rules: Rules, *, channel: str, reporter_channel: 
     if errors:
         return None, errors
     return NewTicket(
-        area=area, location=location, location_key=normalize_location(location), reporter_name=name,
+        area=area, location=location, location_key=normalize_location(location),
+        building=building_of(location), reporter_name=name,
         phone=phone, description=description, category=category, trade=trade, channel=channel,
         reporter_channel=reporter_channel, reporter_chat=reporter_chat, reporter_user=reporter_user,
         visit_text=(fields.get("visit_text") or "") if area == "unit" else "",

@@ -76,6 +76,7 @@ def _prior(row) -> Filed:
 def _ticket_row(new: NewTicket, now: datetime, status: str) -> dict:
     return dict(
         property=new.property, status=status, area=new.area, location=new.location, location_key=new.location_key,
+        building=new.building,
         reporter_name=new.reporter_name, phone=new.phone, description=new.description, category=new.category,
         trade=new.trade, channel=new.channel, reporter_channel=new.reporter_channel, reporter_chat=new.reporter_chat,
         reporter_user=new.reporter_user, visit_text=new.visit_text, visit_at=new.visit_at, created_at=now,

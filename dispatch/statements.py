@@ -82,11 +82,11 @@ WITH prior AS (
     ON CONFLICT (day) DO UPDATE SET last = ticket_counters.last + 1
     RETURNING last
 ), ticket AS (
-    INSERT INTO tickets (number, property, status, area, location, location_key, reporter_name, phone,
+    INSERT INTO tickets (number, property, status, area, location, location_key, building, reporter_name, phone,
                          description, category, trade, channel, reporter_channel, reporter_chat, reporter_user,
                          reporter_id, visit_text, visit_at, created_at, dispatched_at, version, filing_key)
     SELECT 'BX' || :day || '-' || lpad(CAST(last AS text), greatest(4, length(CAST(last AS text))), '0'),
-           :property, :status, :area, :location, :location_key, :reporter_name, :phone,
+           :property, :status, :area, :location, :location_key, :building, :reporter_name, :phone,
            :description, :category, :trade, :channel, :reporter_channel, :reporter_chat, :reporter_user,
            (SELECT id FROM known UNION ALL SELECT id FROM created), :visit_text, :visit_at, :now, :dispatched_at, 1,
            :filing_key
@@ -108,7 +108,7 @@ SELECT id, number, false, status, channel, category, trade, visit_text, version 
 """).bindparams(
     *(bindparam(name, type_=String()) for name in (
         "filing_key", "reporter_user", "reporter_channel", "reporter_name", "phone", "property", "day", "status", "area",
-        "location", "location_key", "description", "category", "trade", "channel", "reporter_chat",
+        "location", "location_key", "building", "description", "category", "trade", "channel", "reporter_chat",
         "visit_text")),
     *(bindparam(name, type_=TICKETS.c.created_at.type) for name in ("now", "visit_at", "dispatched_at")),
     bindparam("photo_ids", type_=ARRAY(BigInteger())),

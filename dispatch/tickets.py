@@ -31,6 +31,7 @@ class NewTicket:
     visit_at: datetime | None = None
     photo_ids: tuple[int, ...] = field(default_factory=tuple)
     property: str = "default"
+    building: str = ""   # from the unit list or the parsed location; "" when neither names one
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,7 @@ class TicketFilter:
     area: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+    building: str | None = None
 
 
 async def list_tickets(session: AsyncSession, f: TicketFilter, page: int = 1, per_page: int = 50
@@ -139,6 +141,8 @@ async def list_tickets(session: AsyncSession, f: TicketFilter, page: int = 1, pe
         conds.append(Ticket.trade == f.trade)
     if f.area:
         conds.append(Ticket.area == f.area)
+    if f.building:
+        conds.append(Ticket.building == f.building)
     if f.since:
         conds.append(Ticket.created_at >= f.since)
     if f.until:

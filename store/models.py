@@ -104,6 +104,8 @@ class Ticket(Base):
     area: Mapped[str] = mapped_column(String(8))
     location: Mapped[str] = mapped_column(String(200))
     location_key: Mapped[str] = mapped_column(String(200))
+    # The building the place is in: from the estate's unit list, else parsed from the location; "" unknown.
+    building: Mapped[str] = mapped_column(String(64), default="", server_default="")
     reporter_name: Mapped[str] = mapped_column(String(64))
     phone: Mapped[str] = mapped_column(String(20))
     description: Mapped[str] = mapped_column(Text)
@@ -135,6 +137,30 @@ class Ticket(Base):
         back_populates="ticket", order_by="TicketEvent.id", lazy="selectin")
     photos: Mapped[list[Photo]] = relationship(order_by="Photo.id", lazy="selectin")
     assignee: Mapped[Person | None] = relationship(foreign_keys=[assignee_id], lazy="selectin")
+
+
+class Unit(Base):
+    """A room or a public place of the estate's own unit list (`repairbot units import`)."""
+
+    __tablename__ = "units"
+    __table_args__ = (UniqueConstraint("property", "key", name="uq_units_key"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    property: Mapped[str] = mapped_column(String(64), default="default")
+    kind: Mapped[str] = mapped_column(String(8))          # unit | public
+    building: Mapped[str] = mapped_column(String(64))     # as the list writes it, normalised ("3栋")
+    label: Mapped[str] = mapped_column(String(200))       # the place as residents are shown it
+    key: Mapped[str] = mapped_column(String(200))         # normalize_location(label)
+
+
+class UnitName(Base):
+    """Every key a unit is known by (its own and its aliases'): how a resident's wording finds it."""
+
+    __tablename__ = "unit_names"
+    __table_args__ = (UniqueConstraint("property", "key", name="uq_unit_names_key"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    property: Mapped[str] = mapped_column(String(64), default="default")
+    key: Mapped[str] = mapped_column(String(200))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id", ondelete="CASCADE"), index=True)
 
 
 class TicketEvent(Base):

@@ -18,7 +18,7 @@ def ticket_json(services: Services, t: Ticket, *, with_events: bool = True) -> d
     tz = clock.tz
     now = clock.now()
     out: dict[str, Any] = {
-        "number": t.number, "status": t.status, "area": t.area, "location": t.location,
+        "number": t.number, "status": t.status, "area": t.area, "location": t.location, "building": t.building,
         "reporter_name": t.reporter_name, "phone": t.phone, "description": t.description,
         "category": t.category, "trade": t.trade, "channel": t.channel,
         "photos": [photo_url(services, p.id, now) for p in t.photos],

@@ -57,6 +57,12 @@ def _parse_time(name: str, value: str | None, tz) -> datetime | None:
     return t
 
 
+def _building(value: str | None) -> str | None:
+    """?building=3号楼 finds the tickets of 3栋: compared by the same key the tickets are stored with."""
+    from conversations.extract import building_of, normalize_location
+    return (building_of(value) or normalize_location(value)) if value else None
+
+
 @routes.get("/api/v1/tickets")
 async def list_(request: web.Request) -> web.Response:
     q = request.query
@@ -72,7 +78,8 @@ async def list_(request: web.Request) -> web.Response:
     if not 1 <= page <= MAX_PAGE:
         raise api_error(400, "bad_query", field="page")
     f = TicketFilter(status=q.get("status") or None, trade=q.get("trade") or None, area=q.get("area") or None,
-                     since=_parse_time("since", q.get("since"), tz), until=_parse_time("until", q.get("until"), tz))
+                     since=_parse_time("since", q.get("since"), tz), until=_parse_time("until", q.get("until"), tz),
+                     building=_building(q.get("building")))
     async with services.sessions() as session:
         tickets, total = await list_tickets(session, f, page, PER_PAGE)
         items = [ticket_json(services, t, with_events=False) for t in tickets]
