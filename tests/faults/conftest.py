@@ -9,6 +9,8 @@ import time
 import pytest
 import redis
 
+from tests.faults.harness import cleanup, wecom_world
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -55,3 +57,13 @@ def own_redis(tmp_path):
     client.close()
     proc.kill()
     proc.wait()
+
+
+@pytest.fixture
+async def world(aiohttp_client, clock, pg_database, redis_url, tmp_path):
+    """The service with the demo WeCom on its fake API, on PostgreSQL + Redis under a key prefix of its own."""
+    prefix = f"rbfault:{tmp_path.name[-12:]}"
+    w = await wecom_world(aiohttp_client, clock, db_url=pg_database, redis_url=redis_url, prefix=prefix,
+                          tmp_path=tmp_path)
+    yield w
+    await cleanup(pg_database, redis_url, prefix)

@@ -4,23 +4,13 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
 from sqlalchemy import select
 
 from bot.services import services_of
 from relay.outbox_sender import LEASE
 from dispatch import outbox
 from store.models import Outbox
-from tests.faults.harness import cleanup, until, wecom_world
-
-
-@pytest.fixture
-async def world(aiohttp_client, clock, pg_database, redis_url, tmp_path):
-    prefix = f"rbfault:{tmp_path.name[-12:]}"
-    w = await wecom_world(aiohttp_client, clock, db_url=pg_database, redis_url=redis_url, prefix=prefix,
-                          tmp_path=tmp_path)
-    yield w
-    await cleanup(pg_database, redis_url, prefix)
+from tests.faults.harness import until
 
 
 async def test_a_send_that_outlives_its_lease_is_sent_once(world, clock):

@@ -11,21 +11,12 @@ from sqlalchemy import select
 from bot.services import services_of
 from bot.runtime import run_pending
 from store.models import Outbox
-from tests.faults.harness import cleanup, outbox_statuses, wecom_world
+from tests.faults.harness import outbox_statuses
 
 FLOWS = {
     "r1": ["3栋2单元1502卫生间水管爆了", "王女士 13812345678", "确认"],
     "r2": ["5栋1单元301厨房水管漏水", "李先生 13912345678", "确认"],
 }
-
-
-@pytest.fixture
-async def world(aiohttp_client, clock, pg_database, redis_url, tmp_path):
-    prefix = f"rbfault:{tmp_path.name[-12:]}"
-    w = await wecom_world(aiohttp_client, clock, db_url=pg_database, redis_url=redis_url, prefix=prefix,
-                          tmp_path=tmp_path)
-    yield w
-    await cleanup(pg_database, redis_url, prefix)
 
 
 async def _rows(app):
