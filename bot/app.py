@@ -28,7 +28,7 @@ from bot.metrics import setup_metrics
 from bot.runtime import running
 from bot.secrets import api_token_hashes, kept_secret
 from bot.services import SERVICES, Services
-from bot.settings import Settings
+from bot.settings import Settings, policy_of
 from bot.tokens import Tokens
 from conversations.classify import load_rules
 from conversations.engine import Deps, Engine, IntakeLimits
@@ -120,17 +120,19 @@ class _Start:
             texts = Texts(settings.service.timezone)
             classes = channel_classes(settings)
             channel_names = frozenset(c.name for c in classes)
+            policy = policy_of(settings, channel_names)
             conversations = Engine(Deps(
                 texts=texts, rules=load_rules(settings.intake.rules_file or None), sessions=sessions,
                 storage=storage, media=MediaStore(settings.media.dir), clock=clock,
                 intake=IntakeLimits(settings.intake.draft_ttl, settings.intake.duplicate_window,
                                     settings.intake.max_photos, settings.intake.max_photo_bytes),
-                tz=settings.service.timezone, property=settings.service.property, channels=channel_names))
+                tz=settings.service.timezone, property=settings.service.property, channels=channel_names,
+                policy=policy))
             messengers = Messengers()
             wakeup = OutboxWakeup(database)
             courier = Courier(database, sessions, clock, messengers, wakeup, retry_for=settings.outbox.retry_for)
             outbox_writer = OutboxWriter(database, clock, courier)
-            card_actions = CardActions(sessions, clock, texts, outbox_writer, channel_names)
+            card_actions = CardActions(sessions, clock, texts, outbox_writer, policy)
             tokens = Tokens(clock, redis, prefix=prefix)
             parts = ChannelParts(clock=clock, texts=texts, sessions=sessions, inbox=inbox,
                                  conversations=conversations, outbox_writer=outbox_writer,
@@ -143,7 +145,7 @@ class _Start:
                 messengers.register(channel.messenger)
             sim = channels.get("sim")
             services = Services(
-                settings=settings, clock=clock, texts=texts, database=database, sessions=sessions, storage=storage,
+                settings=settings, policy=policy, clock=clock, texts=texts, database=database, sessions=sessions, storage=storage,
                 redis=redis, media=conversations.deps.media, tokens=tokens, inbox=inbox, messengers=messengers,
                 wakeup=wakeup, courier=courier, outbox_writer=outbox_writer,
                 outbox_sender=OutboxSender(sessions, clock, messengers, texts, retry_for=settings.outbox.retry_for),

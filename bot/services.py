@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from relay.outbox_sender import OutboxSender
     from relay.outbox_writer import OutboxWriter
     from relay.wakeup import OutboxWakeup
+    from dispatch.policy import Policy
     from store.clock import Clock
     from store.media import MediaStore
 
@@ -39,6 +40,7 @@ Processor = Callable[["Item"], Awaitable[None]]
 @dataclass(frozen=True, eq=False)
 class Services:
     settings: Settings            # as served: with the simulator's demo cast and demo apps when they play
+    policy: Policy                # what the configuration decides about a ticket's life (prices, waits)
     clock: Clock
     texts: Texts                  # every sentence a person reads (templates/)
     database: AsyncEngine         # the SQLAlchemy engine (pool); `sessions` open units of work on it

@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 import os
 import tomllib
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
@@ -136,6 +137,31 @@ class StaffSettings(BaseModel):
     sim_user: str = ""  # the simulator's user id, for demos and tests
 
 
+class PriceSettings(BaseModel):
+    """`[[prices]]`: the price list a technician quotes from (BR-13)."""
+    key: str
+    name: str
+    amount: Decimal = Field(ge=0, le=1_000_000)   # 元
+    trade: str = ""
+
+
+class MaterialSettings(BaseModel):
+    """`[[materials]]`: what a technician records at completion (BR-17)."""
+    key: str
+    name: str
+    unit: str = "个"
+
+
+class LifecycleSettings(BaseModel):
+    """`[lifecycle]`: seconds and thresholds of a ticket's life after 接单 (defaults: the business rules)."""
+    signoff_wait: int = Field(86400, ge=60)      # BR-21
+    survey_reminder: int = Field(86400, ge=60)   # BR-26
+    survey_lapse: int = Field(172800, ge=60)
+    warranty_days: int = Field(90, ge=0)         # BR-24
+    leadership_waiver_from: Decimal = Field(Decimal("500"), ge=0)   # BR-15
+    followup_share: float = Field(0.6, ge=0, le=1)                  # BR-25
+
+
 class AlertSettings(BaseModel):
     wecom_chat_id: str = ""
     feishu_chat_id: str = ""
@@ -161,6 +187,9 @@ class Settings(BaseSettings):
     trades: list[TradeSettings] = []
     staff: list[StaffSettings] = []
     alerts: AlertSettings = AlertSettings()
+    prices: list[PriceSettings] = []
+    materials: list[MaterialSettings] = []
+    lifecycle: LifecycleSettings = LifecycleSettings()
     demo: bool = False  # deprecated alias of [service] demo
     # True when a configuration file or a REPAIRBOT_<SECTION>__<KEY> variable was given (see load_settings).
     _configured: bool = PrivateAttr(False)
@@ -264,3 +293,16 @@ def _check_references(s: Settings) -> None:
         problems.append("redis.url: must start with redis://, rediss:// or unix://")
     if problems:
         raise ConfigError("\n".join(problems))
+
+
+def policy_of(settings: Settings, channels: frozenset[str] = frozenset()):
+    """The domain's view of `[[prices]]`, `[[materials]]` and `[lifecycle]` (dispatch/policy.py)."""
+    from dispatch.policy import Material, Policy, Price
+
+    life = settings.lifecycle
+    return Policy(
+        prices=tuple(Price(p.key, p.name, p.amount, p.trade) for p in settings.prices),
+        materials=tuple(Material(m.key, m.name, m.unit) for m in settings.materials),
+        signoff_wait=life.signoff_wait, survey_reminder=life.survey_reminder, survey_lapse=life.survey_lapse,
+        warranty_days=life.warranty_days, leadership_waiver_from=life.leadership_waiver_from,
+        followup_share=life.followup_share, channels=channels)

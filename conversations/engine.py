@@ -15,6 +15,7 @@ from conversations.intake import Draft, Turn, advance, handle_text
 from conversations.messages import InboundMessage, Reply
 from conversations.storage import StateStorage, StorageKey
 from conversations.textcheck import is_meaningless, is_too_long
+from dispatch.policy import Policy
 from store.clock import Clock
 from store.media import MediaStore
 from templates.texts import Texts
@@ -43,6 +44,7 @@ class Deps:
     tz: str = "Asia/Shanghai"
     property: str = "default"
     channels: frozenset[str] = frozenset()   # where messages can be delivered (registered messengers)
+    policy: Policy = Policy()                # prices, materials and waits of a ticket's life after 接单
 
 
 class Engine:

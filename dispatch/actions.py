@@ -16,9 +16,12 @@ SETTLED = frozenset({statuses.COMPLETED, statuses.VERIFIED, statuses.CLOSED, sta
 
 @dataclass(frozen=True)
 class ActionResult:
-    outcome: str  # ok | taken | closed | not_allowed | not_your_trade | unknown_ticket | unknown_person | bad_state
+    # ok | taken | closed | not_allowed | not_your_trade | unknown_ticket | unknown_person | bad_state | invalid
+    # | not_alerted | needs_approver
+    outcome: str
     ticket: Ticket | None = None
     holder: str = ""             # who has the job when outcome is `taken`
+    detail: str = ""             # invalid: the body's field at fault; bad_state: the action refused
 
 
 def _event(ticket: Ticket, now: datetime, actor: str, channel: str, action: str, before: str,

@@ -96,6 +96,9 @@ class Ticket(Base):
         Index("ix_tickets_reporter", "reporter_channel", "reporter_user"),
         # One filing per key: a redelivered 「确认」 or a retried staff entry finds the ticket it filed.
         Index("uq_tickets_filing_key", "filing_key", unique=True),
+        # A resident's answer (同意, 已修好, a score) finds the ticket that asked them.
+        Index("ix_tickets_awaiting", "reporter_channel", "reporter_user", "awaiting"),
+        Index("ix_tickets_assignee_status", "assignee_id", "status"),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     number: Mapped[str] = mapped_column(String(20), unique=True)
@@ -127,8 +130,28 @@ class Ticket(Base):
     closed_at: Mapped[datetime | None] = mapped_column(nullable=True)
     quote: Mapped[Decimal | None] = mapped_column(Numeric(10, 2), nullable=True)
     fee: Mapped[Decimal | None] = mapped_column(Numeric(10, 2), nullable=True)
-    rating: Mapped[int | None] = mapped_column(nullable=True)
+    rating: Mapped[int | None] = mapped_column(nullable=True)   # the survey's overall score 1-5 (BR-26)
     version: Mapped[int] = mapped_column(default=1)
+    # ---- after 接单 (issue 10; BR-11 to BR-27) ------------------------------------------------------------
+    # What the resident is being asked and must answer: "" | quote | visit | signoff | survey (resident.py).
+    awaiting: Mapped[str] = mapped_column(String(12), default="", server_default="")
+    quote_items: Mapped[list[Any]] = mapped_column(default=list)      # [{"name", "amount" (str 元), "key"?}]
+    quote_status: Mapped[str] = mapped_column(String(12), default="", server_default="")  # "" pending agreed declined
+    quote_note: Mapped[str] = mapped_column(Text, default="", server_default="")
+    waiver: Mapped[dict[str, Any]] = mapped_column(default=dict)       # BR-15/16: amount payer reason status approver
+    materials: Mapped[list[Any]] = mapped_column(default=list)         # BR-17: [{"name", "qty"}]
+    work_minutes: Mapped[int | None] = mapped_column(nullable=True)
+    completion_note: Mapped[str] = mapped_column(Text, default="", server_default="")
+    hold_reason: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    hold_until: Mapped[datetime | None] = mapped_column(nullable=True)
+    held_from: Mapped[str] = mapped_column(String(16), default="", server_default="")   # the status resume returns to
+    proposed_visit_text: Mapped[str] = mapped_column(String(64), default="", server_default="")  # 改约, unconfirmed
+    proposed_visit_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    signoff: Mapped[str] = mapped_column(String(12), default="", server_default="")  # "" fixed not_fixed auto verified
+    signoff_due_at: Mapped[datetime | None] = mapped_column(nullable=True)  # no answer by then: accepted (BR-21)
+    verified_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    survey: Mapped[dict[str, Any]] = mapped_column(default=dict)       # {"status", "asked_at", "quality"...}
+    warranty_of: Mapped[str | None] = mapped_column(String(20), nullable=True)  # BR-24: the first job's number
     # Idempotency key of the filing (conversation + confirming message id, or a REST Idempotency-Key);
     # NULL when the caller had none.
     filing_key: Mapped[str | None] = mapped_column(String(255), nullable=True)
@@ -206,6 +229,7 @@ class Photo(Base):
     size: Mapped[int]
     sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime]
+    kind: Mapped[str] = mapped_column(String(8), default="report", server_default="report")  # report | after
 
 
 class Outbox(Base):
@@ -280,3 +304,50 @@ class CardCopy(Base):
     handle: Mapped[str] = mapped_column(String(255), default="")  # platform token to rewrite it (WeCom response_code)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class Timer(Base):
+    """Something a ticket's clock must do at a time (auto sign-off, the survey's reminder): the injected
+    clock decides when it is due, the sweep runs it once (`done_at`)."""
+
+    __tablename__ = "timers"
+    __table_args__ = (Index("ix_timers_due", "done_at", "due_at"),
+                      UniqueConstraint("ticket_id", "kind", "due_at", name="uq_timers_once"))
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    due_at: Mapped[datetime]
+    done_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Followup(Base):
+    """A completed ticket picked for a staff follow-up call (回访, BR-25), and the call once made."""
+
+    __tablename__ = "followups"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), unique=True)
+    reason: Mapped[str] = mapped_column(String(12))          # unit | sample
+    selected_at: Mapped[datetime]
+    called_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    called_by: Mapped[str] = mapped_column(String(64), default="")
+    outcome: Mapped[str] = mapped_column(String(16), default="")     # reached | unreachable
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+class Complaint(Base):
+    """投诉 (BR-27): a resident's complaint, linked to their ticket, tracked until staff reply."""
+
+    __tablename__ = "complaints"
+    __table_args__ = (Index("ix_complaints_status", "status", "created_at"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    number: Mapped[str] = mapped_column(String(20), unique=True)      # TS<yyyymmdd>-<nnnn>
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="SET NULL"), nullable=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    user_id: Mapped[str] = mapped_column(String(128))
+    text: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(12), default="open")  # open | replied
+    created_at: Mapped[datetime]
+    replied_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    replied_by: Mapped[str] = mapped_column(String(64), default="")
+    reply: Mapped[str] = mapped_column(Text, default="")
