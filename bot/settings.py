@@ -149,7 +149,7 @@ class MaterialSettings(BaseModel):
     """`[[materials]]`: what a technician records at completion (BR-17)."""
     key: str
     name: str
-    unit: str = "个"
+    unit: str = ""       # "" reads as the default unit of templates (labels)
 
 
 class LifecycleSettings(BaseModel):

@@ -21,7 +21,7 @@ class Material:
 
     key: str
     name: str
-    unit: str = "个"
+    unit: str = ""       # "" reads as the default unit of templates (labels)
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,8 @@ EXPECTED = {
     "reassign":      (None, T,    Y,    Y,    Y,    None, None, None, None),
     "verify":        (None, None, None, None, None, Y,    Y,    Y,    None),
     "cancel":        (None, T,    None, None, None, Y,    Y,    Y,    None),
+    # Not a contract action: asking for a 签免 (BR-15) before 批准 / 驳回 can be pressed.
+    "waive":         (A,    T,    None, None, None, Y,    Y,    Y,    None),
 }
 ROLES = ("technician", "supervisor", "manager", "director", "leadership", "desk", "control", "housekeeper", "finance")
 
