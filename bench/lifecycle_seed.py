@@ -247,7 +247,8 @@ class World:
         status = _pick(rng, RECENT if recent else OLD)
         r = self.resident(self.reporter(rng))
         trade = rng.choices(self.trade_keys, weights=self.trade_weights)[0]
-        public = rng.random() < PUBLIC_SHARE
+        # A quote is for work in a unit only (public-area work is the property's own, BR-7).
+        public = status not in ("quoted", "quote_accepted", "rejected") and rng.random() < PUBLIC_SHARE
         if public:
             place = PUBLIC_PLACES[rng.randrange(len(PUBLIC_PLACES))]
             location = f"{r.building}栋{place}" if place != "地下车库" else f"地下车库B{1 + r.building % 2}"
@@ -304,7 +305,7 @@ class World:
                 cols["arrived_at"] = step(spread(1200, 10800), "arrived", "accepted", "on_site")
                 state = "on_site"
             paid = status in ("quoted", "quote_accepted", "rejected") or (
-                status not in ("accepted", "on_site") and rng.random() < 0.3)
+                not public and status not in ("accepted", "on_site") and rng.random() < 0.3)
             if paid and state == "on_site":
                 amount = Decimal(rng.choice((30, 50, 80, 120, 180, 260, 450, 600)))
                 items = [{"name": "上门维修费", "amount": "30"}, {"name": "更换配件", "amount": str(amount - 30)}] \
