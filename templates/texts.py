@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal, InvalidOperation
 from importlib.resources import files
 from zoneinfo import ZoneInfo
 
@@ -28,6 +29,7 @@ class Texts:
         )
         self.env.filters["local"] = self._local
         self.env.filters["mask_phone"] = mask_phone
+        self.env.filters["yuan"] = yuan
         self.env.globals["label"] = self.label
         self.env.globals["button"] = button  # a button's label: {{ button("confirm") }}
         self._labels: dict[str, dict[str, str]] = {}
@@ -58,3 +60,14 @@ def mask_phone(phone: str | None) -> str:
     if len(phone) >= 11:
         return phone[:3] + "****" + phone[-4:]
     return phone[:2] + "****" + phone[-2:]
+
+
+def yuan(amount) -> str:
+    """An amount in 元 as people write it: 120, 120.50 (never 120.00); anything else as given."""
+    if amount is None or amount == "":
+        return ""
+    try:
+        cents = Decimal(str(amount)).quantize(Decimal("0.01"))
+    except InvalidOperation:
+        return str(amount)
+    return str(cents).removesuffix(".00")
