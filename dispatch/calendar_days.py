@@ -13,7 +13,7 @@ from functools import cache
 from datetime import date, datetime, timedelta
 
 import chinese_calendar
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -100,40 +100,64 @@ async def seed_calendar(session: AsyncSession, now: datetime, years: list[int]) 
     if dialect_name(session) == "postgresql":
         await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SEED_LOCK})
     report = SeedReport()
-    first, last = date(min(years), 1, 1), date(max(years), 12, 31)
-    existing = {row.day: row for row in (await session.execute(
-        select(CalendarDay).where(CalendarDay.day >= first, CalendarDay.day <= last))).scalars()}
-    new = []
-    for year in years:
-        for d in days_of(year):
-            want = computed_day(d)
-            row = existing.get(d)
-            if row is None:
-                new.append({"day": d, "kind": want.kind, "name": want.name, "source": want.source, "updated_at": now})
-            elif row.source != "manual" and (row.kind, row.name, row.source) != (want.kind, want.name, want.source):
-                row.kind, row.name, row.source, row.updated_at = want.kind, want.name, want.source, now
-                report.updated += 1
-    if new:
-        insert = pg_insert if dialect_name(session) == "postgresql" else sqlite_insert
-        # Another process seeding at the same moment (SQLite has no advisory lock) may have stored a day first.
-        await session.execute(insert(CalendarDay).on_conflict_do_nothing(index_elements=["day"]), new)
-        report.inserted = len(new)
+    years_table = CalendarYear.__table__
     kept = {row.year: row for row in (await session.execute(
-        select(CalendarYear).where(CalendarYear.year.in_(years)))).scalars()}
+        select(years_table).where(years_table.c.year.in_(years))))}
     for year in years:
-        version = PACKAGE_VERSION if covered(year) else ""
-        row = kept.get(year)
-        if row is None:
-            row = CalendarYear(year=year, seeded_at=now, confirmed_at=None, package_version=version,
-                               provisional=not covered(year))
-            session.add(row)
-        elif row.package_version != version:
+        if not await _seeded(session, kept.get(year), year):
+            await _seed_days(session, year, now, report)
+    # Rows of years first seeded now; a process seeding at the same moment may have added one first.
+    insert = pg_insert if dialect_name(session) == "postgresql" else sqlite_insert
+    fresh = [{"year": y, "provisional": not covered(y), "package_version": _version(y), "seeded_at": now,
+              "confirmed_at": None} for y in years if y not in kept]
+    if fresh:
+        await session.execute(insert(years_table).on_conflict_do_nothing(index_elements=["year"]), fresh)
+    for row in (await session.execute(select(CalendarYear).where(CalendarYear.year.in_(years))
+                                      .order_by(CalendarYear.year)
+                                      .execution_options(populate_existing=True))).scalars():
+        year, version = row.year, _version(row.year)
+        if row.package_version != version:
             row.package_version, row.seeded_at = version, now
         row.provisional = not covered(year) and row.confirmed_at is None
         if row.provisional:
             report.provisional.append(year)
     await session.flush()
     return report
+
+
+def _version(year: int) -> str:
+    return PACKAGE_VERSION if covered(year) else ""
+
+
+async def _seeded(session: AsyncSession, row, year: int) -> bool:
+    """Every day of `year` is stored, by this package release: nothing to compare (the usual start)."""
+    if row is None or row.package_version != _version(year):
+        return False
+    stored = (await session.execute(select(func.count()).select_from(CalendarDay).where(
+        CalendarDay.day >= date(year, 1, 1), CalendarDay.day <= date(year, 12, 31)))).scalar_one()
+    return stored == len(days_of(year))
+
+
+async def _seed_days(session: AsyncSession, year: int, now: datetime, report: SeedReport) -> None:
+    table = CalendarDay.__table__
+    existing = {r.day: r for r in (await session.execute(
+        select(table.c.day, table.c.kind, table.c.name, table.c.source)
+        .where(table.c.day >= date(year, 1, 1), table.c.day <= date(year, 12, 31))))}
+    new = []
+    for d in days_of(year):
+        want = computed_day(d)
+        row = existing.get(d)
+        if row is None:
+            new.append({"day": d, "kind": want.kind, "name": want.name, "source": want.source, "updated_at": now})
+        elif row.source != "manual" and (row.kind, row.name, row.source) != (want.kind, want.name, want.source):
+            await session.execute(update(table).where(table.c.day == d).values(
+                kind=want.kind, name=want.name, source=want.source, updated_at=now))
+            report.updated += 1
+    if new:
+        insert = pg_insert if dialect_name(session) == "postgresql" else sqlite_insert
+        # Another process seeding at the same moment (SQLite has no advisory lock) may have stored a day first.
+        await session.execute(insert(table).on_conflict_do_nothing(index_elements=["day"]), new)
+        report.inserted += len(new)
 
 
 async def year_provisional(session: AsyncSession, year: int) -> bool:

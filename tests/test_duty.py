@@ -15,7 +15,7 @@ from bot.cli import main
 from dispatch.calendar_days import calendar_day, computed_day, seed_calendar
 from dispatch.duty import Duty, next_change
 from store.db import make_database, make_sessionmaker
-from store.models import CalendarDay
+from store.models import CalendarDay, CalendarYear
 from tests.conftest import auth
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -227,15 +227,17 @@ async def test_seeding_is_idempotent_concurrent_and_follows_the_package(backend)
         again = await seed()
         assert (again.inserted, again.updated, again.provisional) == (0, 0, [2027])
 
-        # A day stored by an older seeding (weekends only) is brought up to what the package says now;
-        # a day set by hand is not.
+        # A year stored when the package did not cover it (weekends only) is brought up to what the package
+        # says now; a day set by hand is not.
         async with sessions() as session, session.begin():
+            await session.execute(update(CalendarYear).where(CalendarYear.year == 2026)
+                                  .values(package_version="", provisional=True))
             await session.execute(update(CalendarDay).where(CalendarDay.day == date(2026, 10, 1))
                                   .values(kind="workday", name="", source="weekends"))
             await session.execute(update(CalendarDay).where(CalendarDay.day == date(2026, 10, 2))
                                   .values(kind="workday", name="", source="manual"))
         report = await seed()
-        assert report.updated == 1
+        assert (report.inserted, report.updated, report.provisional) == (0, 1, [2027])
         async with sessions() as session:
             assert (await calendar_day(session, date(2026, 10, 1))).kind == "holiday"
             assert (await calendar_day(session, date(2026, 10, 2))).kind == "workday"
