@@ -287,7 +287,7 @@ async def _fixed(session, ticket, now, policy, details) -> None:
 async def _not_fixed(session, ticket, now, policy, details) -> None:
     # BR-21: work that fails acceptance goes back for rework, and the manager is told (supervisors_of
     # includes the managers of the trade).
-    await tell_people(session, ticket, _assignee(ticket), "notify/rework.j2", now, policy.channels)
+    await tell_people(session, ticket, _assignee(ticket), "notify/signoff_not_fixed.j2", now, policy.channels)
     await tell_people(session, ticket, await supervisors_of(session, ticket.trade), "notify/rework_alert.j2", now,
                       policy.channels)
 
