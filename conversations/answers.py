@@ -25,8 +25,9 @@ _TRAILING = "".join(sorted({c for key in ("agree", "disagree", "fixed", "not_fix
 _ANSWER = re.compile(rf"^(?P<word>{alternation(list(_WORD_KEYS))})[{re.escape(_TRAILING)}]*"
                      rf"(?:\s*[:：]?\s*(?P<number>{_NUMBER}))?[{re.escape(_TRAILING)}\s]*$", re.IGNORECASE)
 # One score (「5」「5分」) or three: quality, service, communication (「5 4 5」「5,4,5」「5/4/5」).
-_ONE_SCORE = re.compile(r"^(?P<s>[1-5])\s*分?[。.!！]*$")
-_THREE_SCORES = re.compile(r"^(?P<q>[1-5])\s*(?:[\s,，、/]\s*)(?P<s>[1-5])\s*(?:[\s,，、/]\s*)(?P<c>[1-5])[。.!！]*$")
+_AFTER_SCORE = f"[{re.escape(_BUTTONS['score'].trailing)}]*"
+_ONE_SCORE = re.compile(rf"^(?P<s>[1-5])\s*{_AFTER_SCORE}$")
+_THREE_SCORES = re.compile(rf"^(?P<q>[1-5])\s*[\s,，、/]\s*(?P<s>[1-5])\s*[\s,，、/]\s*(?P<c>[1-5]){_AFTER_SCORE}$")
 _SKIP = _BUTTONS["skip"]
 _COMPLAINT = re.compile(rf"^(?:{alternation(_BUTTONS['complaint'].words)})(?P<rest>.*)$", re.DOTALL)
 _NUMBER_IN = re.compile(_NUMBER, re.IGNORECASE)

@@ -9,12 +9,13 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dispatch import lifecycle, outbox
+from dispatch import lifecycle
 from dispatch.actions import ActionResult
 from dispatch.aftercare import after_verified
+from dispatch.job import transition
 from dispatch.policy import Policy
-from dispatch.routing import CARD_PLATFORMS, refresh_cards, supervisors_of
-from store.models import Person, PersonIdentity, Ticket, TicketEvent, TicketWatcher
+from dispatch.routing import refresh_cards, tell_assignee, tell_roles
+from store.models import Ticket, TicketEvent, TicketWatcher
 
 # action → what the ticket must be asking (`Ticket.awaiting`, set by dispatch/prompts.py) for it to be the answer
 ASKS = {"quote_agree": "quote", "quote_decline": "quote", "visit_agree": "visit", "visit_decline": "visit",
@@ -22,6 +23,7 @@ ASKS = {"quote_agree": "quote", "quote_decline": "quote", "visit_agree": "visit"
 SCORE_KEYS = ("quality", "service", "communication")   # BR-26: product quality, repair service, communication
 LOW_SCORE = 2            # an overall score at or below this alerts the trade's supervisors
 SYSTEM = "system"        # the actor and channel of what a timer does
+SUPERVISORS = ("supervisor", "manager")   # of the ticket's trade (BR-21: the manager hears of a rework)
 
 
 def _changes(action: str, t: Ticket, now: datetime) -> dict[str, Any]:
@@ -32,8 +34,9 @@ def _changes(action: str, t: Ticket, now: datetime) -> dict[str, Any]:
         "visit_agree": lambda: {"visit_text": t.proposed_visit_text, "visit_at": t.proposed_visit_at,
                                 "proposed_visit_text": "", "proposed_visit_at": None},
         "visit_decline": lambda: {"proposed_visit_text": "", "proposed_visit_at": None},
-        "signoff_fixed": lambda: {"signoff": "fixed", "verified_at": now},
-        "signoff_not_fixed": lambda: {"signoff": "not_fixed"},   # the same technician keeps it (rework)
+        "signoff_fixed": lambda: {"signoff": "fixed", "verified_at": now, "signoff_due_at": None},
+        # The same technician keeps it (rework); the next 完工 asks again.
+        "signoff_not_fixed": lambda: {"signoff": "not_fixed", "signoff_due_at": None},
     }[action]()
 
 
@@ -83,19 +86,11 @@ async def answer(session: AsyncSession, channel: str, user: str, action: str, no
         return ActionResult("unknown_ticket" if number else "nothing_awaiting")
     if ticket.awaiting != asks or not lifecycle.allowed(action, ticket.status):
         return ActionResult("bad_state", ticket, detail=action)
-    before, details = ticket.status, _details(action, ticket)
-    won = await session.execute(
-        update(Ticket)
-        .where(Ticket.id == ticket.id, Ticket.version == ticket.version, Ticket.awaiting == asks,
-               Ticket.status == before)
-        .values(status=lifecycle.target(action, before, ticket.held_from), awaiting="",
-                version=Ticket.version + 1, **_changes(action, ticket, now))
-        .execution_options(synchronize_session=False))
-    await session.refresh(ticket)
-    if won.rowcount != 1:
+    details = _details(action, ticket)
+    # On the version just read, which awaited this answer: of two answers at once, one moves the ticket.
+    if not await transition(session, ticket, action, now, f"{channel}:{user}", channel,
+                            {"awaiting": "", **_changes(action, ticket, now)}, **details):
         return ActionResult("bad_state", ticket, detail=action)
-    session.add(_event(ticket, now, f"{channel}:{user}", channel, action, before, **details))
-    await session.flush()
     await session.refresh(ticket, ["assignee"])
     await refresh_cards(session, ticket, now, clicked=None, reply_token="")
     await FOLLOW[action](session, ticket, now, policy, details)
@@ -112,22 +107,14 @@ async def auto_signoff(session: AsyncSession, ticket_id: int, now: datetime, pol
         return ActionResult("bad_state", ticket, detail="signoff_auto")
     if ticket.signoff_due_at is not None and now < ticket.signoff_due_at:
         return ActionResult("bad_state", ticket, detail="not_due")
-    before = ticket.status
-    won = await session.execute(
-        update(Ticket)
-        .where(Ticket.id == ticket.id, Ticket.version == ticket.version, Ticket.status == before,
-               Ticket.signoff == "")
-        .values(status=lifecycle.target("signoff_auto", before), signoff="auto", verified_at=now,
-                awaiting="", version=Ticket.version + 1)
-        .execution_options(synchronize_session=False))
-    await session.refresh(ticket)
-    if won.rowcount != 1:
+    if not await transition(session, ticket, "signoff_auto", now, SYSTEM, SYSTEM,
+                            {"signoff": "auto", "verified_at": now, "signoff_due_at": None,
+                             "awaiting": "" if ticket.awaiting == "signoff" else ticket.awaiting},
+                            hours=_hours(ticket, now)):
         return ActionResult("bad_state", ticket, detail="signoff_auto")
-    session.add(_event(ticket, now, SYSTEM, SYSTEM, "signoff_auto", before, hours=_hours(ticket, now)))
-    await session.flush()
     await session.refresh(ticket, ["assignee"])
     await refresh_cards(session, ticket, now, clicked=None, reply_token="")
-    await tell_people(session, ticket, _assignee(ticket), "notify/signoff_auto.j2", now, policy.channels)
+    await tell_assignee(session, ticket, now, "notify/signoff_auto.j2", policy.channels)
     await after_verified(session, ticket, now, policy)
     return ActionResult("ok", ticket)
 
@@ -161,26 +148,16 @@ async def record_scores(session: AsyncSession, ticket: Ticket, scores: dict[str,
     overall = overall_of(scores)
     survey = {**(ticket.survey or {}), **scores, "overall": overall, "status": "answered",
               "answered_at": now.isoformat()}
-    before = ticket.status
-    won = await session.execute(
-        update(Ticket)
-        .where(Ticket.id == ticket.id, Ticket.version == ticket.version, Ticket.awaiting == "survey",
-               Ticket.status == before)
-        .values(status=lifecycle.target("survey_done", before), closed_at=now, awaiting="", rating=overall,
-                survey=survey, version=Ticket.version + 1)
-        .execution_options(synchronize_session=False))
-    await session.refresh(ticket)
-    if won.rowcount != 1:
-        return ActionResult("bad_state", ticket, detail="survey_done")
     channel, user = actor
-    session.add(_event(ticket, now, f"{channel}:{user}" if channel else ticket_actor(ticket), channel or SYSTEM,
-                       "survey_done", before, **{**scores, "overall": overall}))
-    await session.flush()
+    if not await transition(session, ticket, "survey_done", now,
+                            f"{channel}:{user}" if channel else ticket_actor(ticket), channel or SYSTEM,
+                            {"closed_at": now, "awaiting": "", "rating": overall, "survey": survey},
+                            survey="answered", **{**scores, "overall": overall}):
+        return ActionResult("bad_state", ticket, detail="survey_done")
     await session.refresh(ticket, ["assignee"])
     await refresh_cards(session, ticket, now, clicked=None, reply_token="")
     if overall <= LOW_SCORE:
-        await tell_people(session, ticket, await supervisors_of(session, ticket.trade), "notify/low_score.j2", now,
-                          policy.channels)
+        await tell_roles(session, ticket, now, SUPERVISORS, "notify/low_score.j2", policy.channels)
     return ActionResult("ok", ticket)
 
 
@@ -204,8 +181,8 @@ async def record_comment(session: AsyncSession, ticket: Ticket, comment: str, no
                        "survey_comment", ticket.status, **details))
     await session.flush()
     if comment and int(survey.get("overall") or 5) <= LOW_SCORE:
-        await tell_people(session, ticket, await supervisors_of(session, ticket.trade),
-                          "notify/low_score_comment.j2", now, policy.channels, comment=comment)
+        await tell_roles(session, ticket, now, SUPERVISORS, "notify/low_score_comment.j2", policy.channels,
+                         comment=comment)
     return ActionResult("ok", ticket)
 
 
@@ -221,75 +198,40 @@ def _event(ticket: Ticket, now: datetime, actor: str, channel: str, action: str,
                        from_status=before, to_status=ticket.status, details=details)
 
 
-def _assignee(ticket: Ticket) -> list[Person]:
-    return [ticket.assignee] if ticket.assignee is not None else []
-
-
-def _reachable(person: Person, channels: frozenset[str]) -> PersonIdentity | None:
-    """The person's account we prefer to write to (a card platform first), among the delivering channels."""
-    idents = [i for i in person.identities if i.platform in channels]
-    rank = {p: n for n, p in enumerate(CARD_PLATFORMS)}
-    return min(idents, key=lambda i: rank.get(i.platform, len(rank)), default=None)
-
-
-async def tell_people(session: AsyncSession, ticket: Ticket, people: Iterable[Person], template: str, now: datetime,
-                      channels: frozenset[str], **vars: Any) -> None:
-    """One notice per person, on one of their accounts, keyed on the ticket's version (sent once)."""
-    seen: set[int] = set()
-    for person in people:
-        if person.id in seen:
-            continue
-        seen.add(person.id)
-        ident = _reachable(person, channels)
-        if ident is None:
-            continue
-        await outbox.enqueue(session, key=f"{ticket.number}:{template}:{ident.platform}:{ident.external_id}"
-                             f":{ticket.version}", channel=ident.platform, kind=outbox.TEXT,
-                             payload={"template": template, "ticket": ticket.number, "vars": vars},
-                             now=now, user=ident.external_id, ticket_id=ticket.id)
-
-
-async def housekeepers(session: AsyncSession) -> list[Person]:
-    """The housekeepers (管家), who negotiate a disputed quote (BR-13)."""
-    return list((await session.execute(select(Person).where(Person.role == "housekeeper")
-                                       .order_by(Person.id))).scalars())
-
-
 Follow = Callable[[AsyncSession, Ticket, datetime, Policy, dict[str, Any]], Awaitable[None]]
 
 
 async def _quote_agreed(session, ticket, now, policy, details) -> None:
-    await tell_people(session, ticket, _assignee(ticket), "notify/quote_agreed.j2", now, policy.channels)
+    await tell_assignee(session, ticket, now, "notify/quote_agreed.j2", policy.channels)
 
 
 async def _quote_declined(session, ticket, now, policy, details) -> None:
     # BR-13: a disputed quote goes to the housekeeper to negotiate; the trade's supervisors and the
     # technician know where it stands. Every notice carries the resident's phone.
-    people = [*await housekeepers(session), *await supervisors_of(session, ticket.trade), *_assignee(ticket)]
-    await tell_people(session, ticket, people, "notify/quote_declined.j2", now, policy.channels)
+    await tell_roles(session, ticket, now, ("housekeeper", *SUPERVISORS), "notify/quote_declined.j2", policy.channels)
+    await tell_assignee(session, ticket, now, "notify/quote_declined.j2", policy.channels)
 
 
 async def _visit_agreed(session, ticket, now, policy, details) -> None:
-    await tell_people(session, ticket, _assignee(ticket), "notify/visit_agreed.j2", now, policy.channels)
+    await tell_assignee(session, ticket, now, "notify/visit_agreed.j2", policy.channels)
 
 
 async def _visit_declined(session, ticket, now, policy, details) -> None:
     # BR-11/12: the technician calls the resident to agree another time.
-    await tell_people(session, ticket, _assignee(ticket), "notify/visit_declined.j2", now, policy.channels,
-                      proposed=details.get("visit_text", ""))
+    await tell_assignee(session, ticket, now, "notify/visit_declined.j2", policy.channels,
+                        proposed=details.get("visit_text", ""))
 
 
 async def _fixed(session, ticket, now, policy, details) -> None:
-    await tell_people(session, ticket, _assignee(ticket), "notify/signoff_fixed.j2", now, policy.channels)
+    await tell_assignee(session, ticket, now, "notify/signoff_fixed.j2", policy.channels)
     await after_verified(session, ticket, now, policy)
 
 
 async def _not_fixed(session, ticket, now, policy, details) -> None:
-    # BR-21: work that fails acceptance goes back for rework, and the manager is told (supervisors_of
+    # BR-21: work that fails acceptance goes back for rework, and the manager is told (SUPERVISORS:
     # includes the managers of the trade).
-    await tell_people(session, ticket, _assignee(ticket), "notify/signoff_not_fixed.j2", now, policy.channels)
-    await tell_people(session, ticket, await supervisors_of(session, ticket.trade), "notify/rework_alert.j2", now,
-                      policy.channels)
+    await tell_assignee(session, ticket, now, "notify/signoff_not_fixed.j2", policy.channels)
+    await tell_roles(session, ticket, now, SUPERVISORS, "notify/rework_alert.j2", policy.channels)
 
 
 FOLLOW: dict[str, Follow] = {

@@ -1,18 +1,10 @@
-"""Helpers of the resident-side tests: a reported, accepted ticket brought to the moment a question is asked.
-
-Until the staff actions (`POST /api/v1/tickets/{n}/actions/{action}`) land, the ticket's columns are set
-directly and the question asked through the domain's `ask_resident`, as those actions will.
-"""
+"""Helpers of the resident-side tests: a reported ticket taken to the moment a question is asked, through the
+staff actions themselves (`dispatch.actions.act`, what every card and the REST API call)."""
 from __future__ import annotations
-
-from datetime import timedelta
-from decimal import Decimal
 
 from bot.runtime import run_pending
 from bot.services import services_of
-from dispatch.payloads import CardAction
-from dispatch.prompts import ask_resident
-from dispatch.tickets import get_ticket
+from dispatch.actions import act as domain_act
 
 REPORT = ["9栋2单元301马桶堵了", "刘女士 13912345678", "确认"]
 PHONE = "13912345678"
@@ -29,44 +21,41 @@ STAFF = [
 QUOTE_ITEMS = [{"name": "更换角阀", "amount": "80"}, {"name": "人工", "amount": "40"}]
 
 
-def quoted() -> dict:
-    return dict(status="quoted", quote_items=QUOTE_ITEMS, quote=Decimal("120"), quote_status="pending")
-
-
-def proposed(clock) -> dict:
-    return dict(status="accepted", proposed_visit_text="明天下午3点", proposed_visit_at=clock.now() + timedelta(days=1))
-
-
-def completed(clock) -> dict:
-    return dict(status="completed", completed_at=clock.now(), signoff_due_at=clock.now() + timedelta(hours=24))
-
-
-def verified(clock) -> dict:
-    return dict(status="verified", signoff="fixed", verified_at=clock.now())
-
-
 async def report(sim, user: str = "resident") -> str:
     for text in REPORT:
         replies = await sim.say(user, text)
     return replies[0].split("单号 ")[1].split()[0]
 
 
-async def accept(client, number: str, tech: str = "zhangsan") -> None:
-    resp = await client.post("/sim/api/press", json={"user": tech, "payload": CardAction("accept", number).encode()})
-    assert (await resp.json())["outcome"] == "ok"
-
-
-async def stage(app, number: str, kind: str | None, **cols) -> None:
-    """Set the ticket's columns (a new version, as an action would) and ask the resident `kind`."""
+async def act(app, number: str, action: str, body: dict | None = None, *, user: str = "zhangsan",
+              channel: str = "sim") -> None:
+    """A staff action as a card press or the REST API makes it; then what it queued is delivered."""
     services = services_of(app)
-    async with services.sessions() as s, s.begin():
-        ticket = await get_ticket(s, number)
-        for name, value in cols.items():
-            setattr(ticket, name, value)
-        ticket.version += 1
-        if kind:
-            await ask_resident(s, ticket, kind, services.clock.now())
+    async with services.sessions() as session, session.begin():
+        result = await domain_act(session, number, action, channel, user, services.clock.now(), body,
+                                  policy=services.policy)
+    assert result.outcome == "ok", (action, result.outcome, result.detail)
     await run_pending(services)
+
+
+async def quoted(app, number: str, **who) -> None:
+    """接单, 已到达, 报价 (BR-13): the resident is asked 同意 / 不同意."""
+    await act(app, number, "accept", **who)
+    await act(app, number, "arrive", **who)
+    await act(app, number, "quote", {"items": QUOTE_ITEMS}, **who)
+
+
+async def proposed(app, number: str, **who) -> None:
+    """接单, 改约 (BR-11/12): the resident is asked whether the new time suits."""
+    await act(app, number, "accept", **who)
+    await act(app, number, "reschedule", {"visit_text": "明天下午3点"}, **who)
+
+
+async def completed(app, number: str, **who) -> None:
+    """接单, 已到达, 完工 (BR-17): the resident is asked 已修好 / 没修好 (BR-21)."""
+    await act(app, number, "accept", **who)
+    await act(app, number, "arrive", **who)
+    await act(app, number, "complete", {"minutes": 30}, **who)
 
 
 async def sent_to(client, user: str) -> list[dict]:

@@ -9,9 +9,7 @@ from bot.services import services_of
 from dispatch.resident import answer, auto_signoff
 from dispatch.tickets import get_ticket
 from tests.conftest import Sim
-from tests.resident_stage import (
-    PHONE, STAFF, TRADES, accept, actions, completed, proposed, quoted, report, sent_to, stage, told,
-)
+from tests.resident_stage import PHONE, STAFF, TRADES, actions, completed, proposed, quoted, report, sent_to, told
 
 
 @pytest.fixture
@@ -21,13 +19,12 @@ async def world(aiohttp_client, make_settings, clock, backend):
     client = await aiohttp_client(app)
     sim = Sim(client)
     number = await report(sim)
-    await accept(client, number)
     return client, sim, number
 
 
 async def test_the_quote_is_asked_with_its_items_and_the_two_answers(world):
     client, sim, number = world
-    await stage(client.app, number, "quote", **quoted())
+    await quoted(client.app, number)
     [question] = [i for i in await sent_to(client, "resident") if "报价" in i["text"]]
     assert question["options"] == ["同意", "不同意"]
     assert "更换角阀：80 元" in question["text"] and "合计 120 元" in question["text"]
@@ -36,26 +33,26 @@ async def test_the_quote_is_asked_with_its_items_and_the_two_answers(world):
 
 async def test_a_quote_agreed_lets_the_work_start_and_a_second_agree_changes_nothing(world):
     client, sim, number = world
-    await stage(client.app, number, "quote", **quoted())
+    await quoted(client.app, number)
     [reply] = await sim.say("resident", "同意")
     assert "同意" in reply and "120" in reply and number in reply
     t = await sim.ticket(number)
-    assert t["status"] == "quote_accepted" and actions(t).count("quote_agree") == 1
+    assert t["status"] == "quote_accepted" and actions(t).count("quote_agreed") == 1
     assert any("已同意" in m and number in m for m in await told(client, "zhangsan"))  # BR-13: he may start
     [again] = await sim.say("resident", "同意")
     assert "没有需要回复「同意」" in again
     t = await sim.ticket(number)
-    assert t["status"] == "quote_accepted" and actions(t).count("quote_agree") == 1
+    assert t["status"] == "quote_accepted" and actions(t).count("quote_agreed") == 1
 
 
 async def test_a_quote_declined_goes_to_the_housekeeper_with_the_residents_phone(world):
     """BR-13: a disputed quote is negotiated by the housekeeper; the trade's supervisors know too."""
     client, sim, number = world
-    await stage(client.app, number, "quote", **quoted())
+    await quoted(client.app, number)
     [reply] = await sim.say("resident", "不同意")
     assert "管家" in reply
     t = await sim.ticket(number)
-    assert t["status"] == "rejected" and "quote_decline" in actions(t)
+    assert t["status"] == "rejected" and "quote_declined" in actions(t)
     for who in ("chenguanjia", "wangzhuguan"):
         assert any("不同意" in m and PHONE in m for m in await told(client, who)), who
     assert not any(number in m for m in await told(client, "sunzhuguan"))  # another trade's supervisor
@@ -63,35 +60,35 @@ async def test_a_quote_declined_goes_to_the_housekeeper_with_the_residents_phone
 
 async def test_a_new_visit_time_agreed_becomes_the_visit(world):
     client, sim, number = world
-    await stage(client.app, number, "visit", **proposed(services_of(client.app).clock))
+    await proposed(client.app, number)
     [question] = [i for i in await sent_to(client, "resident") if "改到" in i["text"]]
     assert "明天下午3点" in question["text"] and question["options"] == ["同意", "不同意"]
     [reply] = await sim.say("resident", "同意")
     assert "明天下午3点" in reply
     t = await sim.ticket(number)
-    assert t["visit_text"] == "明天下午3点" and t["status"] == "accepted" and "visit_agree" in actions(t)
+    assert t["visit_text"] == "明天下午3点" and t["status"] == "accepted" and "visit_agreed" in actions(t)
     assert any("明天下午3点" in m for m in await told(client, "zhangsan"))
 
 
 async def test_a_new_visit_time_declined_asks_the_technician_to_call(world):
     client, sim, number = world
-    await stage(client.app, number, "visit", **proposed(services_of(client.app).clock))
+    await proposed(client.app, number)
     await sim.say("resident", "不同意")
     t = await sim.ticket(number)
-    assert t["visit_text"] is None and "visit_decline" in actions(t)
+    assert t["visit_text"] is None and "visit_declined" in actions(t)
     assert any("另约" in m and PHONE in m for m in await told(client, "zhangsan"))
 
 
 async def test_not_fixed_sends_it_back_to_the_same_technician_and_tells_the_manager(world):
     """BR-21: work that fails acceptance goes back for rework, and the manager is told."""
     client, sim, number = world
-    await stage(client.app, number, "signoff", **completed(services_of(client.app).clock))
+    await completed(client.app, number)
     [question] = [i for i in await sent_to(client, "resident") if "已完工" in i["text"]]
     assert question["options"] == ["已修好", "没修好"] and "24 小时内未回复视为已修好" in question["text"]
     [reply] = await sim.say("resident", "没修好")
     assert "返工" in reply
     t = await sim.ticket(number)
-    assert t["status"] == "rework" and t["assignee"]["name"] == "张师傅" and "signoff_not_fixed" in actions(t)
+    assert t["status"] == "rework" and t["assignee"]["name"] == "张师傅" and "not_fixed" in actions(t)
     assert any("没修好" in m and PHONE in m for m in await told(client, "zhangsan"))
     for who in ("wangzhuguan", "zhoujingli"):
         assert any("验收未通过" in m for m in await told(client, who)), who
@@ -99,7 +96,7 @@ async def test_not_fixed_sends_it_back_to_the_same_technician_and_tells_the_mana
 
 async def test_with_a_ticket_number_the_answer_goes_to_that_ticket_only_if_it_is_theirs(world):
     client, sim, number = world
-    await stage(client.app, number, "signoff", **completed(services_of(client.app).clock))
+    await completed(client.app, number)
     [reply] = await sim.say("neighbour", f"已修好 {number}")
     assert "没有找到" in reply  # someone else's ticket reads as one that does not exist
     assert (await sim.ticket(number))["status"] == "completed"
@@ -113,7 +110,7 @@ async def test_an_answer_with_nothing_awaiting_changes_nothing_and_says_so(world
         [reply] = await sim.say("stranger", word)
         assert f"没有需要回复「{word}」" in reply, word
     # The resident's ticket asks for sign-off: 同意 is not its answer, and they are told which words are.
-    await stage(client.app, number, "signoff", **completed(services_of(client.app).clock))
+    await completed(client.app, number)
     [reply] = await sim.say("resident", "同意")
     assert "没有需要回复「同意」" in reply and "「已修好」" in reply and "「没修好」" in reply
     t = await sim.ticket(number)
@@ -132,7 +129,7 @@ async def test_during_a_report_a_digit_belongs_to_the_report(world):
 
 async def test_a_repeated_answer_acts_once_even_when_sent_at_once(world):
     client, sim, number = world
-    await stage(client.app, number, "signoff", **completed(services_of(client.app).clock))
+    await completed(client.app, number)
     services = services_of(client.app)
     outcomes = []
     for _ in range(2):
@@ -141,14 +138,14 @@ async def test_a_repeated_answer_acts_once_even_when_sent_at_once(world):
             outcomes.append(result.outcome)
     assert outcomes == ["ok", "nothing_awaiting"]
     t = await sim.ticket(number)
-    assert actions(t).count("signoff_fixed") == 1
+    assert actions(t).count("signed_off") == 1
 
 
 async def test_no_answer_in_24_hours_counts_as_accepted(world):
     """BR-21: the sign-off timer records signoff "auto" with its own event, then the survey is asked."""
     client, sim, number = world
     clock = services_of(client.app).clock
-    await stage(client.app, number, "signoff", **completed(clock))
+    await completed(client.app, number)
     services = services_of(client.app)
     async with services.sessions() as s, s.begin():
         ticket_id = (await get_ticket(s, number)).id
@@ -162,7 +159,7 @@ async def test_no_answer_in_24_hours_counts_as_accepted(world):
     from bot.runtime import run_pending
     await run_pending(services)
     t = await sim.ticket(number)
-    assert t["status"] == "verified" and actions(t).count("signoff_auto") == 1
+    assert t["status"] == "verified" and actions(t).count("signed_off_auto") == 1
     async with services.sessions() as s:
         assert (await get_ticket(s, number)).signoff == "auto"
     assert any("打分" in i["text"] for i in await sent_to(client, "resident"))  # the survey follows

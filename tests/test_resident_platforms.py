@@ -9,8 +9,6 @@ from datetime import timedelta
 import pytest
 import xmltodict
 from aiohttp.test_utils import unused_port
-from sqlalchemy import select
-
 from bot.app import create_app
 from bot.runtime import run_pending
 from bot.services import services_of
@@ -21,9 +19,8 @@ from bot.wecom.crypto import WecomCrypto
 from bot.wecom_kf.adapter import offer_kf_event
 from bot.wecom_kf.event import parse_kf_event
 from dispatch.payloads import CardAction
-from store.models import Person
 from tests.conftest import auth
-from tests.resident_stage import PHONE, REPORT, completed, quoted, stage, verified
+from tests.resident_stage import PHONE, REPORT, act, completed
 
 CORP, AGENT, SECRET = "wwtestcorp0001", 1000002, "app-secret"
 TOKEN, AES_KEY = "QDG6eK", "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C"
@@ -31,21 +28,6 @@ TOKEN, AES_KEY = "QDG6eK", "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C"
 
 def number_in(text: str) -> str:
     return text.split("单号 ")[1].split()[0]
-
-
-async def assign(app, number: str, name: str = "张师傅") -> None:
-    """The ticket held by `name` (on a platform whose technicians this test does not play)."""
-    async with services_of(app).sessions() as s, s.begin():
-        person = (await s.execute(select(Person).where(Person.name == name))).scalar_one()
-        await stage_columns(s, number, status="accepted", assignee_id=person.id)
-
-
-async def stage_columns(session, number: str, **cols) -> None:
-    from dispatch.tickets import get_ticket
-    ticket = await get_ticket(session, number)
-    for k, v in cols.items():
-        setattr(ticket, k, v)
-    ticket.version += 1
 
 
 # ---- WeCom app: a member of the company as the resident ------------------------------------------------
@@ -107,7 +89,9 @@ async def test_wecom_a_quote_shows_buttons_and_a_press_agrees(wecom):
     number = number_in(wecom.texts("resident01")[-1])
     [job] = wecom.cards("zhangsan")
     await wecom.press("zhangsan", job["task_id"], CardAction("accept", number).encode())
-    await stage(wecom.app, number, "quote", **quoted())
+    await act(wecom.app, number, "arrive", channel="wecom")
+    await act(wecom.app, number, "quote", {"items": [{"name": "更换角阀", "amount": "80"},
+                                                     {"name": "人工", "amount": "40"}]}, channel="wecom")
     [question] = [c for c in wecom.cards("resident01") if number in str(c)]
     assert question["card_type"] == "button_interaction"
     assert [(b["text"], b["key"]) for b in question["button_list"]] == [("同意", "opt|同意"), ("不同意", "opt|不同意")]
@@ -137,7 +121,8 @@ async def test_wecom_kf_signoff_is_a_menu_and_the_typed_answer_verifies(aiohttp_
         wecom={"corp_id": "ww-test-corp", "agent_id": 1000002, "secret": "wecom-secret", "token": "cb-token",
                "encoding_aes_key": "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
                "api_base": f"http://127.0.0.1:{port}/sim/wecom-kf"},
-        staff=[{"name": "张师傅", "role": "technician", "trades": ["plumbing"], "phone": "13800000001"}])
+        staff=[{"name": "张师傅", "role": "technician", "trades": ["plumbing"], "phone": "13800000001",
+                "sim_user": "zhangsan"}])
     app = create_app(settings, clock=clock, run_background=False, redis_prefix=backend.prefix)
     fake = setup_fake_kf(app, clock=clock, corp_id="ww-test-corp", secret="wecom-secret")
     await aiohttp_client(app, server_kwargs={"port": port})
@@ -150,8 +135,7 @@ async def test_wecom_kf_signoff_is_a_menu_and_the_typed_answer_verifies(aiohttp_
     for text in REPORT:
         await say(text)
     number = number_in(fake.sent[-1]["text"]["content"])
-    await assign(app, number)
-    await stage(app, number, "signoff", **completed(clock))
+    await completed(app, number)   # the technician on another platform (the simulator's account here)
     menu = fake.sent[-1]
     assert menu["touser"] == ALICE and menu["msgtype"] == "msgmenu"
     assert [i["click"]["content"] for i in menu["msgmenu"]["list"]] == ["已修好", "没修好"]
@@ -193,10 +177,8 @@ async def test_feishu_the_survey_is_a_card_and_a_click_scores(aiohttp_client, ma
         await post(push.message(open_id="ou_resident", content={"text": text}))
     [created] = [m for m in fake.sent_to("ou_resident") if "单号" in m["content"].get("text", "")]
     number = number_in(created["content"]["text"])
-    [job] = fake.sent_to("ou_t1", "interactive")
-    await post(push.card_action(open_id="ou_t1", value={"p": CardAction("accept", number).encode()},
-                                chat_id=job["chat_id"], message_id=job["message_id"]), "/feishu/card")
-    await stage(app, number, "survey", **verified(clock))
+    await completed(app, number, channel="feishu", user="ou_t1")
+    await post(push.message(open_id="ou_resident", content={"text": "已修好"}))
     [survey] = [m for m in fake.sent_to("ou_resident", "interactive") if "打分" in str(m["content"])]
     buttons = [b for el in survey["content"]["body"]["elements"] for col in el.get("columns", [])
                for b in col["elements"]]
@@ -225,7 +207,7 @@ async def test_a_signoff_question_outside_the_48h_window_is_listed_with_the_phon
     settings = make_settings(wechat_mp={"app_id": APP_ID, "secret": MP_SECRET, "token": MP_TOKEN,
                                         "api_base": f"http://127.0.0.1:{port}/sim/mp"},
                              staff=[{"name": "张师傅", "role": "technician", "trades": ["plumbing"],
-                                     "phone": "13800000001"}])
+                                     "phone": "13800000001", "sim_user": "zhangsan"}])
     app = create_app(settings, clock=clock, run_background=False, redis_prefix=backend.prefix)
     fake = setup_fake_mp(app, clock=clock, app_id=APP_ID, secret=MP_SECRET)
     client = await aiohttp_client(app, server_kwargs={"port": port})
@@ -235,9 +217,10 @@ async def test_a_signoff_question_outside_the_48h_window_is_listed_with_the_phon
         assert (await mp.post(mp.xml(text))).status == 200
         await mp.drain()
     [number] = [number_in(m["text"]["content"]) for m in fake.sent if "单号" in m.get("text", {}).get("content", "")]
-    await assign(app, number)
-    clock.advance(timedelta(hours=49).total_seconds())
-    await stage(app, number, "signoff", **completed(clock))
+    await act(app, number, "accept")
+    await act(app, number, "arrive")
+    clock.advance(timedelta(hours=49).total_seconds())   # a long repair: the resident last wrote 49 h ago
+    await act(app, number, "complete", {"minutes": 600})
     resp = await client.get("/api/v1/undelivered", headers=auth())
     [row] = [i for i in (await resp.json())["undelivered"] if i["ticket"] == number]
     assert row["status"] == "undeliverable" and row["channel"] == "wechat_mp" and row["user"] == OPENID

@@ -9,11 +9,11 @@ import pytest
 
 from bot.app import create_app
 from bot.services import services_of
+from bot.runtime import run_pending
+from dispatch.prompts import ask_resident
 from dispatch.tickets import get_ticket
 from tests.conftest import Sim
-from tests.resident_stage import (
-    PHONE, STAFF, TRADES, accept, actions, completed, report, sent_to, stage, told, verified,
-)
+from tests.resident_stage import PHONE, STAFF, TRADES, actions, completed, report, sent_to, told
 
 
 @pytest.fixture
@@ -23,8 +23,13 @@ async def world(aiohttp_client, make_settings, clock, backend):
     client = await aiohttp_client(app)
     sim = Sim(client)
     number = await report(sim)
-    await accept(client, number)
     return client, sim, number
+
+
+async def surveyed(client, sim, number: str) -> None:
+    """Done and signed off (已修好, BR-21): the survey is asked (BR-26)."""
+    await completed(client.app, number)
+    await sim.say("resident", "已修好")
 
 
 async def survey_of(client, number: str) -> dict:
@@ -39,11 +44,11 @@ def overall(t: dict):
 
 async def test_fixed_then_survey_then_score_and_comment_closes_the_ticket(world):
     client, sim, number = world
-    await stage(client.app, number, "signoff", **completed(services_of(client.app).clock))
+    await completed(client.app, number)
     [reply] = await sim.say("resident", "已修好")
     assert "已验收" in reply
     t = await sim.ticket(number)
-    assert t["status"] == "verified" and "signoff_fixed" in actions(t)
+    assert t["status"] == "verified" and "signed_off" in actions(t)
     [question] = [i for i in await sent_to(client, "resident") if "打分" in i["text"]]
     assert question["options"] == ["5", "4", "3", "2", "1"] and "5 4 5" in question["text"]
     replies = await sim.say("resident", "4")
@@ -64,7 +69,7 @@ async def test_fixed_then_survey_then_score_and_comment_closes_the_ticket(world)
 
 async def test_three_scores_and_skip(world):
     client, sim, number = world
-    await stage(client.app, number, "survey", **verified(services_of(client.app).clock))
+    await surveyed(client, sim, number)
     [reply] = await sim.say("resident", "5 4 5")
     assert "质量 5 分" in reply and "服务 4 分" in reply and "沟通 5 分" in reply
     t = await sim.ticket(number)
@@ -82,14 +87,14 @@ async def test_three_scores_and_skip(world):
 
 async def test_full_width_scores_are_read(world):
     client, sim, number = world
-    await stage(client.app, number, "survey", **verified(services_of(client.app).clock))
+    await surveyed(client, sim, number)
     await sim.say("resident", "４，３，４")
     assert (await survey_of(client, number))["service"] == 3
 
 
 async def test_a_low_score_alerts_the_trades_supervisors_and_forwards_the_comment(world):
     client, sim, number = world
-    await stage(client.app, number, "survey", **verified(services_of(client.app).clock))
+    await surveyed(client, sim, number)
     [reply] = await sim.say("resident", "2 1 2")
     assert "主管会尽快联系您" in reply
     alerts = [m for m in await told(client, "wangzhuguan") if "低分" in m]
@@ -101,15 +106,18 @@ async def test_a_low_score_alerts_the_trades_supervisors_and_forwards_the_commen
 
 async def test_a_good_score_alerts_nobody(world):
     client, sim, number = world
-    await stage(client.app, number, "survey", **verified(services_of(client.app).clock))
+    await surveyed(client, sim, number)
     await sim.say("resident", "3")
     assert not any("低分" in m for m in await told(client, "wangzhuguan"))
 
 
 async def test_the_reminder_asks_again_and_an_answer_after_it_counts(world):
     client, sim, number = world
-    await stage(client.app, number, "survey", **verified(services_of(client.app).clock))
-    await stage(client.app, number, "survey_reminder")
+    await surveyed(client, sim, number)
+    services = services_of(client.app)
+    async with services.sessions() as s, s.begin():  # what the survey's reminder timer does (BR-26)
+        await ask_resident(s, await get_ticket(s, number), "survey_reminder", services.clock.now())
+    await run_pending(services)
     [reminder] = [i for i in await sent_to(client, "resident") if "还没收到您对" in i["text"]]
     assert reminder["options"] == ["5", "4", "3", "2", "1"]
     await sim.say("resident", "5")
