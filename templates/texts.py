@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
 from importlib.resources import files
 from zoneinfo import ZoneInfo
 
@@ -62,12 +61,12 @@ def mask_phone(phone: str | None) -> str:
     return phone[:2] + "****" + phone[-2:]
 
 
-def yuan(amount) -> str:
-    """An amount in 元 as people write it: 120, 120.50 (never 120.00); anything else as given."""
-    if amount is None or amount == "":
-        return ""
+def yuan(value) -> str:
+    """An amount in 元 as people write it: 80, 80.5, 1200 (no trailing zeros)."""
+    from decimal import Decimal, InvalidOperation
+
     try:
-        cents = Decimal(str(amount)).quantize(Decimal("0.01"))
-    except InvalidOperation:
-        return str(amount)
-    return str(cents).removesuffix(".00")
+        d = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return str(value)
+    return format(d.quantize(Decimal("0.01")).normalize(), "f")

@@ -194,6 +194,10 @@ async def test_feishu_the_survey_is_a_card_and_a_click_scores(aiohttp_client, ma
     assert t["status"] == "closed" and [e["action"] for e in t["events"]].count("survey_done") == 1
     [thanks] = [m for m in fake.sent_to("ou_resident", "interactive") if "感谢您的评价" in str(m["content"])]
     assert "跳过" in str(thanks["content"])  # the comment's question, with 跳过 as its button
+    # A click and a typed message are one conversation: the next message is the survey's comment.
+    await post(push.message(open_id="ou_resident", content={"text": "师傅很细心"}))
+    t = await (await client.get(f"/api/v1/tickets/{number}", headers=auth())).json()
+    assert [e["details"] for e in t["events"] if e["action"] == "survey_comment"] == [{"comment": "师傅很细心"}]
 
 
 # ---- Official Account: the 48 h window closed, the question is shown to staff with a phone --------------

@@ -6,6 +6,7 @@ import json
 
 from bot.feishu import render
 from bot.feishu.client import FeishuClient, FeishuError, RecipientUnreachable
+from bot.feishu.question import question_card
 from relay.messengers import Delivered, DeliveryError, Recipient, Undeliverable
 from dispatch.cards import Card
 from store.clock import Clock
@@ -70,7 +71,7 @@ class FeishuMessenger:
     async def _send_question(self, to: Recipient, text: str, options: tuple[str, ...], idempotency_key: str
                              ) -> Delivered:
         kind, target = _target(to)
-        native = render.question(text, options)
+        native = question_card(text, options)
         if idempotency_key:
             uuid = send_uuid("question", idempotency_key)
         else:  # as a text: the same question within the minute is one message

@@ -4,8 +4,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from conversations.messages import option_payload
-from dispatch.cards import Button, Card
+from dispatch.cards import Card
 
 BUTTON_TYPES = {"primary": "primary", "default": "default", "danger": "danger"}
 # Card markdown interprets * _ ~ [ ] ( ) # ` and <at>/<font> tags: a resident's description, or a masked
@@ -63,12 +62,3 @@ def text_content(text: str, mention: str = "") -> dict[str, Any]:
     if mention:
         body = f'<at user_id="{_ID_SAFE.sub("", mention)}"></at> {body}'
     return {"text": body}
-
-
-def question(text: str, options: tuple[str, ...]) -> dict[str, Any]:
-    """A question with its answers as buttons, each pressed one coming back as `opt|<answer>` (the same as
-    typing it, conversations.messages): the first line as the header, the rest as (escaped) text."""
-    lines = text.strip().splitlines()
-    title, rest = lines[0].strip(), "\n".join(lines[1:]).strip()
-    buttons = tuple(Button(o, option_payload(o), "primary" if i == 0 else "default") for i, o in enumerate(options))
-    return card(Card(title=title, body=rest, buttons=buttons))

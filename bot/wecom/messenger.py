@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from relay.messengers import Delivered, DeliveryError, Recipient, Undeliverable
 from bot.wecom import render
+from bot.wecom.question import question_payload
 from bot.wecom.client import WecomClient
 from bot.wecom.errors import RecipientUnreachable, WecomError
 from dispatch.cards import Card
@@ -38,7 +39,7 @@ class WecomMessenger:
         question = None
         if options and not to.chat:
             task = render.task_id("ask", to.user, int(self.clock.now().timestamp() * 1000))
-            question = render.question_payload(to.user, text, options, task)
+            question = question_payload(to.user, text, options, task)
         try:
             if question is not None:
                 result = await self.client.send_message(question)

@@ -6,8 +6,7 @@ import secrets
 from typing import Any
 
 from bot.plain_text import no_links
-from conversations.messages import option_payload
-from dispatch.cards import Button, Card
+from dispatch.cards import Card
 
 # WeCom's Button.style takes 1..4 (default 1); the docs show the colours only as a picture:
 # 1 is the blue primary button, 2 the plain one, 3 the red one.
@@ -15,11 +14,6 @@ STYLES = {"primary": 1, "default": 2, "danger": 3}
 MAX_BUTTONS = 6            # button_list length limit
 MAX_FIELDS = 6             # horizontal_content_list length limit
 MAX_TASK_ID = 128          # bytes; digits, letters and _-@ only
-# A question whose answers are buttons: WeCom's advised lengths (it elides beyond them, so a longer
-# question goes as text with a line to type instead, never cut).
-QUESTION_TITLE = 26        # main_title.title
-QUESTION_TEXT = 160        # sub_title_text of an app message's template card
-BUTTON_TEXT = 10           # a button's text
 _TASK_ID_BAD = re.compile(r"[^0-9A-Za-z_\-@]")
 # WeCom markdown has headings, bold, links, inline code, quotes, <font> and <@userid> mentions, and
 # documents no escape: in text we did not write, each markup character becomes its full-width form,
@@ -104,26 +98,3 @@ def chat_text(chat: str, text: str) -> dict[str, Any]:
 
 def chat_markdown(chat: str, card: Card) -> dict[str, Any]:
     return {"chatid": chat, "msgtype": "markdown", "markdown": {"content": markdown(card)}}
-
-
-def question_card(text: str, options: tuple[str, ...], task: str) -> dict[str, Any] | None:
-    """A question with its answers as buttons, each pressed one coming back as `opt|<answer>` (the same as
-    typing it, conversations.messages); None when it does not fit a card (too long, too many answers)."""
-    if not options or len(options) > MAX_BUTTONS or any(len(o) > BUTTON_TEXT for o in options):
-        return None
-    lines = text.strip().splitlines()
-    title, rest = lines[0].strip(), "\n".join(lines[1:]).strip()
-    if len(title) > QUESTION_TITLE:  # no title then: the whole question as the card's text
-        title, rest = "", text.strip()
-    if len(rest) > QUESTION_TEXT:
-        return None
-    buttons = tuple(Button(o, option_payload(o), "primary" if i == 0 else "default") for i, o in enumerate(options))
-    card = template_card(Card(title=no_links(title), body=no_links(rest), buttons=buttons), task)
-    if not title:
-        del card["main_title"]
-    return card
-
-
-def question_payload(user: str, text: str, options: tuple[str, ...], task: str) -> dict[str, Any] | None:
-    card = question_card(text, options, task)
-    return None if card is None else {"touser": user, "msgtype": "template_card", "template_card": card}
