@@ -165,3 +165,34 @@ async def test_no_answer_in_24_hours_counts_as_accepted(world):
     assert any("打分" in i["text"] for i in await sent_to(client, "resident"))  # the survey follows
     [reply] = await sim.say("resident", "已修好")  # too late: nothing to answer any more
     assert "没有需要回复「已修好」" in reply
+
+
+async def test_the_hold_notice_gives_the_expected_finish_and_asks_nothing(world):
+    """BR-18: told why the work waits and until when; no answer is expected, whatever was asked stays asked."""
+    from datetime import timedelta
+
+    from bot.runtime import run_pending
+    from dispatch.prompts import ask_resident
+
+    client, sim, number = world
+    await quoted(client.app, number)
+    services = services_of(client.app)
+    until = services.clock.now() + timedelta(days=2)
+    async with services.sessions() as s, s.begin():
+        await ask_resident(s, await get_ticket(s, number), "hold", services.clock.now(), reason="等厂家配件",
+                           until=until)
+    await run_pending(services)
+    [notice] = [i for i in await sent_to(client, "resident") if "暂时停工" in i["text"]]
+    assert "等厂家配件" in notice["text"] and until.strftime("%m-%d") in notice["text"] and notice["options"] == []
+    async with services.sessions() as s:
+        assert (await get_ticket(s, number)).awaiting == "quote"
+
+
+async def test_a_watcher_of_the_ticket_may_answer(world):
+    """BR-4: a neighbour who reported the same fault joined the ticket; they may answer its question too."""
+    client, sim, number = world
+    replies = await sim.say("neighbour", "9栋2单元301马桶堵了")
+    assert any(number in r for r in replies)   # shown the open ticket: they now watch it
+    await completed(client.app, number)
+    replies = await sim.say("neighbour", "没修好")   # then their open report's question again
+    assert "返工" in replies[0] and (await sim.ticket(number))["status"] == "rework"
