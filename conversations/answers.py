@@ -26,7 +26,7 @@ _ANSWER = re.compile(rf"^(?P<word>{alternation(list(_WORD_KEYS))})[{re.escape(_T
                      rf"(?:\s*[:：]?\s*(?P<number>{_NUMBER}))?[{re.escape(_TRAILING)}\s]*$", re.IGNORECASE)
 # One score (「5」「5分」) or three: quality, service, communication (「5 4 5」「5,4,5」「5/4/5」).
 _AFTER_SCORE = f"[{re.escape(_BUTTONS['score'].trailing)}]*"
-_ONE_SCORE = re.compile(rf"^(?P<s>[1-5])\s*{_AFTER_SCORE}$")
+_ONE_SCORE = re.compile(rf"^(?P<s>{alternation(_BUTTONS['score'].words)})\s*{_AFTER_SCORE}$")
 _THREE_SCORES = re.compile(rf"^(?P<q>[1-5])\s*[\s,，、/]\s*(?P<s>[1-5])\s*[\s,，、/]\s*(?P<c>[1-5]){_AFTER_SCORE}$")
 _SKIP = _BUTTONS["skip"]
 _COMPLAINT = re.compile(rf"^(?:{alternation(_BUTTONS['complaint'].words)})(?P<rest>.*)$", re.DOTALL)
@@ -185,6 +185,17 @@ async def follow_up(turn: Turn, draft: Draft | None, pending: dict[str, Any]) ->
         await _comment(turn, pending["comment"], text)
     elif "complaint" in pending:
         await _complain(turn, text, pending["complaint"])
+    return await _carry_on(turn, draft)
+
+
+async def cancel_pending(turn: Turn, draft: Draft | None, pending: dict[str, Any]) -> Draft | None:
+    """取消 while a comment or a complaint's text is awaited cancels that, not an open report: no comment
+    (as 跳过), or no complaint."""
+    turn.answers = {}
+    if pending.get("comment"):
+        await _comment(turn, pending["comment"], "")
+    else:
+        turn.say("resident/complaint_cancelled.j2")
     return await _carry_on(turn, draft)
 
 

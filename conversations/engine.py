@@ -120,6 +120,8 @@ class Engine:
             return await answers.follow_up(turn, draft, pending)  # the survey's comment, a complaint's text
         if fallback is not None:
             handler, arg = fallback
+            if pending and handler.name == "cancel":
+                return await answers.cancel_pending(turn, draft, pending)
             if handler.name != "skip":
                 turn.answers = {}  # a command ends the wait for a comment or a complaint's text
             return await handler.handle(turn, draft, arg)

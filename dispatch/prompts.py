@@ -8,13 +8,14 @@ from typing import Any
 
 from dispatch import outbox
 from store.models import Ticket
-from templates.words import labels
+from templates.words import buttons, labels
 
 # kind → the ticket's `awaiting` while unanswered (None: nothing to answer, `awaiting` is left as it is).
 # conversations/answers.py reads the answer of the resident's latest ticket that awaits it.
 AWAITING: dict[str, str | None] = {"quote": "quote", "visit": "visit", "signoff": "signoff", "survey": "survey",
                                    "survey_reminder": "survey", "hold": None}
-SCORES = ("5", "4", "3", "2", "1")   # BR-26: one overall score; three (质量 服务 沟通) are typed, e.g. 「5 4 5」
+# BR-26: one overall score, best first; three (quality, service, communication) are typed, e.g. 「5 4 5」.
+SCORES = buttons()["score"].words
 
 
 def options_of(kind: str) -> tuple[str, ...]:

@@ -181,3 +181,12 @@ async def test_a_complaint_is_recorded_and_linked_to_the_residents_ticket(world)
         [row] = (await s.execute(select(Complaint))).scalars().all()
         ticket = await get_ticket(s, number)
     assert row.ticket_id == ticket.id and "师傅态度很差" in row.text and row.user_id == "resident"
+
+
+async def test_cancel_instead_of_the_complaints_text_files_nothing(world, complaints):
+    client, sim, number = world
+    await sim.say("resident", "投诉")
+    [reply] = await sim.say("resident", "取消")
+    assert "投诉未提交" in reply
+    await sim.say("resident", "楼道灯不亮")   # an ordinary message again: a new report, not a complaint
+    assert complaints == []
