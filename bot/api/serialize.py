@@ -30,6 +30,7 @@ def ticket_json(services: Services, t: Ticket, *, with_events: bool = True) -> d
         "quote": str(t.quote) if t.quote is not None else None,
         "fee": str(t.fee) if t.fee is not None else None,
         "rating": t.rating, "property": t.property,
+        "warranty_of": t.warranty_of,   # BR-24: the finished job this free repair repeats
     }
     if with_events:
         out["events"] = [
