@@ -47,7 +47,7 @@ async def open_complaint(session, channel: str, user: str, text: str, number: st
                                 details={"complaint": complaint.number, "text": complaint.text}))
     await session.flush()
     name, phone = await who(session, complaint, ticket)
-    vars = {"complaint": complaint.number, "text": complaint.text, "name": name, "phone": phone}
+    vars = {"complaint": complaint.number, "text": complaint.text, "who": name, "phone": phone}
     for person in await _staff_for(session, ticket):
         for ident in person.identities:
             if ident.platform in policy.channels:
