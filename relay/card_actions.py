@@ -8,7 +8,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from conversations.messages import ButtonPress, Reply
 from templates.texts import Texts
 from dispatch import receipts
-from dispatch.actions import ActionResult, accept, pass_on
+from dispatch.actions import ActionResult, act
+from dispatch.policy import Policy
 from dispatch.payloads import decode
 from dispatch.tickets import get_ticket
 from relay.outbox_writer import OutboxWriter
@@ -19,11 +20,11 @@ log = logging.getLogger(__name__)
 
 class CardActions:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], clock: Clock, texts: Texts,
-                 outbox_writer: OutboxWriter, channels: frozenset[str]) -> None:
+                 outbox_writer: OutboxWriter, policy: Policy) -> None:
         self.sessions, self.clock, self.texts, self.outbox_writer = sessions, clock, texts, outbox_writer
-        self.channels = channels  # where a passed-on ticket's notices can go
+        self.policy = policy  # prices, waits, and the channels a ticket's notices can go to
 
-    async def press(self, p: ButtonPress, receipt: str = "") -> tuple[ActionResult, str]:
+    async def press(self, p: ButtonPress, receipt: str = "", body: dict | None = None) -> tuple[ActionResult, str]:
         """Run the action; returns the result and the sentence the presser sees (toast or message).
 
         A press with an id (`p.press_id`, or `receipt` for a REST call's Idempotency-Key) runs once: its
@@ -42,11 +43,9 @@ class CardActions:
             if first is not None:
                 log.info("press %s retried; answered with its first outcome", key)
                 result = ActionResult(first.outcome, await get_ticket(session, action.ticket), first.holder)
-            elif action.action == "accept":
-                result = await accept(session, action.ticket, p.channel, p.user, now, reply_token=p.reply_token)
             else:
-                result = await pass_on(session, action.ticket, action.action, p.channel, p.user, now,
-                                       set(self.channels), reply_token=p.reply_token)
+                result = await act(session, action.ticket, action.action, p.channel, p.user, now, body,
+                                   policy=self.policy, reply_token=p.reply_token)
             if key and first is None:
                 await receipts.settle(session, key, result.outcome, result.holder)
             text = texts.render("notify/press_result.j2", outcome=result.outcome, action=action.action,
