@@ -32,12 +32,12 @@ async def next_complaint_number(session, now: datetime, tz: str = "Asia/Shanghai
 
 
 async def open_complaint(session, channel: str, user: str, text: str, number: str | None, now: datetime,
-                         policy: Policy, *, tz: str = "Asia/Shanghai") -> Complaint:
+                         policy: Policy, *, tz: str | None = None) -> Complaint:
     """A resident's complaint, in the caller's transaction: linked to the ticket it names when that is the
     person's own, else to their latest ticket, else to none; the trade's supervisors (all supervisors and
     managers when there is no ticket) hear of it at once, and the linked ticket gets an event."""
     ticket = await _their_ticket(session, channel, user, number)
-    complaint = Complaint(number=await next_complaint_number(session, now, tz), ticket_id=ticket.id if ticket else None,
+    complaint = Complaint(number=await next_complaint_number(session, now, tz or policy.tz), ticket_id=ticket.id if ticket else None,
                           channel=channel, user_id=user, text=(text or "").strip()[:MAX_TEXT], status=OPEN,
                           created_at=now)
     session.add(complaint)

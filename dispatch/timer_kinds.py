@@ -8,11 +8,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from dispatch import lifecycle, statuses
+from dispatch.job import transition
 from dispatch.policy import Policy
 from dispatch.prompts import ask_resident
 from dispatch.routing import refresh_cards
 from dispatch.timers import kind
-from store.models import Ticket, TicketEvent, Timer
+from store.models import Ticket, Timer
 
 SURVEY_OPEN = ("asked", "reminded")   # survey statuses still waiting for the resident's scores
 
@@ -47,17 +48,11 @@ async def survey_lapse(session, timer: Timer, now: datetime, policy: Policy) -> 
     ticket = await session.get(Ticket, timer.ticket_id)
     if ticket is None or not lifecycle.allowed("survey_done", ticket.status) or not unanswered(ticket):
         return
-    before = ticket.status
-    ticket.status = lifecycle.target("survey_done", before)
-    ticket.survey = {**ticket.survey, "status": "lapsed", "lapsed_at": now.isoformat()}
-    ticket.closed_at = now
+    values = {"survey": {**ticket.survey, "status": "lapsed", "lapsed_at": now.isoformat()}, "closed_at": now}
     if ticket.awaiting == "survey":
-        ticket.awaiting = ""
-    ticket.version += 1
-    session.add(TicketEvent(ticket_id=ticket.id, at=now, actor="system", channel="system", action="survey_done",
-                            from_status=before, to_status=ticket.status, details={"survey": "lapsed"}))
-    await session.flush()
-    await refresh_cards(session, ticket, now, clicked=None, reply_token="")
+        values["awaiting"] = ""
+    if await transition(session, ticket, "survey_done", now, "system", "system", values, survey="lapsed"):
+        await refresh_cards(session, ticket, now, clicked=None, reply_token="")
 
 
 def unanswered(ticket: Ticket) -> bool:

@@ -6,7 +6,7 @@ import pytest
 
 from bot.app import create_app
 from bot.services import services_of
-from tests.aftercare_steps import HOUR, advance, report, sent_to, ticket
+from tests.aftercare_steps import HOUR, advance, client, report, sent_to, sim, ticket  # noqa: F401
 from tests.conftest import Sim, auth
 
 
@@ -16,8 +16,7 @@ async def complain(client, user: str, text: str, number: str | None = None) -> s
 
     services = services_of(client.app)
     async with services.sessions() as s, s.begin():
-        c = await open_complaint(s, "sim", user, text, number, services.clock.now(), services.policy,
-                                 tz=services.settings.service.timezone)
+        c = await open_complaint(s, "sim", user, text, number, services.clock.now(), services.policy)
         number = c.number
     await advance(client, 0)   # deliver what it queued
     return number

@@ -1,7 +1,7 @@
 """Follow-up calls (回访, BR-25): every unit ticket, at least 60 % of all at every moment; each call recorded."""
 from __future__ import annotations
 
-from tests.aftercare_steps import file, ticket, verify
+from tests.aftercare_steps import client, complete, file, ticket, verify  # noqa: F401
 from tests.conftest import auth
 
 # 4 in residents' units, 11 in public places, verified in this order.
@@ -26,6 +26,7 @@ async def test_every_unit_ticket_and_at_least_60_percent_of_all_are_picked_at_ev
         location = f"3栋2单元{1501 + i}" if area == "unit" else f"{i + 1}号楼大堂"
         t = await file(client, location=location, area=area)
         numbers[t["number"]] = area
+        await complete(client, t["number"])
         await verify(client, t["number"])
         cover = (await followups(client))["coverage"]
         assert cover["all"] >= 0.6 and cover["verified"] == i + 1
@@ -46,6 +47,7 @@ async def test_every_unit_ticket_and_at_least_60_percent_of_all_are_picked_at_ev
 async def test_recording_a_call_moves_it_to_done_with_one_event(client):
     t = await file(client)
     number = t["number"]
+    await complete(client, number)
     await verify(client, number)
     body = {"by": "前台小陈", "outcome": "reached", "note": "业主表示满意"}
     resp = await record(client, number, body, key="call-1")
@@ -65,6 +67,7 @@ async def test_recording_a_call_moves_it_to_done_with_one_event(client):
 
 async def test_nobody_answered_then_a_second_call_reaches_them(client):
     number = (await file(client))["number"]
+    await complete(client, number)
     await verify(client, number)
     assert (await record(client, number, {"by": "前台小陈", "outcome": "unreachable"})).status == 200
     assert (await record(client, number, {"by": "前台小陈", "outcome": "reached"})).status == 200
@@ -77,6 +80,7 @@ async def test_nobody_answered_then_a_second_call_reaches_them(client):
 
 async def test_bad_calls_are_refused_in_json(client):
     number = (await file(client))["number"]
+    await complete(client, number)
     await verify(client, number)
     public = (await file(client, location="5号楼大堂", area="public"))["number"]
     for body, status, code in (

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from bot.app import create_app
 from bot.services import services_of
 from dispatch import timers
-from tests.aftercare_steps import HOUR, advance, complete, report, sent_to, ticket, verify
+from tests.aftercare_steps import HOUR, advance, client, complete, report, sent_to, sim, ticket, verify  # noqa: F401
 from tests.conftest import auth
 
 

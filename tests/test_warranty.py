@@ -2,7 +2,9 @@
 to it, and offered first to the technician who did it; after 90 days it is an ordinary ticket."""
 from __future__ import annotations
 
-from tests.aftercare_steps import HOUR, advance, complete, file, report, sent_to, ticket, verify
+from tests.aftercare_steps import (  # noqa: F401
+    DESK, HOUR, act, advance, client, complete, file, leave_trade, report, sent_to, sim, ticket, verify,
+)
 from tests.conftest import auth
 
 AGAIN = ["9栋2单元301马桶又堵了", "刘女士 13912345678", "确认"]
@@ -59,14 +61,8 @@ async def test_another_trade_at_the_same_place_carries_no_warranty(client, sim):
 
 
 async def test_a_job_never_finished_carries_no_warranty(client, sim):
-    from sqlalchemy import update
-
-    from bot.services import services_of
-    from store.models import Ticket
-
     first = await report(sim)
-    async with services_of(client.app).sessions() as s, s.begin():   # cancelled before anyone went
-        await s.execute(update(Ticket).where(Ticket.number == first).values(status="cancelled"))
+    assert await act(client, first, "cancel", DESK, {"reason": "业主自行修好"}) == "ok"
     await advance(client, DAY)
     second = await report(sim, lines=AGAIN)
     assert second != first and (await ticket(client, second))["warranty_of"] is None
@@ -74,14 +70,14 @@ async def test_a_job_never_finished_carries_no_warranty(client, sim):
 
 async def test_when_the_first_technician_left_the_trade_everyone_gets_the_card(client, sim):
     first = await report(sim)
-    await complete(client, first, "lisi")           # 李师傅 is no plumber: he cannot be offered it
+    await complete(client, first, "zhangsan")
     await verify(client, first)
+    await leave_trade(client, "zhangsan", ["civil"])   # 张师傅 no longer does plumbing: he cannot be offered it
     await advance(client, 10 * DAY)
     second = await report(sim, lines=AGAIN)
     assert (await ticket(client, second))["warranty_of"] == first
-    for tech in ("zhangsan", "zhaoliu"):
-        assert any(second in c["text"] for c in await cards_to(client, tech))
-    assert not any(second in c["text"] for c in await cards_to(client, "lisi"))
+    assert any(second in c["text"] for c in await cards_to(client, "zhaoliu"))
+    assert not any(second in c["text"] for c in await cards_to(client, "zhangsan"))
     told = [x for x in await sent_to(client, "wangzhuguan") if second in x]
     assert len(told) == 1 and "常规" in told[0]
 
