@@ -5,17 +5,21 @@ from dataclasses import dataclass
 from datetime import datetime
 from fractions import Fraction
 
-from sqlalchemy import func, select, text
+from sqlalchemy import bindparam, func, select
 
+from dispatch.numbers import TAKE
 from dispatch.policy import Policy
-from store.db import dialect_name
-from store.models import Followup, Ticket, TicketEvent
+from store.db import connection_of
+from store.models import Followup, Ticket, TicketCounter, TicketEvent
 
 UNIT = "unit"          # a resident's own unit: always called (BR-25: 100 %)
 SAMPLE = "sample"      # a public-area ticket picked to keep the share of all at least `followup_share`
 OUTCOMES = ("reached", "unreachable")
-# One key for every picking transaction on PostgreSQL: each one counts what the ones before it picked.
-PICK_LOCK = 0x7265_7061_6972   # "repair"
+# Running totals kept as rows of the ticket counter table (beside the days' "<yyyymmdd>" and "TS<yymmdd>"):
+# counting a million verified tickets on every verification would be a full scan each time.
+VERIFIED, PICKED = "FU:all", "FU:pick"
+COUNTERS = TicketCounter.__table__
+READ = select(COUNTERS.c.last).where(COUNTERS.c.day == bindparam("day"))
 
 
 async def pick(session, ticket: Ticket, now: datetime, policy: Policy) -> Followup | None:
@@ -23,24 +27,23 @@ async def pick(session, ticket: Ticket, now: datetime, policy: Policy) -> Follow
 
     A unit ticket is always picked. A public one is picked when, without it, the share of verified
     tickets picked would fall below `policy.followup_share`: the share holds after every verification,
-    not only on average, and the same history always picks the same tickets.
+    not only on average, and the same history always picks the same tickets. The verified counter's row
+    lock (PostgreSQL; SQLite has one writer) makes concurrent verifications decide one after the other.
     """
-    ticket.verified_at = ticket.verified_at or now
-    await session.flush()   # counted below; on SQLite this also takes the write lock, serialising pickers
-    if dialect_name(session) == "postgresql":
-        await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": PICK_LOCK})
     existing = (await session.execute(select(Followup).where(Followup.ticket_id == ticket.id))).scalar_one_or_none()
     if existing is not None:
         return existing
+    conn = await connection_of(session)
+    take = TAKE[conn.dialect.name]
+    verified = (await conn.execute(take, {"day": VERIFIED})).scalar_one()
     if ticket.area == UNIT:
         reason = UNIT
     else:
-        verified = (await session.execute(select(func.count(Ticket.id)).where(Ticket.verified_at.is_not(None)))
-                    ).scalar_one()
-        picked = (await session.execute(select(func.count(Followup.id)))).scalar_one()
+        picked = (await conn.execute(READ, {"day": PICKED})).scalar_one_or_none() or 0
         if picked >= Fraction(str(policy.followup_share)) * verified:
             return None
         reason = SAMPLE
+    await conn.execute(take, {"day": PICKED})
     followup = Followup(ticket_id=ticket.id, reason=reason, selected_at=now)
     session.add(followup)
     session.add(TicketEvent(ticket_id=ticket.id, at=now, actor="system", channel="system", action="followup_selected",
