@@ -106,6 +106,11 @@ class SlaSettings(BaseModel):
     emergency_respond: int = 900     # BR-9
     emergency_finish: int = 7200     # BR-9
     unit_arrive: int = 1200          # BR-10
+    # No rule names these two (0 turns a clock off; which clock applies to which ticket: dispatch/clocks.py).
+    # BR-10 puts a technician inside a unit 20 min after the report, which takes a 接单 before it: a daily
+    # ticket's is due by then too, a public one's alike, so an unowned daily ticket escalates the same way.
+    daily_respond: int = 1200
+    public_arrive: int = 0           # public-area arrival has no figure of its own: respond and finish cover it
     daily_finish: int = 86400
     complaint_reply: int = 86400     # BR-27
     scan_interval: int = 30
