@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from dispatch import statuses
 from dispatch.numbers import local_day, next_number
 from dispatch.people import remember_reporter
+from dispatch.policy import Policy
 from dispatch.routing import plan_dispatch, queue_dispatch
 from dispatch.statements import FILE_ON_POSTGRESQL, LINK_PHOTOS, NEW_EVENT, NEW_TICKET, PRIOR
 from dispatch.tickets import Filed, NewTicket
@@ -24,7 +25,7 @@ def filing_key(*parts: str) -> str:
     return key if len(key) <= 255 else "sha256:" + hashlib.sha256(key.encode()).hexdigest()
 
 
-WARRANTY_DAYS = 90   # BR-24's figure, for callers that pass no policy (`[lifecycle] warranty_days`)
+WARRANTY_DAYS = Policy().warranty_days   # BR-24's 90 days, for callers that pass none (`[lifecycle]`)
 
 
 async def file_report(session: AsyncSession, new: NewTicket, actor: str, now: datetime, *, channels: set[str],
@@ -33,8 +34,8 @@ async def file_report(session: AsyncSession, new: NewTicket, actor: str, now: da
     """A finished report: the ticket, its first event and its dispatch messages, in one transaction.
 
     BR-24: a report at a place and in a trade whose job was finished within `warranty_days` (0: never) is a
-    warranty repair: linked to that job (`warranty_of`), free (fee 0), and offered to the technician who
-    did the job alone when they can still take it (the trade's supervisors are told either way).
+    warranty repair: linked to that job (`warranty_of`), free (fee 0), and its card goes only to the
+    technician who did that job when they can still take it (the trade's supervisors are told either way).
 
     With a `key` (`filing_key`) the report is filed once: called again with the same key
     it returns the ticket already filed and writes nothing, no second ticket and no second set of cards.
