@@ -8,7 +8,7 @@ from bot.app import create_app
 from bot.services import services_of
 from dispatch.resident import answer, auto_signoff
 from dispatch.tickets import get_ticket
-from tests.conftest import Sim
+from tests.conftest import Sim, auth
 from tests.resident_stage import PHONE, STAFF, TRADES, actions, completed, proposed, quoted, report, sent_to, told
 
 
@@ -196,3 +196,16 @@ async def test_a_watcher_of_the_ticket_may_answer(world):
     await completed(client.app, number)
     replies = await sim.say("neighbour", "没修好")   # then their open report's question again
     assert "返工" in replies[0] and (await sim.ticket(number))["status"] == "rework"
+
+
+async def test_the_signoff_timer_accepts_the_work_after_24_hours(world):
+    """BR-21 end to end: 完工, no answer, the simulator's clock moves 24 h, the timer signs off ("auto")."""
+    client, sim, number = world
+    await completed(client.app, number)
+    resp = await client.post("/sim/api/clock", json={"advance": 23 * 3600}, headers=auth())
+    assert resp.status == 200 and (await sim.ticket(number))["status"] == "completed"
+    await client.post("/sim/api/clock", json={"advance": 3600}, headers=auth())
+    t = await sim.ticket(number)
+    assert t["status"] == "verified" and actions(t).count("signed_off_auto") == 1
+    assert any("未提出问题" in m for m in await told(client, "zhangsan"))
+    assert any("打分" in i["text"] for i in await sent_to(client, "resident"))  # the survey follows
