@@ -20,6 +20,7 @@ from bot import health, media
 from bot.api import tickets as api_tickets
 from bot.api import undelivered as api_undelivered
 from bot.api import buildings as api_buildings
+from bot.api import reports as api_reports
 from bot.api.auth import bearer_auth
 from bot.api.errors import api_error
 from bot.channel import ChannelParts, channel_classes
@@ -83,6 +84,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, run_background
     app.add_routes(api_tickets.routes)
     app.add_routes(api_undelivered.routes)
     app.add_routes(api_buildings.routes)
+    app.add_routes(api_reports.routes)
     return app
 
 
