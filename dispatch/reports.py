@@ -5,9 +5,10 @@ are half-open [start, end), so consecutive periods share no ticket and a ticket 
 once. Its figures are its state as of the request (`now`): last month's report still changes while last
 month's tickets are being finished.
 
-Cost: two scans of the period's rows (additive figures grouped by trade and technician, rolled up here;
-then the 90th percentiles, on PostgreSQL with `percentile_disc` over GROUPING SETS) plus an index range
-read for the unfinished reasons and, for finance, the approved waivers. No ticket is loaded as an object.
+Cost: two passes over the period's rows (counters grouped by trade and technician, added up here; then the
+90th percentiles, on PostgreSQL with `percentile_disc` over GROUPING SETS), an index range for the unfinished
+reasons and, for finance, the approved waivers. No ticket is loaded as an object. The period is a range of
+created_at: with an index on it (bench/console.py --proposed-indexes) only the period's pages are read.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from datetime import date, datetime, timedelta, timezone, tzinfo
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Numeric, and_, case, extract, func, literal, null, or_, select, tuple_, type_coerce
+from sqlalchemy import Numeric, and_, case, func, literal, null, or_, select, tuple_, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch.clocks import KINDS as CLOCKS, SLA, limit_of
@@ -107,6 +108,14 @@ def current_period(kind: str, now: datetime, tz: tzinfo) -> Period:
     return period_of(kind, f"{month.year:04d}-{month.month:02d}", tz)
 
 
+async def one_snapshot(session: AsyncSession) -> None:
+    """Call first in a session that reads a report and then its registers: on PostgreSQL every statement of the
+    transaction then sees the same data (REPEATABLE READ), so the workbook's totals and rows agree even while
+    tickets change. SQLite's transaction is one snapshot already."""
+    if dialect_name(session) == "postgresql":
+        await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+
+
 def in_period(period: Period):
     """The WHERE clause of a period: an index range on created_at."""
     return and_(T.c.created_at >= period.start.astimezone(timezone.utc),
@@ -118,7 +127,8 @@ def in_period(period: Period):
 def _seconds(dialect: str, later, earlier):
     """Seconds from `earlier` to `later`; NULL if either is."""
     if dialect == "postgresql":
-        return extract("epoch", later - earlier)
+        # date_part is double precision; EXTRACT is numeric since PostgreSQL 14, several times slower to add up.
+        return func.date_part("epoch", later - earlier)
     # SQLite keeps times as text; julianday reads them to the millisecond.
     return (func.julianday(later) - func.julianday(earlier)) * 86400.0
 
@@ -150,26 +160,23 @@ def _when(cond, value=1):
 
 
 def _additive(dialect: str, now: datetime, sla: Any) -> list:
-    """Columns that add up across groups: counts and sums."""
-    now_ = literal(now, UtcDateTime())
-    elapsed = _seconds(dialect, now_, T.c.created_at)
+    """Counts and sums that add up across groups. Written straight over the table (no subquery), so
+    PostgreSQL can aggregate in parallel workers."""
+    elapsed = _seconds(dialect, literal(now, UtcDateTime()), T.c.created_at)
     cols = [
         func.count().label("issued"),
         func.sum(_when(T.c.status.in_(DONE))).label("completed"),
         func.sum(_when(T.c.status == CANCELLED)).label("cancelled"),
     ]
-    stamps = _stamps()
     for kind, dur in _durations(dialect).items():
         limit = _limit(kind, sla)
-        stamp = stamps[kind]
         cols += [
             func.count(dur).label(f"{kind}_n"),
             func.sum(dur).label(f"{kind}_sum"),
-            func.sum(_when(and_(limit.is_not(None), stamp.is_not(None), dur <= limit))).label(f"{kind}_met"),
+            func.sum(_when(and_(limit.is_not(None), dur <= limit))).label(f"{kind}_met"),
             # Overdue: stopped late, or still running (not cancelled) past its limit as of now.
             func.sum(_when(and_(limit.is_not(None), or_(
-                and_(stamp.is_not(None), dur > limit),
-                and_(stamp.is_(None), T.c.status != CANCELLED, elapsed > limit))))).label(f"{kind}_breached"),
+                dur > limit, and_(dur.is_(None), T.c.status != CANCELLED, elapsed > limit))))).label(f"{kind}_breached"),
         ]
     cols += [
         func.sum(_when(T.c.status.in_(SURVEYED))).label("surveyed"),
@@ -177,7 +184,8 @@ def _additive(dialect: str, now: datetime, sla: Any) -> list:
         func.sum(T.c.rating).label("overall_sum"),
     ]
     for key in SCORES:
-        score = T.c.survey[key].as_integer()
+        # Only an answered survey holds scores: the JSON text of the others is not parsed at all.
+        score = case((T.c.rating.is_not(None), T.c.survey[key].as_integer()), else_=null())
         cols += [func.count(score).label(f"{key}_n"), func.sum(score).label(f"{key}_sum")]
     cols += [
         func.sum(_when(and_(T.c.warranty_of.is_not(None), T.c.warranty_of != ""))).label("warranty"),
@@ -191,6 +199,59 @@ def _additive(dialect: str, now: datetime, sla: Any) -> list:
 _ADDITIVE_KEYS = ("issued", "completed", "cancelled", *(f"{k}_{s}" for k in CLOCKS for s in ("n", "sum", "met", "breached")),
                   "surveyed", "answered", "overall_sum", *(f"{k}_{s}" for k in SCORES for s in ("n", "sum")),
                   "warranty", "paid_n", "paid_sum")
+
+Group = tuple[str, Any]     # ("all", None) | ("trade", "plumbing") | ("technician", person id or None)
+
+
+def _zero() -> dict[str, Any]:
+    return {k: (Decimal("0") if k == "paid_sum" else 0) for k in _ADDITIVE_KEYS}
+
+
+async def _groups(session: AsyncSession, period: Period, now: datetime, sla: Any
+                  ) -> dict[Group, tuple[dict[str, Any], dict[str, float | None]]]:
+    """Every group's added-up counters and its clocks' 90th percentiles.
+
+    The counters: one pass grouped by (trade, technician), added up here into the totals, each trade and each
+    technician. The percentiles do not add up: PostgreSQL computes them in a second pass with `percentile_disc`
+    over GROUPING SETS ((), (trade), (assignee_id)); SQLite (the embedded, small-estate backend) has no
+    ordered-set aggregate, so the durations come here."""
+    dialect = dialect_name(session)
+    counters: dict[Group, dict[str, Any]] = defaultdict(_zero)
+    counters[("all", None)]   # an empty period still has its totals
+    stmt = (select(T.c.trade, T.c.assignee_id, *_additive(dialect, now, sla))
+            .where(in_period(period)).group_by(T.c.trade, T.c.assignee_id))
+    for row in await session.execute(stmt):
+        for key in (("all", None), ("trade", row.trade), ("technician", row.assignee_id)):
+            acc = counters[key]
+            for k in _ADDITIVE_KEYS:
+                v = getattr(row, k)
+                if v is not None:
+                    acc[k] += Decimal(v) if k == "paid_sum" else v
+
+    durations = _durations(dialect)
+    p90: dict[Group, dict[str, float | None]] = defaultdict(dict)
+    if dialect == "postgresql":
+        stmt = (select(func.grouping(T.c.trade).label("g_trade"), func.grouping(T.c.assignee_id).label("g_tech"),
+                       T.c.trade, T.c.assignee_id,
+                       *(func.percentile_disc(0.9).within_group(d).label(k) for k, d in durations.items()))
+                .where(in_period(period))
+                .group_by(func.grouping_sets(tuple_(), tuple_(T.c.trade), tuple_(T.c.assignee_id))))
+        for r in (await session.execute(stmt)).all():
+            key = ("all", None) if r.g_trade and r.g_tech else ("trade", r.trade) if r.g_tech \
+                else ("technician", r.assignee_id)
+            p90[key] = {k: getattr(r, k) for k in durations}
+    else:
+        lists: dict[Group, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+        stmt = select(T.c.trade, T.c.assignee_id, *(d.label(k) for k, d in durations.items())).where(in_period(period))
+        for r in await session.execute(stmt):
+            for k in durations:
+                v = getattr(r, k)
+                if v is not None:
+                    for key in (("all", None), ("trade", r.trade), ("technician", r.assignee_id)):
+                        lists[key][k].append(round(v, 3))
+        for key, by_kind in lists.items():
+            p90[key] = {k: percentile(v) for k, v in by_kind.items()}
+    return {key: (acc, p90[key]) for key, acc in counters.items()}
 
 
 # ---- figures ---------------------------------------------------------------------------------------------------
@@ -224,49 +285,12 @@ def _figures(acc: dict[str, Any], p90: dict[str, float | None]) -> dict[str, Any
     }
 
 
-def _zero() -> dict[str, Any]:
-    return {k: (Decimal("0") if k == "paid_sum" else 0) for k in _ADDITIVE_KEYS}
-
-
-def _add(acc: dict[str, Any], row) -> None:
-    for k in _ADDITIVE_KEYS:
-        v = getattr(row, k)
-        if v is not None:
-            acc[k] += Decimal(v) if k == "paid_sum" else v
-
-
 def percentile(values: list[float], p: float = 90) -> float | None:
     """Nearest rank, as PostgreSQL's percentile_disc: the smallest value with p % of them at or below it."""
     if not values:
         return None
     ordered = sorted(values)
     return ordered[max(1, math.ceil(len(ordered) * p / 100)) - 1]
-
-
-async def _p90s(session: AsyncSession, period: Period, dialect: str) -> dict[tuple[str, Any], dict[str, float | None]]:
-    """90th percentiles of each clock: {("all", None) | ("trade", t) | ("technician", id): {kind: seconds}}."""
-    durations = _durations(dialect)
-    out: dict[tuple[str, Any], dict[str, float | None]] = {}
-    if dialect == "postgresql":
-        stmt = (select(func.grouping(T.c.trade).label("g_trade"), func.grouping(T.c.assignee_id).label("g_tech"),
-                       T.c.trade, T.c.assignee_id,
-                       *(func.percentile_disc(0.9).within_group(d).label(k) for k, d in durations.items()))
-                .where(in_period(period))
-                .group_by(func.grouping_sets(tuple_(), tuple_(T.c.trade), tuple_(T.c.assignee_id))))
-        for r in (await session.execute(stmt)).all():
-            key = ("all", None) if r.g_trade and r.g_tech else ("trade", r.trade) if r.g_tech else ("technician", r.assignee_id)
-            out[key] = {k: getattr(r, k) for k in durations}
-        return out
-    # SQLite (the embedded, small-estate backend) has no ordered-set aggregate: the period's durations, here.
-    lists: dict[tuple[str, Any], dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
-    stmt = select(T.c.trade, T.c.assignee_id, *(d.label(k) for k, d in durations.items())).where(in_period(period))
-    for r in await session.execute(stmt):
-        for k in durations:
-            v = getattr(r, k)
-            if v is not None:
-                for key in (("all", None), ("trade", r.trade), ("technician", r.assignee_id)):
-                    lists[key][k].append(round(v, 3))
-    return {key: {k: percentile(v) for k, v in by_kind.items()} for key, by_kind in lists.items()}
 
 
 async def _reasons(session: AsyncSession, period: Period) -> list[dict[str, Any]]:
@@ -321,16 +345,12 @@ async def report(session: AsyncSession, period: Period, now: datetime, *, sla: A
     from dispatch.statuses import TRADES
 
     tz = tz or period.start.tzinfo
-    dialect = dialect_name(session)
-    stmt = (select(T.c.trade, T.c.assignee_id, *_additive(dialect, now, sla))
-            .where(in_period(period)).group_by(T.c.trade, T.c.assignee_id))
-    total, by_trade, by_tech = _zero(), defaultdict(_zero), defaultdict(_zero)
-    for row in await session.execute(stmt):
-        for acc in (total, by_trade[row.trade], by_tech[row.assignee_id]):
-            _add(acc, row)
-    p90 = await _p90s(session, period, dialect)
-    ids = [i for i in by_tech if i is not None]
+    groups = await _groups(session, period, now, sla)
+    ids = [k for (g, k) in groups if g == "technician" and k is not None]
     names = dict((await session.execute(select(Person.id, Person.name).where(Person.id.in_(ids)))).all()) if ids else {}
+    total = groups[("all", None)]
+    by_trade = {k: v for (g, k), v in groups.items() if g == "trade"}
+    by_tech = {k: v for (g, k), v in groups.items() if g == "technician"}
 
     def trade_order(t: str) -> tuple[int, str]:
         return (TRADES.index(t) if t in TRADES else len(TRADES), t)
@@ -339,14 +359,12 @@ async def report(session: AsyncSession, period: Period, now: datetime, *, sla: A
         **period.as_json(), "timezone": str(tz), "as_of": now.astimezone(tz).isoformat(),
         "sla_seconds": {k: {f"{c}_{a}": limit_of(k, c, a, sla) for c in CATEGORIES for a in AREAS
                             if limit_of(k, c, a, sla)} for k in CLOCKS},
-        "totals": _figures(total, p90.get(("all", None), {})),
+        "totals": _figures(*total),
         "unfinished_reasons": await _reasons(session, period),
-        "by_trade": [{"trade": t, **_figures(by_trade[t], p90.get(("trade", t), {}))}
-                     for t in sorted(by_trade, key=trade_order)],
-        "by_technician": [{"person_id": i, "name": names.get(i) if i is not None else None,
-                           **_figures(by_tech[i], p90.get(("technician", i), {}))}
+        "by_trade": [{"trade": t, **_figures(*by_trade[t])} for t in sorted(by_trade, key=trade_order)],
+        "by_technician": [{"person_id": i, "name": names.get(i) if i is not None else None, **_figures(*by_tech[i])}
                           for i in sorted(by_tech, key=lambda i: (i is None, names.get(i, ""), i or 0))],
     }
     if period.kind == "finance":
-        out["finance"] = await _finance(session, period, by_trade, total, tz)
+        out["finance"] = await _finance(session, period, {t: acc for t, (acc, _) in by_trade.items()}, total[0], tz)
     return out

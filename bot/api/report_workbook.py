@@ -122,7 +122,9 @@ class _Register:
         self.rows += 1
         out = []
         for col, v in zip(self.columns, self.values(r)):
-            if isinstance(v, datetime):
+            if v == "" or v is None:
+                v = None                     # no cell at all: a third of a row is empty, and cells cost time
+            elif isinstance(v, datetime):
                 v = _cell(self.ws, v, DATE_FORMAT)
             elif isinstance(v, Decimal):
                 if col["key"] == "fee":
@@ -277,8 +279,16 @@ async def write_workbook(out: IO[bytes], session: AsyncSession, report: dict[str
         for r in rows:
             sheets[r.area].append(r)
 
-    async for rows in register_rows(session, period, registers, batch):
-        await asyncio.to_thread(append, rows)
+    # The next batch is read from the database while the thread writes the last one.
+    writing: asyncio.Future | None = None
+    try:
+        async for rows in register_rows(session, period, registers, batch):
+            if writing is not None:
+                await writing
+            writing = asyncio.ensure_future(asyncio.to_thread(append, rows))
+    finally:
+        if writing is not None:
+            await writing
 
     def finish() -> None:
         for sheet in sheets.values():

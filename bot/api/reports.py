@@ -9,7 +9,7 @@ from bot.api.errors import api_error
 from bot.api.report_workbook import REGISTERS, write_workbook
 from bot.http import dumps as _dumps
 from bot.services import services_of
-from dispatch.reports import BadPeriod, current_period, period_of, report
+from dispatch.reports import BadPeriod, current_period, one_snapshot, period_of, report
 
 routes = web.RouteTableDef()
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -43,6 +43,7 @@ async def get_report(request: web.Request) -> web.StreamResponse:
     # costs disk, not memory. The file has no name and vanishes when closed.
     with tempfile.TemporaryFile() as out:
         async with services.sessions() as session:
+            await one_snapshot(session)
             body = await report(session, period, now, sla=sla, tz=tz)
             await write_workbook(out, session, body, period, services.texts, tz,
                                  registers=(register,) if register else REGISTERS)
