@@ -206,7 +206,10 @@ def resident_caller(pol, name: str) -> Callable | str:
         return "dispatch.resident.answer is not on this branch yet"
 
     async def answer(session, t: dict, action: str, channel: str, user: str, now: datetime, body):
-        return await resident.answer(session, channel, user, action, now, policy=pol, number=t["number"])
+        # As conversations/answers.py does: the ticket that asks, then the answer to it (the resident
+        # typed the number with the word, so it is this ticket and no other of theirs).
+        ticket = await resident.awaiting_ticket(session, channel, user, (resident.ASKS[action],), t["number"])
+        return await resident.answer(session, channel, user, action, now, policy=pol, number=ticket.number)
     return answer
 
 
@@ -570,8 +573,7 @@ async def prepare(args) -> tuple[seed.Plan, dict]:
     info: dict[str, Any] = {}
     wanted = seed.Plan(args.tickets, per_day=args.per_day, backlog_days=args.backlog_days, seed=args.seed)
     previous = await seeded_plan() if args.reuse else None
-    if previous is not None and (previous.tickets, previous.per_day, previous.backlog_days, previous.seed) == (
-            wanted.tickets, wanted.per_day, wanted.backlog_days, wanted.seed):
+    if previous is not None and previous.same_as(wanted):
         await asyncio.to_thread(migrate_sync, PG_URL)   # a migration added since the seed (an index) is run
         t0 = time.perf_counter()
         if args.no_rearm:
@@ -582,7 +584,7 @@ async def prepare(args) -> tuple[seed.Plan, dict]:
         info.update(reused=True, prepare_s=round(time.perf_counter() - t0, 1))
         return previous, info
     if args.reuse:
-        log(f"{DB_NAME} holds no seed of {args.tickets:,} tickets: seeding it")
+        log(f"{DB_NAME} holds no seed of {args.tickets:,} tickets like this one: seeding it")
     t0 = time.perf_counter()
     await admin(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
     await admin(f'CREATE DATABASE "{DB_NAME}"')

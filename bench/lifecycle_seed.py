@@ -9,7 +9,8 @@ What one seed writes (all deterministic for a given --seed, day by day):
                backlog window (30 days) closed or cancelled; inside it every status of the lifecycle
   and with them: their audit events (the path each status implies), card copies (the trade's group and
   each technician of the trade), photos (report and after), watchers (BR-4), the last 7 days' sent
-  outbox rows (what retention keeps), open timers, and the daily number counters.
+  outbox rows (what retention keeps), open timers, follow-up picks (BR-25) and the counters (daily
+  numbers, follow-up totals).
 
 Loading: secondary indexes are dropped and rebuilt after the COPY, foreign-key triggers are off on the
 loading connections (`session_replication_role = replica`), then VACUUM ANALYZE.
@@ -33,6 +34,7 @@ from zoneinfo import ZoneInfo
 TZ = ZoneInfo("Asia/Shanghai")
 PROPERTY = "default"
 SEED_KEY = "bench_lifecycle_seed"      # kv row: the parameters and time of the seed
+SEED_VERSION = 2                       # what the rows hold; a database seeded by another version is seeded again
 
 # (trade, weight among reports, technicians)
 TRADES = (("plumbing", 30, 6), ("electrical", 20, 5), ("doors_windows", 12, 3), ("civil", 10, 3),
@@ -132,6 +134,7 @@ class Plan:
     backlog_days: int = 30
     seed: int = 10
     now: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    version: int = SEED_VERSION
 
     @property
     def days(self) -> int:
@@ -159,12 +162,18 @@ class Plan:
 
     def as_json(self) -> str:
         return json.dumps({"tickets": self.tickets, "per_day": self.per_day, "backlog_days": self.backlog_days,
-                           "seed": self.seed, "now": self.now.isoformat()})
+                           "seed": self.seed, "now": self.now.isoformat(), "version": self.version})
 
     @classmethod
     def from_json(cls, text: str) -> Plan:
         d = json.loads(text)
-        return cls(d["tickets"], d["per_day"], d["backlog_days"], d["seed"], datetime.fromisoformat(d["now"]))
+        return cls(d["tickets"], d["per_day"], d["backlog_days"], d["seed"], datetime.fromisoformat(d["now"]),
+                   d.get("version", 1))
+
+    def same_as(self, other: Plan) -> bool:
+        """The same data set (its time aside)."""
+        return (self.tickets, self.per_day, self.backlog_days, self.seed, self.version) == (
+            other.tickets, other.per_day, other.backlog_days, other.seed, other.version)
 
 
 # ---- rows ---------------------------------------------------------------------------------------------
@@ -185,8 +194,10 @@ WATCHER_COLS = ("ticket_id", "channel", "chat_id", "user_id", "created_at")
 OUTBOX_COLS = ("dedupe_key", "ticket_id", "channel", "recipient", "kind", "payload", "status", "attempts",
                "next_attempt_at", "created_at", "sent_at", "last_error", "platform_message_id", "claimed_by")
 TIMER_COLS = ("ticket_id", "kind", "due_at", "done_at", "details")
+FOLLOWUP_COLS = ("ticket_id", "reason", "selected_at", "called_at", "called_by", "outcome", "note")
 TABLES = {"tickets": TICKET_COLS, "ticket_events": EVENT_COLS, "card_copies": CARD_COLS, "photos": PHOTO_COLS,
-          "ticket_watchers": WATCHER_COLS, "outbox": OUTBOX_COLS, "timers": TIMER_COLS}
+          "ticket_watchers": WATCHER_COLS, "outbox": OUTBOX_COLS, "timers": TIMER_COLS,
+          "followups": FOLLOWUP_COLS}
 
 EMPTY_LIST, EMPTY_DICT = "[]", "{}"
 MIN, HOUR = timedelta(minutes=1), timedelta(hours=1)
@@ -366,6 +377,7 @@ class World:
                             cols["verified_at"] = t
                         cols.update(awaiting="survey", survey=_dumps({"status": "asked", "asked_at": t.isoformat()}))
                         rows["timers"].append((tid, "survey_reminder", t + timedelta(days=1), None, EMPTY_DICT))
+                        rows["timers"].append((tid, "survey_lapse", t + timedelta(days=2), None, EMPTY_DICT))
                     else:
                         if rng.random() < 0.6:
                             score = rng.choice((5, 5, 5, 4, 4, 3))
@@ -380,6 +392,12 @@ class World:
                                                      "system", "system", lapsed=True)
                         state = "closed"
         assert state == status, (state, status)
+        if cols["verified_at"] and not public:
+            # BR-25: every verified unit ticket is picked for a follow-up call (units alone keep the share
+            # above 60 %, so no public one is); the closed ones were called.
+            called = cols["closed_at"] if status == "closed" else None
+            rows["followups"].append((tid, "unit", cols["verified_at"], called, "冯管家" if called else "",
+                                      "reached" if called else "", ""))
 
         rows["tickets"].append((
             tid, number, PROPERTY, status, "public" if public else "unit", location, location_key(location),
@@ -510,6 +528,12 @@ async def load(dsn: str, plan: Plan, days: range, *, log, fresh: bool) -> dict[s
         await admin.executemany(
             "INSERT INTO ticket_counters (day, last) VALUES ($1, $2) ON CONFLICT (day) DO UPDATE SET last = $2",
             counters)
+        # The follow-up pick's running totals (dispatch/followups.py), as the verifications would have left them.
+        await admin.execute(
+            """INSERT INTO ticket_counters (day, last) VALUES
+                 ('FU:all', (SELECT count(*) FROM tickets WHERE verified_at IS NOT NULL)),
+                 ('FU:pick', (SELECT count(*) FROM followups))
+               ON CONFLICT (day) DO UPDATE SET last = excluded.last""")
         for table in ("tickets", "persons"):
             await admin.execute(f"SELECT setval('{table}_id_seq', (SELECT max(id) FROM {table}))")
         await admin.execute(
