@@ -146,7 +146,7 @@ async def test_rich_text_post_gives_its_words_and_its_first_photo(feishu):
     await run_pending(services_of(feishu.app))
     async with services_of(feishu.app).sessions() as s:
         assert (await s.execute(select(func.count()).select_from(Photo))).scalar() == 1
-    draft = await services_of(feishu.app).storage.get(StorageKey("feishu", "oc_p2p_ou_resident", "ou_resident"))
+    draft = await services_of(feishu.app).storage.get(StorageKey("feishu", "ou_resident", "ou_resident"))
     assert "马桶" in json.dumps(draft, ensure_ascii=False) and len(draft["photo_ids"]) == 1
 
 

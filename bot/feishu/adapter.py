@@ -160,7 +160,10 @@ class FeishuChannel(Channel):
 
     async def _inbound(self, m: FeishuMessage, bot_id: str | None) -> list[InboundMessage]:
         """A post with words and a photo becomes two steps (words first): the conversation reads one or the other."""
-        base = {"channel": CHANNEL, "chat": m.chat_id, "user": m.open_id, "message_id": m.message_id}
+        # A 1:1 conversation is keyed (channel, user, user) as on every platform that carries staff, so a
+        # button pressed in a group can start the presser's staff flow in their 1:1 chat (conversations.staff_flow).
+        chat = m.chat_id if m.is_group else m.open_id
+        base = {"channel": CHANNEL, "chat": chat, "user": m.open_id, "message_id": m.message_id}
         text = m.text_without(bot_id) if m.mentions else m.text.strip()
         out = []
         if text or not m.image_key:
