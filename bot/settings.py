@@ -149,7 +149,7 @@ class MaterialSettings(BaseModel):
     """`[[materials]]`: what a technician records at completion (BR-17)."""
     key: str
     name: str
-    unit: str = "个"
+    unit: str = ""       # "" reads as the default unit of templates (labels)
 
 
 class LifecycleSettings(BaseModel):
@@ -305,4 +305,4 @@ def policy_of(settings: Settings, channels: frozenset[str] = frozenset()):
         materials=tuple(Material(m.key, m.name, m.unit) for m in settings.materials),
         signoff_wait=life.signoff_wait, survey_reminder=life.survey_reminder, survey_lapse=life.survey_lapse,
         warranty_days=life.warranty_days, leadership_waiver_from=life.leadership_waiver_from,
-        followup_share=life.followup_share, channels=channels)
+        followup_share=life.followup_share, channels=channels, tz=settings.service.timezone)

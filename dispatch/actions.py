@@ -7,12 +7,13 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dispatch import permissions, statuses
+from dispatch import lifecycle, permissions, statuses
+from dispatch.policy import Policy
 from dispatch.people import person_for
 from dispatch.routing import refresh_cards, tell_reporter, tell_supervisors
 from store.models import Person, Ticket, TicketEvent
-SETTLED = frozenset({statuses.COMPLETED, statuses.VERIFIED, statuses.CLOSED, statuses.CANCELLED,
-                     statuses.REJECTED})
+# Statuses in which the job is over for staff: an action the table refuses there reads "closed".
+SETTLED = frozenset({statuses.COMPLETED, statuses.VERIFIED, statuses.CLOSED, statuses.CANCELLED})
 
 @dataclass(frozen=True)
 class ActionResult:
@@ -30,10 +31,11 @@ def _event(ticket: Ticket, now: datetime, actor: str, channel: str, action: str,
                        from_status=before, to_status=ticket.status, details=details)
 
 
-async def _checked(session: AsyncSession, number: str, channel: str, user: str, action: str
-                   ) -> tuple[Ticket | None, Person | None, ActionResult | None]:
+async def _checked(session: AsyncSession, number: str, channel: str, user: str, action: str, *,
+                   check_state: bool = True) -> tuple[Ticket | None, Person | None, ActionResult | None]:
     """The ticket and the acting person, or the refusal every action shares: the one place where the
-    role × action table (dispatch/permissions.py) is enforced, with the role as the configuration set it."""
+    role × action table (dispatch/permissions.py) is enforced, with the role as the configuration set it,
+    and where the transition table (dispatch/lifecycle.py) says whether the action fits the status."""
     ticket = (await session.execute(select(Ticket).where(Ticket.number == number))).scalar_one_or_none()
     if ticket is None:
         return None, None, ActionResult("unknown_ticket")
@@ -44,15 +46,17 @@ async def _checked(session: AsyncSession, number: str, channel: str, user: str, 
                                   is_assignee=ticket.assignee_id == person.id)
     if refused:
         return ticket, person, ActionResult(refused, ticket)
-    if ticket.status in SETTLED:
-        return ticket, person, ActionResult("closed", ticket)
+    if check_state and not lifecycle.allowed(action, ticket.status):
+        outcome = "closed" if ticket.status in SETTLED and action != "verify" else "bad_state"
+        return ticket, person, ActionResult(outcome, ticket, detail=ticket.status)
     return ticket, person, None
 
 
 async def accept(session: AsyncSession, number: str, channel: str, user: str, now: datetime,
                  reply_token: str = "") -> ActionResult:
     """First accept wins: one conditional UPDATE decides, whatever the number of presses at once."""
-    ticket, person, refused = await _checked(session, number, channel, user, "accept")
+    # Not checked against the table: of two presses the loser reads `taken`, from the UPDATE below.
+    ticket, person, refused = await _checked(session, number, channel, user, "accept", check_state=False)
     if refused:
         return refused
     won = await session.execute(
@@ -64,8 +68,10 @@ async def accept(session: AsyncSession, number: str, channel: str, user: str, no
     await session.refresh(ticket)
     if won.rowcount != 1:
         holder = await session.get(Person, ticket.assignee_id) if ticket.assignee_id else None
+        if ticket.status in SETTLED:
+            return ActionResult("closed", ticket, detail=ticket.status)
         if holder is None:
-            return ActionResult("bad_state", ticket)
+            return ActionResult("bad_state", ticket, detail=ticket.status)
         return ActionResult("taken", ticket, holder.name)
     session.add(_event(ticket, now, f"{channel}:{user}", channel, "accepted", statuses.DISPATCHED,
                        assignee=person.name))
@@ -82,6 +88,11 @@ async def pass_on(session: AsyncSession, number: str, action: str, channel: str,
     ticket, person, refused = await _checked(session, number, channel, user, action)
     if refused:
         return refused
+    return await _request(session, ticket, person, action, channel, user, now, channels)
+
+
+async def _request(session: AsyncSession, ticket: Ticket, person: Person, action: str, channel: str, user: str,
+                   now: datetime, channels: set[str]) -> ActionResult:
     if ticket.assignee_id and ticket.assignee_id != person.id:
         holder = await session.get(Person, ticket.assignee_id)
         return ActionResult("taken", ticket, holder.name if holder else "")
@@ -90,3 +101,39 @@ async def pass_on(session: AsyncSession, number: str, action: str, channel: str,
     await tell_supervisors(session, ticket, now, f"notify/{event}.j2", channels, by=person.name)
     await session.flush()
     return ActionResult("ok", ticket, person.name)
+
+
+async def act(session: AsyncSession, number: str, action: str, channel: str, user: str, now: datetime,
+              body: dict | None = None, *, policy: Policy, reply_token: str = "") -> ActionResult:
+    """Every staff action of contract.md's Lifecycle table, from any card, the simulator or the REST API.
+
+    Checked once (`_checked`: who, and from which status), then one function of dispatch/job.py; a
+    refusal changes nothing.
+    """
+    from dispatch.job import HANDLERS, Act, Invalid
+
+    body = body if isinstance(body, dict) else {}
+    if action == "accept":
+        return await accept(session, number, channel, user, now, reply_token=reply_token)
+    handler = HANDLERS.get(action)
+    if handler is None:
+        return ActionResult("not_allowed", detail=action)
+    ticket, person, refused = await _checked(session, number, channel, user, action)
+    if refused:
+        return refused
+    if action in ("transfer", "decline"):
+        if ticket.assignee_id is None:
+            # Before anyone holds it: a request to the supervisors, the ticket stays with the trade.
+            return await _request(session, ticket, person, action, channel, user, now, set(policy.channels))
+        if ticket.assignee_id != person.id and person.role == "technician":
+            holder = await session.get(Person, ticket.assignee_id)
+            return ActionResult("taken", ticket, holder.name if holder else "")
+    try:
+        outcome = await handler(Act(session, ticket, person, channel, user, now, policy, reply_token), body)
+    except Invalid as e:
+        return ActionResult("invalid", ticket, detail=e.field)
+    if outcome == "bad_state":
+        await session.refresh(ticket)
+        closed = ticket.status in SETTLED and action != "verify"
+        return ActionResult("closed" if closed else "bad_state", ticket, detail=ticket.status)
+    return ActionResult(outcome, ticket, person.name)

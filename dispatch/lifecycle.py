@@ -20,6 +20,7 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
     # Before 接单: a technician asks the supervisors to send it elsewhere (nothing changes). After: the
     # assignee hands it on: to a named person (who holds it, `accepted`), or back to the trade.
     "transfer": (frozenset({SUBMITTED, DISPATCHED}) | WORKING, DISPATCHED),
+    "transfer_to": (WORKING, ACCEPTED),
     "decline": (frozenset({SUBMITTED, DISPATCHED, ACCEPTED}), DISPATCHED),
     "arrive": (frozenset({ACCEPTED, REWORK}), ON_SITE),                      # BR-10, BR-12
     "reschedule": (frozenset({ACCEPTED}), SAME),                              # BR-11/12: the resident confirms
@@ -31,6 +32,7 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
     "waive": (PAYABLE, SAME),                                                 # BR-15: a 签免 request
     "waive_approve": (PAYABLE, SAME),        # a quoted or disputed ticket becomes quote_accepted (free)
     "waive_reject": (PAYABLE, SAME),
+    "waiver_settles": (frozenset({QUOTED, REJECTED}), QUOTE_ACCEPTED),       # approved: nothing left to agree
     "ack": (OPEN, SAME),
     "reassign": (OPEN, ACCEPTED),
     "verify": (frozenset({COMPLETED}), VERIFIED),                             # BR-21 public area

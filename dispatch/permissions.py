@@ -8,7 +8,7 @@ ROLES = ("technician", "supervisor", "manager", "director", "leadership", "desk"
 
 # Every action of the contract's Lifecycle table, implemented or not: later actions only look it up.
 ACTIONS = ("accept", "transfer", "decline", "arrive", "reschedule", "quote", "hold", "resume", "complete",
-           "waive_approve", "waive_reject", "ack", "reassign", "verify", "cancel")
+           "waive_approve", "waive_reject", "ack", "reassign", "verify", "cancel", "waive")
 
 # How far a role's permission reaches.
 TRADE = "trade"          # tickets of one of their trades (a supervisor or manager with no trades: every trade)
@@ -36,6 +36,9 @@ TABLE: dict[str, dict[str, str]] = {
     "resume": {"technician": ASSIGNEE, "supervisor": TRADE},
     "complete": {"technician": ASSIGNEE},
     # BR-15: the amount decides which of the two approves (director < 500 元, leadership ≥ 500 元).
+    # Asking for a 签免 (BR-15): the technician on the job, the trade's supervisor, the duty desk (BR-13: the
+    # housekeeper negotiates a disputed quote).
+    "waive": {"technician": ASSIGNEE, "supervisor": TRADE, **_DUTY_DESK},
     "waive_approve": {"director": ANY, "leadership": ANY},
     "waive_reject": {"director": ANY, "leadership": ANY},
     "ack": _ALL_STAFF_ALERTED,

@@ -21,7 +21,7 @@ class Material:
 
     key: str
     name: str
-    unit: str = "个"
+    unit: str = ""       # "" reads as the default unit of templates (labels)
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,7 @@ class Policy:
     leadership_waiver_from: Decimal = Decimal("500")   # BR-15: below, the property director approves
     followup_share: float = 0.6         # BR-25: at least 60 % of completed tickets (all unit ones)
     channels: frozenset[str] = field(default_factory=frozenset)   # where messages can be delivered
+    tz: str = "Asia/Shanghai"           # a time given without an offset is local
 
     def price(self, key: str) -> Price | None:
         return next((p for p in self.prices if p.key == key), None)

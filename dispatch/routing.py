@@ -92,6 +92,44 @@ async def tell_supervisors(session: AsyncSession, ticket: Ticket, now: datetime,
                 break
 
 
+async def tell_person(session: AsyncSession, ticket: Ticket, person: Person, now: datetime, template: str,
+                      channels: set[str] | frozenset[str], **vars) -> bool:
+    """A message to one member of staff, on their first account we can reach (1:1 platforms first)."""
+    order = {p: i for i, p in enumerate(CARD_PLATFORMS)}
+    for ident in sorted(person.identities, key=lambda i: order.get(i.platform, len(order))):
+        if ident.platform in channels:
+            await outbox.enqueue(session, key=f"{ticket.number}:{template}:{ident.platform}:{ident.external_id}"
+                                 f":{ticket.version}", channel=ident.platform, kind=outbox.TEXT,
+                                 payload={"template": template, "ticket": ticket.number, "vars": vars},
+                                 now=now, user=ident.external_id, ticket_id=ticket.id)
+            return True
+    return False
+
+
+async def tell_assignee(session: AsyncSession, ticket: Ticket, now: datetime, template: str,
+                        channels: set[str] | frozenset[str], **vars) -> bool:
+    """The technician who holds the ticket (BR-11/12: they call the resident, they do the work)."""
+    if ticket.assignee_id is None:
+        return False
+    person = await session.get(Person, ticket.assignee_id)
+    return person is not None and await tell_person(session, ticket, person, now, template, channels, **vars)
+
+
+async def staff_with_roles(session: AsyncSession, roles: tuple[str, ...], trade: str = "") -> list[Person]:
+    """Staff of these roles (of this trade, for roles bound to trades), as the configuration names them now."""
+    rows = (await session.execute(select(Person).where(Person.role.in_(roles)).order_by(Person.id))).scalars()
+    return [p for p in rows if not trade or not p.trades or trade in p.trades]
+
+
+async def tell_roles(session: AsyncSession, ticket: Ticket, now: datetime, roles: tuple[str, ...], template: str,
+                     channels: set[str] | frozenset[str], **vars) -> int:
+    """Everyone of these roles hears (e.g. the housekeepers of a disputed quote, BR-13); how many could."""
+    told = 0
+    for person in await staff_with_roles(session, roles, ticket.trade):
+        told += await tell_person(session, ticket, person, now, template, channels, **vars)
+    return told
+
+
 async def tell_reporter(session: AsyncSession, ticket: Ticket, now: datetime, template: str, **vars) -> None:
     if ticket.reporter_channel and ticket.reporter_user:
         await outbox.enqueue(session, key=f"{ticket.number}:{template}:reporter:{ticket.version}",

@@ -321,3 +321,12 @@ def test_extract_building_forms_residents_type(text, location):
 def test_a_bare_surname_after_xing_is_a_name():
     assert extract("D栋 2单元 301 燃气味很重 电话 138 1234 5678 姓刘", NOW).name == "刘"
     assert extract("百姓王 3栋", NOW).name is None
+
+
+def test_a_time_followed_by_在家_is_a_visit_time_even_today():
+    """The cue after the time ("…在家") offers it; "今天早上开始漏水" stays the fault's start."""
+    now = datetime(2026, 11, 30, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+    offered = extract("3栋2单元1502水管漏水，今天下午3点在家", now)
+    assert offered.visit_text == "今天下午3点" and offered.description == "水管漏水"
+    started = extract("今天早上开始漏水 3栋2单元1502", now)
+    assert started.visit_text is None and "今天早上" in started.description

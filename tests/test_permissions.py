@@ -30,6 +30,8 @@ EXPECTED = {
     "reassign":      (None, T,    Y,    Y,    Y,    None, None, None, None),
     "verify":        (None, None, None, None, None, Y,    Y,    Y,    None),
     "cancel":        (None, T,    None, None, None, Y,    Y,    Y,    None),
+    # Not a contract action: asking for a 签免 (BR-15) before 批准 / 驳回 can be pressed.
+    "waive":         (A,    T,    None, None, None, Y,    Y,    Y,    None),
 }
 ROLES = ("technician", "supervisor", "manager", "director", "leadership", "desk", "control", "housekeeper", "finance")
 
@@ -130,3 +132,10 @@ async def test_a_supervisor_of_another_trade_may_not_transfer(aiohttp_client, ma
     assert resp.status == 409 and (await resp.json())["outcome"] == "not_your_trade"
     resp = await client.post(url, headers=auth(), json={"actor": {"channel": "sim", "user": "boss"}})
     assert resp.status == 200  # a supervisor with no trades oversees them all
+
+
+def test_readme_shows_the_table_as_the_code_has_it():
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    assert permissions.markdown_table() in readme

@@ -21,15 +21,26 @@ def ticket_json(services: Services, t: Ticket, *, with_events: bool = True) -> d
         "number": t.number, "status": t.status, "area": t.area, "location": t.location, "building": t.building,
         "reporter_name": t.reporter_name, "phone": t.phone, "description": t.description,
         "category": t.category, "trade": t.trade, "channel": t.channel,
-        "photos": [photo_url(services, p.id, now) for p in t.photos],
+        "photos": [photo_url(services, p.id, now) for p in t.photos if p.kind != "after"],
+        "after_photos": [photo_url(services, p.id, now) for p in t.photos if p.kind == "after"],
         "assignee": {"name": t.assignee.name, "phone": t.assignee.phone} if t.assignee else None,
         "visit_text": t.visit_text or None, "visit_at": _iso(t.visit_at, tz),
         "created_at": _iso(t.created_at, tz), "dispatched_at": _iso(t.dispatched_at, tz),
         "accepted_at": _iso(t.accepted_at, tz), "arrived_at": _iso(t.arrived_at, tz),
         "completed_at": _iso(t.completed_at, tz), "closed_at": _iso(t.closed_at, tz),
-        "quote": str(t.quote) if t.quote is not None else None,
+        "quote": ({"items": t.quote_items, "total": str(t.quote) if t.quote is not None else None,
+                   "status": t.quote_status or None, "note": t.quote_note or None} if t.quote_items else None),
         "fee": str(t.fee) if t.fee is not None else None,
-        "rating": t.rating, "property": t.property,
+        "waiver": t.waiver or None,
+        "materials": t.materials or [], "minutes": t.work_minutes, "completion_note": t.completion_note or None,
+        "hold": ({"reason": t.hold_reason, "until": _iso(t.hold_until, tz)} if t.status == "on_hold" else None),
+        "proposed_visit": ({"text": t.proposed_visit_text, "at": _iso(t.proposed_visit_at, tz)}
+                           if t.proposed_visit_text else None),
+        "awaiting": t.awaiting or None,
+        "signoff": t.signoff or None, "signoff_due_at": _iso(t.signoff_due_at, tz),
+        "verified_at": _iso(t.verified_at, tz),
+        "rating": _rating(t),
+        "warranty_of": t.warranty_of, "property": t.property,
     }
     if with_events:
         out["events"] = [
@@ -37,4 +48,15 @@ def ticket_json(services: Services, t: Ticket, *, with_events: bool = True) -> d
              "from_status": e.from_status or None, "to_status": e.to_status or None, "details": e.details}
             for e in t.events
         ]
+    return out
+
+
+def _rating(t: Ticket) -> dict[str, Any] | None:
+    """BR-26: `{"overall", "quality"?, "service"?, "communication"?, "comment"?}` once the survey is answered."""
+    if t.rating is None:
+        return None
+    out: dict[str, Any] = {"overall": t.rating}
+    for key in ("quality", "service", "communication", "comment"):
+        if (t.survey or {}).get(key) not in (None, ""):
+            out[key] = t.survey[key]
     return out
