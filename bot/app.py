@@ -132,7 +132,7 @@ class _Start:
             wakeup = OutboxWakeup(database)
             courier = Courier(database, sessions, clock, messengers, wakeup, retry_for=settings.outbox.retry_for)
             outbox_writer = OutboxWriter(database, clock, courier)
-            card_actions = CardActions(sessions, clock, texts, outbox_writer, policy)
+            card_actions = CardActions(sessions, clock, texts, outbox_writer, policy, flows=conversations.staff)
             tokens = Tokens(clock, redis, prefix=prefix)
             parts = ChannelParts(clock=clock, texts=texts, sessions=sessions, inbox=inbox,
                                  conversations=conversations, outbox_writer=outbox_writer,
@@ -196,15 +196,18 @@ class SchemaOutOfDate(RuntimeError):
 
 
 def with_demo_staff(settings: Settings) -> Settings:
-    """The simulator's cast (bot/sim/demo.toml) when the configuration names no staff."""
+    """The simulator's cast (bot/sim/demo.toml) when the configuration names no staff, with its price and
+    material lists where the configuration has none, so the demo can quote and complete a job."""
     import tomllib
     from importlib.resources import files
 
-    from bot.settings import StaffSettings, TradeSettings
+    from bot.settings import MaterialSettings, PriceSettings, StaffSettings, TradeSettings
     demo = tomllib.loads((files("bot.sim") / "demo.toml").read_text(encoding="utf-8"))
     return settings.model_copy(update={
         "staff": [StaffSettings(**s) for s in demo["staff"]],
         "trades": settings.trades or [TradeSettings(**t) for t in demo["trades"]],
+        "prices": settings.prices or [PriceSettings(**p) for p in demo.get("prices", [])],
+        "materials": settings.materials or [MaterialSettings(**m) for m in demo.get("materials", [])],
     })
 
 

@@ -320,7 +320,7 @@ async def _read_until(turn: Turn, flow: StaffFlow, text: str) -> StaffFlow:
     if _SKIP.matches(text):
         flow.until, flow.until_text = "", ""
         return _advance(turn, flow)
-    when = _future_time(turn, text)
+    when = _future_time(turn, text, strict=True)
     if when is None:
         return _ask(turn, flow)
     flow.until_text, flow.until = when[0], when[1].isoformat()
@@ -336,14 +336,21 @@ async def _read_visit(turn: Turn, flow: StaffFlow, text: str) -> StaffFlow:
     return _advance(turn, flow)
 
 
-def _future_time(turn: Turn, text: str) -> tuple[str, datetime] | None:
-    """A day and time phrase (conversations/visit_time.py) that is not over yet; says why when it is not."""
+def _future_time(turn: Turn, text: str, strict: bool = False) -> tuple[str, datetime] | None:
+    """A day and time phrase (conversations/visit_time.py) that is not over yet; says why when it is not.
+
+    A visit may be a window already running (「今天下午」 at 15:00 starts now); with `strict` (the end of a
+    hold) the time must still be ahead, so a window already running asks for the hour.
+    """
     parsed = parse_visit(text, turn.deps.clock.local_now())
     if parsed is None:
         turn.say("staff/time_unclear.j2", text=text[:40])
         return None
-    if parsed[1] < turn.now - timedelta(hours=1):
+    if parsed[1] < turn.now - timedelta(minutes=1):
         turn.say("staff/time_past.j2", text=parsed[0])
+        return None
+    if strict and parsed[1] <= turn.now:
+        turn.say("staff/time_vague.j2", text=parsed[0])
         return None
     return parsed
 

@@ -55,8 +55,8 @@ def job_actions(ticket: Ticket) -> tuple[str, ...]:
     for action in JOB_BUTTONS.get(ticket.status, ()):
         if not allowed(action, ticket.status):
             continue
-        if action == "quote" and ticket.area != "unit":  # BR-13: only work inside a unit is paid
-            continue
+        if action == "quote" and (ticket.area != "unit" or ticket.warranty_of):
+            continue  # BR-13: only work inside a unit is paid; BR-24: a warranty repair is free
         out.append(action)
     return tuple(out)
 

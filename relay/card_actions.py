@@ -27,8 +27,9 @@ from templates.texts import Texts
 log = logging.getLogger(__name__)
 
 ASKED = "asked"   # outcome of a press that started a staff conversation: its answer is the first question
-# After these the ticket may have a new holder, who needs a job card of their own (dispatch/job_card.py).
-HANDS_OVER = frozenset({"accept", "transfer", "reassign"})
+# 接单 from a group card leaves the new holder without a 1:1 copy: they get their job card (dispatch/job_card.py).
+# (转派 to a person and 改派 send the new holder theirs in the domain, dispatch/job.py.)
+HANDS_OVER = frozenset({"accept"})
 
 
 class CardActions:
