@@ -179,8 +179,8 @@ async def _step(turn: Turn, flow: StaffFlow) -> StaffFlow | None:
     msg = turn.msg
     if msg.image is not None or msg.image_failed:
         return await _photo(turn, flow)
-    text = fold_width(msg.text).strip()
-    if _CANCEL.matches(text):
+    text = msg.text.strip()  # kept as typed (a note, a reason); what is parsed is folded to half width
+    if _is(_CANCEL, text):
         turn.say("staff/cancelled.j2", action=flow.action, number=flow.ticket)
         return None
     if not text:
@@ -188,9 +188,14 @@ async def _step(turn: Turn, flow: StaffFlow) -> StaffFlow | None:
     if is_too_long(text):
         turn.say("staff/too_long.j2")
         return _ask(turn, flow)
-    if flow.step != flow.steps[0] and _REDO.matches(text):
+    if flow.step != flow.steps[0] and _is(_REDO, text):
         return _restart(turn, flow)
     return await READERS[flow.step](turn, flow, text)
+
+
+def _is(choice, text: str) -> bool:
+    """Does the answer choose this (after full-width folding, as the contract's words are matched)?"""
+    return choice.matches(fold_width(text))
 
 
 def _restart(turn: Turn, flow: StaffFlow) -> StaffFlow:
@@ -259,7 +264,7 @@ def _prices(deps: Any, flow: StaffFlow) -> list[Any]:
 
 
 def _lines(text: str) -> list[str]:
-    return [line.strip() for line in _SEPARATORS.split(text) if line.strip()]
+    return [line.strip() for line in _SEPARATORS.split(fold_width(text)) if line.strip()]
 
 
 def _amount(raw: str) -> Decimal | None:
@@ -307,7 +312,7 @@ async def _read_items(turn: Turn, flow: StaffFlow, text: str) -> StaffFlow:
 
 
 async def _read_note(turn: Turn, flow: StaffFlow, text: str) -> StaffFlow:
-    flow.note = "" if _SKIP.matches(text) else text[:MAX_TEXT]
+    flow.note = "" if _is(_SKIP, text) else text[:MAX_TEXT]
     return _advance(turn, flow)
 
 
@@ -317,7 +322,7 @@ async def _read_reason(turn: Turn, flow: StaffFlow, text: str) -> StaffFlow:
 
 
 async def _read_until(turn: Turn, flow: StaffFlow, text: str) -> StaffFlow:
-    if _SKIP.matches(text):
+    if _is(_SKIP, text):
         flow.until, flow.until_text = "", ""
         return _advance(turn, flow)
     when = _future_time(turn, text, strict=True)
@@ -342,7 +347,7 @@ def _future_time(turn: Turn, text: str, strict: bool = False) -> tuple[str, date
     A visit may be a window already running (「今天下午」 at 15:00 starts now); with `strict` (the end of a
     hold) the time must still be ahead, so a window already running asks for the hour.
     """
-    parsed = parse_visit(text, turn.deps.clock.local_now())
+    parsed = parse_visit(fold_width(text), turn.deps.clock.local_now())
     if parsed is None:
         turn.say("staff/time_unclear.j2", text=text[:40])
         return None
@@ -357,7 +362,7 @@ def _future_time(turn: Turn, text: str, strict: bool = False) -> tuple[str, date
 
 async def _read_materials(turn: Turn, flow: StaffFlow, text: str) -> StaffFlow:
     """BR-17: 「1 2」 is item 1 of the material list, 2 of them; 「名称 数量」 one not on it; 「跳过」 none."""
-    if _SKIP.matches(text):
+    if _is(_SKIP, text):
         flow.materials = []
         return _advance(turn, flow)
     listed = list(turn.deps.policy.materials)
@@ -409,7 +414,7 @@ def parse_minutes(text: str) -> int | None:
 
 
 async def _read_minutes(turn: Turn, flow: StaffFlow, text: str) -> StaffFlow:
-    if _SKIP.matches(text):
+    if _is(_SKIP, text):
         flow.minutes = None
         return _advance(turn, flow)
     minutes = parse_minutes(text)
@@ -421,7 +426,7 @@ async def _read_minutes(turn: Turn, flow: StaffFlow, text: str) -> StaffFlow:
 
 
 async def _read_photos(turn: Turn, flow: StaffFlow, text: str) -> StaffFlow:
-    if _DONE.matches(text) or _SKIP.matches(text):
+    if _is(_DONE, text) or _is(_SKIP, text):
         return _advance(turn, flow)
     turn.say("staff/photos_waiting.j2")
     return flow
@@ -461,7 +466,7 @@ async def _photo(turn: Turn, flow: StaffFlow) -> StaffFlow:
 
 
 async def _read_confirm(turn: Turn, flow: StaffFlow, text: str) -> StaffFlow | None:
-    if not _CONFIRM.matches(text) and not _DONE.matches(text):
+    if not _is(_CONFIRM, text) and not _is(_DONE, text):
         turn.say("staff/confirm_hint.j2")
         return flow
     return await _act(turn, flow)

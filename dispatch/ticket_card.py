@@ -109,8 +109,9 @@ def _fields(ticket: Ticket, *, masked: bool, texts: Texts) -> list[tuple[str, st
         fields.append((lab["visit"], ticket.visit_text))
     if ticket.proposed_visit_text and ticket.status == statuses.ACCEPTED:
         fields.append((lab["proposed_visit"], ticket.proposed_visit_text))
-    if ticket.photos:
-        fields.append((lab["photos"], str(len(ticket.photos))))
+    reported = [p for p in ticket.photos if p.kind != "after"]
+    if reported:
+        fields.append((lab["photos"], str(len(reported))))
     if ticket.warranty_of:  # BR-24: the same fault again within the warranty is repaired free
         fields.append((lab["warranty"], texts.render("cards/warranty.j2", number=ticket.warranty_of)))
     if ticket.quote_items:
@@ -127,6 +128,9 @@ def _fields(ticket: Ticket, *, masked: bool, texts: Texts) -> list[tuple[str, st
         fields.append((lab["minutes"], texts.render("cards/minutes.j2", minutes=ticket.work_minutes)))
     if ticket.completion_note:
         fields.append((lab["note"], ticket.completion_note))
+    after = len(ticket.photos) - len(reported)
+    if after:
+        fields.append((lab["after_photos"], str(after)))
     return fields
 
 
