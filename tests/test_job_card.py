@@ -289,3 +289,20 @@ async def test_the_simulator_lists_the_whole_demo_cast(client):
     assert roles["孙管家"] == "housekeeper" and roles["周前台"] == "desk"
     page = await (await client.get("/sim/")).text()
     assert "pressButton" in page and "drawWecomCard" in page
+
+
+async def test_a_residents_answer_button_runs_their_answer(client, sim):
+    """rb1|quote_agree|… pressed by the reporter is the same answer as typing 同意 (dispatch/resident.py)."""
+    pytest.importorskip("dispatch.resident", reason="the resident's answers land with the resident branch")
+    number = await accepted(client, sim)
+    await press(client, "zhangsan", CardAction("arrive", number).encode())
+    await rest(client, number, "quote", "zhangsan", items=[{"key": "drain_clear"}])
+    agree = CardAction("quote_agree", number).encode()
+    r = await press(client, "zhangsan", agree)  # not his ticket to answer
+    assert r["outcome"] != "ok" and (await sim.ticket(number))["status"] == "quoted"
+    r = await press(client, "resident", agree)
+    assert r["outcome"] == "ok"
+    assert (await sim.ticket(number))["status"] == "quote_accepted"
+    assert labels(await last_card(client, "zhangsan")) == ["暂停", "完工", "转派"]
+    r = await press(client, "resident", agree)  # answered once
+    assert r["outcome"] == "bad_state" and "已经答复过" in r["replies"][0]["text"]
