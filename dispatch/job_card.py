@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch import outbox
@@ -40,3 +40,13 @@ async def send_job_card(session: AsyncSession, ticket: Ticket, now: datetime, ch
                          kind=outbox.CARD, payload={"ticket": ticket.number, "audience": TECHNICIAN}, now=now,
                          user=user, ticket_id=ticket.id)
     return True
+
+
+async def keep_rewrite_token(session: AsyncSession, ticket: Ticket, channel: str, user: str, token: str) -> None:
+    """A press that changed nothing leaves its platform token unspent (a WeCom click's response_code, single
+    use, 72 h): kept on the presser's copy, the next change rewrites that card instead of sending a new one."""
+    if not token:
+        return
+    await session.execute(update(CardCopy).where(
+        CardCopy.ticket_id == ticket.id, CardCopy.channel == channel, CardCopy.recipient_user == user,
+        CardCopy.recipient_chat == "").values(handle=token).execution_options(synchronize_session=False))

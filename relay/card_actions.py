@@ -15,7 +15,7 @@ from conversations.messages import ButtonPress, Reply
 from conversations.staff_flow import FLOW_ACTIONS, StaffFlows
 from dispatch import receipts
 from dispatch.actions import ActionResult, act
-from dispatch.job_card import send_job_card
+from dispatch.job_card import keep_rewrite_token, send_job_card
 from dispatch.payloads import CardAction, decode
 from dispatch.policy import Policy
 from dispatch.precheck import precheck
@@ -71,6 +71,8 @@ class CardActions:
                 if result.outcome == "ok" and action.action in HANDS_OVER and result.ticket is not None:
                     await session.refresh(result.ticket, ["assignee"])
                     await send_job_card(session, result.ticket, now, self.policy.channels, prefer=p.channel)
+            if result.outcome not in ("ok", ASKED) and result.ticket is not None and first is None:
+                await keep_rewrite_token(session, result.ticket, p.channel, p.user, p.reply_token)
             if key and first is None:
                 await receipts.settle(session, key, result.outcome, result.holder)
             text = self._say(result, action.action)
