@@ -20,8 +20,10 @@ from bot import health, media
 from bot.api import tickets as api_tickets
 from bot.api import undelivered as api_undelivered
 from bot.api import buildings as api_buildings
+from bot.api import duty as api_duty
 from bot.api.auth import bearer_auth
 from bot.api.errors import api_error
+from bot.calendar_watch import seed_at_start
 from bot.channel import ChannelParts, channel_classes
 from bot.http import undecodable_headers
 from bot.metrics import setup_metrics
@@ -83,6 +85,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, run_background
     app.add_routes(api_tickets.routes)
     app.add_routes(api_undelivered.routes)
     app.add_routes(api_buildings.routes)
+    app.add_routes(api_duty.routes)
     return app
 
 
@@ -102,6 +105,7 @@ class _Start:
             async with sessions() as session, session.begin():
                 await sync_configuration(session, settings.trades, settings.staff, clock.now(),
                                          settings.service.property, demo=self.demo_cast)
+            await seed_at_start(sessions, clock.now(), clock.tz)   # BR-3's working calendar
             secret = (settings.service.secret_key.get_secret_value()
                       or await kept_secret(sessions, "secret_key")).encode()
             api_token_digests = await api_token_hashes(sessions, settings)

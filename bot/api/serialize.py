@@ -6,6 +6,7 @@ from typing import Any
 
 from bot.services import Services
 from bot.media import photo_url
+from dispatch.clocks import clocks_json
 from store.models import Ticket
 
 
@@ -41,6 +42,7 @@ def ticket_json(services: Services, t: Ticket, *, with_events: bool = True) -> d
         "verified_at": _iso(t.verified_at, tz),
         "rating": _rating(t),
         "warranty_of": t.warranty_of, "property": t.property,
+        "clocks": clocks_json(t, now, services.settings.sla, tz),
     }
     if with_events:
         out["events"] = [
