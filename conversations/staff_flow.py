@@ -57,6 +57,7 @@ FIELD_STEP = {"items": "items", "note": "note", "reason": "reason", "until": "un
 MAX_TEXT = 200            # a reason, a note, a quote line's name
 MAX_LINES = 20            # quote or material lines in one flow
 MAX_MINUTES = 7 * 24 * 60
+GRACE = 86400  # kept past its TTL, as the engine keeps a draft: a late message is told the flow lapsed
 
 _BUTTONS = buttons()
 _CONFIRM, _CANCEL = _BUTTONS["confirm"], _BUTTONS["cancel"]
@@ -170,9 +171,6 @@ class StaffFlows:
         return None
 
 
-GRACE = 86400  # as the engine keeps a finished draft: a late message can still be told the flow expired
-
-
 # ---- one step ---------------------------------------------------------------------------------------------
 
 async def _step(turn: Turn, flow: StaffFlow) -> StaffFlow | None:
@@ -213,12 +211,8 @@ def _ask(turn: Turn, flow: StaffFlow, prefix: str = "") -> StaffFlow:
     template, ctx = _question(turn.deps, flow)
     options = labels("confirm", "cancel") if flow.step == "confirm" else ()
     text = turn.text(template, replaced="", **ctx)
-    turn.replies.append(_reply(f"{prefix}\n{text}" if prefix else text, options))
+    turn.replies.append(Reply(f"{prefix}\n{text}" if prefix else text, options))
     return flow
-
-
-def _reply(text: str, options: tuple[str, ...]) -> Reply:
-    return Reply(text, options)
 
 
 def _question(deps: Any, flow: StaffFlow) -> tuple[str, dict[str, Any]]:
@@ -460,7 +454,7 @@ async def _photo(turn: Turn, flow: StaffFlow) -> StaffFlow:
     flow.photo_ids.append(photo.id)
     received = turn.text("staff/photo_received.j2", count=len(flow.photo_ids))
     if flow.step == "photos":
-        turn.replies.append(_reply(received + "\n" + turn.text("staff/photos_waiting.j2"), ()))
+        turn.replies.append(Reply(received + "\n" + turn.text("staff/photos_waiting.j2"), ()))
         return flow
     return _ask(turn, flow, prefix=received)
 
@@ -515,7 +509,7 @@ async def _act(turn: Turn, flow: StaffFlow) -> StaffFlow | None:
     if step is not None and step in flow.steps:
         flow.step = step  # say which answer was wrong, and ask for it again
         return _ask(turn, flow, prefix=text)
-    turn.replies.append(_reply(text, ()))
+    turn.replies.append(Reply(text, ()))
     return None
 
 

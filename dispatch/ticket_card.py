@@ -3,11 +3,14 @@ status every other copy shows, and the 签免 approver's card."""
 from __future__ import annotations
 
 import tomllib
+from datetime import datetime
 from decimal import Decimal
+from typing import Any
 from functools import cache
 from importlib.resources import files
 
 from dispatch import statuses
+from dispatch.clocks import SLA, card_clock
 from dispatch.cards import Button, Card
 from dispatch.lifecycle import allowed
 from dispatch.payloads import CardAction
@@ -61,8 +64,11 @@ def job_actions(ticket: Ticket) -> tuple[str, ...]:
     return tuple(out)
 
 
-def ticket_card(ticket: Ticket, audience: str, texts: Texts, recipient: tuple[str, str] | None = None) -> Card:
+def ticket_card(ticket: Ticket, audience: str, texts: Texts, recipient: tuple[str, str] | None = None, *,
+                now: datetime | None = None, sla: Any = None) -> Card:
     """The card one copy shows. `recipient` is the copy's reader (channel, user id); "" user for a group.
+    With `now` (and the `[sla]` figures) an open card and the job card show the clock that runs out first
+    (BR-9, BR-10).
 
     `technician` sees the resident's phone in full, `group` masked (138****8000). Before 接单 every copy
     offers 接单 / 转派 / 无法处理; after it, the assignee's own copy is the job card with the buttons its
@@ -73,6 +79,10 @@ def ticket_card(ticket: Ticket, audience: str, texts: Texts, recipient: tuple[st
     open_ = ticket.status in OPEN_FOR_ACCEPT and ticket.assignee_id is None
     holder = audience == TECHNICIAN and not open_ and is_holder(ticket, recipient)
     fields = _fields(ticket, masked=audience != TECHNICIAN, texts=texts)
+    # The clock is for whoever must act on it: every reader of an open card (接单 is due), then the holder.
+    deadline = _deadline(ticket, texts, now, sla) if now is not None and (open_ or holder) else ""
+    if deadline:
+        fields.insert(0, (_labels()["deadline"], deadline))
     buttons: tuple[Button, ...] = ()
     tags: tuple[str, ...] = ()
     if open_:
@@ -89,6 +99,15 @@ def ticket_card(ticket: Ticket, audience: str, texts: Texts, recipient: tuple[st
         title=texts.render("cards/title.j2", t=ticket), fields=tuple(fields), buttons=buttons, status=status,
         emergency=ticket.category == "emergency", key=ticket.number, tags=tags,
     )
+
+
+def _deadline(ticket: Ticket, texts: Texts, now: datetime, sla: Any) -> str:
+    clock = card_clock(ticket, now, sla if sla is not None else SLA)
+    if clock is None:
+        return ""
+    v = clock.operational
+    return texts.render("cards/deadline.j2", kind=clock.kind, due=v.due_at, breached=v.breached,
+                        paused_for=v.paused_for)
 
 
 def _button(texts: Texts, action: str, number: str) -> Button:

@@ -127,9 +127,10 @@ class OutboxSender:
     """Claims and sends what is due; `deliver_due` is one round (the outbox loop calls it until it is 0)."""
 
     def __init__(self, sessions: Sessions, clock: Clock, messengers: Messengers, texts: Texts,
-                 retry_for: float = OUTBOX_RETRY_FOR) -> None:
+                 retry_for: float = OUTBOX_RETRY_FOR, sla: Any = None) -> None:
         self.sessions, self.clock, self.messengers, self.texts = sessions, clock, messengers, texts
         self.retry_for = retry_for
+        self.sla = sla  # the `[sla]` figures a card's deadline line is counted with (None: the business rules')
 
     async def deliver_due(self, limit: int = 50) -> int:
         """Send what is due now; returns how many rows were attempted."""
@@ -236,7 +237,8 @@ class OutboxSender:
         if row.kind == outbox.CARD:
             ticket = await get_ticket(session, payload["ticket"])
             # The reader decides what a copy shows: the assignee's own copy is their job card.
-            card = ticket_card(ticket, payload["audience"], texts, recipient=_reader(row.channel, to.user, to.chat))
+            card = ticket_card(ticket, payload["audience"], texts, recipient=_reader(row.channel, to.user, to.chat),
+                               now=clock.now(), sla=self.sla)
             ticket_id, audience = ticket.id, payload["audience"]
 
             async def record_copy(s, delivered: Delivered) -> None:
@@ -249,7 +251,8 @@ class OutboxSender:
             ticket = await session.get(Ticket, copy.ticket_id)
             await session.refresh(ticket, ["assignee", "photos"])
             card = ticket_card(ticket, copy.audience, texts,
-                               recipient=_reader(copy.channel, copy.recipient_user, copy.recipient_chat))
+                               recipient=_reader(copy.channel, copy.recipient_user, copy.recipient_chat),
+                               now=clock.now(), sla=self.sla)
             copy_id, was = copy.id, Delivered(copy.message_id, copy.handle)
 
             async def record_update(s, delivered: Delivered) -> None:

@@ -83,6 +83,7 @@ async def test_the_job_card_follows_the_job_through_the_simulator(client, sim):
     card = await last_card(client, "zhangsan")
     assert labels(card) == ["已到达", "改约", "转派"]
     assert "13912345678" in card["text"] and "已接单" in card["card"]["status"]
+    assert "时限：到场时限 11-29 10:20" in card["text"]  # BR-10: in the unit within 20 min of the report
     other = await last_card(client, "zhaoliu")  # the other plumber's copy: the status, no buttons
     assert labels(other) == [] and "已被 张师傅 接单" in other["card"]["status"]
 

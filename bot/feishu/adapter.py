@@ -61,6 +61,8 @@ class FeishuChannel(Channel):
                                    app_secret=feishu.app_secret.get_secret_value(), tokens=parts.tokens)
         self.messenger = FeishuMessenger(self.client, parts.texts, parts.clock)
         self.texts = parts.texts
+        self.clock = parts.clock
+        self.sla = settings.sla
         self.sessions = parts.sessions
         self.inbox = parts.inbox
         self.conversations = parts.conversations
@@ -141,7 +143,8 @@ class FeishuChannel(Channel):
                     audience = found.audience
                     reader = (CHANNEL, found.recipient_user) if found.recipient_user and not found.recipient_chat \
                         else None
-            return render.card(ticket_card(ticket, audience, self.texts, recipient=reader))
+            return render.card(ticket_card(ticket, audience, self.texts, recipient=reader, now=self.clock.now(),
+                                           sla=self.sla))
 
     async def process(self, item: Item) -> None:
         """Work one stored message: mention check, image download, conversation steps, replies."""
