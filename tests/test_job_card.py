@@ -307,3 +307,61 @@ async def test_a_residents_answer_button_runs_their_answer(client, sim):
     assert labels(await last_card(client, "zhangsan")) == ["暂停", "完工", "转派"]
     r = await press(client, "resident", agree)  # answered once
     assert r["outcome"] == "bad_state" and "已经答复过" in r["replies"][0]["text"]
+
+
+# ---- how each platform renders a job card -------------------------------------------------------------------
+
+def _job(status: str, *labels_: str):
+    from dispatch.cards import Button, Card
+    return Card(title="水维修 · BX20261129-0001", fields=(("地点", "9栋2单元301"),), status=status,
+                buttons=tuple(Button(lab, "rb1|arrive|BX20261129-0001") for lab in labels_), tags=("job",))
+
+
+def test_wecom_rewrites_a_job_card_in_full_and_only_greys_other_copies():
+    from bot.wecom import render
+    from dispatch.cards import Card
+
+    body = render.full_update(_job("已接单", "已到达", "改约", "转派"), "RC1", 1000002)
+    native = body["template_card"]
+    assert body["response_code"] == "RC1" and native["card_type"] == "button_interaction"
+    assert [b["text"] for b in native["button_list"]] == ["已到达", "改约", "转派"]
+    assert native["sub_title_text"].startswith("已接单") and "replace_text" not in native
+    settled = render.full_update(_job("已完工，等待验收"), "RC2", 1000002)["template_card"]
+    assert settled["replace_text"] == "已完工，等待验收"  # fresh fields, one greyed button with the status
+    assert render.rewrites_in_full(_job("已完工，等待验收"))
+    assert not render.rewrites_in_full(Card(title="T", status="已被 张师傅 接单"))
+
+
+def test_feishu_shows_the_job_status_above_its_buttons():
+    from bot.feishu import render
+
+    elements = render.card(_job("维修中", "报价", "暂停", "完工", "转派"))["body"]["elements"]
+    assert elements[-2] == {"tag": "markdown", "content": "**维修中**"}
+    assert [c["elements"][0]["text"]["content"] for c in elements[-1]["columns"]] == ["报价", "暂停", "完工", "转派"]
+
+
+async def test_a_wecom_group_copy_is_posted_again_only_when_its_status_moves(aiohttp_server, clock):
+    from aiohttp import web
+
+    from bot.sim.wecom_api import setup_fake_wecom
+    from bot.tokens import Tokens
+    from bot.wecom.client import WecomClient
+    from bot.wecom.messenger import WecomMessenger
+    from dispatch.cards import Card
+    from relay.messengers import Recipient
+
+    app = web.Application()
+    fake = setup_fake_wecom(app, corp_id="wwcorp", secret="s", clock=clock)
+    server = await aiohttp_server(app)
+    client = WecomClient(api_base=str(server.make_url("/sim/wecom")), corp_id="wwcorp", secret="s",
+                         agent_id=1000002, tokens=Tokens(clock))
+    m = WecomMessenger(client, clock)
+    fake.add_chat("plumbers")
+    to = Recipient("wecom", chat="plumbers")
+    copy = await m.send_card(to, Card(title="T", status=""))
+    copy = await m.update_card(to, copy, Card(title="T", status="已被 张师傅 接单", fields=(("报价", "80元"),)))
+    copy = await m.update_card(to, copy, Card(title="T", status="已被 张师傅 接单", fields=(("报价", "90元"),)))
+    copy = await m.update_card(to, copy, Card(title="T", status="张师傅 已完工，等待验收"))
+    await client.close()
+    posted = [e["payload"]["markdown"]["content"] for e in fake.sent if e["kind"] == "appchat"]
+    assert len(posted) == 3 and "接单" in posted[1] and "已完工" in posted[2]
