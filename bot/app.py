@@ -20,6 +20,8 @@ from bot import health, media
 from bot.api import tickets as api_tickets
 from bot.api import undelivered as api_undelivered
 from bot.api import buildings as api_buildings
+from bot.api import complaints as api_complaints
+from bot.api import followups as api_followups
 from bot.api import duty as api_duty
 from bot.api.auth import bearer_auth
 from bot.api.errors import api_error
@@ -43,7 +45,7 @@ from relay.messengers import Messengers
 from relay.outbox_sender import OutboxSender
 from relay.outbox_writer import OutboxWriter
 from relay.wakeup import OutboxWakeup
-from store.clock import Clock
+from store.clock import Clock, ShiftedClock
 from store.db import make_database, make_sessionmaker, migrate, schema_revision
 from store.media import MediaStore
 from templates.texts import Texts
@@ -75,7 +77,10 @@ def create_app(settings: Settings, *, clock: Clock | None = None, run_background
         from bot.sim.feishu_play import with_demo_feishu
         settings = with_demo_feishu(settings)
     app = web.Application(middlewares=[undecodable_headers, json_errors, bearer_auth], client_max_size=MAX_BODY)
-    start = _Start(settings, clock or Clock(settings.service.timezone), redis_prefix or settings.redis.prefix,
+    if clock is None:
+        # The simulator on its own may move its clock on (POST /sim/api/clock); beside a platform, never.
+        clock = (ShiftedClock if play else Clock)(settings.service.timezone)
+    start = _Start(settings, clock, redis_prefix or settings.redis.prefix,
                    demo_cast=demo_cast, sim_needs_token=sim_needs_token, run_background=run_background)
     app.cleanup_ctx.append(start.services)
     app.on_startup.append(_freeze_startup_objects)
@@ -85,6 +90,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None, run_background
     app.add_routes(api_tickets.routes)
     app.add_routes(api_undelivered.routes)
     app.add_routes(api_buildings.routes)
+    app.add_routes(api_followups.routes)
+    app.add_routes(api_complaints.routes)
     app.add_routes(api_duty.routes)
     return app
 

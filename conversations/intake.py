@@ -88,6 +88,9 @@ class Turn:
     now: datetime
     replies: list[Reply] = field(default_factory=list)
     bad_phone: str = ""        # a phone-like string this message held that is not a valid number
+    # What the conversation waits for besides a report (conversations/answers.py): the survey's comment or a
+    # complaint's text, {"comment" | "complaint": ticket number, "at": when asked}; saved with the state.
+    answers: dict[str, Any] = field(default_factory=dict)
     db: StepDatabase = field(init=False, repr=False)  # the step's database work, opened on first use
 
     def __post_init__(self) -> None:
@@ -515,7 +518,8 @@ async def submit(turn: Turn, draft: Draft) -> Draft | None:
     # message finds the ticket it filed and answers with it again, filing nothing twice.
     key = filing_key(msg.channel, msg.chat, msg.user, msg.message_id) if msg.message_id else ""
     ticket = await file_report(await turn.db.session(), new, f"{msg.channel}:{msg.user}", turn.now,
-                               channels=set(deps.channels), tz=deps.tz, load_related=False, key=key)
+                               channels=set(deps.channels), tz=deps.tz, load_related=False, key=key,
+                               warranty_days=deps.policy.warranty_days)
     if ticket.fresh:
         metrics.TICKETS_CREATED.labels(channel=ticket.channel, category=ticket.category).inc()
     turn.say("intake/created.j2", t=ticket, photos=len(draft.photo_ids))
