@@ -23,6 +23,7 @@ from bot.api import buildings as api_buildings
 from bot.api.auth import bearer_auth
 from bot.api.errors import api_error
 from bot.channel import ChannelParts, channel_classes
+from bot.console.app import mount as mount_console
 from bot.http import undecodable_headers
 from bot.metrics import setup_metrics
 from bot.runtime import running
@@ -83,6 +84,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, run_background
     app.add_routes(api_tickets.routes)
     app.add_routes(api_undelivered.routes)
     app.add_routes(api_buildings.routes)
+    mount_console(app)
     return app
 
 

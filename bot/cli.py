@@ -1,4 +1,4 @@
-"""The `repairbot` command: serve, migrate, worker, check-config, redrive."""
+"""The `repairbot` command: serve, migrate, worker, check-config, redrive, passwd."""
 from __future__ import annotations
 
 import argparse
@@ -33,6 +33,8 @@ def _parser() -> argparse.ArgumentParser:
     redrive.add_argument("--outbox", action="append", type=int, metavar="ID", help="only this outbox row (repeatable)")
     from bot.units_cli import add_parser as add_units_parser
     add_units_parser(sub)
+    from bot.console.passwd_cli import add_parser as add_passwd_parser
+    add_passwd_parser(sub)
     return p
 
 
@@ -67,6 +69,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "units":
         from bot.units_cli import run as run_units
         return run_units(settings, args)
+    if args.command == "passwd":
+        from bot.console.passwd_cli import run as run_passwd
+        return run_passwd(settings, args)
     if args.command == "redrive":
         return asyncio.run(_redrive(settings, args.inbox, args.outbox))
     from aiohttp import web

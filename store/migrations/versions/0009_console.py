@@ -1,0 +1,36 @@
+"""the web console: staff passwords (console_logins), indexes for the ticket list
+
+Revision ID: 0009
+Revises: 0007
+Create Date: 2026-12-01
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+revision = '0009'
+# 0008 (the duty calendar) is written beside this one; this points at it once it is on main.
+down_revision = '0007'
+branch_labels = None
+depends_on = None
+
+_ID = sa.BigInteger().with_variant(sa.Integer(), 'sqlite')
+_TS = sa.DateTime(timezone=True)
+
+
+def upgrade() -> None:
+    op.create_table('console_logins',
+    sa.Column('person_id', _ID, nullable=False),
+    sa.Column('password_hash', sa.String(length=255), nullable=False),
+    sa.Column('set_at', _TS, nullable=False),
+    sa.ForeignKeyConstraint(['person_id'], ['persons.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('person_id')
+    )
+    op.create_index('ix_tickets_created', 'tickets', ['created_at'], unique=False)
+    op.create_index('ix_tickets_trade_created', 'tickets', ['trade', 'created_at'], unique=False)
+
+
+def downgrade() -> None:
+    op.drop_index('ix_tickets_trade_created', table_name='tickets')
+    op.drop_index('ix_tickets_created', table_name='tickets')
+    op.drop_table('console_logins')
