@@ -124,7 +124,7 @@ class Browser:
         return await self.post("/admin/login", {"username": username, "password": password})
 
     async def _read(self, r) -> tuple[int, str]:
-        self.html, self.url, self.headers = await r.text(), str(r.url), r.headers
+        self.html, self.url, self.headers = await r.text(errors="replace"), str(r.url), r.headers
         self.history = r.history
         return r.status, self.html
 
