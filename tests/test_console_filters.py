@@ -47,7 +47,7 @@ async def test_counts_per_status_follow_every_filter_but_the_status(desk: Desk):
     sup = await desk.signed_in("13800000009")
     await sup.get("/admin/tickets?trade=plumbing&status=accepted")
     counts = dict(re.findall(r'data-status="(\w+)">[^<]*<b>(\d+)</b>', sup.html))
-    assert counts == {"accepted": "1", "dispatched": "1"} and numbers(sup.html) == {burst}
+    assert counts == {"accepted": "1", "dispatched": "1", "overdue": "0"} and numbers(sup.html) == {burst}
 
 
 async def test_overdue_means_a_clock_of_the_rule_has_run_out(desk: Desk):
@@ -56,6 +56,8 @@ async def test_overdue_means_a_clock_of_the_rule_has_run_out(desk: Desk):
     await sup.get("/admin/tickets?overdue=1")
     assert numbers(sup.html) == set()
     desk.clock.advance(minutes=16)            # BR-9: an emergency is accepted within 15 min
+    await sup.get("/admin/tickets")
+    assert re.search(r'data-status="overdue">[^<]*<b>1</b>', sup.html)      # at a glance, beside the counts
     await sup.get("/admin/tickets?overdue=1")
     assert numbers(sup.html) == {burst}
     assert "已超时" in sup.html

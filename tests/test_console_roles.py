@@ -142,5 +142,5 @@ async def test_a_supervisor_sees_every_ticket_and_the_counts(desk: Desk):
     sup = await desk.signed_in("13800000009")
     assert mine in sup.html and theirs in sup.html
     counts = dict(re.findall(r'data-status="(\w+)">[^<]*<b>(\d+)</b>', sup.html))
-    assert counts == {"accepted": "2", "dispatched": "1"}
+    assert counts == {"accepted": "2", "dispatched": "1", "overdue": "0"}
     assert "共 3 张" in sup.text()

@@ -1,6 +1,8 @@
 """The live ticket list: filters, counts per status, newest first; the page's script refreshes it in place."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 from aiohttp import web
 
 from bot.console.context import services, user_of
@@ -32,9 +34,11 @@ async def tickets(request: web.Request) -> web.Response:
     async with s.sessions() as db:
         found, total = await list_tickets(db, f, q.page, PER_PAGE)
         counts = await count_by_status(db, f)
+        # How many of them a clock of the rule has run out on (the counts ignore the status filter; so does this).
+        overdue = sum((await count_by_status(db, replace(f, overdue_at=now))).values())
         technicians = await staff_with_roles(db, ("technician",)) if sees_all(user) else []
         rows = [_row(t, now, s, user) for t in found]
-    ctx = dict(q=q, rows=rows, total=total, counts=counts, statuses=ALL, trades=TRADES, areas=AREAS,
+    ctx = dict(q=q, rows=rows, total=total, counts=counts, overdue=overdue, statuses=ALL, trades=TRADES, areas=AREAS,
                categories=CATEGORIES, technicians=[(p.id, p.name) for p in technicians],
                pages=max(1, -(-total // PER_PAGE)), all_tickets=sees_all(user),
                fee_column=user.role in FEES or not sees_all(user))

@@ -26,7 +26,9 @@ function countdowns() {
   if (!clocks.length) return;
   const span = (s) => {
     const m = Math.ceil(Math.abs(s) / 60), d = Math.floor(m / 1440), h = Math.floor((m % 1440) / 60);
-    return d ? d + " 天 " + h + " 小时" : h ? h + " 小时 " + (m % 60) + " 分钟" : m + " 分钟";
+    if (d) return d + " 天" + (h ? " " + h + " 小时" : "");
+    if (h) return h + " 小时" + (m % 60 ? " " + (m % 60) + " 分钟" : "");
+    return m + " 分钟";
   };
   const tick = () => {
     const gone = (Date.now() - loaded) / 1000;
