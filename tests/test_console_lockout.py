@@ -3,6 +3,8 @@ right password included; counted in Redis beside PostgreSQL (every web process s
 on the embedded default."""
 from __future__ import annotations
 
+import pytest
+
 from bot.console.lockout import LIMIT, LOCK
 from tests.console_steps import PASSWORD, Desk, desk  # noqa: F401 — the fixture
 
@@ -62,3 +64,24 @@ async def test_failures_spread_beyond_the_window_do_not_add_up(desk: Desk):
     desk.clock.advance(16 * 60)
     assert await wrong(b, "13800000009", LIMIT - 1) == [401] * (LIMIT - 1)
     assert (await b.login("13800000009", PASSWORD))[0] == 200
+
+
+@pytest.mark.parametrize("backend", ["pg"], indirect=True)
+async def test_with_redis_every_web_process_sees_the_same_count(desk: Desk, aiohttp_client, make_settings, backend):
+    """Two web processes on one Redis (the second service started here on the same database and prefix): the
+    fifth wrong password on one locks the username on the other."""
+    from bot.app import create_app
+    from tests.console_steps import Browser, settings_for
+
+    other = await aiohttp_client(create_app(settings_for(make_settings), clock=desk.clock, run_background=False,
+                                            redis_prefix=backend.prefix))
+    here, there = desk.browser(), Browser(other)
+    try:
+        await wrong(here, "13800000009", 3)
+        await wrong(there, "13800000009", 1)
+        assert (await here.login("13800000009", "wrong"))[0] == 429
+        assert (await there.login("13800000009", PASSWORD))[0] == 429
+        keys = [k async for k in desk.services.redis.scan_iter(f"{backend.prefix}:console:login:*")]
+        assert len(keys) == 1 and b"13800000009" not in keys[0]       # a digest: no phone number in Redis
+    finally:
+        await there.session.close()

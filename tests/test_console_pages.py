@@ -166,3 +166,12 @@ async def test_static_files_are_served_without_signing_in_and_nothing_else_is(de
                  "/admin/static/..%2fticket.html.j2"):
         _, body = await b.get(path)
         assert "{%" not in body and "data-action" not in body, path     # never a template's source
+
+
+async def test_a_path_that_names_no_page_is_a_404_page_of_the_console(desk: Desk):
+    b = await desk.signed_in("13800000009")
+    status, html = await b.get("/admin/nothing-here")
+    assert status == 404 and "没有这个页面" in html and b.headers["X-Frame-Options"] == "DENY"
+    anonymous = desk.browser()
+    await anonymous.get("/admin/nothing-here")
+    assert "/admin/login" in anonymous.url                  # not even its absence shows before signing in

@@ -50,6 +50,10 @@ async def error_pages(request: web.Request, handler):
     """An unexpected error is an HTML page without internals (the API's middleware would answer JSON)."""
     try:
         return await handler(request)
+    except web.HTTPNotFound as e:
+        if e.content_type == "text/html":
+            raise
+        raise await error(request, 404, "no_page") from None      # a path under /admin/ that names no page
     except (web.HTTPException, asyncio.CancelledError):
         raise
     except Exception:
