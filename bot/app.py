@@ -20,8 +20,12 @@ from bot import health, media
 from bot.api import tickets as api_tickets
 from bot.api import undelivered as api_undelivered
 from bot.api import buildings as api_buildings
+from bot.api import complaints as api_complaints
+from bot.api import followups as api_followups
+from bot.api import duty as api_duty
 from bot.api.auth import bearer_auth
 from bot.api.errors import api_error
+from bot.calendar_watch import seed_at_start
 from bot.channel import ChannelParts, channel_classes
 from bot.console.app import mount as mount_console
 from bot.http import undecodable_headers
@@ -42,7 +46,7 @@ from relay.messengers import Messengers
 from relay.outbox_sender import OutboxSender
 from relay.outbox_writer import OutboxWriter
 from relay.wakeup import OutboxWakeup
-from store.clock import Clock
+from store.clock import Clock, ShiftedClock
 from store.db import make_database, make_sessionmaker, migrate, schema_revision
 from store.media import MediaStore
 from templates.texts import Texts
@@ -74,7 +78,10 @@ def create_app(settings: Settings, *, clock: Clock | None = None, run_background
         from bot.sim.feishu_play import with_demo_feishu
         settings = with_demo_feishu(settings)
     app = web.Application(middlewares=[undecodable_headers, json_errors, bearer_auth], client_max_size=MAX_BODY)
-    start = _Start(settings, clock or Clock(settings.service.timezone), redis_prefix or settings.redis.prefix,
+    if clock is None:
+        # The simulator on its own may move its clock on (POST /sim/api/clock); beside a platform, never.
+        clock = (ShiftedClock if play else Clock)(settings.service.timezone)
+    start = _Start(settings, clock, redis_prefix or settings.redis.prefix,
                    demo_cast=demo_cast, sim_needs_token=sim_needs_token, run_background=run_background)
     app.cleanup_ctx.append(start.services)
     app.on_startup.append(_freeze_startup_objects)
@@ -84,6 +91,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None, run_background
     app.add_routes(api_tickets.routes)
     app.add_routes(api_undelivered.routes)
     app.add_routes(api_buildings.routes)
+    app.add_routes(api_followups.routes)
+    app.add_routes(api_complaints.routes)
+    app.add_routes(api_duty.routes)
     mount_console(app)
     return app
 
@@ -104,6 +114,7 @@ class _Start:
             async with sessions() as session, session.begin():
                 await sync_configuration(session, settings.trades, settings.staff, clock.now(),
                                          settings.service.property, demo=self.demo_cast)
+            await seed_at_start(sessions, clock.now(), clock.tz)   # BR-3's working calendar
             secret = (settings.service.secret_key.get_secret_value()
                       or await kept_secret(sessions, "secret_key")).encode()
             api_token_digests = await api_token_hashes(sessions, settings)

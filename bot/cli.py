@@ -1,4 +1,4 @@
-"""The `repairbot` command: serve, migrate, worker, check-config, redrive, passwd."""
+"""The `repairbot` command: serve, migrate, worker, check-config, redrive, units, calendar, passwd."""
 from __future__ import annotations
 
 import argparse
@@ -33,6 +33,8 @@ def _parser() -> argparse.ArgumentParser:
     redrive.add_argument("--outbox", action="append", type=int, metavar="ID", help="only this outbox row (repeatable)")
     from bot.units_cli import add_parser as add_units_parser
     add_units_parser(sub)
+    from bot.calendar_cli import add_parser as add_calendar_parser
+    add_calendar_parser(sub)
     from bot.console.passwd_cli import add_parser as add_passwd_parser
     add_passwd_parser(sub)
     return p
@@ -57,7 +59,15 @@ def main(argv: list[str] | None = None) -> int:
               f"state {'redis' if settings.redis.url else 'in-process'}, "
               f"platforms {', '.join(settings.platforms) or f'none ({mode})'}"
               f"{', demo simulator' if settings.platforms and settings.simulator_enabled else ''}, "
-              f"{len(settings.trades)} trades, {len(settings.staff)} staff")
+              f"{len(settings.trades)} trades, {len(settings.staff)} staff, "
+              f"duty desk {settings.duty.front_desk}, central control {settings.duty.central_control} "
+              f"({settings.service.timezone})")
+        from datetime import datetime
+        from zoneinfo import ZoneInfo
+
+        from bot.settings_checks import duty_advisories
+        for note in duty_advisories(settings, datetime.now(ZoneInfo(settings.service.timezone)).date()):
+            print(f"warning: {note}")
         return 0
     if args.command == "migrate":
         from store.db import migrate_sync
@@ -69,6 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "units":
         from bot.units_cli import run as run_units
         return run_units(settings, args)
+    if args.command == "calendar":
+        from bot.calendar_cli import run as run_calendar
+        return run_calendar(settings, args)
     if args.command == "passwd":
         from bot.console.passwd_cli import run as run_passwd
         return run_passwd(settings, args)

@@ -1,9 +1,11 @@
-"""Liveness and readiness (database and Redis answer); /metrics is bot/metrics.py."""
+"""Liveness and readiness (database and Redis answer, and whether the holiday calendar is known); /metrics is
+bot/metrics.py."""
 from __future__ import annotations
 
 from aiohttp import web
 from sqlalchemy import text
 
+from bot.calendar_watch import calendar_status
 from bot.services import services_of
 
 routes = web.RouteTableDef()
@@ -39,6 +41,16 @@ async def readyz(request: web.Request) -> web.Response:
         if persistence != "aof":
             body["warnings"] = [f"Redis persistence is {persistence} (appendonly yes is needed): "
                                 "inbox events waiting in Redis are lost if it restarts"]
+    if checks["database"] == "ok":
+        # Reported, not a reason to refuse traffic: the desk still works on weekends alone (BR-3).
+        try:
+            calendar = await calendar_status(services.sessions, services.clock.now(), services.clock.tz)
+        except Exception as e:
+            body["calendar"] = {"error": type(e).__name__}
+        else:
+            body["calendar"] = calendar.json()
+            if calendar.warning:
+                body.setdefault("warnings", []).append(calendar.warning)
     return web.json_response(body, status=200 if ok else 503)
 
 

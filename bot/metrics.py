@@ -2,19 +2,39 @@
 from __future__ import annotations
 
 import hmac
+import logging
 from collections.abc import AsyncIterator
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bot.api.errors import api_error
+from bot.calendar_watch import calendar_status
 from bot.secrets import token_digest
+from bot.services import services_of
+
+log = logging.getLogger(__name__)
+# On a listener of its own, /metrics is served by a small app; this is the service's app beside it.
+MAIN_APP: web.AppKey[web.Application] = web.AppKey("main_app", web.Application)
 
 
 async def metrics(request: web.Request) -> web.Response:
+    await _refresh(request)
     resp = web.Response(body=generate_latest())
     resp.headers["Content-Type"] = CONTENT_TYPE_LATEST
     return resp
+
+
+async def _refresh(request: web.Request) -> None:
+    """Gauges read at scrape time (the calendar's provisional years cross November 1st with no event)."""
+    try:
+        services = services_of(request.app.get(MAIN_APP, request.app))
+    except KeyError:  # not started (yet)
+        return
+    try:
+        await calendar_status(services.sessions, services.clock.now(), services.clock.tz)
+    except Exception:  # a database that does not answer shows in /readyz; the scrape keeps the last value
+        log.debug("calendar gauge not refreshed", exc_info=True)
 
 
 def setup_metrics(app: web.Application, settings, *, listener: bool = True) -> None:
@@ -43,6 +63,7 @@ def _with_token(token: str):
 def _listener(host: str, port: int, handler):
     async def listen(app: web.Application) -> AsyncIterator[None]:
         only = web.Application()
+        only[MAIN_APP] = app   # whose services the gauges read at scrape time
         only.router.add_get("/metrics", handler)
         runner = web.AppRunner(only, access_log=None)
         await runner.setup()

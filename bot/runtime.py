@@ -1,7 +1,8 @@
-"""The service's loops: the inbox worker, the outbox loop, the idle-draft sweeper and pruning.
+"""The service's loops: the inbox worker, the outbox loop, the idle-draft sweeper, the timers and pruning.
 
 `run` is what a started process keeps running (the app factory starts it as the app's background work);
-`process_item`, `sweep_once` and `run_pending` are one step of each, which tests and the simulator call.
+`process_item`, `sweep_once`, `run_timers` and `run_pending` are one step of each, which tests and the
+simulator call.
 """
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from bot.services import Services
+from dispatch import timer_kinds  # noqa: F401  (registers what each timer kind does with dispatch.timers)
+from dispatch.timers import run_due
 from relay.inbox import Item
 from relay.inbox_worker import InboxWorker
 from relay.redrive import redrive as redrive_rows
@@ -43,6 +46,11 @@ async def sweep_once(services: Services) -> int:
     return len(closed)
 
 
+async def run_timers(services: Services) -> int:
+    """Run the tickets' timers that fell due by the service's clock (auto sign-off, survey reminder and lapse)."""
+    return await run_due(services.sessions, services.clock.now(), services.policy)
+
+
 async def prune(services: Services) -> dict[str, int]:
     return await prune_once(services.inbox, services.sessions, services.clock, services.settings.retention)
 
@@ -53,9 +61,11 @@ async def redrive(services: Services, inbox: list[str] | None = None, outbox: li
 
 
 async def run_pending(services: Services) -> int:
-    """Process every waiting inbox item and deliver every due outbox row (tests and the simulator call this);
-    returns how many inbox items were processed."""
+    """Process every waiting inbox item, run the timers that fell due and deliver every due outbox row (tests
+    and the simulator call this, and `POST /sim/api/clock` after moving the clock); returns how many inbox
+    items were processed."""
     done = await services.inbox.drain(lambda item: process_item(services, item))
+    await run_timers(services)
     await services.courier.idle()  # replies are sent at once by the courier,
     while await services.outbox_sender.deliver_due():   # the rest (and failed sends) when due
         pass
@@ -99,6 +109,8 @@ async def running(services: Services) -> AsyncIterator[None]:
     tasks = [
         asyncio.create_task(_every(settings.sla.scan_interval, lambda: sweep_once(services), "sweeper")(),
                             name="sweeper"),
+        asyncio.create_task(_every(settings.sla.scan_interval, lambda: run_timers(services), "timers")(),
+                            name="timers"),
         asyncio.create_task(_every(settings.retention.interval, lambda: prune(services), "retention")(),
                             name="retention"),
     ]

@@ -8,7 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, PrivateAttr, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from dispatch.statuses import TRADES as TRADE_KEYS
@@ -167,6 +167,27 @@ class LifecycleSettings(BaseModel):
     followup_share: float = Field(0.6, ge=0, le=1)                  # BR-25
 
 
+class DutySettings(BaseModel):
+    """`[duty]` (BR-3): the front desk's hours on a working day, central control's the rest of the day; the
+    housekeeper on duty holds the front desk's hours on weekends and public holidays (dispatch/duty.py)."""
+    model_config = ConfigDict(extra="forbid")   # a misspelt key would silently keep the default hours
+    front_desk: str = "09:00-18:00"
+    central_control: str = "18:00-09:00"
+
+    @field_validator("front_desk", "central_control")
+    @classmethod
+    def _hours(cls, v: str) -> str:
+        from dispatch.duty import parse_hours
+        parse_hours(v)  # ValueError: not HH:MM-HH:MM
+        return v.strip()
+
+    @model_validator(mode="after")
+    def _whole_day(self) -> "DutySettings":
+        from dispatch.duty import day_hours
+        day_hours(self.front_desk, self.central_control)  # ValueError names the key and the expected value
+        return self
+
+
 class AlertSettings(BaseModel):
     wecom_chat_id: str = ""
     feishu_chat_id: str = ""
@@ -195,6 +216,7 @@ class Settings(BaseSettings):
     prices: list[PriceSettings] = []
     materials: list[MaterialSettings] = []
     lifecycle: LifecycleSettings = LifecycleSettings()
+    duty: DutySettings = DutySettings()
     demo: bool = False  # deprecated alias of [service] demo
     # True when a configuration file or a REPAIRBOT_<SECTION>__<KEY> variable was given (see load_settings).
     _configured: bool = PrivateAttr(False)
@@ -311,3 +333,11 @@ def policy_of(settings: Settings, channels: frozenset[str] = frozenset()):
         signoff_wait=life.signoff_wait, survey_reminder=life.survey_reminder, survey_lapse=life.survey_lapse,
         warranty_days=life.warranty_days, leadership_waiver_from=life.leadership_waiver_from,
         followup_share=life.followup_share, channels=channels, tz=settings.service.timezone)
+
+
+def duty_of(settings: Settings):
+    """The domain's view of `[duty]` and `[service] timezone` (dispatch/duty.py)."""
+    from dispatch.duty import Duty
+
+    return Duty.of(settings.duty.front_desk, settings.duty.central_control, settings.service.timezone,
+                   settings.service.property)

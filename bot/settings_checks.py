@@ -125,3 +125,28 @@ def _is_secret(key: str) -> bool:
 
 def _shown(key: str, value: str) -> str:
     return "the value" if _is_secret(key) else repr(value)
+
+
+def duty_advisories(s: Settings, today) -> list[str]:
+    """What check-config warns about the duty desk (BR-3) without refusing the configuration: a duty role
+    no [[staff]] holds (nobody would be told of reports in its hours), and a year the desk needs now whose
+    public holidays the installed chinesecalendar does not know (the desk then counts weekends only)."""
+    from dispatch.calendar_days import PACKAGE_VERSION, covered, package_years, years_to_watch
+    from dispatch.duty import CONTROL, DESK, HOUSEKEEPER
+
+    notes = []
+    if s.staff:  # none: the simulator's cast, which has its own
+        held = {p.role for p in s.staff}
+        d = s.duty
+        for role, hours in ((DESK, f"{d.front_desk} on working days"), (CONTROL, f"{d.central_control} every day"),
+                            (HOUSEKEEPER, f"{d.front_desk} on weekends and public holidays")):
+            if role not in held:
+                notes.append(f"duty: no [[staff]] with role = \"{role}\": nobody holds the desk {hours} (BR-3)")
+    missing = [y for y in years_to_watch(today) if not covered(y)]
+    if missing:
+        first, last = package_years()
+        notes.append(f"calendar: chinesecalendar {PACKAGE_VERSION} covers {first}-{last}; "
+                     f"{', '.join(map(str, missing))} counts weekends only as days off (provisional) until the "
+                     "package is upgraded or the year's holidays are entered (PUT /api/v1/calendar/{date}) and "
+                     "confirmed (PUT /api/v1/calendar/years/{year})")
+    return notes

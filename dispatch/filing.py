@@ -3,15 +3,18 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
+from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from dispatch import statuses
 from dispatch.numbers import local_day, next_number
 from dispatch.people import remember_reporter
+from dispatch.policy import Policy
 from dispatch.routing import plan_dispatch, queue_dispatch
 from dispatch.statements import FILE_ON_POSTGRESQL, LINK_PHOTOS, NEW_EVENT, NEW_TICKET, PRIOR
 from dispatch.tickets import Filed, NewTicket
+from dispatch.warranty import Warranty, tell_supervisors, warranty_for
 from store.models import Ticket
 
 
@@ -22,9 +25,17 @@ def filing_key(*parts: str) -> str:
     return key if len(key) <= 255 else "sha256:" + hashlib.sha256(key.encode()).hexdigest()
 
 
+WARRANTY_DAYS = Policy().warranty_days   # BR-24's 90 days, for callers that pass none (`[lifecycle]`)
+
+
 async def file_report(session: AsyncSession, new: NewTicket, actor: str, now: datetime, *, channels: set[str],
-                      tz: str = "Asia/Shanghai", load_related: bool = True, key: str = "") -> Ticket | Filed:
+                      tz: str = "Asia/Shanghai", load_related: bool = True, key: str = "",
+                      warranty_days: int = WARRANTY_DAYS) -> Ticket | Filed:
     """A finished report: the ticket, its first event and its dispatch messages, in one transaction.
+
+    BR-24: a report at a place and in a trade whose job was finished within `warranty_days` (0: never) is a
+    warranty repair: linked to that job (`warranty_of`), free (fee 0), and its card goes only to the
+    technician who did that job when they can still take it (the trade's supervisors are told either way).
 
     With a `key` (`filing_key`) the report is filed once: called again with the same key
     it returns the ticket already filed and writes nothing, no second ticket and no second set of cards.
@@ -35,9 +46,15 @@ async def file_report(session: AsyncSession, new: NewTicket, actor: str, now: da
     """
     conn = await session.connection()
     plan = await plan_dispatch(conn, new.trade, channels)
-    filed = await create_ticket(conn, new, actor, now, tz, dispatched_to=plan.names if plan else None, key=key)
+    warranty = await warranty_for(conn, new.location_key, new.trade, now, warranty_days)
+    first = warranty.first_offer(plan) if warranty else None
+    plan = first or plan
+    filed = await create_ticket(conn, new, actor, now, tz, dispatched_to=plan.names if plan else None, key=key,
+                                warranty=warranty)
     if filed.fresh:
         await queue_dispatch(conn, filed, plan, now)
+        if warranty:
+            await tell_supervisors(conn, filed, plan, warranty, first is not None, now)
     if not load_related:
         return filed
     return await session.get_one(Ticket, filed.id)  # events, photos and assignee load with it (selectin)
@@ -45,19 +62,22 @@ async def file_report(session: AsyncSession, new: NewTicket, actor: str, now: da
 
 async def create_ticket(conn: AsyncConnection, new: NewTicket, actor: str, now: datetime,
                         tz: str = "Asia/Shanghai", dispatched_to: list[str] | None = None, *,
-                        key: str = "") -> Filed:
-    """Write the ticket and its `created` event (and `dispatched`, when it goes straight to technicians);
-    the caller's transaction commits all or nothing. With a `key` (see `filing_key`) a ticket is filed
-    once: a second call returns the ticket the first filed (`fresh` False) and writes nothing."""
+                        key: str = "", warranty: Warranty | None = None) -> Filed:
+    """Write the ticket and its `created` event (and `warranty`, and `dispatched` when it goes straight to
+    technicians); the caller's transaction commits all or nothing. With a `key` (see `filing_key`) a ticket
+    is filed once: a second call returns the ticket the first filed (`fresh` False) and writes nothing."""
     dispatched = dispatched_to is not None
     status = statuses.DISPATCHED if dispatched else statuses.SUBMITTED
     events = [dict(actor=actor, channel=new.channel, action="created", from_status="", to_status=statuses.SUBMITTED,
                    details={"category": new.category, "trade": new.trade, "photos": len(new.photo_ids)})]
+    if warranty:   # BR-24: free, linked to the job it repeats
+        events.append(dict(actor="system", channel="system", action="warranty", from_status=statuses.SUBMITTED,
+                           to_status=statuses.SUBMITTED, details={"of": warranty.of, "technician": warranty.technician}))
     if dispatched:
         events.append(dict(actor="system", channel="system", action="dispatched", from_status=statuses.SUBMITTED,
                            to_status=statuses.DISPATCHED, details={"technicians": dispatched_to}))
     file = _file_on_postgresql if conn.dialect.name == "postgresql" else _file_step_by_step
-    filed = await file(conn, new, now, tz, status, events, key or None)
+    filed = await file(conn, new, now, tz, status, events, key or None, warranty.of if warranty else None)
     if filed is not None:
         return filed
     # Filed under the same key by a transaction that committed while this statement ran.
@@ -69,12 +89,14 @@ async def _find_prior(conn: AsyncConnection, key: str | None):
 
 
 def _prior(row) -> Filed:
-    ticket_id, number, status, channel, category, trade, visit_text, version = row
-    return Filed(ticket_id, number, status, channel, category, trade, visit_text, version, fresh=False)
+    ticket_id, number, status, channel, category, trade, visit_text, version, warranty_of = row
+    return Filed(ticket_id, number, status, channel, category, trade, visit_text, version, fresh=False,
+                 warranty_of=warranty_of)
 
 
-def _ticket_row(new: NewTicket, now: datetime, status: str) -> dict:
+def _ticket_row(new: NewTicket, now: datetime, status: str, warranty_of: str | None) -> dict:
     return dict(
+        warranty_of=warranty_of, fee=Decimal("0") if warranty_of else None,   # BR-24: a warranty repair is free
         property=new.property, status=status, area=new.area, location=new.location, location_key=new.location_key,
         building=new.building,
         reporter_name=new.reporter_name, phone=new.phone, description=new.description, category=new.category,
@@ -85,8 +107,8 @@ def _ticket_row(new: NewTicket, now: datetime, status: str) -> dict:
 
 
 async def _file_on_postgresql(conn: AsyncConnection, new: NewTicket, now: datetime, tz: str, status: str,
-                              events: list[dict], key: str | None) -> Filed | None:
-    row = _ticket_row(new, now, status)
+                              events: list[dict], key: str | None, warranty_of: str | None) -> Filed | None:
+    row = _ticket_row(new, now, status, warranty_of)
     del row["created_at"]
     params = dict(row, now=now, day=local_day(now, tz), photo_ids=list(new.photo_ids), events=events,
                   filing_key=key)
@@ -96,11 +118,12 @@ async def _file_on_postgresql(conn: AsyncConnection, new: NewTicket, now: dateti
     ticket_id, number, fresh, *rest = found
     if not fresh:
         return _prior((ticket_id, number, *rest))
-    return Filed(ticket_id, number, status, new.channel, new.category, new.trade, new.visit_text)
+    return Filed(ticket_id, number, status, new.channel, new.category, new.trade, new.visit_text,
+                 warranty_of=warranty_of)
 
 
 async def _file_step_by_step(conn: AsyncConnection, new: NewTicket, now: datetime, tz: str, status: str,
-                             events: list[dict], key: str | None) -> Filed | None:
+                             events: list[dict], key: str | None, warranty_of: str | None) -> Filed | None:
     """Any other database (SQLite, the embedded default): the same rows, one statement each."""
     if (prior := await _find_prior(conn, key)) is not None:
         return _prior(prior)
@@ -109,9 +132,10 @@ async def _file_step_by_step(conn: AsyncConnection, new: NewTicket, now: datetim
     if new.reporter_user:
         reporter_id = await remember_reporter(conn, new.reporter_channel, new.reporter_user, new.reporter_name,
                                               new.phone, now, new.property)
-    row = dict(_ticket_row(new, now, status), number=number, reporter_id=reporter_id, version=1, filing_key=key)
+    row = dict(_ticket_row(new, now, status, warranty_of), number=number, reporter_id=reporter_id, version=1, filing_key=key)
     ticket_id = (await conn.execute(NEW_TICKET, row)).scalar_one()
     if new.photo_ids:
         await conn.execute(LINK_PHOTOS, {"photo_ids": list(new.photo_ids), "ticket": ticket_id})
     await conn.execute(NEW_EVENT, [dict(e, ticket_id=ticket_id, at=now) for e in events])
-    return Filed(ticket_id, number, status, new.channel, new.category, new.trade, new.visit_text)
+    return Filed(ticket_id, number, status, new.channel, new.category, new.trade, new.visit_text,
+                 warranty_of=warranty_of)

@@ -1,7 +1,7 @@
 """Every prebuilt statement of the ticket hot paths: filing, duplicates, watchers, who hears of a ticket."""
 from __future__ import annotations
 
-from sqlalchemy import JSON, BigInteger, String, bindparam, insert, literal, select, text, true, update
+from sqlalchemy import JSON, BigInteger, Numeric, String, bindparam, insert, literal, select, text, true, update
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from dispatch import statuses
@@ -56,12 +56,15 @@ AUDIENCE = (
 #                                   nothing else is written and the final SELECT returns that ticket
 #   known/refreshed/created/linked  the reporter remembered (`remember_reporter`; staff keep their record)
 #   counter                         the day's next number (`next_number`: the row lock serialises filings)
-#   ticket                          the ticket, BX<day>-<nnnn> (four digits at least, as f"{n:04d}")
+#   ticket                          the ticket, BX<day>-<nnnn> (four digits at least, as f"{n:04d}"), with
+#                                   `warranty_of` and its fee 0 when a warranty lookup (dispatch/warranty.py,
+#                                   one indexed query before this one) found the job it repeats (BR-24)
 #   photos                          the resident's photos linked to it
-#   events                          its audit events (`created`, and `dispatched` when it went to technicians)
+#   events                          its audit events (`created`, `warranty` for a warranty repair, and
+#                                   `dispatched` when it went to technicians)
 FILE_ON_POSTGRESQL = text("""
 WITH prior AS (
-    SELECT id, number, status, channel, category, trade, visit_text, version FROM tickets
+    SELECT id, number, status, channel, category, trade, visit_text, version, warranty_of FROM tickets
     WHERE filing_key = :filing_key
 ), known AS (
     SELECT p.id, p.role FROM persons p JOIN person_identities i ON i.person_id = p.id
@@ -84,12 +87,13 @@ WITH prior AS (
 ), ticket AS (
     INSERT INTO tickets (number, property, status, area, location, location_key, building, reporter_name, phone,
                          description, category, trade, channel, reporter_channel, reporter_chat, reporter_user,
-                         reporter_id, visit_text, visit_at, created_at, dispatched_at, version, filing_key)
+                         reporter_id, visit_text, visit_at, created_at, dispatched_at, version, filing_key,
+                         warranty_of, fee)
     SELECT 'BX' || :day || '-' || lpad(CAST(last AS text), greatest(4, length(CAST(last AS text))), '0'),
            :property, :status, :area, :location, :location_key, :building, :reporter_name, :phone,
            :description, :category, :trade, :channel, :reporter_channel, :reporter_chat, :reporter_user,
            (SELECT id FROM known UNION ALL SELECT id FROM created), :visit_text, :visit_at, :now, :dispatched_at, 1,
-           :filing_key
+           :filing_key, :warranty_of, CAST(:fee AS numeric)
     FROM counter
     -- Two filings with one key at the same moment: the second waits for the first and writes nothing.
     ON CONFLICT (filing_key) DO NOTHING
@@ -102,20 +106,21 @@ WITH prior AS (
     FROM ticket, json_to_recordset(:events) AS e(actor text, channel text, action text, from_status text,
                                                  to_status text, details json)
 )
-SELECT id, number, true, '', '', '', '', '', 1 FROM ticket
+SELECT id, number, true, '', '', '', '', '', 1, CAST(NULL AS varchar) FROM ticket
 UNION ALL
-SELECT id, number, false, status, channel, category, trade, visit_text, version FROM prior
+SELECT id, number, false, status, channel, category, trade, visit_text, version, warranty_of FROM prior
 """).bindparams(
     *(bindparam(name, type_=String()) for name in (
         "filing_key", "reporter_user", "reporter_channel", "reporter_name", "phone", "property", "day", "status", "area",
         "location", "location_key", "building", "description", "category", "trade", "channel", "reporter_chat",
-        "visit_text")),
+        "visit_text", "warranty_of")),
     *(bindparam(name, type_=TICKETS.c.created_at.type) for name in ("now", "visit_at", "dispatched_at")),
+    bindparam("fee", type_=Numeric(10, 2)),
     bindparam("photo_ids", type_=ARRAY(BigInteger())),
     bindparam("events", type_=JSON()),
 )
 
 
 PRIOR = select(TICKETS.c.id, TICKETS.c.number, TICKETS.c.status, TICKETS.c.channel, TICKETS.c.category,
-               TICKETS.c.trade, TICKETS.c.visit_text, TICKETS.c.version).where(
+               TICKETS.c.trade, TICKETS.c.visit_text, TICKETS.c.version, TICKETS.c.warranty_of).where(
     TICKETS.c.filing_key == bindparam("filing_key"))

@@ -48,6 +48,7 @@ class Filed:
     visit_text: str
     version: int = 1
     fresh: bool = True     # False: its filing key had filed it before, nothing was written now
+    warranty_of: str | None = None   # BR-24: the finished job this one repeats (a free warranty repair)
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,22 @@ class Clock:
         await asyncio.sleep(max(0.0, seconds))
 
 
+class ShiftedClock(Clock):
+    """The system clock that can be moved on by hand: the simulator's own (`POST /sim/api/clock`), so a
+    demo can see what happens a day later. Never used beside a real platform."""
+
+    def __init__(self, tz: str = "Asia/Shanghai") -> None:
+        super().__init__(tz)
+        self.offset = timedelta(0)
+
+    def now(self) -> datetime:
+        return datetime.now(timezone.utc) + self.offset
+
+    def advance(self, seconds: float = 0, **kw: float) -> datetime:
+        self.offset += timedelta(seconds=seconds, **kw)
+        return self.now()
+
+
 class FrozenClock(Clock):
     """A clock that only moves when told to: tests advance it instead of sleeping."""
 

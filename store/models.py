@@ -1,7 +1,7 @@
-"""SQLAlchemy models: tickets and their audit trail, photos, people, trades, the outbox."""
+"""SQLAlchemy models: tickets and their audit trail, photos, people, trades, the outbox, the calendar."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -278,6 +278,30 @@ class KeyValue(Base):
     __tablename__ = "kv"
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class CalendarDay(Base):
+    """One day of mainland China's working calendar (BR-3: who holds the desk on it), seeded from the
+    chinesecalendar package, or from weekends alone for a year it does not cover; staff may correct a day."""
+
+    __tablename__ = "calendar_days"
+    day: Mapped[date] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))             # workday | makeup_workday | holiday | weekend
+    name: Mapped[str] = mapped_column(String(64), default="")  # the holiday a holiday or make-up day belongs to
+    source: Mapped[str] = mapped_column(String(8))            # package | weekends | manual (manual survives seeding)
+    updated_at: Mapped[datetime]
+
+
+class CalendarYear(Base):
+    """A seeded year of the calendar: provisional while only weekends are known (no package data for it
+    and no operator has declared the hand-entered days final)."""
+
+    __tablename__ = "calendar_years"
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    provisional: Mapped[bool]
+    package_version: Mapped[str] = mapped_column(String(16), default="")   # "" when the package lacks the year
+    seeded_at: Mapped[datetime]
+    confirmed_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
 
 class InboxItem(Base):

@@ -21,7 +21,7 @@ def api_error(status: int, code: str, **extra: Any) -> web.HTTPException:
     body: dict[str, Any] = {"code": code, "message": message}
     body.update(extra)
     cls = web.HTTPException
-    for c in (web.HTTPBadRequest, web.HTTPUnauthorized, web.HTTPForbidden, web.HTTPNotFound,
+    for c in (web.HTTPBadRequest, web.HTTPUnauthorized, web.HTTPForbidden, web.HTTPNotFound, web.HTTPConflict,
               web.HTTPRequestEntityTooLarge, web.HTTPUnprocessableEntity, web.HTTPInternalServerError):
         if c.status_code == status:
             cls = c

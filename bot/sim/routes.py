@@ -98,3 +98,32 @@ async def people(request: web.Request) -> web.Response:
               "feishu_groups": sorted({groups[t] for t in s.trades if t in groups})}
              for s in settings.staff if s.sim_user]
     return web.json_response({"staff": staff}, dumps=dumps)
+
+
+MAX_ADVANCE = 366 * 86400   # a year at most per call: enough for any timer, small enough to be a typo's ceiling
+
+
+@routes.get("/sim/api/clock")
+async def clock_now(request: web.Request) -> web.Response:
+    """The service's time, as its timers see it."""
+    clock = services_of(request).clock
+    return web.json_response({"now": clock.local_now().isoformat(), "movable": callable(getattr(clock, "advance", None))},
+                             dumps=dumps)
+
+
+@routes.post("/sim/api/clock")
+async def move_clock(request: web.Request) -> web.Response:
+    """`{"advance": seconds}`: move the service's clock on, then run what fell due (timers, sends) at once."""
+    data = await json_object(request)
+    advance = data.get("advance")
+    if advance is None:
+        raise api_error(400, "missing", field="advance")
+    if isinstance(advance, bool) or not isinstance(advance, (int, float)) or not 0 <= advance <= MAX_ADVANCE:
+        raise api_error(400, "invalid", field="advance")
+    services = services_of(request)
+    move = getattr(services.clock, "advance", None)
+    if not callable(move):   # the system clock beside a real platform: time is not the simulator's to move
+        raise api_error(409, "clock_fixed")
+    move(seconds=advance)
+    await run_pending(services)
+    return web.json_response({"now": services.clock.local_now().isoformat()}, dumps=dumps)

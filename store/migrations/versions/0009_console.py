@@ -1,7 +1,7 @@
 """the web console: staff passwords (console_logins), indexes for the ticket list
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 Create Date: 2026-12-01
 """
 from alembic import op
@@ -9,8 +9,7 @@ import sqlalchemy as sa
 
 
 revision = '0009'
-# 0008 (the duty calendar) is written beside this one; this points at it once it is on main.
-down_revision = '0007'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 
