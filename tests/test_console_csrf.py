@@ -58,7 +58,7 @@ async def test_every_form_on_every_page_carries_the_token(desk: Desk):
 
     number = await desk.report()
     b = await desk.signed_in("13800000009")
-    for path in ("/admin/tickets", f"/admin/tickets/{number}", "/admin/entry", "/admin/undelivered"):
+    for path in ("/admin/tickets", f"/admin/tickets/{number}", "/admin/entry", "/admin/undelivered", "/admin/duty"):
         await b.get(path)
         forms = re.findall(r"<form[^>]*method=\"post\"[\s\S]*?</form>", b.html)
         assert forms, path

@@ -20,6 +20,12 @@ UNDELIVERED = DUTY_DESK | OVERSIGHT
 # A resident's full phone number: those who call them (BR-11 the technician on the job, the desk that checks
 # and follows up, the trade's supervisor who assigns). Everyone else reads 138****5678.
 CALLERS = DUTY_DESK | {"supervisor"}
+# The follow-up calls (回访, BR-25): the desk makes them, those above see the coverage.
+FOLLOWUPS = DUTY_DESK | OVERSIGHT
+# Who holds the desk and the working calendar behind it (BR-3): everyone who sees every ticket reads it;
+# those who run the service correct a day.
+DUTY = ALL_TICKETS
+CALENDAR = OVERSIGHT
 
 
 def sees_all(user: User) -> bool:
@@ -41,4 +47,5 @@ def sees_phone(user: User, assignee_id: int | None) -> bool:
 
 def pages(user: User) -> dict[str, bool]:
     """Which pages the navigation offers this user (each page checks again)."""
-    return {"entry": user.role in ENTRY, "undelivered": user.role in UNDELIVERED, "fees": user.role in FINANCE}
+    return {"entry": user.role in ENTRY, "undelivered": user.role in UNDELIVERED, "fees": user.role in FINANCE,
+            "followups": user.role in FOLLOWUPS, "duty": user.role in DUTY}

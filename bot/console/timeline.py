@@ -12,8 +12,8 @@ from bot.console.identity import PLATFORM, person_id_of
 from store.models import Person, PersonIdentity, Ticket
 
 # Details worth a line on the page, in this order (the rest stays in the API's `events`).
-SHOWN = ("to", "previous", "reason", "note", "visit_text", "total", "amount", "payer", "minutes", "technicians",
-         "until")
+SHOWN = ("to", "previous", "outcome", "reason", "note", "visit_text", "total", "amount", "payer", "minutes",
+         "technicians", "until")
 
 
 @dataclass(frozen=True)

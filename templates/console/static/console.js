@@ -43,7 +43,7 @@ function countdowns() {
 }
 
 function filters() {
-  const form = document.querySelector("form.filters");
+  const form = document.querySelector("form.filters[role=search]");
   if (!form) return;
   for (const el of form.querySelectorAll("select, input[type=checkbox], input[type=date]")) {
     el.addEventListener("change", () => form.requestSubmit());
