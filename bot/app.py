@@ -23,6 +23,7 @@ from bot.api import buildings as api_buildings
 from bot.api import complaints as api_complaints
 from bot.api import followups as api_followups
 from bot.api import duty as api_duty
+from bot.api import reports as api_reports
 from bot.api.auth import bearer_auth
 from bot.api.errors import api_error
 from bot.calendar_watch import seed_at_start
@@ -94,6 +95,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, run_background
     app.add_routes(api_followups.routes)
     app.add_routes(api_complaints.routes)
     app.add_routes(api_duty.routes)
+    app.add_routes(api_reports.routes)
     mount_console(app)
     return app
 

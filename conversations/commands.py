@@ -1,4 +1,5 @@
-"""The fallbacks: words that work in any state (cancel, help, my reports, a ticket number, a greeting).
+"""The fallbacks: words that work in any state (cancel, help, my reports, a ticket number, a complaint, the
+resident's answers after 接单, a greeting).
 
 Beside the step table (conversations/intake.py STEPS), the shape of python-telegram-bot's
 ConversationHandler fallbacks: the first entry whose words fit the message handles it, whatever the state.
@@ -9,6 +10,7 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from conversations import answers
 from conversations.intake import Draft, Turn, advance
 from conversations.textcheck import is_greeting
 from templates.words import alternation, buttons
@@ -84,7 +86,12 @@ FALLBACKS: tuple[Fallback, ...] = (
     Fallback("cancel", _words("cancel"), _cancel),
     Fallback("help", _words("help"), _help),
     Fallback("mine", _words("mine"), _mine),
+    Fallback("complaint", answers.match_complaint, answers.handle_complaint),   # 投诉 [BX…] (BR-27)
     Fallback("query", _ticket_number, _query),
+    # The resident's answers after 接单 (conversations/answers.py): a query only when the words fit.
+    Fallback("answer", answers.match_answer, answers.handle_answer),           # 同意 不同意 已修好 没修好
+    Fallback("score", answers.match_scores, answers.handle_scores),            # 1–5 or 「5 4 5」 (BR-26)
+    Fallback("skip", answers.match_skip, answers.handle_skip),                 # 跳过: no comment
     Fallback("greeting", _greeting, _greet),
 )
 

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from conversations import metrics
+from conversations import answers, metrics
 from conversations.classify import Rules
 from conversations.commands import match_fallback, reask
 from conversations.intake import Draft, Turn, advance, handle_text
@@ -63,6 +63,7 @@ class Engine:
                 # A platform or our inbox delivered this message again: answer as before, step nothing.
                 return [Reply(text, tuple(options)) for text, options in raw.get("last_replies", [])]
             draft = Draft.from_dict(raw) if raw.get("state") else None
+            turn.answers = dict(raw.get("answers") or {})
             if draft is not None and self._expired(draft, now):
                 turn.say("intake/expired.j2", d=draft, minutes=self.deps.intake.draft_ttl // 60)
                 draft = None
@@ -74,11 +75,13 @@ class Engine:
             await turn.db.end(ok=True)  # the step's database work commits before its state is saved
             last = {"last_message_id": msg.message_id,
                     "last_replies": [[r.text, list(r.options)] for r in turn.replies]} if msg.message_id else {}
+            if turn.answers:  # a survey comment or a complaint's text is awaited (conversations/answers.py)
+                last["answers"] = turn.answers
             # Written as the lock is released (one round trip on Redis), and only if the step succeeded.
             if draft is None:
                 held.unschedule()
                 if last:
-                    held.put(last, GRACE)  # remembers only the answer, for a redelivery
+                    held.put(last, GRACE)  # remembers only the answer (and what it waits for), for a redelivery
                 else:
                     held.delete()
             else:
@@ -112,9 +115,17 @@ class Engine:
             turn.say("intake/too_long.j2")
             return await reask(turn, draft)
         fallback = match_fallback(text)
+        pending = answers.waiting(turn)
+        if pending and fallback is None:
+            return await answers.follow_up(turn, draft, pending)  # the survey's comment, a complaint's text
         if fallback is not None:
             handler, arg = fallback
+            if pending and handler.name == "cancel":
+                return await answers.cancel_pending(turn, draft, pending)
+            if handler.name != "skip":
+                turn.answers = {}  # a command ends the wait for a comment or a complaint's text
             return await handler.handle(turn, draft, arg)
+        turn.answers = {}
         return await handle_text(turn, draft)
 
     async def _photo(self, turn: Turn, draft: Draft | None) -> Draft | None:

@@ -88,6 +88,9 @@ class Turn:
     now: datetime
     replies: list[Reply] = field(default_factory=list)
     bad_phone: str = ""        # a phone-like string this message held that is not a valid number
+    # What the conversation waits for besides a report (conversations/answers.py): the survey's comment or a
+    # complaint's text, {"comment" | "complaint": ticket number, "at": when asked}; saved with the state.
+    answers: dict[str, Any] = field(default_factory=dict)
     db: StepDatabase = field(init=False, repr=False)  # the step's database work, opened on first use
 
     def __post_init__(self) -> None:

@@ -41,3 +41,23 @@ class ButtonPress:
     message_id: str = ""      # the platform's id of the card message that was clicked
     reply_token: str = ""     # opaque to the domain: what the platform needs to rewrite the clicked card
     press_id: str = ""        # the platform's id of this click (a retry carries it again): acted on once
+
+
+# A quick-answer button (an option of a Reply or of a resident's question) carries the option's own text:
+# pressing it is the same as typing it. One codec for every platform that shows options as buttons
+# (bot/wecom, bot/feishu, the simulator); card buttons of staff actions use dispatch.payloads instead.
+OPTION_PREFIX = "opt|"
+MAX_OPTION = 60   # WeCom's button key and Feishu's value are far larger; an option is a word or two
+
+
+def option_payload(option: str) -> str:
+    """The button payload for an option: `opt|同意`."""
+    return OPTION_PREFIX + option[:MAX_OPTION]
+
+
+def option_of(payload: str | None) -> str | None:
+    """The option a pressed button stands for, or None when the payload is not an option's."""
+    if not payload or not payload.startswith(OPTION_PREFIX):
+        return None
+    option = payload[len(OPTION_PREFIX):].strip()
+    return option if option and len(option) <= MAX_OPTION else None

@@ -208,7 +208,9 @@ class Act:
 
 async def arrive(a: Act, body: dict) -> str:
     """BR-10/12: on site (the clock of in-unit arrival stops here)."""
-    if not await a.move("arrive", {"arrived_at": a.now}):
+    # On site: a 改约 proposal nobody answered is moot (the resident let them in).
+    stale = {"awaiting": "", "proposed_visit_text": "", "proposed_visit_at": None} if a.ticket.awaiting == "visit" else {}
+    if not await a.move("arrive", {"arrived_at": a.now, **stale}):
         return "bad_state"
     await tell_reporter(a.session, a.ticket, a.now, "notify/arrived.j2")
     await a.cards()
@@ -258,7 +260,9 @@ async def hold(a: Act, body: dict) -> str:
     if not await a.move("hold", {"hold_reason": reason, "hold_until": until, "held_from": before},
                         reason=reason, until=until):
         return "bad_state"
-    await tell_reporter(a.session, a.ticket, a.now, "notify/on_hold.j2")
+    from dispatch.prompts import ask_resident
+
+    await ask_resident(a.session, a.ticket, "hold", a.now, reason=reason, until=until)
     await tell_supervisors(a.session, a.ticket, a.now, "notify/held.j2", set(a.channels), by=a.person.name)
     await a.cards()
     return "ok"

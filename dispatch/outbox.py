@@ -18,7 +18,7 @@ ENQUEUE = {name: insert(OUTBOX).on_conflict_do_nothing(index_elements=[OUTBOX.c.
 
 # Kinds of outbox rows; their payloads name templates and tickets, rendered at delivery time so
 # every copy shows the ticket as it is then.
-TEXT = "text"            # {"template", "ticket"?, "vars"?} or {"text", "options"?} (a conversation reply)
+TEXT = "text"            # {"template", "ticket"?, "vars"?, "options"?} or {"text", "options"?} (a conversation reply)
 CARD = "card"            # {"ticket", "audience": technician | group}
 CARD_UPDATE = "card_update"  # {"copy_id", "reply_token"?}
 

@@ -11,6 +11,7 @@ from dispatch import lifecycle, statuses
 from dispatch.job import transition
 from dispatch.policy import Policy
 from dispatch.prompts import ask_resident
+from dispatch.resident import auto_signoff
 from dispatch.routing import refresh_cards
 from dispatch.timers import kind
 from store.models import Ticket, Timer
@@ -21,7 +22,6 @@ SURVEY_OPEN = ("asked", "reminded")   # survey statuses still waiting for the re
 @kind("signoff_auto")
 async def signoff_auto(session, timer: Timer, now: datetime, policy: Policy) -> None:
     """BR-21: no answer to 已修好 / 没修好 within `signoff_wait`: the work counts as accepted."""
-    from dispatch.resident import auto_signoff   # TODO(aftercare): top-level once dispatch/resident.py is merged
     ticket = await session.get(Ticket, timer.ticket_id)
     if ticket is None or ticket.status != statuses.COMPLETED or ticket.signoff:
         return

@@ -227,7 +227,10 @@ class OutboxSender:
         if row.kind == outbox.TEXT:
             ticket = await get_ticket(session, payload["ticket"]) if payload.get("ticket") else None
             text = texts.render(payload["template"], t=ticket, **payload.get("vars", {}))
-            return _Prepared(lambda: messenger.send_text(to, text, idempotency_key=key), _nothing)
+            # A question to a resident carries its answers (dispatch/prompts.py): buttons or a menu where
+            # the platform has them, a line to type where it has not.
+            options = tuple(payload.get("options", ()))
+            return _Prepared(lambda: messenger.send_text(to, text, options, idempotency_key=key), _nothing)
         if row.kind == outbox.CARD:
             ticket = await get_ticket(session, payload["ticket"])
             card = ticket_card(ticket, payload["audience"], texts)

@@ -28,6 +28,7 @@ class Texts:
         )
         self.env.filters["local"] = self._local
         self.env.filters["mask_phone"] = mask_phone
+        self.env.filters["yuan"] = yuan
         self.env.globals["label"] = self.label
         self.env.globals["button"] = button  # a button's label: {{ button("confirm") }}
         self._labels: dict[str, dict[str, str]] = {}
@@ -58,3 +59,14 @@ def mask_phone(phone: str | None) -> str:
     if len(phone) >= 11:
         return phone[:3] + "****" + phone[-4:]
     return phone[:2] + "****" + phone[-2:]
+
+
+def yuan(value) -> str:
+    """An amount in 元 as people write it: 80, 80.5, 1200 (no trailing zeros)."""
+    from decimal import Decimal, InvalidOperation
+
+    try:
+        d = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return str(value)
+    return format(d.quantize(Decimal("0.01")).normalize(), "f")

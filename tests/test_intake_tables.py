@@ -77,6 +77,16 @@ def test_every_button_label_is_understood_when_typed(key):
     ("算了！", "cancel", ""),
     ("查询", "mine", ""),
     ("物业你好", "greeting", ""),
+    # after 接单 (conversations/answers.py): the words alone; what they answer is looked up only then
+    ("同意", "answer", "agree"),
+    ("不同意！", "answer", "disagree"),
+    ("已修好 bx20261129-0001", "answer", "fixed BX20261129-0001"),
+    ("没修好", "answer", "not_fixed"),
+    ("4分", "score", "4分"),
+    ("５ ４ ５", "score", "5 4 5"),
+    ("跳过", "skip", ""),
+    ("投诉", "complaint", ""),
+    ("投诉 BX20261129-0001 没人来", "complaint", " BX20261129-0001 没人来"),
 ])
 def test_the_fallback_table(text, fallback, arg):
     found, found_arg = match_fallback(text)
@@ -84,6 +94,6 @@ def test_the_fallback_table(text, fallback, arg):
     assert found in FALLBACKS
 
 
-@pytest.mark.parametrize("text", ["3栋水管漏了", "确认", "新报", "公共区域"])
+@pytest.mark.parametrize("text", ["3栋水管漏了", "确认", "新报", "公共区域", "同意了吗", "545", "6", "修好了吗"])
 def test_other_words_are_no_fallback(text):
     assert match_fallback(text) is None

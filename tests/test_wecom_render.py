@@ -72,13 +72,20 @@ async def messenger(aiohttp_server, clock):
 
 
 async def test_send_text_with_options_and_to_a_chat(messenger):
+    """1:1, a question's answers are a card's buttons (pressed: `opt|A`, the same as typing A); in a group
+    chat, or too long for a card, they are a line to type."""
     m, fake = messenger
     fake.add_chat("grp")
-    await m.send_text(Recipient("wecom", user="u1"), "hello", ("A", "B"))
-    await m.send_text(Recipient("wecom", user="u1", chat="grp"), "to the group")
-    [one, group] = fake.sent
-    assert one["payload"]["text"]["content"] == "hello\n「A」 / 「B」" and one["user"] == "u1"
-    assert group["chat"] == "grp" and group["payload"]["text"]["content"] == "to the group"
+    await m.send_text(Recipient("wecom", user="u1"), "hello\nsay A or B", ("A", "B"))
+    await m.send_text(Recipient("wecom", user="u1", chat="grp"), "to the group", ("A", "B"))
+    await m.send_text(Recipient("wecom", user="u1"), "x" * 200, ("A", "B"))
+    [one, group, long] = fake.sent
+    card = one["payload"]["template_card"]
+    assert one["user"] == "u1" and card["card_type"] == "button_interaction"
+    assert card["main_title"]["title"] == "hello" and card["sub_title_text"] == "say A or B"
+    assert [(b["text"], b["key"]) for b in card["button_list"]] == [("A", "opt|A"), ("B", "opt|B")]
+    assert group["chat"] == "grp" and group["payload"]["text"]["content"] == "to the group\n「A」 / 「B」"
+    assert long["payload"]["text"]["content"] == "x" * 200 + "\n「A」 / 「B」"
 
 
 async def test_card_one_to_one_then_settled_by_its_own_handle(messenger):

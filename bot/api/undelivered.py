@@ -33,11 +33,25 @@ async def undelivered(request: web.Request) -> web.Response:
                 "kind": row.kind, "error": row.last_error, "attempts": row.attempts,
                 "created_at": row.created_at.astimezone(tz).isoformat(),
                 "ticket": ticket.number if ticket else None,
-                "text": row.payload.get("text"),
+                "text": _text_of(services, row, ticket),
                 # Who to call instead: the person behind the account, else the ticket's reporter.
                 "call": (person.phone if person and person.phone else None) or (ticket.phone if ticket else None),
             })
     return web.json_response({"undelivered": items}, dumps=dumps)
+
+
+def _text_of(services, row: Outbox, ticket: Ticket | None) -> str | None:
+    """What the person was to read: a reply's text, or a notice or question rendered from its template
+    (the ticket as it is now), with the answers it offered, so whoever calls can ask it."""
+    payload = row.payload
+    if "template" not in payload:
+        return payload.get("text")
+    try:
+        text = services.texts.render(payload["template"], t=ticket, **payload.get("vars", {}))
+    except Exception:  # a template of an older release, or a ticket gone: the row is still listed
+        return None
+    options = payload.get("options") or []
+    return text + ("\n" + " / ".join(options) if options else "")
 
 
 @routes.get("/api/v1/unprocessed")

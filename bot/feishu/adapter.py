@@ -24,7 +24,7 @@ from bot.feishu import render
 from bot.feishu.client import FeishuClient, FeishuError
 from bot.feishu.crypto import FeishuCrypto
 from bot.feishu.event import (CARD_ACTION, CHANNEL, MESSAGE, URL_VERIFICATION, FeishuMessage, MalformedEvent,
-                              card_press, envelope, message, sender_open_id)
+                              card_press, envelope, message, option_message, sender_open_id)
 from bot.feishu.messenger import FeishuMessenger
 from bot.http import read_limited
 from bot.rejections import CallbackRejected
@@ -92,6 +92,9 @@ class FeishuChannel(Channel):
                 log.info("feishu retry of %s ignored", env.dedupe_id)
             return web.json_response({})
         if env.type == CARD_ACTION:
+            answered = option_message(payload, env.dedupe_id)
+            if answered is not None:
+                return web.json_response(await self.option_answer(answered, payload))
             try:
                 p = card_press(payload)
             except MalformedEvent:
@@ -99,6 +102,15 @@ class FeishuChannel(Channel):
             return web.json_response(await self.card_answer(p, env.dedupe_id))
         log.info("feishu %s callback ignored", env.type or "untyped")
         return web.json_response({})
+
+    async def option_answer(self, msg: InboundMessage, payload: dict[str, Any]) -> dict[str, Any]:
+        """A pressed answer button is a message the person typed: into the inbox like one (keyed on the
+        click's event id, so Feishu's retry is one answer), answered inline with a toast only."""
+        fresh = await self.inbox.offer(CHANNEL, msg.message_id, {"kind": "option", "event": payload.get("event"),
+                                                                 "dedupe": msg.message_id}, key=msg.user)
+        if not fresh:
+            log.info("feishu retry of %s ignored", msg.message_id)
+        return {"toast": {"type": "info", "content": self.texts.render("channels/option_chosen.j2", option=msg.text)}}
 
     async def card_answer(self, p: ButtonPress, dedupe_id: str) -> dict[str, Any]:
         """Run the press once and answer with a toast and the clicked card re-rendered from the ticket; the
@@ -133,6 +145,12 @@ class FeishuChannel(Channel):
 
     async def process(self, item: Item) -> None:
         """Work one stored message: mention check, image download, conversation steps, replies."""
+        if item.payload.get("kind") == "option":
+            msg = option_message({"event": item.payload.get("event")}, str(item.payload.get("dedupe") or ""))
+            if msg is not None and msg.message_id:
+                replies = await self.conversations.handle(msg)
+                await self.outbox_writer.queue_replies(CHANNEL, msg.user, "", replies, msg.message_id)
+            return
         if item.payload.get("kind") != "message":
             return  # a card click's seen-marker left by an older release: the click was answered inline
         try:
@@ -160,7 +178,10 @@ class FeishuChannel(Channel):
 
     async def _inbound(self, m: FeishuMessage, bot_id: str | None) -> list[InboundMessage]:
         """A post with words and a photo becomes two steps (words first): the conversation reads one or the other."""
-        base = {"channel": CHANNEL, "chat": m.chat_id, "user": m.open_id, "message_id": m.message_id}
+        # A 1:1 conversation is keyed (channel, user, user) as on every platform that carries staff, so a
+        # button pressed in a group can start the presser's staff flow in their 1:1 chat (conversations.staff_flow).
+        chat = m.chat_id if m.is_group else m.open_id
+        base = {"channel": CHANNEL, "chat": chat, "user": m.open_id, "message_id": m.message_id}
         text = m.text_without(bot_id) if m.mentions else m.text.strip()
         out = []
         if text or not m.image_key:

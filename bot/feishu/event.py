@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.untrusted import Unreadable, json_value
-from conversations.messages import ButtonPress
+from conversations.messages import ButtonPress, InboundMessage, option_of
 
 CHANNEL = "feishu"
 MESSAGE = "im.message.receive_v1"
@@ -186,3 +186,15 @@ def card_press(payload: dict[str, Any]) -> ButtonPress:
     return ButtonPress(channel=CHANNEL, chat=_dig(event, "context", "open_chat_id"), user=open_id,
                        payload=button_payload((event.get("action") or {}).get("value")),
                        message_id=_dig(event, "context", "open_message_id"))
+
+
+def option_message(payload: dict[str, Any], dedupe_id: str) -> InboundMessage | None:
+    """A pressed answer button of a question (bot/feishu/question.py) as the message the person would have
+    typed in their 1:1 chat (questions carry buttons only 1:1; a 1:1 conversation is keyed on the user, as the
+    adapter keys their messages); None for any other card action (a staff card's button)."""
+    event = payload.get("event") if isinstance(payload.get("event"), dict) else {}
+    option = option_of(button_payload((event.get("action") or {}).get("value")))
+    open_id = _dig(event, "operator", "open_id")
+    if option is None or not open_id:
+        return None
+    return InboundMessage(channel=CHANNEL, chat=open_id, user=open_id, text=option, message_id=dedupe_id)

@@ -6,6 +6,7 @@ import json
 
 from bot.feishu import render
 from bot.feishu.client import FeishuClient, FeishuError, RecipientUnreachable
+from bot.feishu.question import question_card
 from relay.messengers import Delivered, DeliveryError, Recipient, Undeliverable
 from dispatch.cards import Card
 from store.clock import Clock
@@ -48,6 +49,10 @@ class FeishuMessenger:
 
     async def send_text(self, to: Recipient, text: str, options: tuple[str, ...] = (), *,
                         idempotency_key: str = "") -> Delivered:
+        """Options 1:1 become a card's buttons (a press is read as the answer typed); in a group, where
+        anybody could press them, a line of 「answers」 to type."""
+        if options and not to.chat:
+            return await self._send_question(to, text, tuple(options), idempotency_key)
         body = self.texts.render("feishu/with_options.j2", text=text, options=list(options)) if options else text
         # In a group the resident is @-ed: two residents may be talking to the bot in one chat at once.
         content = render.text_content(body, mention=to.user if to.chat else "")
@@ -59,6 +64,21 @@ class FeishuMessenger:
             uuid = send_uuid("text", kind, target, body, minute)
         try:
             message_id = await self.client.send(kind, target, "text", content, uuid)
+        except FeishuError as e:
+            raise delivery_error(e) from None
+        return Delivered(message_id=message_id)
+
+    async def _send_question(self, to: Recipient, text: str, options: tuple[str, ...], idempotency_key: str
+                             ) -> Delivered:
+        kind, target = _target(to)
+        native = question_card(text, options)
+        if idempotency_key:
+            uuid = send_uuid("question", idempotency_key)
+        else:  # as a text: the same question within the minute is one message
+            minute = str(int(self.clock.now().timestamp()) // TEXT_WINDOW)
+            uuid = send_uuid("question", kind, target, text, *options, minute)
+        try:
+            message_id = await self.client.send(kind, target, "interactive", native, uuid)
         except FeishuError as e:
             raise delivery_error(e) from None
         return Delivered(message_id=message_id)

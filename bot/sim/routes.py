@@ -11,7 +11,7 @@ from bot.http import MAX_PHOTO_BODY, dumps, json_object
 from bot.runtime import run_pending
 from bot.services import services_of
 from bot.sim.log import CHANNEL
-from conversations.messages import ButtonPress, InboundMessage, Reply
+from conversations.messages import ButtonPress, InboundMessage, Reply, option_of
 
 routes = web.RouteTableDef()
 MAX_IMAGE_B64 = 16 * 1024 * 1024
@@ -79,9 +79,17 @@ async def press_button(request: web.Request) -> web.Response:
     press_id = data.get("press_id", "")
     if not isinstance(press_id, str) or len(press_id) > 64:
         raise api_error(400, "invalid", field="press_id")
+    services = services_of(request)
+    option = option_of(data["payload"])
+    if option is not None:  # an answer button (`opt|同意`): the same as typing the answer
+        msg = InboundMessage(channel=CHANNEL, chat=data["user"], user=data["user"], text=option,
+                             message_id=f"press:{press_id}" if press_id else "")
+        replies = await services.conversations.handle(msg)
+        items = services.sim_log.record(msg.chat, msg.user, replies)
+        await run_pending(services)
+        return web.json_response({"outcome": "answered", "replies": items}, dumps=dumps)
     p = ButtonPress(channel=CHANNEL, chat=data["user"], user=data["user"], payload=data["payload"],
                     press_id=press_id)
-    services = services_of(request)
     result, text = await services.card_actions.press(p)
     await run_pending(services)  # the simulator shows the consequences at once
     item = services.sim_log.record(p.chat, p.user, [Reply(text)])

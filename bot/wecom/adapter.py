@@ -9,7 +9,9 @@ from bot.channel import Channel, ChannelParts
 from bot.http import read_limited
 from bot.rejections import CallbackRejected
 from bot.settings import Settings
+from bot.wecom import render
 from bot.wecom.client import WecomClient
+from bot.wecom.errors import WecomError
 from bot.wecom.crypto import WecomCrypto
 from bot.wecom.event import CHANNEL, MalformedEvent, parse, xml_root
 from bot.wecom.media import with_image
@@ -17,6 +19,7 @@ from bot.wecom.messenger import WecomMessenger
 from bot.wecom_kf.adapter import offer_kf_event
 from bot.wecom_kf.event import kf_event_from
 from conversations.messages import ButtonPress
+from dispatch.cards import Card
 from relay.inbox import Item
 
 log = logging.getLogger(__name__)
@@ -43,6 +46,7 @@ class WecomChannel(Channel):
         self.conversations = parts.conversations
         self.outbox_writer = parts.outbox_writer
         self.card_actions = parts.card_actions
+        self.texts = parts.texts
 
     def routes(self) -> list[web.RouteDef]:
         return [web.get("/wecom/callback", self.verify_url), web.post("/wecom/callback", self.callback)]
@@ -99,7 +103,21 @@ class WecomChannel(Channel):
         msg = await with_image(self.client, event, parsed.media_id) if parsed.media_id else event
         replies = await self.conversations.handle(msg)
         # Through the outbox: a WeCom outage delays the answers instead of losing them.
-        await self.outbox_writer.queue_replies(CHANNEL, msg.user, "", replies, parsed.dedupe_id)
+        await self.outbox_writer.queue_replies(CHANNEL, msg.user, "", replies,
+                                               msg.message_id if parsed.response_code else parsed.dedupe_id)
+        if parsed.response_code:
+            await self._grey_answered(parsed.response_code, msg.text)
+
+    async def _grey_answered(self, code: str, option: str) -> None:
+        """The pressed question's buttons give way to the answer chosen, so it is not pressed twice. Best
+        effort: the answer is already taken, and a second press is answered as having nothing to answer."""
+        body = render.settled_update(Card(title="", status=self.texts.render("channels/option_chosen.j2",
+                                                                              option=option)),
+                                     code, self.client.agent_id)
+        try:
+            await self.client.update_template_card(body)
+        except WecomError as e:
+            log.info("wecom: greying an answered question failed (%s)", e.code)
 
 
 def _query(request: web.Request, *names: str) -> list[str]:

@@ -1,11 +1,12 @@
 """Decrypted WeCom callback XML → one neutral event (InboundMessage or ButtonPress), or nothing."""
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
 from bot.untrusted import Unreadable, xml_fields
-from conversations.messages import ButtonPress, InboundMessage
+from conversations.messages import ButtonPress, InboundMessage, option_of
 
 CHANNEL = "wecom"
 
@@ -22,6 +23,7 @@ class Parsed:
     event: InboundMessage | ButtonPress | None
     media_id: str = ""      # set for an image: download it before the engine sees the message
     kind: str = ""          # the WeCom MsgType (or event name), for logs
+    response_code: str = "" # a pressed answer button: what greys that card's buttons (single use, 72 h)
 
 
 def xml_root(xml: str | bytes) -> dict[str, Any]:
@@ -80,6 +82,13 @@ def _event(doc: dict[str, Any], user: str) -> Parsed:
     dedupe = f"evt:{user}:{_text(doc, 'CreateTime')}:{name}:{key}:{task}"
     if name != "template_card_event" or not key:
         return Parsed(dedupe, None, kind=name)
+    option = option_of(key)
+    if option is not None:
+        # An answer button of a question (bot/wecom/render.question_card): as if the person had typed it.
+        # Its message id is short and stable: the conversation's redelivery check and the replies' keys.
+        press = "press:" + hashlib.sha1(dedupe.encode()).hexdigest()[:24]
+        msg = InboundMessage(channel=CHANNEL, chat=user, user=user, text=option, message_id=press)
+        return Parsed(dedupe, msg, kind=name, response_code=_text(doc, "ResponseCode"))
     press = ButtonPress(channel=CHANNEL, chat=user, user=user, payload=key, message_id=task,
                         reply_token=_text(doc, "ResponseCode"), press_id=dedupe)
     return Parsed(dedupe, press, kind=name)

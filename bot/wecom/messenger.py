@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from relay.messengers import Delivered, DeliveryError, Recipient, Undeliverable
 from bot.wecom import render
+from bot.wecom.question import question_payload
 from bot.wecom.client import WecomClient
 from bot.wecom.errors import RecipientUnreachable, WecomError
 from dispatch.cards import Card
@@ -17,7 +18,7 @@ def delivery_error(e: WecomError) -> DeliveryError:
 
 
 def with_options(text: str, options: tuple[str, ...]) -> str:
-    """WeCom text messages have no quick replies: the options become a last line the person can type."""
+    """Where no card can carry them (a group chat, a long question), the options become a last line to type."""
     if not options:
         return text
     return text + "\n" + " / ".join(f"「{o}」" for o in options)
@@ -32,8 +33,18 @@ class WecomMessenger:
 
     async def send_text(self, to: Recipient, text: str, options: tuple[str, ...] = (), *,
                         idempotency_key: str = "") -> Delivered:
-        body = with_options(text, tuple(options))
+        """Options 1:1 become a card's buttons (a press is read as the answer typed); in a group chat, or
+        when the question does not fit a card, a last line of 「answers」 to type."""
+        options = tuple(options)
+        question = None
+        if options and not to.chat:
+            task = render.task_id("ask", to.user, int(self.clock.now().timestamp() * 1000))
+            question = question_payload(to.user, text, options, task)
         try:
+            if question is not None:
+                result = await self.client.send_message(question)
+                return Delivered(message_id=str(result.get("msgid", "")), handle=str(result.get("response_code", "")))
+            body = with_options(text, options)
             if to.chat:
                 result = await self.client.appchat_send(render.chat_text(to.chat, body))
             else:
