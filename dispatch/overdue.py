@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import and_, false, or_
 
 from dispatch.clocks import ARRIVED, DONE, KINDS, RESPONDING, SLA, limit_of
-from dispatch.statuses import AREAS, CATEGORIES
+from dispatch.statuses import ALL, AREAS, CATEGORIES
 from store.models import Ticket
 
 
@@ -26,7 +26,11 @@ def overdue_clause(now: datetime, sla: Any = None):
                     continue
                 clauses.append(and_(Ticket.category == category, Ticket.area == area, _running(kind),
                                     Ticket.created_at < now - timedelta(seconds=limit)))
-    return or_(*clauses) if clauses else false()
+    if not clauses:
+        return false()
+    # Every clock stops when the work is done or called off: said once up front, so the statuses' index
+    # (status, created_at) narrows a million tickets to the open ones before the clauses are tried.
+    return and_(Ticket.status.in_([s for s in ALL if s not in DONE]), or_(*clauses))
 
 
 def _running(kind: str):

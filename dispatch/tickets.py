@@ -175,10 +175,12 @@ def _conditions(f: TicketFilter, *, with_status: bool = True) -> list:
     return conds
 
 
-async def list_tickets(session: AsyncSession, f: TicketFilter, page: int = 1, per_page: int = 50
-                       ) -> tuple[list[Ticket], int]:
+async def list_tickets(session: AsyncSession, f: TicketFilter, page: int = 1, per_page: int = 50, *,
+                       with_total: bool = True) -> tuple[list[Ticket], int]:
+    """A page of the tickets the filter finds, newest first, and how many it finds in all (-1 with
+    `with_total=False`: a caller that counts them another way, e.g. `count_by_status`, saves a pass)."""
     conds = _conditions(f)
-    total = (await session.execute(select(func.count(Ticket.id)).where(*conds))).scalar_one()
+    total = (await session.execute(select(func.count(Ticket.id)).where(*conds))).scalar_one() if with_total else -1
     stmt = (select(Ticket).where(*conds).order_by(Ticket.created_at.desc(), Ticket.id.desc())
             .offset((page - 1) * per_page).limit(per_page))
     return list((await session.execute(stmt)).scalars()), total

@@ -99,9 +99,11 @@ class Ticket(Base):
         # A resident's answer (同意, 已修好, a score) finds the ticket that asked them.
         Index("ix_tickets_awaiting", "reporter_channel", "reporter_user", "awaiting"),
         Index("ix_tickets_assignee_status", "assignee_id", "status"),
-        # The console's list: newest first, unfiltered or by trade (bot/console).
-        Index("ix_tickets_created", "created_at"),
+        # Newest first and every date range or report period (the console's list, dispatch/reports.py), and the
+        # list by trade or by building (bench/console.py: the filtered list's p95 710 ms -> 49 ms at 1,000,000).
+        Index("ix_tickets_created", "created_at", "id"),
         Index("ix_tickets_trade_created", "trade", "created_at"),
+        Index("ix_tickets_building_created", "building", "created_at"),
     )
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     number: Mapped[str] = mapped_column(String(20), unique=True)

@@ -8,7 +8,9 @@ from importlib.resources import files
 from aiohttp import web
 from aiohttp_session import session_middleware
 
-from bot.console import duty, entry, fees, followups, login, print_view, ticket_list, ticket_page, undelivered
+from bot.console import (
+    duty, entry, fees, followups, login, print_view, reports, ticket_list, ticket_page, undelivered,
+)
 from bot.console.context import CONSOLE, Console
 from bot.console.guards import csrf_check, error_pages, login_required, security_headers
 from bot.console.sessions import CookieStorage
@@ -18,7 +20,7 @@ warnings.filterwarnings("ignore", category=web.NotAppKeyWarning, module="aiohttp
 
 PREFIX = "/admin"
 ROUTES = (login.routes, ticket_list.routes, ticket_page.routes, print_view.routes, entry.routes,
-          undelivered.routes, fees.routes, followups.routes, duty.routes)
+          undelivered.routes, fees.routes, followups.routes, duty.routes, reports.routes)
 
 
 def mount(app: web.Application) -> None:

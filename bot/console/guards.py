@@ -39,6 +39,8 @@ async def security_headers(request: web.Request, handler):
 
 
 def _headers(request: web.Request, response: web.StreamResponse) -> None:
+    if response.prepared:
+        return   # a download already on its way (its headers were sent with its first bytes)
     response.headers.update(HEADERS)
     if not request.path.startswith(STATIC):
         # A page shows residents' addresses: no copy kept by the browser or a proxy.

@@ -11,8 +11,10 @@ OVERSIGHT = frozenset({"supervisor", "manager", "director", "leadership"})
 ALL_TICKETS = frozenset(ROLES) - {"technician"}
 # Quotes, fees and waivers on a ticket (a technician sees those of the jobs they hold).
 FEES = frozenset({"finance", "housekeeper"}) | OVERSIGHT            # BR-13 the housekeeper settles a dispute
-# The finance pages: the fee list, and the finance report once it lands (BR-14, BR-29).
+# The finance pages: the fee list and the finance report (BR-14, BR-29).
 FINANCE = frozenset({"finance", "manager", "director", "leadership"})
+# The weekly and monthly reports (BR-28: for the director and the managers; supervisors run their trades by them).
+REPORTS = OVERSIGHT
 # Staff entry of a report taken by phone (代录, BR-1).
 ENTRY = DUTY_DESK | {"supervisor", "manager"}
 # Messages that did not get through, to call instead, and their re-drive.
@@ -48,4 +50,5 @@ def sees_phone(user: User, assignee_id: int | None) -> bool:
 def pages(user: User) -> dict[str, bool]:
     """Which pages the navigation offers this user (each page checks again)."""
     return {"entry": user.role in ENTRY, "undelivered": user.role in UNDELIVERED, "fees": user.role in FINANCE,
-            "followups": user.role in FOLLOWUPS, "duty": user.role in DUTY}
+            "followups": user.role in FOLLOWUPS, "duty": user.role in DUTY,
+            "reports": user.role in REPORTS or user.role in FINANCE}

@@ -32,8 +32,9 @@ async def tickets(request: web.Request) -> web.Response:
     now = s.clock.now()
     f = ticket_filter(q, user, now, s.clock.tz, s.settings.sla)
     async with s.sessions() as db:
-        found, total = await list_tickets(db, f, q.page, PER_PAGE)
+        found, _ = await list_tickets(db, f, q.page, PER_PAGE, with_total=False)
         counts = await count_by_status(db, f)
+        total = counts.get(q.status, 0) if q.status else sum(counts.values())   # the same filter, counted once
         # How many of them a clock of the rule has run out on (the counts ignore the status filter; so does this).
         overdue = sum((await count_by_status(db, replace(f, overdue_at=now))).values())
         technicians = await staff_with_roles(db, ("technician",)) if sees_all(user) else []

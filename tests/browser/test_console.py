@@ -1,7 +1,8 @@
 """The supervisors' console (/admin/) as staff meet it in a real Chromium against a zero-configuration `repairbot
 serve`: passwords set with `repairbot passwd` (the demo cast has none built in), sign in, filter, open a ticket
-with its photo and timeline, reassign it, print the 工程维修单; a technician kept to their own jobs; a form without
-its CSRF token refused; five wrong passwords locking the login."""
+with its photo and timeline, reassign it, print the 工程维修单, read the monthly report and its XLSX; a
+technician kept to their own jobs and out of the reports; a form without its CSRF token refused; five wrong
+passwords locking the login."""
 from __future__ import annotations
 
 import base64
@@ -14,6 +15,7 @@ import sys
 import urllib.request
 import zlib
 
+from openpyxl import load_workbook
 from playwright.sync_api import expect
 
 from tests.browser.conftest import ROOT, screenshot
@@ -155,6 +157,25 @@ def test_a_supervisor_filters_opens_a_ticket_and_reassigns_it(service, page, tmp
     expect(page.locator("nav.counts")).to_contain_text("已接单 2")
     screenshot(page, "console-tickets", tmp_path)
 
+    page.click("header nav >> text=报表")                        # the month's figures, charts and registers
+    expect(page.locator("h1")).to_contain_text("工程维修月报")
+    expect(page.locator("[data-figure=issued]")).to_have_text("5")
+    expect(page.locator("figure.chart svg")).to_have_count(3)
+    screenshot(page, "console-dashboard", tmp_path)
+    with page.expect_download() as download:
+        page.click("#xlsx")
+    path = tmp_path / download.value.suggested_filename
+    download.value.save_as(path)
+    summary = load_workbook(path)["汇总"]
+    cells = [c for row in summary.iter_rows(values_only=True) for c in row if c is not None]
+    assert "工程维修单追踪统计表" in load_workbook(path).sheetnames
+    assert 5 in cells                                             # the five tickets issued, as the page says
+    registers = load_workbook(path)
+    numbers = {row[1] for name in ("工程维修单追踪统计表", "工程有偿维修单追踪统计表")
+               for row in registers[name].iter_rows(values_only=True) if row and isinstance(row[1], str)
+               and row[1].startswith("BX")}
+    assert burst in numbers and lamp in numbers and len(numbers) == 5
+
 
 def test_a_form_posted_without_its_csrf_token_is_refused(service, page, tmp_path):
     number = report(service, "resident-1", ["3栋2单元1502厨房水龙头漏水", "刘女士 13912345678", "确认"])
@@ -196,9 +217,11 @@ def test_a_technician_sees_only_their_own_jobs_and_no_finance_view(service, page
     assert response.status == 404
     expect(page.locator(".error")).to_contain_text("没有找到")
     expect(page.locator("body")).not_to_contain_text("大堂")
-    response = page.goto(f"{service}/admin/fees")
-    assert response.status == 403
-    expect(page.locator(".error")).to_contain_text("岗位")
+    expect(page.locator("header nav")).not_to_contain_text("报表")
+    for path in ("/admin/fees", "/admin/reports/finance", "/admin/reports/monthly?format=xlsx"):
+        response = page.goto(service + path)
+        assert response.status == 403, path
+        expect(page.locator(".error")).to_contain_text("岗位")
 
 
 def test_five_wrong_passwords_lock_the_login(service, page, tmp_path):
