@@ -147,7 +147,7 @@ class _Start:
             wakeup = OutboxWakeup(database)
             courier = Courier(database, sessions, clock, messengers, wakeup, retry_for=settings.outbox.retry_for)
             outbox_writer = OutboxWriter(database, clock, courier)
-            card_actions = CardActions(sessions, clock, texts, outbox_writer, policy)
+            card_actions = CardActions(sessions, clock, texts, outbox_writer, policy, flows=conversations.staff)
             tokens = Tokens(clock, redis, prefix=prefix)
             parts = ChannelParts(clock=clock, texts=texts, sessions=sessions, inbox=inbox,
                                  conversations=conversations, outbox_writer=outbox_writer,
@@ -163,7 +163,8 @@ class _Start:
                 settings=settings, policy=policy, clock=clock, texts=texts, database=database, sessions=sessions, storage=storage,
                 redis=redis, media=conversations.deps.media, tokens=tokens, inbox=inbox, messengers=messengers,
                 wakeup=wakeup, courier=courier, outbox_writer=outbox_writer,
-                outbox_sender=OutboxSender(sessions, clock, messengers, texts, retry_for=settings.outbox.retry_for),
+                outbox_sender=OutboxSender(sessions, clock, messengers, texts, retry_for=settings.outbox.retry_for,
+                                           sla=settings.sla),
                 card_actions=card_actions, conversations=conversations, channels=MappingProxyType(channels),
                 processors={name: channel.process for name, channel in channels.items()},
                 secret=secret, api_token_digests=api_token_digests, demo_cast=self.demo_cast,
@@ -211,15 +212,18 @@ class SchemaOutOfDate(RuntimeError):
 
 
 def with_demo_staff(settings: Settings) -> Settings:
-    """The simulator's cast (bot/sim/demo.toml) when the configuration names no staff."""
+    """The simulator's cast (bot/sim/demo.toml) when the configuration names no staff, with its price and
+    material lists where the configuration has none, so the demo can quote and complete a job."""
     import tomllib
     from importlib.resources import files
 
-    from bot.settings import StaffSettings, TradeSettings
+    from bot.settings import MaterialSettings, PriceSettings, StaffSettings, TradeSettings
     demo = tomllib.loads((files("bot.sim") / "demo.toml").read_text(encoding="utf-8"))
     return settings.model_copy(update={
         "staff": [StaffSettings(**s) for s in demo["staff"]],
         "trades": settings.trades or [TradeSettings(**t) for t in demo["trades"]],
+        "prices": settings.prices or [PriceSettings(**p) for p in demo.get("prices", [])],
+        "materials": settings.materials or [MaterialSettings(**m) for m in demo.get("materials", [])],
     })
 
 
