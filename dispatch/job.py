@@ -47,8 +47,12 @@ async def transition(session: AsyncSession, ticket: Ticket, action: str, now: da
         update(Ticket).where(Ticket.id == ticket.id, Ticket.version == ticket.version, Ticket.status == before)
         .values(status=after, version=Ticket.version + 1, **(values or {}))
         .execution_options(synchronize_session=False))
-    await session.refresh(ticket)
+    # Only the columns the UPDATE wrote (or, when it lost, that another press did): not the ticket's
+    # events and photos, which no action reads.
+    await session.refresh(ticket, ["status", "version", *(values or {})])
     if won.rowcount != 1:
+        if ticket.status == before:
+            await session.refresh(ticket, [c.key for c in Ticket.__table__.columns])
         return False
     session.add(TicketEvent(ticket_id=ticket.id, at=now, actor=actor, channel=channel, action=EVENT_OF[action],
                             from_status=before, to_status=after, details=_jsonable(details)))
@@ -170,14 +174,20 @@ def materials_of(body: dict, policy: Policy) -> list[dict[str, Any]]:
 
 
 async def find_person(session: AsyncSession, who: Any) -> Person | None:
-    """A member of staff named by name, phone or one of their platform user ids (the body's `to`)."""
+    """A member of staff named by name, phone or one of their platform user ids (the body's `to`).
+
+    Only staff are looked at (`ix_persons_role`): a resident who shares a name or phone is never picked.
+    """
+    from dispatch.permissions import ROLES
+
     if not isinstance(who, str) or not who.strip() or len(who) > 128:
         return None
     who = who.strip()
-    by_identity = select(PersonIdentity.person_id).where(PersonIdentity.external_id == who)
     rows = (await session.execute(select(Person).where(
-        or_(Person.name == who, Person.phone == who, Person.id.in_(by_identity))).order_by(Person.id))).scalars()
-    return next((p for p in rows if p.role not in ("resident", "former")), None)
+        Person.role.in_(ROLES),
+        or_(Person.name == who, Person.phone == who, Person.identities.any(PersonIdentity.external_id == who)))
+        .order_by(Person.id))).scalars()
+    return next(iter(rows), None)
 
 
 # ---- the actions -------------------------------------------------------------------------------------------
@@ -322,7 +332,7 @@ async def waive(a: Act, body: dict) -> str:
     reason = _text(body, "reason", required=True)
     approver = a.policy.waiver_approver(Decimal(amount))
     waiver = {"status": "pending", "amount": str(amount), "payer": payer, "reason": reason, "approver": approver,
-              "requested_by": a.person.name, "requested_at": a.now.isoformat()}
+              "requested_by": a.person.name, "requested_by_id": a.person.id, "requested_at": a.now.isoformat()}
     if not await a.move("waive", {"waiver": waiver}, **waiver):
         return "bad_state"
     sent = 0
@@ -369,8 +379,7 @@ async def _decide_waiver(a: Act, body: dict, approve: bool) -> str:
     if not moved:
         return "bad_state"
     template = "notify/waiver_approved.j2" if approve else "notify/waiver_rejected.j2"
-    requester = (await a.session.execute(select(Person).where(Person.name == waiver.get("requested_by"))
-                                         .limit(1))).scalar_one_or_none()
+    requester = await a.session.get(Person, waiver["requested_by_id"]) if waiver.get("requested_by_id") else None
     if requester is not None:
         await tell_person(a.session, t, requester, a.now, template, a.channels, by=a.person.name)
     if t.assignee_id and (requester is None or requester.id != t.assignee_id):

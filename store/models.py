@@ -46,6 +46,7 @@ class Person(Base):
     """A resident or a member of staff; one row however many platforms they use."""
 
     __tablename__ = "persons"
+    __table_args__ = (Index("ix_persons_role", "role"),)
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     property: Mapped[str] = mapped_column(String(64), default="default")
     name: Mapped[str] = mapped_column(String(64))
@@ -211,7 +212,8 @@ class TicketWatcher(Base):
     """Someone kept informed about a ticket: a second reporter of the same fault (BR-4)."""
 
     __tablename__ = "ticket_watchers"
-    __table_args__ = (UniqueConstraint("ticket_id", "channel", "user_id", name="uq_watcher"),)
+    __table_args__ = (UniqueConstraint("ticket_id", "channel", "user_id", name="uq_watcher"),
+                      Index("ix_ticket_watchers_user", "channel", "user_id"))
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
     channel: Mapped[str] = mapped_column(String(16))
