@@ -260,7 +260,8 @@ async def _card_to(session, ticket: Ticket, person: Person, payload: dict, now: 
 
 async def acknowledge(session, ticket: Ticket, person: Person, alert_id: Any, now: datetime, policy: Policy) -> str:
     """已知晓 by someone the alert went to: the later steps of that clock's chain stop (in this commit) and one
-    re-escalation is scheduled; "not_alerted" when this alert did not go to them (or is not this ticket's)."""
+    re-escalation is scheduled: "ok"; "answered" when it was acknowledged before (nothing changes); "not_alerted"
+    when this alert did not go to them (or is not this ticket's)."""
     if isinstance(alert_id, bool) or not isinstance(alert_id, int):
         return "not_alerted"
     timer = await session.get(Timer, alert_id)
@@ -268,7 +269,7 @@ async def acknowledge(session, ticket: Ticket, person: Person, alert_id: Any, no
             or person.id not in timer.details.get("alerted", []):
         return "not_alerted"
     if timer.details.get("acked_by"):
-        return "ok"   # someone it went to answered already: one acknowledgement per alert
+        return "answered"   # someone it went to answered already: one acknowledgement per alert
     timer.details = {**timer.details, "acked_by": person.name, "acked_at": now.isoformat()}
     name, level = timer.details.get("clock", ""), int(timer.details.get("step", 0))
     for row in (await session.execute(select(Timer).where(Timer.ticket_id == ticket.id, Timer.kind == STEP))).scalars():

@@ -502,7 +502,7 @@ async def ack(a: Act, body: dict) -> str:
     (dispatch/escalation.py). Without such an alert there is nothing to acknowledge."""
     outcome = await escalation.acknowledge(a.session, a.ticket, a.person, body.get("alert"), a.now, a.policy)
     if outcome != "ok":
-        return outcome
+        return "ok" if outcome == "answered" else outcome
     if not await a.move("ack", None, alert=body.get("alert")):
         return "bad_state"
     return "ok"
