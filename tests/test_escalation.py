@@ -222,3 +222,66 @@ async def test_an_unanswered_complaint_escalates_and_a_reply_stops_it(aiohttp_cl
         await reply_complaint(s, await complaint_by_number(s, number), "王主管", "今天下午上门", services.clock.now())
     await advance(client, 5 * 3600)
     assert [t for t in await sent_to(client, "sunjingli") if "未回复" in t] == []
+
+
+async def test_overdue_alerts_reach_the_alerts_group_on_wecom_and_feishu_with_working_buttons(
+        aiohttp_client, make_settings, clock, backend):
+    """Through the platforms' real wire formats (the simulator's fake APIs): the Feishu alerts group gets the
+    card with 已知晓 / 改派 buttons, the WeCom alerts group the markdown (appchat carries no buttons) and the
+    supervisor a WeCom button card 1:1; 已知晓 pressed on WeCom and 改派 pressed in the Feishu group work."""
+    from aiohttp.test_utils import unused_port
+
+    from bot.app import create_app
+    from bot.runtime import run_pending
+    from bot.sim.wecom_api import FAKE_WECOM
+
+    port = unused_port()
+    # The supervisor is on WeCom (1:1 button cards); everyone is on Feishu too (the demo gives open_ids).
+    staff = [dict(p, wecom_userid=p["sim_user"]) if p["sim_user"] == "wangzhuguan" else p for p in CAST]
+    settings = make_settings(staff=staff, trades=TRADES, sla={"daily_respond": 1200},
+                             escalation=[{"category": "*", "clock": "respond", "steps": CHAIN}]).model_copy(update={"service": make_settings(
+        service={"public_url": f"http://127.0.0.1:{port}"}).service})
+    settings = settings.model_copy(update={"alerts": settings.alerts.model_copy(
+        update={"wecom_chat_id": "wr_alerts", "feishu_chat_id": "oc_alerts"})})
+    app = create_app(settings, clock=clock, run_background=False, redis_prefix=backend.prefix,
+                     demo_wecom=True, demo_feishu=True)
+    client = await aiohttp_client(app, server_kwargs={"port": port})
+    app[FAKE_WECOM].add_chat("wr_alerts")
+    number = await report(Sim(client))
+    await advance(client, 20 * MIN)
+
+    feishu = (await (await client.get("/sim/feishu/_sent", params={"receive_id": "oc_alerts"})).json())["sent"]
+    [card] = [m for m in feishu if m["msg_type"] == "interactive"]
+    assert number in str(card["content"]) and "超时" in str(card["content"])
+    buttons = [e for col in card["content"]["body"]["elements"] if col.get("tag") == "column_set"
+               for c in col["columns"] for e in c["elements"]]
+    assert [b["text"]["content"] for b in buttons] == ["已知晓", "改派·张师傅", "改派·赵师傅"]
+
+    wecom = (await (await client.get("/sim/wecom/_sent")).json())["sent"]
+    group = [e for e in wecom if e["kind"] == "appchat" and e["chat"] == "wr_alerts"]
+    assert len(group) == 1 and number in group[0]["payload"]["markdown"]["content"]
+    [one] = [e for e in wecom if e.get("user") == "wangzhuguan" and e.get("msgtype") == "template_card"
+             and "超时" in str(e["payload"])]
+    tc = one["payload"]["template_card"]
+    ack_key = next(b["key"] for b in tc["button_list"] if b["text"] == "已知晓")
+    resp = await client.post("/sim/api/wecom/click", json={"user": "wangzhuguan", "task_id": tc["task_id"],
+                                                          "key": ack_key})
+    assert (await resp.json())["callback_status"] == 200
+    await run_pending(services_of(app))
+    t = await ticket(client, number)
+    assert [e["action"] for e in t["events"]].count("acknowledged") == 1
+    replies = (await (await client.get("/sim/wecom/_sent", params={"user": "wangzhuguan"})).json())["sent"]
+    assert any("已知晓" in str(e["payload"]) and e.get("msgtype") == "text" for e in replies)
+
+    reassign = next(b for b in buttons if b["text"]["content"] == "改派·赵师傅")
+    resp = await client.post("/sim/api/feishu/click", json={
+        "user": "wangzhuguan", "message_id": card["message_id"], "chat_id": "oc_alerts",
+        "value": reassign["behaviors"][0]["value"]})
+    answer = (await resp.json())["answer"]
+    assert answer["toast"]["type"] == "success", answer
+    await run_pending(services_of(app))
+    t = await ticket(client, number)
+    assert t["assignee"]["name"] == "赵师傅"
+    await advance(client, 5 * 60 * MIN)       # taken: no more alerts on either platform
+    assert len([e for e in (await (await client.get("/sim/wecom/_sent")).json())["sent"]
+                if e["kind"] == "appchat" and e["chat"] == "wr_alerts"]) == 1
