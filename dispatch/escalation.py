@@ -92,6 +92,13 @@ async def clocks_of(session, ticket: Ticket, now: datetime, policy: Policy) -> d
     return ticket_clocks(view, now, _sla(policy))
 
 
+def _held(clock: Clock) -> bool:
+    """Paused until someone acts (a hold, a quote or a new time awaiting the resident): no due time is known,
+    the steps wait for the change that resumes it. A pause until the agreed visit time has a known end:
+    its steps stay scheduled, at due times that already count it (dispatch/clocks.py)."""
+    return clock.operational.paused and clock.operational.paused_for != "visit_time"
+
+
 def _due(clock: Clock, step: Step, shift: float = 0) -> datetime:
     return clock.operational.due_at + timedelta(seconds=step_offset(step.at, clock.limit) + shift)
 
@@ -110,7 +117,7 @@ async def sync(session, ticket: Ticket, now: datetime, policy: Policy) -> None:
     rows = {t.key: t for t in (await session.execute(
         select(Timer).where(Timer.ticket_id == ticket.id, Timer.kind == STEP))).scalars()}
     for name, clock in clocks.items():
-        live = clock.running and not clock.operational.paused
+        live = clock.running and not _held(clock)
         for i, step in enumerate(chain_for(policy, ticket.category, name)):
             key = _key(ticket.id, name, i)
             row = rows.get(key)
@@ -135,7 +142,7 @@ async def first_steps(conn, ticket_id: int, category: str, area: str, visit_at: 
                            events=[])
     rows = []
     for name, clock in ticket_clocks(view, now, _sla(policy)).items():
-        if not clock.running or clock.operational.paused:
+        if not clock.running or _held(clock):
             continue
         for i, step in enumerate(chain_for(policy, category, name)):
             rows.append(dict(key=_key(ticket_id, name, i), kind=STEP, due_at=_due(clock, step), ticket_id=ticket_id,
@@ -157,7 +164,7 @@ async def step_due(session, timer: Timer, now: datetime, policy: Policy) -> None
     if clock is None or not clock.running:
         return
     step = Step(timer.details["at"], timer.details["notify"])
-    if clock.operational.paused:
+    if _held(clock):
         timer.status, timer.done_at = timers.CANCELLED, None    # a resume schedules it again (`sync`)
         return
     due = _due(clock, step, timer.details.get("shift", 0))
@@ -179,7 +186,7 @@ async def again_due(session, timer: Timer, now: datetime, policy: Policy) -> Non
     clock = (await clocks_of(session, ticket, now, policy)).get(name)
     if clock is None or not clock.running:
         return
-    if clock.operational.paused:   # waiting for the resident or parts: look again later
+    if _held(clock):   # waiting for the resident or parts: look again later
         timer.status, timer.done_at, timer.claimed_by, timer.lease_until = timers.PENDING, None, "", None
         timer.due_at = now + timedelta(seconds=policy.reescalate_after)
         return

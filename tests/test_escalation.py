@@ -285,3 +285,21 @@ async def test_overdue_alerts_reach_the_alerts_group_on_wecom_and_feishu_with_wo
     await advance(client, 5 * 60 * MIN)       # taken: no more alerts on either platform
     assert len([e for e in (await (await client.get("/sim/wecom/_sent")).json())["sent"]
                 if e["kind"] == "appchat" and e["chat"] == "wr_alerts"]) == 1
+
+
+async def test_an_agreed_visit_later_in_the_day_moves_the_arrival_alert_after_it(aiohttp_client, make_settings, clock,
+                                                                                backend):
+    """BR-12: the resident asked for 15:00 (it is 10:00): the arrive clock waits for that time, so its 100 %
+    alert comes at 15:20, with no change of the ticket in between."""
+    from bot.app import create_app
+    from tests.aftercare_steps import file
+
+    settings = make_settings(staff=CAST, trades=TRADES,
+                             escalation=[{"category": "*", "clock": "arrive", "steps": [CHAIN[1]]}])
+    client = await aiohttp_client(create_app(settings, clock=clock, run_background=False, redis_prefix=backend.prefix))
+    filed = await file(client, visit_text="今天下午3点")
+    assert filed["visit_at"]
+    await advance(client, 5 * 60 * MIN + 19 * MIN)
+    assert await alerts_to(client, "wangzhuguan") == []
+    await advance(client, 1 * MIN)
+    assert len(await alerts_to(client, "wangzhuguan")) == 1
