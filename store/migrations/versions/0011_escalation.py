@@ -1,7 +1,7 @@
 """one timer mechanism: timers get a unique key, a status, a lease, an optional ticket, a partial index of pending ones
 
 Revision ID: 0011
-Revises: 0008
+Revises: 0009 (0010, the lead's indexes, comes between once it is on main)
 Create Date: 2026-11-30
 """
 from alembic import op
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 
 revision = '0011'
-down_revision = '0008'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 
