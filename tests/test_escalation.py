@@ -303,3 +303,26 @@ async def test_an_agreed_visit_later_in_the_day_moves_the_arrival_alert_after_it
     assert await alerts_to(client, "wangzhuguan") == []
     await advance(client, 1 * MIN)
     assert len(await alerts_to(client, "wangzhuguan")) == 1
+
+
+def test_escalation_settings_are_checked_and_read_as_offsets_from_the_due_time():
+    from bot.settings import ConfigError, load_settings
+    from dispatch.escalation import DEFAULT_STEPS, chain_for, step_offset
+    from dispatch.policy import Policy
+
+    assert step_offset("50%", 1200) == -600 and step_offset("100%", 1200) == 0
+    assert step_offset("+30m", 1200) == 1800 and step_offset("+2h", 60) == 7200
+    for bad in ("soon", "+30", "30m", "%50"):
+        with pytest.raises(ValueError):
+            step_offset(bad, 1200)
+    with pytest.raises((ConfigError, ValueError)):
+        load_settings(None, escalation=[{"clock": "respond", "steps": [{"at": "half", "notify": "supervisor"}]}])
+    with pytest.raises((ConfigError, ValueError)):
+        load_settings(None, escalation=[{"clock": "respond", "steps": [{"at": "50%", "notify": "janitor"}]}])
+    assert chain_for(Policy(), "daily", "finish") == DEFAULT_STEPS          # none configured: the default chain
+    from dispatch.escalation import Chain, Step
+    policy = Policy(chains=(Chain("*", "respond", (Step("100%", "manager"),)),
+                            Chain("emergency", "respond", (Step("50%", "supervisor"),))))
+    assert chain_for(policy, "emergency", "respond") == (Step("50%", "supervisor"),)
+    assert chain_for(policy, "daily", "respond") == (Step("100%", "manager"),)
+    assert chain_for(policy, "daily", "finish") == ()                      # configured chains name only respond
