@@ -204,3 +204,56 @@ async def test_two_worker_processes_send_each_of_1000_alerts_exactly_once(tmp_pa
     for i, code in enumerate(codes):
         assert code == 0
         assert "Traceback" not in (tmp_path / f"worker{i}.log").read_text(errors="replace")
+
+
+async def test_timers_written_before_0011_keep_running_after_it(tmp_path, backend):
+    """Migration 0011 keeps the rows of the auto sign-off and the survey: pending ones stay pending (with a key),
+    ones that ran are done; a downgrade keeps them too."""
+    import sqlalchemy as sa
+
+    from store.db import make_database, migrate
+
+    if backend.name == "pg":
+        name = f"rb_mig_{uuid.uuid4().hex[:8]}"
+        admin = await asyncpg.connect(PG_ADMIN)
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        url = _pg_url(name)
+    else:
+        url = f"sqlite+aiosqlite:///{tmp_path / 'mig.db'}"
+    try:
+        await migrate(url, "0009")
+        engine = make_database(url)
+        t = datetime(2026, 11, 29, 2, 0, tzinfo=timezone.utc)
+        async with engine.begin() as conn:
+            await conn.execute(sa.text(
+                "INSERT INTO tickets (id, number, property, status, area, location, location_key, reporter_name, "
+                "phone, description, category, trade, channel, reporter_channel, reporter_chat, reporter_user, "
+                "visit_text, created_at, version, building, awaiting, quote_items, quote_status, quote_note, waiver, "
+                "materials, completion_note, hold_reason, held_from, proposed_visit_text, signoff, survey) VALUES "
+                "(1, 'BX20261129-0001', 'default', 'completed', 'unit', 'x', 'x', 'x', '1', 'x', 'daily', "
+                "'plumbing', 'sim', 'sim', 'r', 'r', '', :t, 1, '', '', '[]', '', '', '{}', '[]', '', '', '', '', "
+                "'', '{}')"), {"t": t})
+            await conn.execute(sa.text(
+                "INSERT INTO timers (ticket_id, kind, due_at, done_at, details) VALUES "
+                "(1, 'signoff_auto', :t, NULL, '{}'), (1, 'survey_reminder', :t, :t, '{}')"), {"t": t})
+        await engine.dispose()
+        await migrate(url, "head")
+        engine = make_database(url)
+        async with engine.connect() as conn:
+            rows = (await conn.execute(sa.text("SELECT kind, status, key FROM timers ORDER BY id"))).all()
+        await engine.dispose()
+        assert [(r.kind, r.status) for r in rows] == [("signoff_auto", "pending"), ("survey_reminder", "done")]
+        assert len({r.key for r in rows}) == 2 and all(r.key for r in rows)
+        from alembic import command
+
+        from store.db import alembic_config
+        await asyncio.to_thread(command.downgrade, alembic_config(url), "0009")
+        engine = make_database(url)
+        async with engine.connect() as conn:
+            kept = (await conn.execute(sa.text("SELECT kind, done_at FROM timers ORDER BY id"))).all()
+        await engine.dispose()
+        assert [(r.kind, r.done_at is None) for r in kept] == [("signoff_auto", True), ("survey_reminder", False)]
+    finally:
+        if backend.name == "pg":
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await admin.close()
