@@ -8,7 +8,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import raiseload
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dispatch import lifecycle, permissions, statuses
+from dispatch import escalation, lifecycle, permissions, statuses
 from dispatch.policy import Policy
 from dispatch.people import person_for
 from dispatch.routing import refresh_cards, tell_reporter, tell_supervisors
@@ -59,7 +59,7 @@ async def _checked(session: AsyncSession, number: str, channel: str, user: str, 
 
 
 async def accept(session: AsyncSession, number: str, channel: str, user: str, now: datetime,
-                 reply_token: str = "") -> ActionResult:
+                 reply_token: str = "", policy: Policy | None = None) -> ActionResult:
     """First accept wins: one conditional UPDATE decides, whatever the number of presses at once."""
     # Not checked against the table: of two presses the loser reads `taken`, from the UPDATE below.
     ticket, person, refused = await _checked(session, number, channel, user, "accept", check_state=False)
@@ -82,6 +82,7 @@ async def accept(session: AsyncSession, number: str, channel: str, user: str, no
     session.add(_event(ticket, now, f"{channel}:{user}", channel, "accepted", statuses.DISPATCHED,
                        assignee=person.name))
     await session.flush()
+    await escalation.sync(session, ticket, now, policy or Policy())   # 接单 stops the respond clock's chain
     await session.refresh(ticket, ["assignee"])
     await tell_reporter(session, ticket, now, "notify/accepted.j2")
     await refresh_cards(session, ticket, now, clicked=(channel, user), reply_token=reply_token)
@@ -120,7 +121,7 @@ async def act(session: AsyncSession, number: str, action: str, channel: str, use
 
     body = body if isinstance(body, dict) else {}
     if action == "accept":
-        return await accept(session, number, channel, user, now, reply_token=reply_token)
+        return await accept(session, number, channel, user, now, reply_token=reply_token, policy=policy)
     handler = HANDLERS.get(action)
     if handler is None:
         return ActionResult("not_allowed", detail=action)

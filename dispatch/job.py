@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dispatch import lifecycle, outbox, statuses
+from dispatch import escalation, lifecycle, outbox, statuses
 from dispatch.policy import Policy
 from dispatch.routing import (
     CARD_PLATFORMS, refresh_cards, staff_with_roles, tell_assignee, tell_person, tell_reporter, tell_roles,
@@ -33,7 +33,7 @@ class Invalid(Exception):
 # ---- the one way a ticket's status changes ----------------------------------------------------------------
 
 async def transition(session: AsyncSession, ticket: Ticket, action: str, now: datetime, actor: str, channel: str,
-                     values: dict[str, Any] | None = None, **details) -> bool:
+                     values: dict[str, Any] | None = None, *, policy: Policy | None = None, **details) -> bool:
     """Move `ticket` by `action` of dispatch/lifecycle.py, with `values`, and write its one audit event.
 
     A conditional UPDATE on the version the caller read decides: of two presses at once (two 完工), one
@@ -57,6 +57,8 @@ async def transition(session: AsyncSession, ticket: Ticket, action: str, now: da
     session.add(TicketEvent(ticket_id=ticket.id, at=now, actor=actor, channel=channel, action=EVENT_OF[action],
                             from_status=before, to_status=after, details=_jsonable(details)))
     await session.flush()
+    # The escalation timers follow the clocks in this same commit: a stop cancels them, a pause moves them.
+    await escalation.sync(session, ticket, now, policy or Policy())
     return True
 
 
@@ -205,7 +207,7 @@ class Act:
 
     async def move(self, action: str, values: dict[str, Any] | None = None, **details) -> bool:
         return await transition(self.session, self.ticket, action, self.now, self.actor, self.channel, values,
-                                by=self.person.name, **details)
+                                policy=self.policy, by=self.person.name, **details)
 
     async def cards(self) -> None:
         await refresh_cards(self.session, self.ticket, self.now, clicked=(self.channel, self.user),
@@ -447,8 +449,14 @@ async def transfer(a: Act, body: dict) -> str:
 
 
 async def reassign(a: Act, body: dict) -> str:
-    """改派 (supervisor and above): the job goes to the named technician."""
-    to = await find_person(a.session, body.get("to"))
+    """改派 (supervisor and above): the job goes to the named technician (`to`), or the one an alert card's
+    button names (`to_id`)."""
+    to_id = body.get("to_id")
+    if to_id is not None and not isinstance(to_id, bool) and isinstance(to_id, int):
+        to = await a.session.get(Person, to_id)
+        to = to if to is not None and to.role not in ("resident", "former") else None
+    else:
+        to = await find_person(a.session, body.get("to"))
     if to is None:
         raise Invalid("to")
     return await _hand_to(a, "reassign", to)
@@ -498,8 +506,15 @@ async def cancel(a: Act, body: dict) -> str:
 
 
 async def ack(a: Act, body: dict) -> str:
-    """已知晓 answers an overdue alert; without one sent to this person there is nothing to acknowledge."""
-    return "not_alerted"
+    """已知晓 answers an overdue alert (`body.alert`, the card's alert id): only someone it went to; that level's
+    chain stops and re-escalates after `[sla] reescalate_after` if the work is still not done
+    (dispatch/escalation.py). Without such an alert there is nothing to acknowledge."""
+    outcome = await escalation.acknowledge(a.session, a.ticket, a.person, body.get("alert"), a.now, a.policy)
+    if outcome != "ok":
+        return "ok" if outcome == "answered" else outcome
+    if not await a.move("ack", None, alert=body.get("alert")):
+        return "bad_state"
+    return "ok"
 
 
 HANDLERS = {
