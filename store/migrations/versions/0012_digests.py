@@ -1,7 +1,7 @@
 """digest runs: one row per digest sent (daily, handover, weekly), unique per period
 
 Revision ID: 0012
-Revises: 0008
+Revises: 0009
 Create Date: 2026-11-30
 """
 from alembic import op
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 
 revision = '0012'
-down_revision = '0008'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 
