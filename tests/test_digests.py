@@ -5,7 +5,7 @@ simulator's channel. Each digest is sent once, by one sweep of one process, what
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -17,6 +17,8 @@ from bot.runtime import run_pending
 from bot.services import services_of
 from bot.settings import ConfigError, load_settings
 from bot.sim.wecom_api import FAKE_WECOM
+from dispatch.digests import shift_start
+from dispatch.duty import Duty, next_change
 from store.models import DigestRun, Outbox
 from tests.conftest import Sim
 from tests.resident_stage import act, told
@@ -175,6 +177,20 @@ async def test_the_handover_goes_to_the_incoming_and_outgoing_desk_and_the_group
     await tick(other, clock, at(2026, 11, 28, 10, 0))
     assert await runs(client, "handover:2026-11-28T09:00") == (1, 3)   # the group, incoming, outgoing: once
     assert len([m for m in group(client) if "交班" in m]) == 2
+
+
+@pytest.mark.parametrize("now, began", [
+    (at(2026, 11, 27, 8, 59), at(2026, 11, 26, 18, 0)),
+    (at(2026, 11, 27, 9, 0), at(2026, 11, 27, 9, 0)),
+    (at(2026, 11, 27, 17, 59), at(2026, 11, 27, 9, 0)),
+    (at(2026, 11, 27, 18, 0), at(2026, 11, 27, 18, 0)),
+    (at(2026, 11, 27, 23, 59), at(2026, 11, 27, 18, 0)),
+])
+def test_the_shift_a_handover_belongs_to(now, began):
+    """The handover's period is the desk change that began the shift holding the desk now (dispatch/duty.py)."""
+    duty = Duty()
+    assert shift_start(now, duty) == began
+    assert next_change(began - timedelta(seconds=1), duty) == began
 
 
 # ---- BR-28: the weekly summary on Monday morning ----------------------------------------------------------
