@@ -28,12 +28,13 @@ from bot.api.auth import bearer_auth
 from bot.api.errors import api_error
 from bot.calendar_watch import seed_at_start
 from bot.channel import ChannelParts, channel_classes
+from bot.console.app import mount as mount_console
 from bot.http import undecodable_headers
 from bot.metrics import setup_metrics
 from bot.runtime import running
 from bot.secrets import api_token_hashes, kept_secret
 from bot.services import SERVICES, Services
-from bot.settings import Settings, policy_of
+from bot.settings import Settings, duty_of, policy_of
 from bot.tokens import Tokens
 from conversations.classify import load_rules
 from conversations.engine import Deps, Engine, IntakeLimits
@@ -95,6 +96,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, run_background
     app.add_routes(api_complaints.routes)
     app.add_routes(api_duty.routes)
     app.add_routes(api_reports.routes)
+    mount_console(app)
     return app
 
 
@@ -140,12 +142,12 @@ class _Start:
                 intake=IntakeLimits(settings.intake.draft_ttl, settings.intake.duplicate_window,
                                     settings.intake.max_photos, settings.intake.max_photo_bytes),
                 tz=settings.service.timezone, property=settings.service.property, channels=channel_names,
-                policy=policy))
+                policy=policy, duty=duty_of(settings)))
             messengers = Messengers()
             wakeup = OutboxWakeup(database)
             courier = Courier(database, sessions, clock, messengers, wakeup, retry_for=settings.outbox.retry_for)
             outbox_writer = OutboxWriter(database, clock, courier)
-            card_actions = CardActions(sessions, clock, texts, outbox_writer, policy)
+            card_actions = CardActions(sessions, clock, texts, outbox_writer, policy, flows=conversations.staff)
             tokens = Tokens(clock, redis, prefix=prefix)
             parts = ChannelParts(clock=clock, texts=texts, sessions=sessions, inbox=inbox,
                                  conversations=conversations, outbox_writer=outbox_writer,
@@ -161,7 +163,8 @@ class _Start:
                 settings=settings, policy=policy, clock=clock, texts=texts, database=database, sessions=sessions, storage=storage,
                 redis=redis, media=conversations.deps.media, tokens=tokens, inbox=inbox, messengers=messengers,
                 wakeup=wakeup, courier=courier, outbox_writer=outbox_writer,
-                outbox_sender=OutboxSender(sessions, clock, messengers, texts, retry_for=settings.outbox.retry_for),
+                outbox_sender=OutboxSender(sessions, clock, messengers, texts, retry_for=settings.outbox.retry_for,
+                                           sla=settings.sla),
                 card_actions=card_actions, conversations=conversations, channels=MappingProxyType(channels),
                 processors={name: channel.process for name, channel in channels.items()},
                 secret=secret, api_token_digests=api_token_digests, demo_cast=self.demo_cast,
@@ -209,15 +212,18 @@ class SchemaOutOfDate(RuntimeError):
 
 
 def with_demo_staff(settings: Settings) -> Settings:
-    """The simulator's cast (bot/sim/demo.toml) when the configuration names no staff."""
+    """The simulator's cast (bot/sim/demo.toml) when the configuration names no staff, with its price and
+    material lists where the configuration has none, so the demo can quote and complete a job."""
     import tomllib
     from importlib.resources import files
 
-    from bot.settings import StaffSettings, TradeSettings
+    from bot.settings import MaterialSettings, PriceSettings, StaffSettings, TradeSettings
     demo = tomllib.loads((files("bot.sim") / "demo.toml").read_text(encoding="utf-8"))
     return settings.model_copy(update={
         "staff": [StaffSettings(**s) for s in demo["staff"]],
         "trades": settings.trades or [TradeSettings(**t) for t in demo["trades"]],
+        "prices": settings.prices or [PriceSettings(**p) for p in demo.get("prices", [])],
+        "materials": settings.materials or [MaterialSettings(**m) for m in demo.get("materials", [])],
     })
 
 

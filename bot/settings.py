@@ -114,6 +114,7 @@ class SlaSettings(BaseModel):
     daily_finish: int = 86400
     complaint_reply: int = 86400     # BR-27
     scan_interval: int = 30
+    reescalate_after: int = Field(3600, ge=60)   # an acknowledged alert whose clock still runs is raised again
 
 
 class TradeSettings(BaseModel):
@@ -188,6 +189,59 @@ class DutySettings(BaseModel):
         return self
 
 
+class EscalationStep(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    at: str          # "50%" of the clock's allowance, "100%", or "+30m" / "+2h" / "+90s" after it runs out
+    notify: Literal["assignee", "supervisor", "manager", "director"]
+
+    @field_validator("at")
+    @classmethod
+    def _at(cls, v: str) -> str:
+        from dispatch.escalation import step_offset
+        step_offset(v, 3600)   # ValueError names the expected forms
+        return v.strip()
+
+
+class EscalationSettings(BaseModel):
+    """`[[escalation]]`: who hears, and when, as a clock of a kind of ticket runs out (dispatch/escalation.py)."""
+    model_config = ConfigDict(extra="forbid")
+    category: Literal["emergency", "daily", "complaint", "*"] = "*"
+    clock: Literal["respond", "arrive", "finish", "reply"]
+    steps: list[EscalationStep] = Field(min_length=1, max_length=8)
+
+
+class DigestSettings(BaseModel):
+    """`[digests]` (BR-22, BR-28, BR-30): when the daily digests and the weekly summary go to the alerts group,
+    in the service's time zone; `handover` sends a handover at each desk change (dispatch/digests.py)."""
+    model_config = ConfigDict(extra="forbid")   # a misspelt key would silently keep the default time
+    completed: str = "17:30"       # BR-22: the tickets completed today
+    unfinished: str = "17:40"      # BR-22: the unfinished ones, with their reasons
+    weekly: str = "Mon 09:00"      # BR-28: last week's figures
+    handover: bool = True          # BR-30: at each desk change ([duty])
+
+    @field_validator("completed", "unfinished")
+    @classmethod
+    def _time(cls, v: str) -> str:
+        from dispatch.digests import parse_time
+        parse_time(v)  # ValueError names the expected form
+        return v.strip()
+
+    @field_validator("weekly")
+    @classmethod
+    def _weekly(cls, v: str) -> str:
+        from dispatch.digests import parse_weekly
+        parse_weekly(v)
+        return " ".join(v.split())
+
+    @model_validator(mode="after")
+    def _order(self) -> "DigestSettings":
+        from dispatch.digests import parse_time
+        if parse_time(self.unfinished) < parse_time(self.completed):
+            raise ValueError(f"unfinished {self.unfinished!r} must not come before completed {self.completed!r}: "
+                             "the unfinished list follows the completed one (BR-22: 17:30, then 17:40)")
+        return self
+
+
 class AlertSettings(BaseModel):
     wecom_chat_id: str = ""
     feishu_chat_id: str = ""
@@ -213,10 +267,12 @@ class Settings(BaseSettings):
     trades: list[TradeSettings] = []
     staff: list[StaffSettings] = []
     alerts: AlertSettings = AlertSettings()
+    escalation: list[EscalationSettings] = []
     prices: list[PriceSettings] = []
     materials: list[MaterialSettings] = []
     lifecycle: LifecycleSettings = LifecycleSettings()
     duty: DutySettings = DutySettings()
+    digests: DigestSettings = DigestSettings()
     demo: bool = False  # deprecated alias of [service] demo
     # True when a configuration file or a REPAIRBOT_<SECTION>__<KEY> variable was given (see load_settings).
     _configured: bool = PrivateAttr(False)
@@ -324,6 +380,7 @@ def _check_references(s: Settings) -> None:
 
 def policy_of(settings: Settings, channels: frozenset[str] = frozenset()):
     """The domain's view of `[[prices]]`, `[[materials]]` and `[lifecycle]` (dispatch/policy.py)."""
+    from dispatch.escalation import Chain, Step
     from dispatch.policy import Material, Policy, Price
 
     life = settings.lifecycle
@@ -332,7 +389,13 @@ def policy_of(settings: Settings, channels: frozenset[str] = frozenset()):
         materials=tuple(Material(m.key, m.name, m.unit) for m in settings.materials),
         signoff_wait=life.signoff_wait, survey_reminder=life.survey_reminder, survey_lapse=life.survey_lapse,
         warranty_days=life.warranty_days, leadership_waiver_from=life.leadership_waiver_from,
-        followup_share=life.followup_share, channels=channels, tz=settings.service.timezone)
+        followup_share=life.followup_share, channels=channels, tz=settings.service.timezone,
+        sla=settings.sla, reescalate_after=settings.sla.reescalate_after,
+        chains=tuple(Chain(e.category, e.clock, tuple(Step(s.at, s.notify) for s in e.steps))
+                     for e in settings.escalation),
+        alert_chats=tuple((c, chat) for c, chat in (("wecom", settings.alerts.wecom_chat_id),
+                                                     ("feishu", settings.alerts.feishu_chat_id)) if chat),
+        duty=duty_of(settings))
 
 
 def duty_of(settings: Settings):
@@ -341,3 +404,11 @@ def duty_of(settings: Settings):
 
     return Duty.of(settings.duty.front_desk, settings.duty.central_control, settings.service.timezone,
                    settings.service.property)
+
+
+def schedule_of(settings: Settings):
+    """The domain's view of `[digests]` (dispatch/digests.py)."""
+    from dispatch.digests import Schedule
+
+    d = settings.digests
+    return Schedule.of(d.completed, d.unfinished, d.weekly, d.handover)

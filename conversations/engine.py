@@ -13,8 +13,10 @@ from conversations.classify import Rules
 from conversations.commands import match_fallback, reask
 from conversations.intake import Draft, Turn, advance, handle_text
 from conversations.messages import InboundMessage, Reply
+from conversations.staff_flow import StaffFlows
 from conversations.storage import StateStorage, StorageKey
 from conversations.textcheck import is_meaningless, is_too_long
+from dispatch.duty import Duty
 from dispatch.policy import Policy
 from store.clock import Clock
 from store.media import MediaStore
@@ -45,11 +47,13 @@ class Deps:
     property: str = "default"
     channels: frozenset[str] = frozenset()   # where messages can be delivered (registered messengers)
     policy: Policy = Policy()                # prices, materials and waits of a ticket's life after 接单
+    duty: Duty | None = None                 # who holds the desk (BR-3): they hear of each new ticket
 
 
 class Engine:
     def __init__(self, deps: Deps) -> None:
         self.deps = deps
+        self.staff = StaffFlows(deps)  # 报价, 暂停, 改约, 完工: started by a card press (relay/card_actions.py)
 
     async def handle(self, msg: InboundMessage) -> list[Reply]:
         started = time.perf_counter()
@@ -62,6 +66,11 @@ class Engine:
             if msg.message_id and raw.get("last_message_id") == msg.message_id:
                 # A platform or our inbox delivered this message again: answer as before, step nothing.
                 return [Reply(text, tuple(options)) for text, options in raw.get("last_replies", [])]
+            if raw.get("staff"):
+                # A staff conversation takes every message of its chat until it ends (staff_flow.py).
+                await self._staff_step(turn, held, raw)
+                metrics.STEPS.labels(channel=msg.channel).inc()
+                return turn.replies
             draft = Draft.from_dict(raw) if raw.get("state") else None
             turn.answers = dict(raw.get("answers") or {})
             if draft is not None and self._expired(draft, now):
@@ -91,6 +100,26 @@ class Engine:
         metrics.STEPS.labels(channel=msg.channel).inc()
         metrics.STEP_SECONDS.observe(time.perf_counter() - started)
         return turn.replies
+
+    async def _staff_step(self, turn: Turn, held, raw: dict) -> None:
+        """One step of the stored staff flow; a draft kept beside it is left as it was."""
+        try:
+            flow = await self.staff.step(turn, raw["staff"])
+        except BaseException:
+            await turn.db.end(ok=False)
+            raise
+        await turn.db.end(ok=True)
+        msg = turn.msg
+        last = {"last_message_id": msg.message_id,
+                "last_replies": [[r.text, list(r.options)] for r in turn.replies]} if msg.message_id else {}
+        rest = {k: v for k, v in raw.items() if k not in ("staff", "last_message_id", "last_replies")}
+        if flow is not None or rest:
+            held.put({**rest, **({"staff": flow} if flow is not None else {}), **last},
+                     self.deps.intake.draft_ttl + GRACE)
+        elif last:
+            held.put(last, GRACE)
+        else:
+            held.delete()
 
     def _expired(self, draft: Draft, now: datetime) -> bool:
         if not draft.updated_at:
@@ -170,7 +199,10 @@ class Engine:
                     held.schedule(datetime.fromisoformat(draft.updated_at)
                                   + timedelta(seconds=self.deps.intake.draft_ttl))
                     continue
-                held.delete()
+                if raw.get("staff"):  # a staff flow beside the draft lives on (it has its own clock)
+                    held.put({"staff": raw["staff"]}, self.deps.intake.draft_ttl + GRACE)
+                else:
+                    held.delete()
                 held.unschedule()
             metrics.DRAFTS_EXPIRED.inc()
             text = self.deps.texts.render("intake/expired.j2", d=draft, minutes=self.deps.intake.draft_ttl // 60)

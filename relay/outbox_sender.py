@@ -20,6 +20,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from templates.texts import Texts
+from dispatch.alert_card import alert_card
 from dispatch import outbox
 from dispatch.ticket_card import ticket_card
 from dispatch.tickets import get_ticket
@@ -118,13 +119,19 @@ async def _record_undeliverable(session, row: Outbox, now: datetime, reason: str
                                      "call": ticket.phone}))
 
 
+def _reader(channel: str, user: str, chat: str) -> tuple[str, str] | None:
+    """Who reads a card copy: a person 1:1, or nobody in particular (a group chat)."""
+    return (channel, user) if user and not chat else None
+
+
 class OutboxSender:
     """Claims and sends what is due; `deliver_due` is one round (the outbox loop calls it until it is 0)."""
 
     def __init__(self, sessions: Sessions, clock: Clock, messengers: Messengers, texts: Texts,
-                 retry_for: float = OUTBOX_RETRY_FOR) -> None:
+                 retry_for: float = OUTBOX_RETRY_FOR, sla: Any = None) -> None:
         self.sessions, self.clock, self.messengers, self.texts = sessions, clock, messengers, texts
         self.retry_for = retry_for
+        self.sla = sla  # the `[sla]` figures a card's deadline line is counted with (None: the business rules')
 
     async def deliver_due(self, limit: int = 50) -> int:
         """Send what is due now; returns how many rows were attempted."""
@@ -231,9 +238,16 @@ class OutboxSender:
             # the platform has them, a line to type where it has not.
             options = tuple(payload.get("options", ()))
             return _Prepared(lambda: messenger.send_text(to, text, options, idempotency_key=key), _nothing)
+        if row.kind == outbox.CARD and payload.get("audience") == "alert":
+            # An overdue alert (dispatch/escalation.py): a card of its own, not a copy of the ticket's card.
+            ticket = await get_ticket(session, payload["ticket"])
+            card = await alert_card(session, ticket, payload["alert"], texts, clock.now(), self.sla)
+            return _Prepared(lambda: messenger.send_card(to, card, idempotency_key=key), _nothing)
         if row.kind == outbox.CARD:
             ticket = await get_ticket(session, payload["ticket"])
-            card = ticket_card(ticket, payload["audience"], texts)
+            # The reader decides what a copy shows: the assignee's own copy is their job card.
+            card = ticket_card(ticket, payload["audience"], texts, recipient=_reader(row.channel, to.user, to.chat),
+                               now=clock.now(), sla=self.sla)
             ticket_id, audience = ticket.id, payload["audience"]
 
             async def record_copy(s, delivered: Delivered) -> None:
@@ -245,14 +259,18 @@ class OutboxSender:
             copy = await session.get(CardCopy, payload["copy_id"])
             ticket = await session.get(Ticket, copy.ticket_id)
             await session.refresh(ticket, ["assignee", "photos"])
-            card = ticket_card(ticket, copy.audience, texts)
+            card = ticket_card(ticket, copy.audience, texts,
+                               recipient=_reader(copy.channel, copy.recipient_user, copy.recipient_chat),
+                               now=clock.now(), sla=self.sla)
             copy_id, was = copy.id, Delivered(copy.message_id, copy.handle)
 
             async def record_update(s, delivered: Delivered) -> None:
+                # The messenger answers with what the copy is now: the same message and the rewrite token it
+                # has left (WeCom's are single use: "" once spent), or a fresh message sent in its place.
                 stored = await s.get(CardCopy, copy_id)
                 stored.updated_at = clock.now()
-                if delivered.handle:
-                    stored.handle = delivered.handle
+                stored.message_id = delivered.message_id or stored.message_id
+                stored.handle = delivered.handle
             return _Prepared(lambda: messenger.update_card(to, was, card, reply_token=payload.get("reply_token", "")),
                              record_update)
         raise DeliveryError(f"unknown outbox kind {row.kind}", retryable=False)

@@ -44,10 +44,15 @@ class Choice:
 
 
 @cache
+def choices(name: str) -> dict[str, Choice]:
+    """templates/labels/<name>.toml in buttons.toml's format, compiled."""
+    raw = tomllib.loads((files("templates") / "labels" / f"{name}.toml").read_text(encoding="utf-8"))
+    return {key: Choice.from_toml(key, value) for key, value in raw.items()}
+
+
 def buttons() -> dict[str, Choice]:
     """templates/labels/buttons.toml: the intake's quick answers and the words of its fallbacks."""
-    raw = tomllib.loads((files("templates") / "labels" / "buttons.toml").read_text(encoding="utf-8"))
-    return {key: Choice.from_toml(key, value) for key, value in raw.items()}
+    return choices("buttons")
 
 
 def button(key: str) -> str:

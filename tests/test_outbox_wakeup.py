@@ -66,6 +66,9 @@ async def test_an_accepted_tickets_card_updates_leave_at_once(running):
                               json={"actor": {"channel": "sim", "user": technician}})
     assert resp.status == 200, await resp.text()
     updates = await _rows(running, outbox.CARD_UPDATE)
-    cards = await _cards(running, len(sent) + updates)  # every copy re-rendered: taken, no buttons
+    cards = await _cards(running, len(sent) + updates)  # every copy re-rendered
     assert updates == len(sent) and len(cards) == 2 * len(sent)
-    assert all(c["card"]["status"] and not c["card"]["buttons"] for c in cards[len(sent):])
+    # The taker's copy is now their job card; every other copy is taken, without buttons.
+    [job] = [c for c in cards[len(sent):] if c["user"] == technician and c["chat"] == technician]
+    assert [label for label, _ in job["card"]["buttons"]] == ["已到达", "改约", "转派"]
+    assert all(c["card"]["status"] and not c["card"]["buttons"] for c in cards[len(sent):] if c is not job)

@@ -91,7 +91,7 @@ async def test_removed_staff_lose_their_role_and_accounts_but_keep_their_history
     r = await press(client, "zhangsan", second)
     assert r["outcome"] == "unknown_person" and "不是登记的维修人员" in r["replies"][0]["text"]
     status, body = await act(client, second, "zhangsan")
-    assert status == 409 and body["outcome"] == "unknown_person"
+    assert status == 403 and body["error"]["code"] == "unknown_person"
     # His earlier work is still his in the audit trail.
     old = await ticket(client, first)
     assert old["assignee"]["name"] == "张师傅"
@@ -115,7 +115,7 @@ async def test_a_changed_role_or_trade_takes_effect_at_the_next_start(start):
     assert status == 403 and body["error"]["code"] == "not_allowed"
     assert await card_recipients(client, await file_ticket(client)) == []  # finance gets no cards
     client = await start(staff=[{**ZHANG, "trades": ["electrical"]}, BOSS])
-    assert (await act(client, number, "zhangsan"))[1]["outcome"] == "not_your_trade"
+    assert (await act(client, number, "zhangsan"))[1]["error"]["code"] == "not_your_trade"
     client = await start(staff=[ZHANG, BOSS])
     assert (await act(client, number, "zhangsan"))[0] == 200
     async with services_of(client.app).sessions() as s:

@@ -130,6 +130,8 @@ async def test_errors_map_to_delivery_errors(messenger):
     with pytest.raises(DeliveryError) as err:
         await m.send_text(Recipient("wecom", user="tech1"), "x")
     assert err.value.retryable and err.value.code == "wecom:45009"
-    with pytest.raises(DeliveryError) as err:
-        await m.update_card(Recipient("wecom", user="tech1"), Delivered("m"), CARD)
-    assert not err.value.retryable
+    # No response_code left: a card that still offers buttons goes out anew, a settled one stays as it is.
+    fresh = await m.update_card(Recipient("wecom", user="tech1"), Delivered("m"), CARD)
+    assert fresh.message_id != "m" and fresh.handle == fake.sent[-1]["response_code"]
+    settled = Card(title="T", status="S", key=CARD.key)
+    assert await m.update_card(Recipient("wecom", user="tech1"), Delivered("m"), settled) == Delivered("m")

@@ -14,6 +14,7 @@ from bot.http import dumps as _dumps, json_object
 from conversations.visit_time import parse_visit
 from conversations.report import build_report
 from dispatch.statuses import ALL, AREAS, TRADES
+from bot.settings import duty_of
 from dispatch.filing import file_report
 from dispatch.tickets import TicketFilter, get_ticket, list_tickets
 
@@ -131,7 +132,8 @@ async def create(request: web.Request) -> web.Response:
                 filed = await file_report(session, new, actor, now, channels=set(services.channels),
                                           tz=services.settings.service.timezone, load_related=False,
                                           key=filing_key("api", key) if key else "",
-                                          warranty_days=services.policy.warranty_days)
+                                          warranty_days=services.policy.warranty_days, policy=services.policy,
+                                          duty=duty_of(services.settings))
                 ticket = await get_ticket(session, filed.number)  # events, photos and assignee load with it
                 body = ticket_json(services, ticket)
             break
@@ -144,34 +146,46 @@ async def create(request: web.Request) -> web.Response:
     return web.json_response(body, status=201, dumps=_dumps, headers=headers)
 
 
+# What each refusal of a domain action is over HTTP (contract.md "Lifecycle"); `invalid` is 422 with the
+# body's field at fault, an unknown ticket 404, and anything else that changed nothing a 409 conflict.
+FORBIDDEN = frozenset({"not_allowed", "not_your_trade", "unknown_person", "needs_approver"})
+
+
 @routes.post("/api/v1/tickets/{number}/actions/{action}")
 async def act(request: web.Request) -> web.Response:
-    """The actions cards trigger, for scripts and the desk: `{"actor": {"channel", "user"}}` acts as that person.
-    With an Idempotency-Key a retried request answers as the first did and changes nothing again."""
+    """The actions cards trigger, for scripts and the desk: `{"actor": {"channel", "user"}, ...body}` acts as
+    that person; everything but `actor` is the action's body (contract.md "Lifecycle"), handed to the same
+    domain function a card press runs. With an Idempotency-Key a retried request answers as the first did
+    and changes nothing again."""
     from conversations.messages import ButtonPress
-    from dispatch.payloads import ACTIONS, CardAction
+    from dispatch.lifecycle import STAFF_ACTIONS
+    from dispatch.payloads import CardAction
     from dispatch.receipts import KeyReused, receipt_key
 
     action = request.match_info["action"]
-    if action not in ACTIONS:
+    if action not in STAFF_ACTIONS:
         raise api_error(404, "not_found")
     key = idempotency_key(request)
     data = await json_object(request)
     actor = data.get("actor")
     if not isinstance(actor, dict) or not all(isinstance(actor.get(k), str) and actor[k] for k in ("channel", "user")):
         raise api_error(422, "missing", field="actor")
+    body = {k: v for k, v in data.items() if k != "actor"}
     number = _number(request)
     services = services_of(request)
     p = ButtonPress(channel=actor["channel"], chat=actor["user"], user=actor["user"],
                     payload=CardAction(action, number).encode())
     try:
-        result, text = await services.card_actions.press(p, receipt=receipt_key("api", key) if key else "")
+        result, text = await services.card_actions.press(p, receipt=receipt_key("api", key) if key else "",
+                                                         body=body)
     except KeyReused:
         raise api_error(422, "idempotency_key_reused", field=IDEMPOTENCY_KEY) from None
     if result.outcome == "unknown_ticket":
         raise api_error(404, "not_found")
-    if result.outcome == "not_allowed":  # the role × action table (dispatch/permissions.py) says no
-        raise api_error(403, "not_allowed", field=action)
+    if result.outcome in FORBIDDEN:  # the role × action table (dispatch/permissions.py) says no
+        raise api_error(403, result.outcome, field=action, detail=text)
+    if result.outcome == "invalid":
+        raise api_error(422, "invalid", field=result.detail or "body", detail=text)
     status = 200 if result.outcome == "ok" else 409
     async with services.sessions() as session:
         ticket = await get_ticket(session, number)

@@ -30,9 +30,11 @@ from bot.http import read_limited
 from bot.rejections import CallbackRejected
 from bot.settings import Settings
 from conversations.messages import ButtonPress, InboundMessage, Reply
+from dispatch.alert_card import alert_card
 from dispatch.payloads import decode
 from dispatch.ticket_card import ticket_card
 from dispatch.tickets import get_ticket
+from relay.card_actions import ASKED
 from relay.inbox import Item
 from store.models import CardCopy
 
@@ -40,8 +42,9 @@ log = logging.getLogger(__name__)
 
 MAX_CALLBACK_BODY = 1024 * 1024
 HANDLED_TYPES = ("text", "image", "post", "audio")
-TOASTS = {"ok": "success", "taken": "info", "closed": "info", "not_your_trade": "warning",
-          "unknown_person": "warning", "unknown_ticket": "error", "bad_state": "error"}
+TOASTS = {"ok": "success", "asked": "info", "taken": "info", "closed": "info", "not_your_trade": "warning",
+          "not_allowed": "warning", "unknown_person": "warning", "unknown_ticket": "error", "bad_state": "error",
+          "invalid": "error"}
 
 
 class FeishuChannel(Channel):
@@ -59,6 +62,8 @@ class FeishuChannel(Channel):
                                    app_secret=feishu.app_secret.get_secret_value(), tokens=parts.tokens)
         self.messenger = FeishuMessenger(self.client, parts.texts, parts.clock)
         self.texts = parts.texts
+        self.clock = parts.clock
+        self.sla = settings.sla
         self.sessions = parts.sessions
         self.inbox = parts.inbox
         self.conversations = parts.conversations
@@ -121,6 +126,12 @@ class FeishuChannel(Channel):
         one that committed gets the first answer again with the card as it is now.
         """
         result, text = await self.card_actions.press(dataclasses.replace(p, press_id=dedupe_id))
+        if result.outcome == ASKED:
+            # 报价 / 暂停 / 改约 / 完工 ask their questions in the presser's 1:1 chat (a toast cannot hold a
+            # price list, and a group is no place for it); the toast points there.
+            await self.outbox_writer.queue_replies(CHANNEL, p.user, "", [Reply(text)], f"{dedupe_id}:asked")
+            action = decode(p.payload)
+            text = self.texts.render("staff/continue_in_chat.j2", action=action.action if action else "")
         answer: dict[str, Any] = {"toast": {"type": TOASTS.get(result.outcome, "info"), "content": text}}
         current = await self._card_now(p)
         if current is not None:
@@ -135,13 +146,21 @@ class FeishuChannel(Channel):
             ticket = await get_ticket(session, action.ticket)
             if ticket is None:
                 return None
-            # The clicked copy keeps its audience: a 1:1 technician card shows the full phone, a group one masks it.
-            audience = "group"
+            if action.alert:   # an overdue alert's card shows who acknowledged it
+                return render.card(await alert_card(session, ticket, action.alert, self.texts, self.clock.now(),
+                                                    self.sla))
+            # The clicked copy keeps its audience and reader: a 1:1 technician card shows the full phone (and is
+            # the holder's job card), a group one masks it.
+            audience, reader = "group", None
             if p.message_id:
-                found = (await session.execute(select(CardCopy.audience).where(
+                found = (await session.execute(select(CardCopy).where(
                     CardCopy.channel == CHANNEL, CardCopy.message_id == p.message_id).limit(1))).scalar()
-                audience = found or audience
-            return render.card(ticket_card(ticket, audience, self.texts))
+                if found is not None:
+                    audience = found.audience
+                    reader = (CHANNEL, found.recipient_user) if found.recipient_user and not found.recipient_chat \
+                        else None
+            return render.card(ticket_card(ticket, audience, self.texts, recipient=reader, now=self.clock.now(),
+                                           sla=self.sla))
 
     async def process(self, item: Item) -> None:
         """Work one stored message: mention check, image download, conversation steps, replies."""

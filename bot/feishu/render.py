@@ -32,8 +32,8 @@ def _button(label: str, payload: str, style: str) -> dict[str, Any]:
 
 
 def card(c: Card) -> dict[str, Any]:
-    """A live card has buttons; a settled one shows `c.status` instead. update_multi: every viewer sees
-    the same card and PATCH rewrites it for all of them."""
+    """A live card has buttons (a job card its status above them); a settled one shows `c.status` alone.
+    update_multi: every viewer sees the same card and PATCH rewrites it for all of them."""
     template = "red" if c.emergency else ("blue" if c.buttons else "grey")
     elements: list[dict[str, Any]] = []
     if c.fields:
@@ -42,12 +42,12 @@ def card(c: Card) -> dict[str, Any]:
         elements.append(_markdown(md_escape(c.body)))
     if c.link:
         elements.append(_markdown(f"[{md_escape(c.link)}]({c.link})"))
+    if c.status:  # a live job card shows where the job stands above its buttons
+        elements.append(_markdown(f"**{md_escape(c.status)}**"))
     if c.buttons:
         elements.append({"tag": "column_set", "flex_mode": "flow", "horizontal_spacing": "8px",
                          "columns": [{"tag": "column", "width": "auto",
                                       "elements": [_button(b.label, b.payload, b.style)]} for b in c.buttons]})
-    elif c.status:
-        elements.append(_markdown(f"**{md_escape(c.status)}**"))
     return {
         "schema": "2.0",
         "config": {"update_multi": True},

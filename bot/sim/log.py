@@ -30,8 +30,20 @@ class SentLog:
             out.append(item)
         return out
 
+    def find(self, item_id: str) -> dict[str, Any] | None:
+        """The item a message id names (its `id`, as `Delivered.message_id`), if still kept."""
+        for item in reversed(self.items):
+            if str(item["id"]) == item_id:
+                return item
+        return None
+
     def since(self, after: int = 0, user: str | None = None) -> list[dict[str, Any]]:
         return [i for i in self.items if i["id"] > after and (user is None or i["user"] == user)]
+
+
+def _card_of(card) -> dict[str, Any]:
+    """What the page needs to draw a card's buttons and status."""
+    return {"title": card.title, "buttons": [[b.label, b.payload] for b in card.buttons], "status": card.status}
 
 
 class SimMessenger:
@@ -50,10 +62,14 @@ class SimMessenger:
     async def send_card(self, to, card, *, idempotency_key: str = ""):
         from relay.messengers import Delivered
         [item] = self.log.record(to.chat or to.user, to.user, [Reply(card.as_text())], proactive=True)
-        item["card"] = {"title": card.title, "buttons": [[b.label, b.payload] for b in card.buttons],
-                        "status": card.status}
+        item["card"] = _card_of(card)
         return Delivered(message_id=str(item["id"]))
 
     async def update_card(self, to, copy, card, reply_token: str = ""):
+        """The new state as a new bubble, unless the copy already shows exactly this (a step of someone
+        else's job that leaves their copy as it was)."""
+        shown = self.log.find(copy.message_id)
+        if shown is not None and shown.get("text") == card.as_text() and shown.get("card") == _card_of(card):
+            return copy
         return await self.send_card(to, card)
 

@@ -1,11 +1,13 @@
 """WecomMessenger: relay.messengers.Messenger for a WeCom self-built app (1:1 messages and app group chats)."""
 from __future__ import annotations
 
+import hashlib
+
 from relay.messengers import Delivered, DeliveryError, Recipient, Undeliverable
 from bot.wecom import render
 from bot.wecom.question import question_payload
 from bot.wecom.client import WecomClient
-from bot.wecom.errors import RecipientUnreachable, WecomError
+from bot.wecom.errors import InvalidArgument, RecipientUnreachable, WecomError
 from dispatch.cards import Card
 from store.clock import Clock
 
@@ -22,6 +24,11 @@ def with_options(text: str, options: tuple[str, ...]) -> str:
     if not options:
         return text
     return text + "\n" + " / ".join(f"「{o}」" for o in options)
+
+
+def status_mark(card: Card) -> str:
+    """What a group copy's handle keeps: a digest of the status it last posted."""
+    return "status:" + hashlib.sha256((card.status or card.title).encode()).hexdigest()[:16]
 
 
 class WecomMessenger:
@@ -66,15 +73,35 @@ class WecomMessenger:
         return Delivered(message_id=str(result.get("msgid", "")), handle=str(result.get("response_code", "")))
 
     async def update_card(self, to: Recipient, copy: Delivered, card: Card, reply_token: str = "") -> Delivered:
-        """Grey the copy's buttons and show `card.status`; a group copy (markdown) gets the new state posted."""
+        """Rewrite a 1:1 copy with a response_code: in full when its reader still acts on it (new fields,
+        new buttons), else only its buttons greyed with `card.status`. A group copy (markdown) gets a new
+        status posted.
+
+        A response_code is single use: a click brings a fresh one (`reply_token`), the send's own (`handle`)
+        serves one update without a click. With none left (or one WeCom refuses), a card its reader still acts
+        on goes out again as a new message (whose code is kept); any other stays as it is, already greyed.
+        """
         if to.chat:
-            return await self.send_card(to, card)
+            # An app group chat cannot edit what it showed: the card is posted again, but only when its
+            # status line moved (接单, 完工, 取消), not at every step of the job.
+            mark = status_mark(card)
+            if copy.handle == mark:
+                return copy
+            sent = await self.send_card(to, card)
+            return Delivered(message_id=sent.message_id, handle=mark)
+        full = render.rewrites_in_full(card)
         code = reply_token or copy.handle
         if not code:
-            raise DeliveryError("no response_code to update this card with", retryable=False, code="wecom:no_code")
+            return await self.send_card(to, card) if full else copy
+        body = (render.full_update if full else render.settled_update)(card, code, self.client.agent_id)
         try:
-            await self.client.update_template_card(render.settled_update(card, code, self.client.agent_id))
+            await self.client.update_template_card(body)
+        except InvalidArgument as e:
+            if not full:
+                raise delivery_error(e) from None
+            # The code was spent or expired (72 h): the reader still needs the card, so it goes out anew.
+            return await self.send_card(to, card)
         except WecomError as e:
             raise delivery_error(e) from None
-        # A response_code is single use: the one just spent is gone; the send's own code survives a click's.
+        # The send's own code survives a click's; once used it is gone.
         return Delivered(message_id=copy.message_id, handle=copy.handle if reply_token else "")

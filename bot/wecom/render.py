@@ -7,6 +7,7 @@ from typing import Any
 
 from bot.plain_text import no_links
 from dispatch.cards import Card
+from dispatch.ticket_card import JOB_TAG
 
 # WeCom's Button.style takes 1..4 (default 1); the docs show the colours only as a picture:
 # 1 is the blue primary button, 2 the plain one, 3 the red one.
@@ -14,6 +15,7 @@ STYLES = {"primary": 1, "default": 2, "danger": 3}
 MAX_BUTTONS = 6            # button_list length limit
 MAX_FIELDS = 6             # horizontal_content_list length limit
 MAX_TASK_ID = 128          # bytes; digits, letters and _-@ only
+SETTLED_KEY = "settled"    # the key of a settled card's greyed button (never decodes as an action)
 _TASK_ID_BAD = re.compile(r"[^0-9A-Za-z_\-@]")
 # WeCom markdown has headings, bold, links, inline code, quotes, <font> and <@userid> mentions, and
 # documents no escape: in text we did not write, each markup character becomes its full-width form,
@@ -35,8 +37,10 @@ def _common(card: Card) -> dict[str, Any]:
     out: dict[str, Any] = {"main_title": {"title": card.title}}
     if card.fields:
         out["horizontal_content_list"] = [{"keyname": k, "value": v} for k, v in card.fields[:MAX_FIELDS]]
-    # Rows beyond the list's limit still reach the reader, as plain lines under the title.
-    rest = [f"{k}：{v}" for k, v in card.fields[MAX_FIELDS:]] + ([card.body] if card.body else [])
+    # Rows beyond the list's limit still reach the reader, as plain lines under the title; a live card's
+    # status (the job card's "维修中") leads them, a settled one's is the greyed button's text instead.
+    rest = ([card.status] if card.status and card.buttons else []) \
+        + [f"{k}：{v}" for k, v in card.fields[MAX_FIELDS:]] + ([card.body] if card.body else [])
     if rest:
         out["sub_title_text"] = "\n".join(rest)
     if card.link:
@@ -57,6 +61,26 @@ def settled_update(card: Card, response_code: str, agent_id: int) -> dict[str, A
     """update_template_card body: every copy's buttons greyed and replaced by the card's status."""
     return {"atall": 1, "agentid": agent_id, "response_code": response_code,
             "button": {"replace_name": card.status or card.title}}
+
+
+def full_update(card: Card, response_code: str, agent_id: int) -> dict[str, Any]:
+    """update_template_card body that replaces the whole card ("更新为新的卡片"): new fields and new buttons,
+    for a card whose reader still acts on it (the assignee's job card, the 签免 approver's). Without
+    buttons the card keeps one greyed button carrying its status (`replace_text`)."""
+    native = {"card_type": "button_interaction", **_common(card)}
+    if card.buttons:
+        native["button_list"] = [{"type": 0, "text": b.label, "style": STYLES.get(b.style, 2), "key": b.payload}
+                                 for b in card.buttons[:MAX_BUTTONS]]
+    else:
+        status = card.status or card.title
+        native["button_list"] = [{"type": 0, "text": status, "style": STYLES["default"], "key": SETTLED_KEY}]
+        native["replace_text"] = status
+    return {"atall": 1, "agentid": agent_id, "response_code": response_code, "template_card": native}
+
+
+def rewrites_in_full(card: Card) -> bool:
+    """A card whose reader still acts on it is rewritten in full; any other copy only has its buttons greyed."""
+    return bool(card.buttons) or JOB_TAG in card.tags
 
 
 def md_escape(text: str, *, one_line: bool = True) -> str:

@@ -1,5 +1,6 @@
-"""The simulator page as a new user meets it: report a burst pipe as a resident, accept it as a plumber,
-see the other plumber's card taken and the resident told who is coming (WeCom on the wire, BR-5, BR-8)."""
+"""The simulator page as a new user meets it: report a burst pipe as a resident, accept it as a plumber and
+press the job card's next buttons, see the other plumber's card taken and the resident told who is coming
+(WeCom on the wire, BR-5, BR-8)."""
 from __future__ import annotations
 
 import re
@@ -40,9 +41,18 @@ def test_a_resident_reports_and_a_plumber_accepts_on_the_simulator_page(service,
     expect(card).to_contain_text("3栋2单元1502卫生间")
     expect(card).to_contain_text("水管爆了")
     card.get_by_role("button", name="接单").click()
-    expect(card.locator(".status")).to_be_visible()
-    expect(card.get_by_role("button", name="接单")).to_be_disabled()
+    # The taker's copy becomes the job card: the buttons of the next step (contract.md "Lifecycle").
+    expect(card.get_by_role("button", name="已到达")).to_be_visible()
+    expect(card.get_by_role("button", name="接单")).to_have_count(0)
+    expect(card).to_contain_text("已接单")
     screenshot(page, "sim-technician-accepts", tmp_path)
+    card.get_by_role("button", name="已到达").click()
+    expect(card.get_by_role("button", name="完工")).to_be_visible()
+    expect(card.get_by_role("button", name="报价")).to_be_visible()
+    card.get_by_role("button", name="完工").click()
+    expect(chat).to_contain_text("用了哪些材料")   # 完工 asks for its record in the technician's chat
+    _say(page, "取消")
+    expect(chat).to_contain_text("已放弃「完工」")
 
     _be(page, "赵师傅（technician）")  # the other plumber's copy of the same card
     other = page.locator(".bubble.card", has_text=number)

@@ -180,6 +180,20 @@ class WecomWorld:
     def texts_to(self, user: str) -> list[str]:
         return [s["payload"]["text"]["content"] for s in self.fake.sent_to(user) if s.get("msgtype") == "text"]
 
+    def replies_to(self, user: str) -> list[str]:
+        """Every answer the person read: texts, and questions sent as a card with answer buttons
+        (bot/wecom/question.py: title and text of a template_card whose buttons are `opt|…`)."""
+        out = []
+        for s in self.fake.sent_to(user):
+            if s.get("msgtype") == "text":
+                out.append(s["payload"]["text"]["content"])
+            elif s.get("msgtype") == "template_card":
+                card = s["payload"]["template_card"]
+                if any(b.get("key", "").startswith("opt|") for b in card.get("button_list", [])):
+                    out.append("\n".join(filter(None, (card.get("main_title", {}).get("title"),
+                                                        card.get("sub_title_text")))))
+        return out
+
     def cards_to(self, user: str) -> list[dict]:
         return [s["payload"]["template_card"] for s in self.fake.sent_to(user) if s.get("msgtype") == "template_card"]
 

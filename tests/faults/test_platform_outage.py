@@ -46,7 +46,7 @@ async def test_five_minutes_of_wecom_errors_lose_and_double_nothing(world, clock
     assert set(outbox_statuses(await _rows(app))) == {"sent"}  # nothing dead, nothing left behind
 
     for user, texts in FLOWS.items():
-        got = world.texts_to(user)
+        got = world.replies_to(user)
         assert len(got) == len(set(got)) == 3, got  # each reply once
         assert "联系" in got[0] and "请核对" in got[1] and "BX20261129-" in got[2]  # in the order asked
     for tech in ("zhangsan", "zhaoliu"):
