@@ -9,6 +9,7 @@ ticket used once; a warm-up of every action first.
     python bench/lifecycle.py --reuse           # the database seeded before: only its backlog is written again
     python bench/lifecycle.py --reuse -n 200 --only accept,my_tickets --json
     python bench/lifecycle.py --reuse --trace quote    # one press of an action: every statement and its time
+    sudo python bench/lifecycle.py --reuse --nice -10  # on a machine shared with other work
 
 The database `repairbot_bench_lifecycle` on 127.0.0.1:5432 (created if missing, migrated with the
 project's Alembic migrations) is kept after the run, for --reuse. Without --reuse it is dropped and
@@ -225,105 +226,6 @@ def outcome_of(result: Any) -> str:
     return getattr(result, "outcome", None) or ("ok" if result else "none")
 
 
-# ---- the proposals (notes/bench.md), measured with --proposed -------------------------------------------
-# Applied to this process and to the benchmark's own database only; the indexes are dropped again afterwards,
-# so a run without --proposed measures main as it is.
-
-PROPOSED_INDEXES = (
-    # supervisors_of, staff_with_roles, housekeepers, roster sync: staff by role among 200,000 residents
-    "CREATE INDEX IF NOT EXISTS bench_proposed_persons_role ON persons (role)",
-    # tickets_of, awaiting_ticket: the tickets a resident watches (BR-4)
-    "CREATE INDEX IF NOT EXISTS bench_proposed_watchers_user ON ticket_watchers (channel, user_id)",
-)
-PROPOSED_DROP = ("DROP INDEX IF EXISTS bench_proposed_persons_role", "DROP INDEX IF EXISTS bench_proposed_watchers_user")
-
-
-async def proposed_tickets_of(session, channel: str, user: str, limit: int = 5):
-    """tickets_of with the watched ids as an array: PostgreSQL ORs two index scans (BitmapOr) instead of
-    filtering every ticket through a hashed subplan."""
-    from sqlalchemy import any_, func, select
-
-    from store.models import Ticket, TicketWatcher
-
-    watched = select(TicketWatcher.ticket_id).where(TicketWatcher.channel == channel, TicketWatcher.user_id == user)
-    stmt = (select(Ticket)
-            .where(((Ticket.reporter_channel == channel) & (Ticket.reporter_user == user))
-                   | (Ticket.id == any_(func.array(watched.scalar_subquery()))))
-            .order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(limit))
-    return list((await session.execute(stmt)).scalars())
-
-
-async def proposed_find_person(session, who):
-    """find_person among staff only (ix on role), their accounts by EXISTS (ix_person_identities_person_id):
-    no scan of every resident and every account."""
-    from sqlalchemy import or_, select
-
-    from dispatch.permissions import ROLES
-    from store.models import Person, PersonIdentity
-
-    if not isinstance(who, str) or not who.strip() or len(who) > 128:
-        return None
-    who = who.strip()
-    rows = (await session.execute(select(Person).where(
-        Person.role.in_(ROLES),
-        or_(Person.name == who, Person.phone == who, Person.identities.any(PersonIdentity.external_id == who)))
-        .order_by(Person.id))).scalars()
-    return next(iter(rows), None)
-
-
-async def proposed_refresh_cards(session, ticket, now, *, clicked, reply_token: str) -> None:
-    """refresh_cards with every copy's card_update in one INSERT (outbox.enqueue_many) instead of one a copy."""
-    from sqlalchemy import select
-
-    from dispatch import outbox
-    from store.models import CardCopy
-
-    rows = [dict(key=f"{ticket.number}:card_update:{c.id}:{ticket.version}", channel=c.channel,
-                 user=c.recipient_user, chat=c.recipient_chat,
-                 payload={"copy_id": c.id, "reply_token": reply_token if clicked == (c.channel, c.recipient_user)
-                          and c.recipient_user else ""})
-            for c in (await session.execute(select(CardCopy).where(CardCopy.ticket_id == ticket.id))).scalars()]
-    await outbox.enqueue_many(session, rows, kind=outbox.CARD_UPDATE, now=now, ticket_id=ticket.id)
-
-
-def skip_ticket_collections() -> None:
-    """Every ORM load of a Ticket in this process leaves out its events and photos (the actions read neither)."""
-    from sqlalchemy import event
-    from sqlalchemy.orm import Session, raiseload
-
-    from store.models import Ticket
-
-    @event.listens_for(Session, "do_orm_execute")
-    def _no_collections(state) -> None:  # noqa: ANN001
-        if state.is_select and not state.is_relationship_load and any(
-                d.get("entity") is Ticket for d in state.statement.column_descriptions):
-            state.statement = state.statement.options(raiseload(Ticket.events), raiseload(Ticket.photos))
-
-
-async def apply_proposals(conn) -> None:
-    import importlib
-
-    import dispatch.job
-    import dispatch.tickets
-
-    for name in ("dispatch.actions", "dispatch.resident"):   # imported now, so their names can be patched
-        try:
-            importlib.import_module(name)
-        except ImportError:
-            pass
-
-    for sql in PROPOSED_INDEXES:
-        await conn.execute(sql)
-    await conn.execute("ANALYZE persons; ANALYZE ticket_watchers")
-    dispatch.tickets.tickets_of = proposed_tickets_of
-    dispatch.job.find_person = proposed_find_person
-    for name in ("dispatch.routing", "dispatch.actions", "dispatch.job", "dispatch.resident"):
-        module = sys.modules.get(name)
-        if module is not None and hasattr(module, "refresh_cards"):
-            module.refresh_cards = proposed_refresh_cards
-    skip_ticket_collections()
-
-
 # ---- picking tickets and actors -----------------------------------------------------------------------
 
 class Cast:
@@ -430,8 +332,6 @@ async def measure(args, plan: seed.Plan) -> list[Row]:
     rows: list[Row] = []
     wanted = [s for s in SPECS if not args.only or s.name in args.only]
     try:
-        if args.proposed:
-            await apply_proposals(conn)
         cast = await load_cast(conn)
         used: set[int] = set()
         handled: dict[str, list[dict]] = {}
@@ -504,9 +404,6 @@ async def measure(args, plan: seed.Plan) -> list[Row]:
                 f"p99 {row.latency['p99_ms']:6.2f} ms  {row.statements:g} statements  {row.outcomes}")
         return rows
     finally:
-        if args.proposed:
-            for sql in PROPOSED_DROP:
-                await conn.execute(sql)
         await conn.close()
         await db.dispose()
 
@@ -657,8 +554,6 @@ def report(rows: list[Row], m: dict, facts: dict, info: dict, args) -> str:
     else:
         out.append(f"seeded with COPY in {info['seed_s']:.0f} s (indexes and VACUUM ANALYZE included; "
                    f"migrations {info['migrate_s']:.1f} s)")
-    if args.proposed:
-        out.append("WITH THE PROPOSALS APPLIED (--proposed): not main as it is")
     if args.nice is not None:
         out.append(f"measured at niceness {args.nice} (this process and its PostgreSQL server processes)")
     out += [f"{args.samples} presses per action after {args.warmup} warm-up, one at a time, "
@@ -694,9 +589,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--warmup", type=int, default=20, help="presses per action before measuring (default 20)")
     ap.add_argument("--only", type=lambda s: set(s.split(",")), help="comma-separated actions to measure")
     ap.add_argument("--trace", metavar="ACTION", help="one press of ACTION, every statement with its time")
-    ap.add_argument("--proposed", action="store_true",
-                    help="measure with the proposals of notes/bench.md applied (two indexes for the run, two "
-                         "queries rewritten, no events/photos loaded with a ticket, card updates in one INSERT)")
     ap.add_argument("--nice", type=int, metavar="N",
                     help="after the warm-up, run this process and its PostgreSQL server processes at niceness N "
                          "(e.g. -10, as root): on a machine shared with other work")

@@ -9,7 +9,8 @@ What one seed writes (all deterministic for a given --seed, day by day):
                backlog window (30 days) closed or cancelled; inside it every status of the lifecycle
   and with them: their audit events (the path each status implies), card copies (the trade's group and
   each technician of the trade), photos (report and after), watchers (BR-4), the last 7 days' sent
-  outbox rows (what retention keeps), open timers, follow-up picks (BR-25) and the counters (daily
+  outbox rows (what retention keeps), open timers (sign-off, survey, and the escalation steps of every
+  ticket still open, computed by dispatch/clocks.py), follow-up picks (BR-25) and the counters (daily
   numbers, follow-up totals).
 
 Loading: secondary indexes are dropped and rebuilt after the COPY, foreign-key triggers are off on the
@@ -34,7 +35,7 @@ from zoneinfo import ZoneInfo
 TZ = ZoneInfo("Asia/Shanghai")
 PROPERTY = "default"
 SEED_KEY = "bench_lifecycle_seed"      # kv row: the parameters and time of the seed
-SEED_VERSION = 2                       # what the rows hold; a database seeded by another version is seeded again
+SEED_VERSION = 3                       # what the rows hold; a database seeded by another version is seeded again
 
 # (trade, weight among reports, technicians)
 TRADES = (("plumbing", 30, 6), ("electrical", 20, 5), ("doors_windows", 12, 3), ("civil", 10, 3),
@@ -193,7 +194,7 @@ PHOTO_COLS = ("ticket_id", "channel", "uploader", "path", "content_type", "size"
 WATCHER_COLS = ("ticket_id", "channel", "chat_id", "user_id", "created_at")
 OUTBOX_COLS = ("dedupe_key", "ticket_id", "channel", "recipient", "kind", "payload", "status", "attempts",
                "next_attempt_at", "created_at", "sent_at", "last_error", "platform_message_id", "claimed_by")
-TIMER_COLS = ("ticket_id", "kind", "due_at", "done_at", "details")
+TIMER_COLS = ("key", "ticket_id", "kind", "due_at", "status", "done_at", "details")
 FOLLOWUP_COLS = ("ticket_id", "reason", "selected_at", "called_at", "called_by", "outcome", "note")
 TABLES = {"tickets": TICKET_COLS, "ticket_events": EVENT_COLS, "card_copies": CARD_COLS, "photos": PHOTO_COLS,
           "ticket_watchers": WATCHER_COLS, "outbox": OUTBOX_COLS, "timers": TIMER_COLS,
@@ -211,6 +212,39 @@ def location_key(location: str) -> str:
     from conversations.extract import normalize_location
 
     return normalize_location(location)
+
+
+def _timer(ticket_id: int, kind: str, due: datetime, status: str = "pending", details: str = EMPTY_DICT,
+           key: str = "") -> tuple:
+    """A row of `timers`, keyed as dispatch.timers.schedule keys it."""
+    return (key or f"{kind}:{ticket_id}:{int(due.timestamp())}", ticket_id, kind, due, status,
+            due if status == "done" else None, details)
+
+
+def escalation_timers(tid: int, created: datetime, category: str, area: str, status: str,
+                      visit_at: datetime | None, events: list[tuple], now: datetime) -> list[tuple]:
+    """The escalation steps (dispatch/escalation.py) an open ticket has by now, computed by the project's own
+    clocks: pending while the clock runs, done once a step's time passed, cancelled when the clock stopped or
+    waits for someone."""
+    from types import SimpleNamespace
+
+    from dispatch.clocks import ticket_clocks
+    from dispatch.escalation import STEP, chain_for, step_offset
+    from dispatch.policy import Policy
+
+    view = SimpleNamespace(created_at=created, category=category, area=area, status=status, visit_at=visit_at,
+                           events=[SimpleNamespace(at=e[0], action=e[3], from_status=e[4], to_status=e[5])
+                                   for e in events])
+    out = []
+    for name, clock in ticket_clocks(view, now).items():
+        live = clock.running and not (clock.operational.paused and clock.operational.paused_for != "visit_time")
+        for i, step in enumerate(chain_for(Policy(), category, name)):   # no [[escalation]]: the default chain
+            due = clock.operational.due_at + timedelta(seconds=step_offset(step.at, clock.limit))
+            state = ("done" if due <= now else "pending") if live else "cancelled"
+            out.append(_timer(tid, STEP, due, state, _dumps({"clock": name, "step": i, "at": step.at,
+                                                             "notify": step.notify}), f"esc:{tid}:{name}:{i}"))
+    return out
+
 
 
 def _pick(rng: random.Random, table: tuple[tuple[str, int], ...]) -> str:
@@ -352,10 +386,10 @@ class World:
                     cols["completed_at"] = t
                     if not public:
                         cols.update(awaiting="signoff", signoff_due_at=t + timedelta(days=1))
-                        rows["timers"].append((tid, "signoff_auto", t + timedelta(days=1), None, EMPTY_DICT))
+                        rows["timers"].append(_timer(tid, "signoff_auto", t + timedelta(days=1)))
                 elif status == "rework":
                     cols["signoff"] = "not_fixed"
-                    step(spread(600, 7200), "signoff_not_fixed", "completed", "rework", reporter, r.platform)
+                    step(spread(600, 7200), "not_fixed", "completed", "rework", reporter, r.platform)
                     state = "rework"
                 else:
                     if public:
@@ -365,7 +399,7 @@ class World:
                     else:
                         auto = rng.random() < 0.3
                         cols["verified_at"] = step(timedelta(days=1) if auto else spread(600, 20000),
-                                                   "signoff_auto" if auto else "signoff_fixed", "completed",
+                                                   "signed_off_auto" if auto else "signed_off", "completed",
                                                    "verified", "system" if auto else reporter,
                                                    "system" if auto else r.platform)
                         cols["signoff"] = "auto" if auto else "fixed"
@@ -376,8 +410,8 @@ class World:
                             events[-1] = (t, *events[-1][1:])
                             cols["verified_at"] = t
                         cols.update(awaiting="survey", survey=_dumps({"status": "asked", "asked_at": t.isoformat()}))
-                        rows["timers"].append((tid, "survey_reminder", t + timedelta(days=1), None, EMPTY_DICT))
-                        rows["timers"].append((tid, "survey_lapse", t + timedelta(days=2), None, EMPTY_DICT))
+                        rows["timers"].append(_timer(tid, "survey_reminder", t + timedelta(days=1)))
+                        rows["timers"].append(_timer(tid, "survey_lapse", t + timedelta(days=2)))
                     else:
                         if rng.random() < 0.6:
                             score = rng.choice((5, 5, 5, 4, 4, 3))
@@ -392,6 +426,9 @@ class World:
                                                      "system", "system", lapsed=True)
                         state = "closed"
         assert state == status, (state, status)
+        if recent and status not in ("closed", "cancelled"):
+            rows["timers"].extend(escalation_timers(tid, created, category, "public" if public else "unit", status,
+                                                    cols["visit_at"], events, now))
         if cols["verified_at"] and not public:
             # BR-25: every verified unit ticket is picked for a follow-up call (units alone keep the share
             # above 60 %, so no public one is); the closed ones were called.
@@ -549,9 +586,10 @@ async def load(dsn: str, plan: Plan, days: range, *, log, fresh: bool) -> dict[s
     return counts
 
 
-# Every table that points at a ticket, by its ticket_id column.
-CHILDREN = ("ticket_events", "card_copies", "photos", "ticket_watchers", "timers", "followups", "complaints",
-            "outbox")
+# Every table that points at a ticket, and the column, as the schema has them now (a new table is included).
+REFERRERS = """SELECT c.conrelid::regclass::text, a.attname FROM pg_constraint c
+               JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = ANY (c.conkey)
+               WHERE c.contype = 'f' AND c.confrelid = 'tickets'::regclass"""
 
 
 async def rearm(dsn: str, plan: Plan, *, log) -> dict[str, int]:
@@ -562,8 +600,8 @@ async def rearm(dsn: str, plan: Plan, *, log) -> dict[str, int]:
     try:
         t0 = time.perf_counter()
         async with conn.transaction():
-            for table in CHILDREN:
-                await conn.execute(f"DELETE FROM {table} WHERE ticket_id >= $1", plan.first_id(first))
+            for table, column in await conn.fetch(REFERRERS):
+                await conn.execute(f'DELETE FROM {table} WHERE "{column}" >= $1', plan.first_id(first))
             await conn.execute("DELETE FROM outbox WHERE created_at > $1", plan.now)
             await conn.execute("DELETE FROM action_receipts WHERE created_at > $1", plan.now)
             await conn.execute("DELETE FROM tickets WHERE id >= $1", plan.first_id(first))
