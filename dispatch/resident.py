@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch import lifecycle
-from dispatch.actions import WITHOUT_HISTORY, ActionResult
+from dispatch.actions import WITH_ASSIGNEE, ActionResult
 from dispatch.aftercare import after_verified
 from dispatch.job import transition
 from dispatch.policy import Policy
@@ -58,12 +58,12 @@ async def awaiting_ticket(session: AsyncSession, channel: str, user: str, asks: 
     watched = Ticket.id.in_(select(TicketWatcher.ticket_id).where(TicketWatcher.channel == channel,
                                                                   TicketWatcher.user_id == user))
     for whose in (own, watched):
-        stmt = select(Ticket).where(whose).options(*WITHOUT_HISTORY)   # an answer reads no audit trail
+        stmt = select(Ticket).where(whose).options(*WITH_ASSIGNEE)   # one statement; no audit trail
         if number:
             stmt = stmt.where(Ticket.number == number)
         else:
             stmt = stmt.where(Ticket.awaiting.in_(asks)).order_by(Ticket.id.desc()).limit(1)
-        found = (await session.execute(stmt)).scalars().first()
+        found = (await session.execute(stmt)).unique().scalars().first()
         if found is not None:
             return found
     return None
