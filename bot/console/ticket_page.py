@@ -48,7 +48,7 @@ async def ticket(request: web.Request) -> web.Response:
     now = s.clock.now()
     async with s.sessions() as db:
         t = await visible(request, db)
-        events = await timeline(db, t)
+        events = await timeline(db, t, fees=sees_fees(user, t.assignee_id))
         actions = offered(user, t)
         colleagues = []
         if {"reassign", "transfer"} & set(actions):

@@ -27,14 +27,19 @@ class Entry:
     details: tuple[tuple[str, Any], ...]
 
 
-async def timeline(session: AsyncSession, ticket: Ticket) -> list[Entry]:
+# Money in an event (a quote's total, a waiver's amount): shown only to whoever may see the ticket's fees.
+MONEY = frozenset({"total", "amount"})
+
+
+async def timeline(session: AsyncSession, ticket: Ticket, *, fees: bool = True) -> list[Entry]:
     names = await _names(session, [e.actor for e in ticket.events])
     out = []
     for e in ticket.events:
         details = e.details or {}
         # "system" is the service itself (a dispatch, a timer): the channel says so already.
         who = details.get("by") or names.get(e.actor) or ("" if e.actor == "system" else e.actor)
-        shown = tuple((k, details[k]) for k in SHOWN if details.get(k) not in (None, "", [], {}))
+        shown = tuple((k, details[k]) for k in SHOWN if details.get(k) not in (None, "", [], {})
+                      and (fees or k not in MONEY))
         out.append(Entry(e.at, str(who), e.channel, e.action, e.from_status or "", e.to_status or "", shown))
     return out
 
