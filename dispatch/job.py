@@ -20,6 +20,8 @@ from store.models import CardCopy, Person, PersonIdentity, Photo, Ticket, Ticket
 MAX_ITEMS = 20
 MAX_AMOUNT = Decimal("100000")
 MAX_TEXT = 200
+# BR-16: who bears a waived fee — the property company (wear, force majeure) or, exceptionally, the owner.
+PAYERS = ("property", "owner")
 
 
 class Invalid(Exception):
@@ -333,6 +335,8 @@ async def waive(a: Act, body: dict) -> str:
     if not amount:
         raise Invalid("amount")
     payer = _text(body, "payer", limit=32) or "property"
+    if payer not in PAYERS:
+        raise Invalid("payer")
     reason = _text(body, "reason", required=True)
     approver = a.policy.waiver_approver(Decimal(amount))
     waiver = {"status": "pending", "amount": str(amount), "payer": payer, "reason": reason, "approver": approver,

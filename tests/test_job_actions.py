@@ -246,3 +246,11 @@ async def test_every_change_is_one_event_with_who_and_channel(job):
     assert len(arrived) == 1
     assert arrived[0]["actor"] == "sim:zhangsan" and arrived[0]["channel"] == "sim"
     assert arrived[0]["from_status"] == "accepted" and arrived[0]["to_status"] == "on_site"
+
+
+async def test_a_waiver_names_who_pays_as_br16_does(job):
+    """BR-16: the property company or the owner bears a waived fee; anything else is refused."""
+    number = await job.on_site()
+    await job.act(number, "quote", "zhangsan", {"items": [{"name": "更换管件", "amount": 120}]})
+    assert await job.act(number, "waive", "zhangsan", {"payer": "邻居", "reason": "楼上漏水"}) == ("invalid", "payer")
+    assert await job.act(number, "waive", "zhangsan", {"payer": "owner", "reason": "业主承担"}) == ("ok", "")
