@@ -28,6 +28,7 @@ from bot.api.auth import bearer_auth
 from bot.api.errors import api_error
 from bot.calendar_watch import seed_at_start
 from bot.channel import ChannelParts, channel_classes
+from bot.console.app import mount as mount_console
 from bot.http import undecodable_headers
 from bot.metrics import setup_metrics
 from bot.runtime import running
@@ -95,6 +96,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, run_background
     app.add_routes(api_complaints.routes)
     app.add_routes(api_duty.routes)
     app.add_routes(api_reports.routes)
+    mount_console(app)
     return app
 
 

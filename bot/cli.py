@@ -1,4 +1,4 @@
-"""The `repairbot` command: serve, migrate, worker, check-config, redrive, units, calendar."""
+"""The `repairbot` command: serve, migrate, worker, check-config, redrive, units, calendar, passwd."""
 from __future__ import annotations
 
 import argparse
@@ -35,6 +35,8 @@ def _parser() -> argparse.ArgumentParser:
     add_units_parser(sub)
     from bot.calendar_cli import add_parser as add_calendar_parser
     add_calendar_parser(sub)
+    from bot.console.passwd_cli import add_parser as add_passwd_parser
+    add_passwd_parser(sub)
     return p
 
 
@@ -80,6 +82,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "calendar":
         from bot.calendar_cli import run as run_calendar
         return run_calendar(settings, args)
+    if args.command == "passwd":
+        from bot.console.passwd_cli import run as run_passwd
+        return run_passwd(settings, args)
     if args.command == "redrive":
         return asyncio.run(_redrive(settings, args.inbox, args.outbox))
     from aiohttp import web

@@ -103,11 +103,13 @@ async def followup_of(session, number: str) -> tuple[Followup | None, Ticket | N
 
 
 async def record_call(session, followup: Followup, ticket: Ticket, by: str, outcome: str, note: str,
-                      now: datetime) -> Followup:
+                      now: datetime, *, channel: str = "api", actor: str = "") -> Followup:
     """The call made (reached or not): kept on the follow-up, one event on the ticket. A later call
-    (after nobody answered) replaces the outcome; the events keep every attempt."""
+    (after nobody answered) replaces the outcome; the events keep every attempt. `channel`/`actor`: where it
+    was recorded (the REST API's "api:<by>" unless the caller knows better, e.g. the console's identity)."""
     followup.called_at, followup.called_by, followup.outcome, followup.note = now, by[:64], outcome, note
-    session.add(TicketEvent(ticket_id=ticket.id, at=now, actor=f"api:{by}"[:128], channel="api", action="followup_called",
+    session.add(TicketEvent(ticket_id=ticket.id, at=now, actor=(actor or f"api:{by}")[:128], channel=channel,
+                            action="followup_called",
                             from_status=ticket.status, to_status=ticket.status,
                             details={"outcome": outcome, "note": note, "reason": followup.reason}))
     await session.flush()

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -131,12 +132,22 @@ class TicketFilter:
     since: datetime | None = None
     until: datetime | None = None
     building: str | None = None
+    category: str | None = None
+    assignee_id: int | None = None       # the tickets this person holds (a technician's own jobs)
+    unassigned: bool = False             # nobody holds them yet
+    text: str | None = None              # in the number, the location or the description
+    overdue_at: datetime | None = None   # only tickets a clock of the rule had run out on by then (dispatch.overdue)
+    sla: Any = None                      # the [sla] figures `overdue_at` counts with (None: the rules' defaults)
 
 
-async def list_tickets(session: AsyncSession, f: TicketFilter, page: int = 1, per_page: int = 50
-                       ) -> tuple[list[Ticket], int]:
+def _like(text: str) -> str:
+    """`text` as a LIKE pattern that finds it anywhere, its own % and _ taken literally."""
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _conditions(f: TicketFilter, *, with_status: bool = True) -> list:
     conds = []
-    if f.status:
+    if f.status and with_status:
         conds.append(Ticket.status == f.status)
     if f.trade:
         conds.append(Ticket.trade == f.trade)
@@ -144,14 +155,42 @@ async def list_tickets(session: AsyncSession, f: TicketFilter, page: int = 1, pe
         conds.append(Ticket.area == f.area)
     if f.building:
         conds.append(Ticket.building == f.building)
+    if f.category:
+        conds.append(Ticket.category == f.category)
+    if f.assignee_id is not None:
+        conds.append(Ticket.assignee_id == f.assignee_id)
+    if f.unassigned:
+        conds.append(Ticket.assignee_id.is_(None))
     if f.since:
         conds.append(Ticket.created_at >= f.since)
     if f.until:
         conds.append(Ticket.created_at < f.until)
-    total = (await session.execute(select(func.count(Ticket.id)).where(*conds))).scalar_one()
+    if f.text and f.text.strip():
+        pattern = _like(f.text.strip())
+        conds.append(or_(Ticket.number.ilike(pattern, escape="\\"), Ticket.location.ilike(pattern, escape="\\"),
+                         Ticket.description.ilike(pattern, escape="\\")))
+    if f.overdue_at is not None:
+        from dispatch.overdue import overdue_clause
+        conds.append(overdue_clause(f.overdue_at, f.sla))
+    return conds
+
+
+async def list_tickets(session: AsyncSession, f: TicketFilter, page: int = 1, per_page: int = 50, *,
+                       with_total: bool = True) -> tuple[list[Ticket], int]:
+    """A page of the tickets the filter finds, newest first, and how many it finds in all (-1 with
+    `with_total=False`: a caller that counts them another way, e.g. `count_by_status`, saves a pass)."""
+    conds = _conditions(f)
+    total = (await session.execute(select(func.count(Ticket.id)).where(*conds))).scalar_one() if with_total else -1
     stmt = (select(Ticket).where(*conds).order_by(Ticket.created_at.desc(), Ticket.id.desc())
             .offset((page - 1) * per_page).limit(per_page))
     return list((await session.execute(stmt)).scalars()), total
+
+
+async def count_by_status(session: AsyncSession, f: TicketFilter) -> dict[str, int]:
+    """How many tickets of each status the filter finds, its own status left out (the console's counts)."""
+    rows = await session.execute(select(Ticket.status, func.count(Ticket.id))
+                                 .where(*_conditions(f, with_status=False)).group_by(Ticket.status))
+    return {status: n for status, n in rows.all()}
 
 
 async def save_photo(session: AsyncSession, stored, channel: str, uploader: str, now: datetime) -> Photo:

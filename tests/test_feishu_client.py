@@ -1,6 +1,8 @@
 """Feishu client and messenger against the fake open platform: tokens, idempotent sends, typed errors."""
 from __future__ import annotations
 
+import json
+
 from datetime import datetime, timezone
 
 import pytest
@@ -83,8 +85,10 @@ async def test_messenger_sends_are_idempotent_and_cards_patchable(world):
     assert fake.by_id(d1.message_id)["content"]["body"]["elements"][-1]["content"] == "**done**"
     await m.send_text(Recipient("feishu", user="ou_a"), "hello", ("是", "否"), idempotency_key="om_1:0:0")
     await m.send_text(Recipient("feishu", user="ou_a"), "hello", ("是", "否"), idempotency_key="om_1:0:0")
-    [text] = fake.sent_to("ou_a", "text")
-    assert text["receive_id_type"] == "open_id" and "「是」" in text["content"]["text"]
+    # A question to one person goes as a card with its answers as buttons (bot/feishu/question.py), once.
+    [question] = fake.sent_to("ou_a", "interactive")
+    assert question["receive_id_type"] == "open_id" and "hello" in json.dumps(question["content"], ensure_ascii=False)
+    assert "是" in json.dumps(question["content"], ensure_ascii=False)
     assert all(len(x["uuid"]) <= 50 for x in fake.sent)
     await m.send_text(Recipient("feishu", user="ou_b"), "again")
     await m.send_text(Recipient("feishu", user="ou_b"), "again")  # a retry within the minute: one message

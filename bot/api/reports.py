@@ -39,6 +39,13 @@ async def get_report(request: web.Request) -> web.StreamResponse:
             body = await report(session, period, now, sla=sla, tz=tz)
         return web.json_response(body, dumps=_dumps)
 
+    return await send_workbook(request, services, period, register)
+
+
+async def send_workbook(request: web.Request, services, period, register: str = "") -> web.StreamResponse:
+    """The period's workbook (summary + both registers, or one), streamed: the REST API and the console's
+    download (bot/console/reports.py) send the same file."""
+    tz, now, sla = services.clock.tz, services.clock.now(), services.settings.sla
     # The workbook goes to a temporary file (openpyxl zips at the end), then out in chunks: a large period
     # costs disk, not memory. The file has no name and vanishes when closed.
     with tempfile.TemporaryFile() as out:
@@ -49,7 +56,7 @@ async def get_report(request: web.Request) -> web.StreamResponse:
                                  registers=(register,) if register else REGISTERS)
         size = out.tell()
         out.seek(0)
-        name = f"repairbot-{kind}-{period.label}{'-' + register if register else ''}.xlsx"
+        name = f"repairbot-{period.kind}-{period.label}{'-' + register if register else ''}.xlsx"
         response = web.StreamResponse(headers={"Content-Type": XLSX, "Content-Length": str(size),
                                                "Content-Disposition": f'attachment; filename="{name}"'})
         await response.prepare(request)
