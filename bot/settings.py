@@ -114,6 +114,7 @@ class SlaSettings(BaseModel):
     daily_finish: int = 86400
     complaint_reply: int = 86400     # BR-27
     scan_interval: int = 30
+    reescalate_after: int = Field(3600, ge=60)   # an acknowledged alert whose clock still runs is raised again
 
 
 class TradeSettings(BaseModel):
@@ -188,6 +189,27 @@ class DutySettings(BaseModel):
         return self
 
 
+class EscalationStep(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    at: str          # "50%" of the clock's allowance, "100%", or "+30m" / "+2h" / "+90s" after it runs out
+    notify: Literal["assignee", "supervisor", "manager", "director"]
+
+    @field_validator("at")
+    @classmethod
+    def _at(cls, v: str) -> str:
+        from dispatch.escalation import step_offset
+        step_offset(v, 3600)   # ValueError names the expected forms
+        return v.strip()
+
+
+class EscalationSettings(BaseModel):
+    """`[[escalation]]`: who hears, and when, as a clock of a kind of ticket runs out (dispatch/escalation.py)."""
+    model_config = ConfigDict(extra="forbid")
+    category: Literal["emergency", "daily", "complaint", "*"] = "*"
+    clock: Literal["respond", "arrive", "finish", "reply"]
+    steps: list[EscalationStep] = Field(min_length=1, max_length=8)
+
+
 class AlertSettings(BaseModel):
     wecom_chat_id: str = ""
     feishu_chat_id: str = ""
@@ -213,6 +235,7 @@ class Settings(BaseSettings):
     trades: list[TradeSettings] = []
     staff: list[StaffSettings] = []
     alerts: AlertSettings = AlertSettings()
+    escalation: list[EscalationSettings] = []
     prices: list[PriceSettings] = []
     materials: list[MaterialSettings] = []
     lifecycle: LifecycleSettings = LifecycleSettings()
@@ -324,6 +347,7 @@ def _check_references(s: Settings) -> None:
 
 def policy_of(settings: Settings, channels: frozenset[str] = frozenset()):
     """The domain's view of `[[prices]]`, `[[materials]]` and `[lifecycle]` (dispatch/policy.py)."""
+    from dispatch.escalation import Chain, Step
     from dispatch.policy import Material, Policy, Price
 
     life = settings.lifecycle
@@ -332,7 +356,13 @@ def policy_of(settings: Settings, channels: frozenset[str] = frozenset()):
         materials=tuple(Material(m.key, m.name, m.unit) for m in settings.materials),
         signoff_wait=life.signoff_wait, survey_reminder=life.survey_reminder, survey_lapse=life.survey_lapse,
         warranty_days=life.warranty_days, leadership_waiver_from=life.leadership_waiver_from,
-        followup_share=life.followup_share, channels=channels, tz=settings.service.timezone)
+        followup_share=life.followup_share, channels=channels, tz=settings.service.timezone,
+        sla=settings.sla, reescalate_after=settings.sla.reescalate_after,
+        chains=tuple(Chain(e.category, e.clock, tuple(Step(s.at, s.notify) for s in e.steps))
+                     for e in settings.escalation),
+        alert_chats=tuple((c, chat) for c, chat in (("wecom", settings.alerts.wecom_chat_id),
+                                                     ("feishu", settings.alerts.feishu_chat_id)) if chat),
+        duty=duty_of(settings))
 
 
 def duty_of(settings: Settings):

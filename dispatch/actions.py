@@ -5,13 +5,18 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import raiseload
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dispatch import lifecycle, permissions, statuses
+from dispatch import escalation, lifecycle, permissions, statuses
 from dispatch.policy import Policy
 from dispatch.people import person_for
 from dispatch.routing import refresh_cards, tell_reporter, tell_supervisors
 from store.models import Person, Ticket, TicketEvent
+# An action reads the ticket's row and its assignee, never its audit trail or photos: not loading them
+# saves two queries a press (bench/lifecycle.py); touching them in an action is an error, not a slow query.
+WITHOUT_HISTORY = (raiseload(Ticket.events), raiseload(Ticket.photos))
+
 # Statuses in which the job is over for staff: an action the table refuses there reads "closed".
 SETTLED = frozenset({statuses.COMPLETED, statuses.VERIFIED, statuses.CLOSED, statuses.CANCELLED})
 
@@ -36,7 +41,8 @@ async def _checked(session: AsyncSession, number: str, channel: str, user: str, 
     """The ticket and the acting person, or the refusal every action shares: the one place where the
     role × action table (dispatch/permissions.py) is enforced, with the role as the configuration set it,
     and where the transition table (dispatch/lifecycle.py) says whether the action fits the status."""
-    ticket = (await session.execute(select(Ticket).where(Ticket.number == number))).scalar_one_or_none()
+    ticket = (await session.execute(select(Ticket).where(Ticket.number == number).options(*WITHOUT_HISTORY))
+              ).scalar_one_or_none()
     if ticket is None:
         return None, None, ActionResult("unknown_ticket")
     person = await person_for(session, channel, user)
@@ -53,7 +59,7 @@ async def _checked(session: AsyncSession, number: str, channel: str, user: str, 
 
 
 async def accept(session: AsyncSession, number: str, channel: str, user: str, now: datetime,
-                 reply_token: str = "") -> ActionResult:
+                 reply_token: str = "", policy: Policy | None = None) -> ActionResult:
     """First accept wins: one conditional UPDATE decides, whatever the number of presses at once."""
     # Not checked against the table: of two presses the loser reads `taken`, from the UPDATE below.
     ticket, person, refused = await _checked(session, number, channel, user, "accept", check_state=False)
@@ -76,6 +82,7 @@ async def accept(session: AsyncSession, number: str, channel: str, user: str, no
     session.add(_event(ticket, now, f"{channel}:{user}", channel, "accepted", statuses.DISPATCHED,
                        assignee=person.name))
     await session.flush()
+    await escalation.sync(session, ticket, now, policy or Policy())   # 接单 stops the respond clock's chain
     await session.refresh(ticket, ["assignee"])
     await tell_reporter(session, ticket, now, "notify/accepted.j2")
     await refresh_cards(session, ticket, now, clicked=(channel, user), reply_token=reply_token)
@@ -114,7 +121,7 @@ async def act(session: AsyncSession, number: str, action: str, channel: str, use
 
     body = body if isinstance(body, dict) else {}
     if action == "accept":
-        return await accept(session, number, channel, user, now, reply_token=reply_token)
+        return await accept(session, number, channel, user, now, reply_token=reply_token, policy=policy)
     handler = HANDLERS.get(action)
     if handler is None:
         return ActionResult("not_allowed", detail=action)

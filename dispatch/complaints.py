@@ -5,6 +5,7 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 
+from dispatch.escalation import complaint_opened, complaint_replied
 from dispatch import outbox
 from dispatch.numbers import TAKE, local_day
 from dispatch.people import contact_for
@@ -57,6 +58,7 @@ async def open_complaint(session, channel: str, user: str, text: str, number: st
                                               "vars": vars},
                                      now=now, user=ident.external_id, ticket_id=ticket.id if ticket else None)
                 break
+    await complaint_opened(session, complaint, policy)   # BR-27's reply clock escalates like a ticket's
     return complaint
 
 
@@ -72,6 +74,7 @@ async def reply_complaint(session, complaint: Complaint, by: str, text: str, now
                          payload={"template": REPLY, "ticket": ticket.number if ticket else None,
                                   "vars": {"complaint": complaint.number, "reply": text}},
                          now=now, user=complaint.user_id, ticket_id=ticket.id if ticket else None)
+    await complaint_replied(session, complaint)   # its pending escalation steps, in this commit
     await session.flush()
     return complaint
 

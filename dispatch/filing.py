@@ -12,6 +12,7 @@ from dispatch.numbers import local_day, next_number
 from dispatch.people import remember_reporter
 from dispatch.policy import Policy
 from dispatch.routing import plan_dispatch, queue_dispatch
+from dispatch.escalation import first_steps
 from dispatch.statements import FILE_ON_POSTGRESQL, LINK_PHOTOS, NEW_EVENT, NEW_TICKET, PRIOR
 from dispatch.tickets import Filed, NewTicket
 from dispatch.warranty import Warranty, tell_supervisors, warranty_for
@@ -30,7 +31,7 @@ WARRANTY_DAYS = Policy().warranty_days   # BR-24's 90 days, for callers that pas
 
 async def file_report(session: AsyncSession, new: NewTicket, actor: str, now: datetime, *, channels: set[str],
                       tz: str = "Asia/Shanghai", load_related: bool = True, key: str = "",
-                      warranty_days: int = WARRANTY_DAYS) -> Ticket | Filed:
+                      warranty_days: int = WARRANTY_DAYS, policy: Policy | None = None) -> Ticket | Filed:
     """A finished report: the ticket, its first event and its dispatch messages, in one transaction.
 
     BR-24: a report at a place and in a trade whose job was finished within `warranty_days` (0: never) is a
@@ -53,6 +54,8 @@ async def file_report(session: AsyncSession, new: NewTicket, actor: str, now: da
                                 warranty=warranty)
     if filed.fresh:
         await queue_dispatch(conn, filed, plan, now)
+        # The first escalation steps, in the filing's transaction (one more INSERT; `policy`: `[sla]`, chains).
+        await first_steps(conn, filed.id, new.category, new.area, new.visit_at, now, policy)
         if warranty:
             await tell_supervisors(conn, filed, plan, warranty, first is not None, now)
     if not load_related:

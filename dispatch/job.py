@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dispatch import lifecycle, outbox, statuses
+from dispatch import escalation, lifecycle, outbox, statuses
 from dispatch.policy import Policy
 from dispatch.routing import (
     CARD_PLATFORMS, refresh_cards, staff_with_roles, tell_assignee, tell_person, tell_reporter, tell_roles,
@@ -33,7 +33,7 @@ class Invalid(Exception):
 # ---- the one way a ticket's status changes ----------------------------------------------------------------
 
 async def transition(session: AsyncSession, ticket: Ticket, action: str, now: datetime, actor: str, channel: str,
-                     values: dict[str, Any] | None = None, **details) -> bool:
+                     values: dict[str, Any] | None = None, *, policy: Policy | None = None, **details) -> bool:
     """Move `ticket` by `action` of dispatch/lifecycle.py, with `values`, and write its one audit event.
 
     A conditional UPDATE on the version the caller read decides: of two presses at once (two 完工), one
@@ -47,12 +47,18 @@ async def transition(session: AsyncSession, ticket: Ticket, action: str, now: da
         update(Ticket).where(Ticket.id == ticket.id, Ticket.version == ticket.version, Ticket.status == before)
         .values(status=after, version=Ticket.version + 1, **(values or {}))
         .execution_options(synchronize_session=False))
-    await session.refresh(ticket)
+    # Only the columns the UPDATE wrote (or, when it lost, that another press did): not the ticket's
+    # events and photos, which no action reads.
+    await session.refresh(ticket, ["status", "version", *(values or {})])
     if won.rowcount != 1:
+        if ticket.status == before:
+            await session.refresh(ticket, [c.key for c in Ticket.__table__.columns])
         return False
     session.add(TicketEvent(ticket_id=ticket.id, at=now, actor=actor, channel=channel, action=EVENT_OF[action],
                             from_status=before, to_status=after, details=_jsonable(details)))
     await session.flush()
+    # The escalation timers follow the clocks in this same commit: a stop cancels them, a pause moves them.
+    await escalation.sync(session, ticket, now, policy or Policy())
     return True
 
 
@@ -170,14 +176,20 @@ def materials_of(body: dict, policy: Policy) -> list[dict[str, Any]]:
 
 
 async def find_person(session: AsyncSession, who: Any) -> Person | None:
-    """A member of staff named by name, phone or one of their platform user ids (the body's `to`)."""
+    """A member of staff named by name, phone or one of their platform user ids (the body's `to`).
+
+    Only staff are looked at (`ix_persons_role`): a resident who shares a name or phone is never picked.
+    """
+    from dispatch.permissions import ROLES
+
     if not isinstance(who, str) or not who.strip() or len(who) > 128:
         return None
     who = who.strip()
-    by_identity = select(PersonIdentity.person_id).where(PersonIdentity.external_id == who)
     rows = (await session.execute(select(Person).where(
-        or_(Person.name == who, Person.phone == who, Person.id.in_(by_identity))).order_by(Person.id))).scalars()
-    return next((p for p in rows if p.role not in ("resident", "former")), None)
+        Person.role.in_(ROLES),
+        or_(Person.name == who, Person.phone == who, Person.identities.any(PersonIdentity.external_id == who)))
+        .order_by(Person.id))).scalars()
+    return next(iter(rows), None)
 
 
 # ---- the actions -------------------------------------------------------------------------------------------
@@ -195,7 +207,7 @@ class Act:
 
     async def move(self, action: str, values: dict[str, Any] | None = None, **details) -> bool:
         return await transition(self.session, self.ticket, action, self.now, self.actor, self.channel, values,
-                                by=self.person.name, **details)
+                                policy=self.policy, by=self.person.name, **details)
 
     async def cards(self) -> None:
         await refresh_cards(self.session, self.ticket, self.now, clicked=(self.channel, self.user),
@@ -322,7 +334,7 @@ async def waive(a: Act, body: dict) -> str:
     reason = _text(body, "reason", required=True)
     approver = a.policy.waiver_approver(Decimal(amount))
     waiver = {"status": "pending", "amount": str(amount), "payer": payer, "reason": reason, "approver": approver,
-              "requested_by": a.person.name, "requested_at": a.now.isoformat()}
+              "requested_by": a.person.name, "requested_by_id": a.person.id, "requested_at": a.now.isoformat()}
     if not await a.move("waive", {"waiver": waiver}, **waiver):
         return "bad_state"
     sent = 0
@@ -369,8 +381,7 @@ async def _decide_waiver(a: Act, body: dict, approve: bool) -> str:
     if not moved:
         return "bad_state"
     template = "notify/waiver_approved.j2" if approve else "notify/waiver_rejected.j2"
-    requester = (await a.session.execute(select(Person).where(Person.name == waiver.get("requested_by"))
-                                         .limit(1))).scalar_one_or_none()
+    requester = await a.session.get(Person, waiver["requested_by_id"]) if waiver.get("requested_by_id") else None
     if requester is not None:
         await tell_person(a.session, t, requester, a.now, template, a.channels, by=a.person.name)
     if t.assignee_id and (requester is None or requester.id != t.assignee_id):
@@ -438,8 +449,14 @@ async def transfer(a: Act, body: dict) -> str:
 
 
 async def reassign(a: Act, body: dict) -> str:
-    """改派 (supervisor and above): the job goes to the named technician."""
-    to = await find_person(a.session, body.get("to"))
+    """改派 (supervisor and above): the job goes to the named technician (`to`), or the one an alert card's
+    button names (`to_id`)."""
+    to_id = body.get("to_id")
+    if to_id is not None and not isinstance(to_id, bool) and isinstance(to_id, int):
+        to = await a.session.get(Person, to_id)
+        to = to if to is not None and to.role not in ("resident", "former") else None
+    else:
+        to = await find_person(a.session, body.get("to"))
     if to is None:
         raise Invalid("to")
     return await _hand_to(a, "reassign", to)
@@ -489,8 +506,15 @@ async def cancel(a: Act, body: dict) -> str:
 
 
 async def ack(a: Act, body: dict) -> str:
-    """已知晓 answers an overdue alert; without one sent to this person there is nothing to acknowledge."""
-    return "not_alerted"
+    """已知晓 answers an overdue alert (`body.alert`, the card's alert id): only someone it went to; that level's
+    chain stops and re-escalates after `[sla] reescalate_after` if the work is still not done
+    (dispatch/escalation.py). Without such an alert there is nothing to acknowledge."""
+    outcome = await escalation.acknowledge(a.session, a.ticket, a.person, body.get("alert"), a.now, a.policy)
+    if outcome != "ok":
+        return "ok" if outcome == "answered" else outcome
+    if not await a.move("ack", None, alert=body.get("alert")):
+        return "bad_state"
+    return "ok"
 
 
 HANDLERS = {

@@ -12,16 +12,29 @@ VERSION = 1
 RESIDENT_ANSWERS = ("quote_agree", "quote_decline", "visit_agree", "visit_decline", "signoff_fixed",
                     "signoff_not_fixed")
 ACTIONS = STAFF_ACTIONS + RESIDENT_ANSWERS
-_FORMAT = re.compile(r"^rb(?P<v>\d+)\|(?P<action>[a-z_]+)\|(?P<ticket>BX\d{8}-\d{4,})$")
+# An overdue alert's buttons add one argument: `|a<alert id>` (已知晓: which alert) or `|p<person id>` (改派: to whom).
+_FORMAT = re.compile(r"^rb(?P<v>\d+)\|(?P<action>[a-z_]+)\|(?P<ticket>BX\d{8}-\d{4,})(?:\|(?P<arg>[ap])(?P<n>\d{1,18}))?$")
 
 
 @dataclass(frozen=True)
 class CardAction:
     action: str      # a staff action (dispatch.lifecycle.STAFF_ACTIONS) or a resident's answer
     ticket: str      # ticket number
+    alert: int = 0   # the overdue alert a 已知晓 answers (dispatch/escalation.py)
+    to: int = 0      # the person a 改派 hands the job to
 
     def encode(self) -> str:
-        return f"rb{VERSION}|{self.action}|{self.ticket}"
+        arg = f"|a{self.alert}" if self.alert else f"|p{self.to}" if self.to else ""
+        return f"rb{VERSION}|{self.action}|{self.ticket}{arg}"
+
+    @property
+    def body(self) -> dict | None:
+        """What the button says beyond the action, as the action's body; None when nothing."""
+        if self.alert:
+            return {"alert": self.alert}
+        if self.to:
+            return {"to_id": self.to}
+        return None
 
     @property
     def by_resident(self) -> bool:
@@ -33,4 +46,6 @@ def decode(raw: str | None) -> CardAction | None:
     m = _FORMAT.match((raw or "").strip())
     if not m or int(m.group("v")) != VERSION or m.group("action") not in ACTIONS:
         return None
-    return CardAction(m.group("action"), m.group("ticket"))
+    n = int(m.group("n") or 0)
+    return CardAction(m.group("action"), m.group("ticket"), alert=n if m.group("arg") == "a" else 0,
+                      to=n if m.group("arg") == "p" else 0)

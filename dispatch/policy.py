@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,13 @@ class Policy:
     followup_share: float = 0.6         # BR-25: at least 60 % of completed tickets (all unit ones)
     channels: frozenset[str] = field(default_factory=frozenset)   # where messages can be delivered
     tz: str = "Asia/Shanghai"           # a time given without an offset is local
+    # Escalation (dispatch/escalation.py): `[sla]` (None: the rules' figures), `[[escalation]]` chains (empty:
+    # the default chain), the alerts group chats as (channel, chat id), `[duty]` (None: the default desk hours).
+    sla: Any = None
+    chains: tuple[Any, ...] = ()
+    reescalate_after: int = 3600
+    alert_chats: tuple[tuple[str, str], ...] = ()
+    duty: Any = None
 
     def price(self, key: str) -> Price | None:
         return next((p for p in self.prices if p.key == key), None)

@@ -89,7 +89,7 @@ async def answer(session: AsyncSession, channel: str, user: str, action: str, no
     details = _details(action, ticket)
     # On the version just read, which awaited this answer: of two answers at once, one moves the ticket.
     if not await transition(session, ticket, action, now, f"{channel}:{user}", channel,
-                            {"awaiting": "", **_changes(action, ticket, now)}, **details):
+                            {"awaiting": "", **_changes(action, ticket, now)}, policy=policy, **details):
         return ActionResult("bad_state", ticket, detail=action)
     await session.refresh(ticket, ["assignee"])
     await refresh_cards(session, ticket, now, clicked=None, reply_token="")

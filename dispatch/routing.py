@@ -140,11 +140,13 @@ async def tell_reporter(session: AsyncSession, ticket: Ticket, now: datetime, te
 
 async def refresh_cards(session: AsyncSession, ticket: Ticket, now: datetime, *, clicked: tuple[str, str] | None,
                          reply_token: str) -> None:
-    """Every copy of the ticket's card is rewritten from the ticket (the clicked one with its token)."""
-    copies = (await session.execute(select(CardCopy).where(CardCopy.ticket_id == ticket.id))).scalars()
-    for copy in copies:
-        is_clicked = clicked == (copy.channel, copy.recipient_user) and copy.recipient_user
-        await outbox.enqueue(session, key=f"{ticket.number}:card_update:{copy.id}:{ticket.version}",
-                             channel=copy.channel, kind=outbox.CARD_UPDATE,
-                             payload={"copy_id": copy.id, "reply_token": reply_token if is_clicked else ""},
-                             now=now, user=copy.recipient_user, chat=copy.recipient_chat, ticket_id=ticket.id)
+    """Every copy of the ticket's card is rewritten from the ticket (the clicked one with its token), in one
+    INSERT however many copies there are."""
+    copies = (await session.execute(select(CardCopy.id, CardCopy.channel, CardCopy.recipient_user,
+                                           CardCopy.recipient_chat).where(CardCopy.ticket_id == ticket.id))).all()
+    rows = []
+    for copy_id, channel, user, chat in copies:
+        is_clicked = clicked == (channel, user) and user
+        rows.append(dict(key=f"{ticket.number}:card_update:{copy_id}:{ticket.version}", channel=channel, user=user,
+                         chat=chat, payload={"copy_id": copy_id, "reply_token": reply_token if is_clicked else ""}))
+    await outbox.enqueue_many(session, rows, kind=outbox.CARD_UPDATE, now=now, ticket_id=ticket.id)

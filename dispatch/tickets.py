@@ -116,12 +116,24 @@ async def visible_ticket(session: AsyncSession, number: str, channel: str, user:
 
 
 async def tickets_of(session: AsyncSession, channel: str, user: str, limit: int = 5) -> list[Ticket]:
-    """A resident's own reports and the ones they joined as a watcher, newest first."""
-    watched = select(TicketWatcher.ticket_id).where(TicketWatcher.channel == channel, TicketWatcher.user_id == user)
-    stmt = (select(Ticket)
-            .where(or_((Ticket.reporter_channel == channel) & (Ticket.reporter_user == user), Ticket.id.in_(watched)))
-            .order_by(Ticket.created_at.desc(), Ticket.id.desc()).limit(limit))
-    return list((await session.execute(stmt)).scalars())
+    """A resident's own reports and the ones they joined as a watcher, newest first.
+
+    Two indexed reads merged here rather than one `reporter … OR id IN (watched)`: PostgreSQL cannot
+    turn that OR into index scans and reads the whole tickets table (bench/lifecycle.py).
+    """
+    newest = (Ticket.created_at.desc(), Ticket.id.desc())
+    own = list((await session.execute(
+        select(Ticket).where(Ticket.reporter_channel == channel, Ticket.reporter_user == user)
+        .order_by(*newest).limit(limit))).scalars())
+    watched = [row[0] for row in await session.execute(
+        select(TicketWatcher.ticket_id).where(TicketWatcher.channel == channel, TicketWatcher.user_id == user))]
+    seen = {t.id for t in own}
+    watched = [i for i in watched if i not in seen]
+    if watched:
+        own += list((await session.execute(
+            select(Ticket).where(Ticket.id.in_(watched)).order_by(*newest).limit(limit))).scalars())
+    own.sort(key=lambda t: (t.created_at, t.id), reverse=True)
+    return own[:limit]
 
 
 @dataclass(frozen=True)

@@ -51,7 +51,8 @@ async def survey_lapse(session, timer: Timer, now: datetime, policy: Policy) -> 
     values = {"survey": {**ticket.survey, "status": "lapsed", "lapsed_at": now.isoformat()}, "closed_at": now}
     if ticket.awaiting == "survey":
         values["awaiting"] = ""
-    if await transition(session, ticket, "survey_done", now, "system", "system", values, survey="lapsed"):
+    if await transition(session, ticket, "survey_done", now, "system", "system", values, policy=policy,
+                        survey="lapsed"):
         await refresh_cards(session, ticket, now, clicked=None, reply_token="")
 
 

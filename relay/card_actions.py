@@ -50,6 +50,8 @@ class CardActions:
         action = decode(p.payload)
         if action is None:
             return ActionResult("unknown_ticket"), self._say(ActionResult("unknown_ticket"), "")
+        if body is None and action.body is not None:
+            body = action.body   # an alert's button: 已知晓 names its alert, 改派 the technician (dispatch/payloads.py)
         now = self.clock.now()
         key = receipt or (receipts.receipt_key(p.channel, p.press_id) if p.press_id else "")
         asks = body is None and action.action in FLOW_ACTIONS and self.flows is not None

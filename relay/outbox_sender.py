@@ -20,6 +20,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from templates.texts import Texts
+from dispatch.alert_card import alert_card
 from dispatch import outbox
 from dispatch.ticket_card import ticket_card
 from dispatch.tickets import get_ticket
@@ -237,6 +238,11 @@ class OutboxSender:
             # the platform has them, a line to type where it has not.
             options = tuple(payload.get("options", ()))
             return _Prepared(lambda: messenger.send_text(to, text, options, idempotency_key=key), _nothing)
+        if row.kind == outbox.CARD and payload.get("audience") == "alert":
+            # An overdue alert (dispatch/escalation.py): a card of its own, not a copy of the ticket's card.
+            ticket = await get_ticket(session, payload["ticket"])
+            card = await alert_card(session, ticket, payload["alert"], texts, clock.now(), self.sla)
+            return _Prepared(lambda: messenger.send_card(to, card, idempotency_key=key), _nothing)
         if row.kind == outbox.CARD:
             ticket = await get_ticket(session, payload["ticket"])
             # The reader decides what a copy shows: the assignee's own copy is their job card.

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON, BigInteger, DateTime, ForeignKey, Integer, Numeric, String, Text, TypeDecorator,
-    UniqueConstraint, Index,
+    UniqueConstraint, Index, text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -46,6 +46,7 @@ class Person(Base):
     """A resident or a member of staff; one row however many platforms they use."""
 
     __tablename__ = "persons"
+    __table_args__ = (Index("ix_persons_role", "role"),)
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     property: Mapped[str] = mapped_column(String(64), default="default")
     name: Mapped[str] = mapped_column(String(64))
@@ -211,7 +212,8 @@ class TicketWatcher(Base):
     """Someone kept informed about a ticket: a second reporter of the same fault (BR-4)."""
 
     __tablename__ = "ticket_watchers"
-    __table_args__ = (UniqueConstraint("ticket_id", "channel", "user_id", name="uq_watcher"),)
+    __table_args__ = (UniqueConstraint("ticket_id", "channel", "user_id", name="uq_watcher"),
+                      Index("ix_ticket_watchers_user", "channel", "user_id"))
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
     channel: Mapped[str] = mapped_column(String(16))
@@ -336,16 +338,24 @@ class CardCopy(Base):
 
 
 class Timer(Base):
-    """Something a ticket's clock must do at a time (auto sign-off, the survey's reminder): the injected
-    clock decides when it is due, the sweep runs it once (`done_at`)."""
+    """Something that must happen at a time (auto sign-off, the survey's reminder, an escalation step): the
+    injected clock decides when it is due; a worker leases it (`claimed_by`, `lease_until`) and runs it once
+    (`status` done), or the change that made it moot cancels it in its own transaction. `key` names it, so
+    scheduling it again writes nothing twice. A timer about no ticket (a complaint's reply clock) has none."""
 
     __tablename__ = "timers"
-    __table_args__ = (Index("ix_timers_due", "done_at", "due_at"),
-                      UniqueConstraint("ticket_id", "kind", "due_at", name="uq_timers_once"))
+    __table_args__ = (Index("ix_timers_pending", "due_at", postgresql_where=text("status = 'pending'"),
+                            sqlite_where=text("status = 'pending'")),
+                      UniqueConstraint("key", name="uq_timers_key"))
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    key: Mapped[str] = mapped_column(String(160))
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True,
+                                                  nullable=True)
     kind: Mapped[str] = mapped_column(String(32))
     due_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(12), default="pending", server_default="pending")  # pending | done | cancelled
+    claimed_by: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    lease_until: Mapped[datetime | None] = mapped_column(nullable=True)
     done_at: Mapped[datetime | None] = mapped_column(nullable=True)
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
 

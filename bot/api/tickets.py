@@ -131,7 +131,7 @@ async def create(request: web.Request) -> web.Response:
                 filed = await file_report(session, new, actor, now, channels=set(services.channels),
                                           tz=services.settings.service.timezone, load_related=False,
                                           key=filing_key("api", key) if key else "",
-                                          warranty_days=services.policy.warranty_days)
+                                          warranty_days=services.policy.warranty_days, policy=services.policy)
                 ticket = await get_ticket(session, filed.number)  # events, photos and assignee load with it
                 body = ticket_json(services, ticket)
             break

@@ -30,6 +30,7 @@ from bot.http import read_limited
 from bot.rejections import CallbackRejected
 from bot.settings import Settings
 from conversations.messages import ButtonPress, InboundMessage, Reply
+from dispatch.alert_card import alert_card
 from dispatch.payloads import decode
 from dispatch.ticket_card import ticket_card
 from dispatch.tickets import get_ticket
@@ -145,6 +146,9 @@ class FeishuChannel(Channel):
             ticket = await get_ticket(session, action.ticket)
             if ticket is None:
                 return None
+            if action.alert:   # an overdue alert's card shows who acknowledged it
+                return render.card(await alert_card(session, ticket, action.alert, self.texts, self.clock.now(),
+                                                    self.sla))
             # The clicked copy keeps its audience and reader: a 1:1 technician card shows the full phone (and is
             # the holder's job card), a group one masks it.
             audience, reader = "group", None
