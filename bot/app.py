@@ -34,7 +34,7 @@ from bot.metrics import setup_metrics
 from bot.runtime import running
 from bot.secrets import api_token_hashes, kept_secret
 from bot.services import SERVICES, Services
-from bot.settings import Settings, policy_of
+from bot.settings import Settings, duty_of, policy_of
 from bot.tokens import Tokens
 from conversations.classify import load_rules
 from conversations.engine import Deps, Engine, IntakeLimits
@@ -142,7 +142,7 @@ class _Start:
                 intake=IntakeLimits(settings.intake.draft_ttl, settings.intake.duplicate_window,
                                     settings.intake.max_photos, settings.intake.max_photo_bytes),
                 tz=settings.service.timezone, property=settings.service.property, channels=channel_names,
-                policy=policy))
+                policy=policy, duty=duty_of(settings)))
             messengers = Messengers()
             wakeup = OutboxWakeup(database)
             courier = Courier(database, sessions, clock, messengers, wakeup, retry_for=settings.outbox.retry_for)

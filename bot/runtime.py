@@ -1,8 +1,8 @@
-"""The service's loops: the inbox worker, the outbox loop, the idle-draft sweeper, the timers and pruning.
+"""The service's loops: the inbox worker, the outbox loop, the idle-draft sweeper, the timers, digests and pruning.
 
 `run` is what a started process keeps running (the app factory starts it as the app's background work);
-`process_item`, `sweep_once`, `run_timers` and `run_pending` are one step of each, which tests and the
-simulator call.
+`process_item`, `sweep_once`, `run_timers`, `send_digests` and `run_pending` are one step of each, which
+tests and the simulator call.
 """
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from bot.services import Services
+from bot.settings import duty_of, schedule_of
 from dispatch import timer_kinds  # noqa: F401  (registers what each timer kind does with dispatch.timers)
+from dispatch.digests import Audience, run_digests
 from dispatch.timers import run_due
 from relay.inbox import Item
 from relay.inbox_worker import InboxWorker
@@ -51,6 +53,17 @@ async def run_timers(services: Services) -> int:
     return await run_due(services.sessions, services.clock.now(), services.policy)
 
 
+async def send_digests(services: Services) -> list[str]:
+    """Send the digests that fell due by the service's clock, each once across processes (dispatch/digests.py)."""
+    settings = services.settings
+    alerts = settings.alerts
+    groups = tuple((channel, chat) for channel, chat in (("wecom", alerts.wecom_chat_id),
+                                                         ("feishu", alerts.feishu_chat_id)) if chat)
+    return await run_digests(services.sessions, services.clock.now(), schedule=schedule_of(settings),
+                             duty=duty_of(settings), audience=Audience(groups, frozenset(services.channels)),
+                             sla=settings.sla)
+
+
 async def prune(services: Services) -> dict[str, int]:
     return await prune_once(services.inbox, services.sessions, services.clock, services.settings.retention)
 
@@ -61,11 +74,12 @@ async def redrive(services: Services, inbox: list[str] | None = None, outbox: li
 
 
 async def run_pending(services: Services) -> int:
-    """Process every waiting inbox item, run the timers that fell due and deliver every due outbox row (tests
-    and the simulator call this, and `POST /sim/api/clock` after moving the clock); returns how many inbox
-    items were processed."""
+    """Process every waiting inbox item, run the timers and send the digests that fell due, and deliver every
+    due outbox row (tests and the simulator call this, and `POST /sim/api/clock` after moving the clock);
+    returns how many inbox items were processed."""
     done = await services.inbox.drain(lambda item: process_item(services, item))
     await run_timers(services)
+    await send_digests(services)
     await services.courier.idle()  # replies are sent at once by the courier,
     while await services.outbox_sender.deliver_due():   # the rest (and failed sends) when due
         pass
@@ -111,6 +125,8 @@ async def running(services: Services) -> AsyncIterator[None]:
                             name="sweeper"),
         asyncio.create_task(_every(settings.sla.scan_interval, lambda: run_timers(services), "timers")(),
                             name="timers"),
+        asyncio.create_task(_every(settings.sla.scan_interval, lambda: send_digests(services), "digests")(),
+                            name="digests"),
         asyncio.create_task(_every(settings.retention.interval, lambda: prune(services), "retention")(),
                             name="retention"),
     ]

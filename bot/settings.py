@@ -210,6 +210,38 @@ class EscalationSettings(BaseModel):
     steps: list[EscalationStep] = Field(min_length=1, max_length=8)
 
 
+class DigestSettings(BaseModel):
+    """`[digests]` (BR-22, BR-28, BR-30): when the daily digests and the weekly summary go to the alerts group,
+    in the service's time zone; `handover` sends a handover at each desk change (dispatch/digests.py)."""
+    model_config = ConfigDict(extra="forbid")   # a misspelt key would silently keep the default time
+    completed: str = "17:30"       # BR-22: the tickets completed today
+    unfinished: str = "17:40"      # BR-22: the unfinished ones, with their reasons
+    weekly: str = "Mon 09:00"      # BR-28: last week's figures
+    handover: bool = True          # BR-30: at each desk change ([duty])
+
+    @field_validator("completed", "unfinished")
+    @classmethod
+    def _time(cls, v: str) -> str:
+        from dispatch.digests import parse_time
+        parse_time(v)  # ValueError names the expected form
+        return v.strip()
+
+    @field_validator("weekly")
+    @classmethod
+    def _weekly(cls, v: str) -> str:
+        from dispatch.digests import parse_weekly
+        parse_weekly(v)
+        return " ".join(v.split())
+
+    @model_validator(mode="after")
+    def _order(self) -> "DigestSettings":
+        from dispatch.digests import parse_time
+        if parse_time(self.unfinished) < parse_time(self.completed):
+            raise ValueError(f"unfinished {self.unfinished!r} must not come before completed {self.completed!r}: "
+                             "the unfinished list follows the completed one (BR-22: 17:30, then 17:40)")
+        return self
+
+
 class AlertSettings(BaseModel):
     wecom_chat_id: str = ""
     feishu_chat_id: str = ""
@@ -240,6 +272,7 @@ class Settings(BaseSettings):
     materials: list[MaterialSettings] = []
     lifecycle: LifecycleSettings = LifecycleSettings()
     duty: DutySettings = DutySettings()
+    digests: DigestSettings = DigestSettings()
     demo: bool = False  # deprecated alias of [service] demo
     # True when a configuration file or a REPAIRBOT_<SECTION>__<KEY> variable was given (see load_settings).
     _configured: bool = PrivateAttr(False)
@@ -371,3 +404,11 @@ def duty_of(settings: Settings):
 
     return Duty.of(settings.duty.front_desk, settings.duty.central_control, settings.service.timezone,
                    settings.service.property)
+
+
+def schedule_of(settings: Settings):
+    """The domain's view of `[digests]` (dispatch/digests.py)."""
+    from dispatch.digests import Schedule
+
+    d = settings.digests
+    return Schedule.of(d.completed, d.unfinished, d.weekly, d.handover)

@@ -16,6 +16,7 @@ from conversations.messages import InboundMessage, Reply
 from conversations.staff_flow import StaffFlows
 from conversations.storage import StateStorage, StorageKey
 from conversations.textcheck import is_meaningless, is_too_long
+from dispatch.duty import Duty
 from dispatch.policy import Policy
 from store.clock import Clock
 from store.media import MediaStore
@@ -46,6 +47,7 @@ class Deps:
     property: str = "default"
     channels: frozenset[str] = frozenset()   # where messages can be delivered (registered messengers)
     policy: Policy = Policy()                # prices, materials and waits of a ticket's life after 接单
+    duty: Duty | None = None                 # who holds the desk (BR-3): they hear of each new ticket
 
 
 class Engine:

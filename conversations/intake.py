@@ -519,7 +519,7 @@ async def submit(turn: Turn, draft: Draft) -> Draft | None:
     key = filing_key(msg.channel, msg.chat, msg.user, msg.message_id) if msg.message_id else ""
     ticket = await file_report(await turn.db.session(), new, f"{msg.channel}:{msg.user}", turn.now,
                                channels=set(deps.channels), tz=deps.tz, load_related=False, key=key,
-                               warranty_days=deps.policy.warranty_days, policy=deps.policy)
+                               warranty_days=deps.policy.warranty_days, policy=deps.policy, duty=deps.duty)
     if ticket.fresh:
         metrics.TICKETS_CREATED.labels(channel=ticket.channel, category=ticket.category).inc()
     turn.say("intake/created.j2", t=ticket, photos=len(draft.photo_ids))

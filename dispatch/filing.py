@@ -11,8 +11,9 @@ from dispatch import statuses
 from dispatch.numbers import local_day, next_number
 from dispatch.people import remember_reporter
 from dispatch.policy import Policy
-from dispatch.routing import plan_dispatch, queue_dispatch
+from dispatch.duty import Duty
 from dispatch.escalation import first_steps
+from dispatch.routing import plan_dispatch, queue_desk_notice, queue_dispatch
 from dispatch.statements import FILE_ON_POSTGRESQL, LINK_PHOTOS, NEW_EVENT, NEW_TICKET, PRIOR
 from dispatch.tickets import Filed, NewTicket
 from dispatch.warranty import Warranty, tell_supervisors, warranty_for
@@ -31,7 +32,8 @@ WARRANTY_DAYS = Policy().warranty_days   # BR-24's 90 days, for callers that pas
 
 async def file_report(session: AsyncSession, new: NewTicket, actor: str, now: datetime, *, channels: set[str],
                       tz: str = "Asia/Shanghai", load_related: bool = True, key: str = "",
-                      warranty_days: int = WARRANTY_DAYS, policy: Policy | None = None) -> Ticket | Filed:
+                      warranty_days: int = WARRANTY_DAYS, policy: Policy | None = None,
+                      duty: Duty | None = None) -> Ticket | Filed:
     """A finished report: the ticket, its first event and its dispatch messages, in one transaction.
 
     BR-24: a report at a place and in a trade whose job was finished within `warranty_days` (0: never) is a
@@ -40,6 +42,9 @@ async def file_report(session: AsyncSession, new: NewTicket, actor: str, now: da
 
     With a `key` (`filing_key`) the report is filed once: called again with the same key
     it returns the ticket already filed and writes nothing, no second ticket and no second set of cards.
+
+    BR-3: with a `duty`, whoever holds the desk now gets a short notice of the new ticket (the trade's
+    supervisors when nobody holds it), in the same transaction.
 
     Written with Core statements on the session's connection. `load_related=True` returns the `Ticket`
     with its events, photos and assignee (the REST API shows them); `False` returns only `Filed`
@@ -56,6 +61,8 @@ async def file_report(session: AsyncSession, new: NewTicket, actor: str, now: da
         await queue_dispatch(conn, filed, plan, now)
         # The first escalation steps, in the filing's transaction (one more INSERT; `policy`: `[sla]`, chains).
         await first_steps(conn, filed.id, new.category, new.area, new.visit_at, now, policy)
+        if duty is not None:
+            await queue_desk_notice(conn, filed, plan, duty, now, channels)
         if warranty:
             await tell_supervisors(conn, filed, plan, warranty, first is not None, now)
     if not load_related:

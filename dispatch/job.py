@@ -143,7 +143,9 @@ def quote_items(body: dict, policy: Policy, trade: str) -> list[dict[str, str]]:
             qty = entry.get("qty", 1)
             if isinstance(qty, bool) or not isinstance(qty, int) or not 0 < qty <= 100:
                 raise Invalid("items")
-            items.append({"name": price.name, "amount": str(price.amount * qty), "key": price.key, "qty": qty})
+            # To the fen, as a free item's amount, the total and the fee are (a price list may say 80 or 80.5).
+            amount = (price.amount * qty).quantize(Decimal("0.01"))
+            items.append({"name": price.name, "amount": str(amount), "key": price.key, "qty": qty})
             continue
         name = entry.get("name")
         if not isinstance(name, str) or not name.strip() or len(name.strip()) > 40:

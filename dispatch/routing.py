@@ -3,16 +3,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from dispatch import outbox
-from dispatch.statements import AUDIENCE
+from dispatch.calendar_days import computed_day
+from dispatch.duty import Duty
+from dispatch.statements import AUDIENCE, DESK_ON_DUTY
 from dispatch.tickets import Filed
 from store.models import CardCopy, Person, Ticket
 
 NO_TECHNICIAN = "notify/no_technician.j2"
+DESK_NOTICE = "notify/desk_new.j2"
 
 # Platforms a person can be reached on, in the order we prefer for 1:1 cards.
 CARD_PLATFORMS = ("wecom", "feishu", "sim")
@@ -73,6 +77,26 @@ async def queue_dispatch(conn: AsyncConnection, ticket: Filed, plan: DispatchPla
     rows += [dict(key=f"{ticket.number}:dispatch:{channel}:user:{user}", channel=channel, user=user,
                   payload={"ticket": ticket.number, "audience": "technician"}) for channel, user, _ in plan.technicians]
     await outbox.enqueue_many(conn, rows, kind=outbox.CARD, now=now, ticket_id=ticket.id)
+
+
+async def queue_desk_notice(conn: AsyncConnection, ticket: Filed, plan: DispatchPlan, duty: Duty, now: datetime,
+                            channels: set[str] | frozenset[str]) -> None:
+    """BR-3: whoever holds the desk now hears of the new ticket (one query, `DESK_ON_DUTY`), 1:1 on each one's
+    first reachable account; with nobody on the desk reachable, the trade's supervisors (`plan`) hear instead."""
+    local = now.astimezone(ZoneInfo(duty.tz))
+    night = not duty.day_start <= local.time() < duty.day_end
+    day = local.date()
+    rows = (await conn.execute(DESK_ON_DUTY, {"property": duty.property, "night": night, "day": day,
+                                              "computed": computed_day(day).kind})).all()
+    order = {p: i for i, p in enumerate(CARD_PLATFORMS)}
+    best: dict[int, tuple[int, str, str]] = {}
+    for pid, platform, user in rows:
+        if platform in channels and (pid not in best or order.get(platform, 9) < best[pid][0]):
+            best[pid] = (order.get(platform, 9), platform, user)
+    reach = [(platform, user) for _, platform, user in best.values()] or list(plan.supervisors)
+    rows = [dict(key=f"{ticket.number}:{DESK_NOTICE}:{channel}:{user}", channel=channel, user=user,
+                 payload={"template": DESK_NOTICE, "ticket": ticket.number, "vars": {}}) for channel, user in reach]
+    await outbox.enqueue_many(conn, rows, kind=outbox.TEXT, now=now, ticket_id=ticket.id)
 
 
 async def supervisors_of(session: AsyncSession, trade: str) -> list[Person]:

@@ -1,11 +1,13 @@
 """Every prebuilt statement of the ticket hot paths: filing, duplicates, watchers, who hears of a ticket."""
 from __future__ import annotations
 
-from sqlalchemy import JSON, BigInteger, Numeric, String, bindparam, insert, literal, select, text, true, update
+from sqlalchemy import (
+    JSON, BigInteger, Boolean, Date, Numeric, String, bindparam, case, func, insert, literal, select, text, true, update,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from dispatch import statuses
-from store.models import Person, PersonIdentity, Photo, Ticket, TicketEvent, TicketWatcher, Trade
+from store.models import CalendarDay, Person, PersonIdentity, Photo, Ticket, TicketEvent, TicketWatcher, Trade
 
 # Tables for the Core statements of the hot paths (filing, the duplicate check): no ORM objects there.
 TICKETS = Ticket.__table__
@@ -49,6 +51,23 @@ AUDIENCE = (
            _STAFF.c.trades, _STAFF.c.platform, _STAFF.c.external_id)
     .select_from(_WANTED.outerjoin(TRADES, TRADES.c.key == _WANTED.c.key).outerjoin(_STAFF, true()))
     .order_by(_STAFF.c.id, _STAFF.c.identity_id))
+
+# Who holds the desk now (BR-3, as dispatch/duty.py `desk_now` decides) and their accounts, in one round trip:
+# at night central control; in the day hours the front desk on a working day, else the housekeeper on duty.
+# The day's kind is the calendar's stored row (an operator's correction wins), else what seeding would store
+# (`computed`, passed in: dispatch/calendar_days.py `computed_day`).
+_CALENDAR = CalendarDay.__table__
+_DAY_KIND = func.coalesce(
+    select(_CALENDAR.c.kind).where(_CALENDAR.c.day == bindparam("day", type_=Date())).scalar_subquery(),
+    bindparam("computed", type_=String()))
+DESK_ON_DUTY = (
+    select(PERSONS.c.id, IDENTITIES.c.platform, IDENTITIES.c.external_id)
+    .join(IDENTITIES, IDENTITIES.c.person_id == PERSONS.c.id)
+    .where(PERSONS.c.property == bindparam("property", type_=String()),
+           PERSONS.c.role == case((bindparam("night", type_=Boolean()), literal("control")),
+                                  (_DAY_KIND.in_([literal("workday"), literal("makeup_workday")]), literal("desk")),
+                                  else_=literal("housekeeper")))
+    .order_by(PERSONS.c.id, IDENTITIES.c.id))
 
 # PostgreSQL files a ticket in one statement (one round trip instead of six): data-modifying CTEs all
 # run, in one snapshot, whether or not the final SELECT reads them. Same rows as the step-by-step path:

@@ -24,14 +24,15 @@ TECHNICIAN, GROUP, APPROVER = "technician", "group", "approver"
 
 # What the assignee's job card offers in each status (contract.md "Lifecycle"), in the order shown. Each is
 # still checked against the transition table (`allowed`), so the card never offers what the domain refuses.
-# quoted and rejected offer nothing: the resident answers, or the housekeeper negotiates (BR-13); completed
-# and later: the job is out of the technician's hands.
+# quoted offers nothing: the resident answers; rejected offers a new 报价 once the housekeeper has
+# negotiated (BR-13); completed and later: the job is out of the technician's hands.
 JOB_BUTTONS: dict[str, tuple[str, ...]] = {
     statuses.ACCEPTED: ("arrive", "reschedule", "transfer"),
     statuses.ON_SITE: ("quote", "hold", "complete", "transfer"),
     statuses.QUOTE_ACCEPTED: ("hold", "complete", "transfer"),
     statuses.REWORK: ("arrive", "complete", "transfer"),
     statuses.ON_HOLD: ("resume", "transfer"),
+    statuses.REJECTED: ("quote",),
 }
 STYLES = {"arrive": "primary", "complete": "primary", "resume": "primary", "accept": "primary",
           "waive_approve": "primary", "decline": "danger", "waive_reject": "danger"}

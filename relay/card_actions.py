@@ -7,6 +7,7 @@ the press is known to be allowed, they start a short conversation in the presser
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -99,6 +100,9 @@ class CardActions:
         through the outbox like every other message (keyed on the click, so a redelivery sends it once).
         A conversation the press started asks its first question there, in the presser's 1:1 chat."""
         result, text = await self.press(p)
-        key = f"press:{p.user}:{p.message_id or p.reply_token}:{p.payload}"
+        # Keyed on the click itself (`press_id`: a redelivery carries it again), not on the card and button: the
+        # same button pressed again later (完工 after a 取消) is answered again. Hashed: an outbox key is short.
+        click = p.press_id or f"{p.user}:{p.message_id or p.reply_token}:{p.payload}"
+        key = "press:" + hashlib.sha1(click.encode()).hexdigest()[:24]
         await self.outbox_writer.queue_replies(p.channel, p.user, "", [Reply(text)], key)
         return result

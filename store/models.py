@@ -284,6 +284,18 @@ class KeyValue(Base):
     value: Mapped[str] = mapped_column(Text)
 
 
+class DigestRun(Base):
+    """A digest sent (BR-22, BR-28, BR-30), one row per period: the unique key is what makes it once, whatever
+    the number of processes (dispatch/digests.py). `epoch` marks the first sweep: nothing due before it is sent."""
+
+    __tablename__ = "digest_runs"
+    __table_args__ = (UniqueConstraint("period", name="uq_digest_runs_period"),)
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))      # completed | unfinished | handover | weekly | epoch
+    period: Mapped[str] = mapped_column(String(64))    # completed:2026-11-30, handover:2026-11-27T18:00, weekly:2026-W49
+    created_at: Mapped[datetime]
+
+
 class CalendarDay(Base):
     """One day of mainland China's working calendar (BR-3: who holds the desk on it), seeded from the
     chinesecalendar package, or from weekends alone for a year it does not cover; staff may correct a day."""

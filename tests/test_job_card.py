@@ -117,7 +117,8 @@ BUTTONS = {
     "quote_accepted": ["暂停", "完工", "转派"],
     "rework": ["已到达", "完工", "转派"],
     "on_hold": ["恢复", "转派"],
-    "quoted": [], "rejected": [], "completed": [], "verified": [], "closed": [], "cancelled": [],
+    "rejected": ["报价"],   # a new quote once the housekeeper has negotiated (BR-13)
+    "quoted": [], "completed": [], "verified": [], "closed": [], "cancelled": [],
 }
 STATUS_LINE = {"quoted": "等待业主答复", "rejected": "管家会与业主协商", "completed": "等待验收",
                "verified": "已验收", "closed": "已关闭", "cancelled": "已取消"}

@@ -14,6 +14,7 @@ from bot.http import dumps as _dumps, json_object
 from conversations.visit_time import parse_visit
 from conversations.report import build_report
 from dispatch.statuses import ALL, AREAS, TRADES
+from bot.settings import duty_of
 from dispatch.filing import file_report
 from dispatch.tickets import TicketFilter, get_ticket, list_tickets
 
@@ -131,7 +132,8 @@ async def create(request: web.Request) -> web.Response:
                 filed = await file_report(session, new, actor, now, channels=set(services.channels),
                                           tz=services.settings.service.timezone, load_related=False,
                                           key=filing_key("api", key) if key else "",
-                                          warranty_days=services.policy.warranty_days, policy=services.policy)
+                                          warranty_days=services.policy.warranty_days, policy=services.policy,
+                                          duty=duty_of(services.settings))
                 ticket = await get_ticket(session, filed.number)  # events, photos and assignee load with it
                 body = ticket_json(services, ticket)
             break

@@ -12,6 +12,7 @@ from bot.console import identity
 from bot.console.context import services, user_of
 from bot.console.render import error, leave_message, page
 from bot.console.roles import ENTRY
+from bot.settings import duty_of
 from conversations.report import FieldError, build_report
 from conversations.visit_time import parse_visit
 from dispatch.filing import file_report, filing_key
@@ -68,7 +69,7 @@ async def entry(request: web.Request) -> web.Response:
                 uid = await identity.ensure(db, user.id)
                 filed = await file_report(db, new, f"{identity.PLATFORM}:{uid}", s.clock.now(),
                                           channels=set(s.channels), tz=s.settings.service.timezone,
-                                          load_related=False, key=key)
+                                          load_related=False, key=key, duty=duty_of(s.settings))
             break
         except IntegrityError:   # the same form filed by a request that committed meanwhile: answer with it
             if not key or attempt == 2:
