@@ -70,6 +70,8 @@ SERVICES: web.AppKey[Services] = web.AppKey("services", Services)
 
 
 def services_of(source: web.Request | web.Application) -> Services:
-    """The started service's parts, from a request (handlers) or the app (tests, the CLI)."""
-    app = source.app if isinstance(source, web.Request) else source
-    return app[SERVICES]
+    """The started service's parts, from a request (handlers, also of a sub-application such as the console,
+    whose own `request.app` holds none of them) or the app (tests, the CLI)."""
+    if isinstance(source, web.Request):
+        return source.config_dict[SERVICES]
+    return source[SERVICES]

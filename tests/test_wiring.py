@@ -10,10 +10,11 @@ import pytest
 from bot.channel import CHANNELS, Channel
 
 ROOT = Path(__file__).resolve().parents[1]
-# The app factory builds the services; a channel mounts its routes; the simulator mounts the fake APIs.
+# The app factory builds the services; a channel mounts its routes; the simulator mounts the fake APIs; the
+# console mounts its sub-application.
 TAKES_THE_APP = {"bot/app.py", "bot/services.py", "bot/channel.py", "bot/metrics.py", "bot/sim/adapter.py",
                  "bot/sim/fake_api.py", "bot/sim/wecom_api.py", "bot/sim/feishu_api.py", "bot/sim/wechat_mp_api.py",
-                 "bot/sim/wecom_kf_api.py", "bot/cli.py"}
+                 "bot/sim/wecom_kf_api.py", "bot/cli.py", "bot/console/app.py"}
 
 
 def _python(*packages: str):

@@ -7,12 +7,12 @@ from aiohttp import web
 
 from bot.console.lockout import Lockout
 from bot.console.staff import User
-from bot.services import SERVICES, Services
+from bot.services import Services, services_of
 
 
 def services(request: web.Request) -> Services:
-    """The service's parts (the console is a sub-application: its own `request.app` holds none of them)."""
-    return request.config_dict[SERVICES]
+    """The service's parts (`services_of` finds them from the console's sub-application too)."""
+    return services_of(request)
 
 
 @dataclass
