@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import raiseload
+from sqlalchemy.orm import joinedload, raiseload
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch import escalation, lifecycle, permissions, statuses
@@ -16,6 +16,8 @@ from store.models import Person, Ticket, TicketEvent
 # An action reads the ticket's row and its assignee, never its audit trail or photos: not loading them
 # saves two queries a press (bench/lifecycle.py); touching them in an action is an error, not a slow query.
 WITHOUT_HISTORY = (raiseload(Ticket.events), raiseload(Ticket.photos))
+# The ticket, its assignee and the assignee's accounts in one statement instead of three.
+WITH_ASSIGNEE = (*WITHOUT_HISTORY, joinedload(Ticket.assignee).joinedload(Person.identities))
 
 # Statuses in which the job is over for staff: an action the table refuses there reads "closed".
 SETTLED = frozenset({statuses.COMPLETED, statuses.VERIFIED, statuses.CLOSED, statuses.CANCELLED})
@@ -41,8 +43,8 @@ async def _checked(session: AsyncSession, number: str, channel: str, user: str, 
     """The ticket and the acting person, or the refusal every action shares: the one place where the
     role × action table (dispatch/permissions.py) is enforced, with the role as the configuration set it,
     and where the transition table (dispatch/lifecycle.py) says whether the action fits the status."""
-    ticket = (await session.execute(select(Ticket).where(Ticket.number == number).options(*WITHOUT_HISTORY))
-              ).scalar_one_or_none()
+    ticket = (await session.execute(select(Ticket).where(Ticket.number == number).options(*WITH_ASSIGNEE))
+              ).unique().scalar_one_or_none()
     if ticket is None:
         return None, None, ActionResult("unknown_ticket")
     person = await person_for(session, channel, user)

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.orm import joinedload
 
 from store.db import connection_of
 from store.models import Person, PersonIdentity
@@ -37,9 +38,11 @@ class Contact:
 
 
 async def person_for(session: AsyncSession, platform: str, external_id: str) -> Person | None:
-    stmt = (select(Person).join(PersonIdentity)
-            .where(PersonIdentity.platform == platform, PersonIdentity.external_id == external_id))
-    return (await session.execute(stmt)).scalar_one_or_none()
+    # The person and all their accounts in one statement (the accounts: where they are told things).
+    found = select(PersonIdentity.person_id).where(PersonIdentity.platform == platform,
+                                                   PersonIdentity.external_id == external_id)
+    stmt = select(Person).where(Person.id.in_(found.scalar_subquery())).options(joinedload(Person.identities))
+    return (await session.execute(stmt)).unique().scalar_one_or_none()
 
 
 async def contact_for(db: AsyncSession | AsyncConnection, platform: str, external_id: str) -> Contact | None:

@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch import lifecycle
-from dispatch.actions import ActionResult
+from dispatch.actions import WITH_ASSIGNEE, ActionResult
 from dispatch.aftercare import after_verified
 from dispatch.job import transition
 from dispatch.policy import Policy
@@ -58,12 +58,12 @@ async def awaiting_ticket(session: AsyncSession, channel: str, user: str, asks: 
     watched = Ticket.id.in_(select(TicketWatcher.ticket_id).where(TicketWatcher.channel == channel,
                                                                   TicketWatcher.user_id == user))
     for whose in (own, watched):
-        stmt = select(Ticket).where(whose)
+        stmt = select(Ticket).where(whose).options(*WITH_ASSIGNEE)   # one statement; no audit trail
         if number:
             stmt = stmt.where(Ticket.number == number)
         else:
             stmt = stmt.where(Ticket.awaiting.in_(asks)).order_by(Ticket.id.desc()).limit(1)
-        found = (await session.execute(stmt)).scalars().first()
+        found = (await session.execute(stmt)).unique().scalars().first()
         if found is not None:
             return found
     return None
@@ -91,7 +91,6 @@ async def answer(session: AsyncSession, channel: str, user: str, action: str, no
     if not await transition(session, ticket, action, now, f"{channel}:{user}", channel,
                             {"awaiting": "", **_changes(action, ticket, now)}, policy=policy, **details):
         return ActionResult("bad_state", ticket, detail=action)
-    await session.refresh(ticket, ["assignee"])
     await refresh_cards(session, ticket, now, clicked=None, reply_token="")
     await FOLLOW[action](session, ticket, now, policy, details)
     return ActionResult("ok", ticket)
@@ -154,7 +153,6 @@ async def record_scores(session: AsyncSession, ticket: Ticket, scores: dict[str,
                             {"closed_at": now, "awaiting": "", "rating": overall, "survey": survey},
                             survey="answered", **{**scores, "overall": overall}):
         return ActionResult("bad_state", ticket, detail="survey_done")
-    await session.refresh(ticket, ["assignee"])
     await refresh_cards(session, ticket, now, clicked=None, reply_token="")
     if overall <= LOW_SCORE:
         await tell_roles(session, ticket, now, SUPERVISORS, "notify/low_score.j2", policy.channels)

@@ -107,8 +107,9 @@ def _deadline(ticket: Ticket, texts: Texts, now: datetime, sla: Any) -> str:
     if clock is None:
         return ""
     v = clock.operational
+    minutes = int(abs(v.left.total_seconds()) // 60)
     return texts.render("cards/deadline.j2", kind=clock.kind, due=v.due_at, breached=v.breached,
-                        paused_for=v.paused_for)
+                        paused_for=v.paused_for, minutes=minutes)
 
 
 def _button(texts: Texts, action: str, number: str) -> Button:
