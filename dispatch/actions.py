@@ -38,7 +38,7 @@ def _event(ticket: Ticket, now: datetime, actor: str, channel: str, action: str,
                        from_status=before, to_status=ticket.status, details=details)
 
 
-async def _checked(session: AsyncSession, number: str, channel: str, user: str, action: str, *,
+async def checked(session: AsyncSession, number: str, channel: str, user: str, action: str, *,
                    check_state: bool = True) -> tuple[Ticket | None, Person | None, ActionResult | None]:
     """The ticket and the acting person, or the refusal every action shares: the one place where the
     role × action table (dispatch/permissions.py) is enforced, with the role as the configuration set it,
@@ -64,7 +64,7 @@ async def accept(session: AsyncSession, number: str, channel: str, user: str, no
                  reply_token: str = "", policy: Policy | None = None) -> ActionResult:
     """First accept wins: one conditional UPDATE decides, whatever the number of presses at once."""
     # Not checked against the table: of two presses the loser reads `taken`, from the UPDATE below.
-    ticket, person, refused = await _checked(session, number, channel, user, "accept", check_state=False)
+    ticket, person, refused = await checked(session, number, channel, user, "accept", check_state=False)
     if refused:
         return refused
     won = await session.execute(
@@ -91,15 +91,6 @@ async def accept(session: AsyncSession, number: str, channel: str, user: str, no
     return ActionResult("ok", ticket, person.name)
 
 
-async def pass_on(session: AsyncSession, number: str, action: str, channel: str, user: str, now: datetime,
-                  channels: set[str], reply_token: str = "") -> ActionResult:
-    """转派 (transfer) or 无法处理 (decline): recorded, and the trade's supervisors are told."""
-    ticket, person, refused = await _checked(session, number, channel, user, action)
-    if refused:
-        return refused
-    return await _request(session, ticket, person, action, channel, user, now, channels)
-
-
 async def _request(session: AsyncSession, ticket: Ticket, person: Person, action: str, channel: str, user: str,
                    now: datetime, channels: set[str]) -> ActionResult:
     if ticket.assignee_id and ticket.assignee_id != person.id:
@@ -116,7 +107,7 @@ async def act(session: AsyncSession, number: str, action: str, channel: str, use
               body: dict | None = None, *, policy: Policy, reply_token: str = "") -> ActionResult:
     """Every staff action of contract.md's Lifecycle table, from any card, the simulator or the REST API.
 
-    Checked once (`_checked`: who, and from which status), then one function of dispatch/job.py; a
+    Checked once (`checked`: who, and from which status), then one function of dispatch/job.py; a
     refusal changes nothing.
     """
     from dispatch.job import HANDLERS, Act, Invalid
@@ -127,7 +118,7 @@ async def act(session: AsyncSession, number: str, action: str, channel: str, use
     handler = HANDLERS.get(action)
     if handler is None:
         return ActionResult("not_allowed", detail=action)
-    ticket, person, refused = await _checked(session, number, channel, user, action)
+    ticket, person, refused = await checked(session, number, channel, user, action)
     if refused:
         return refused
     if action in ("transfer", "decline"):

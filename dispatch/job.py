@@ -197,7 +197,7 @@ async def find_person(session: AsyncSession, who: Any) -> Person | None:
 
 
 # ---- the actions -------------------------------------------------------------------------------------------
-# Each takes the ticket and the acting person `_checked` let through (dispatch/actions.py), and returns the
+# Each takes the ticket and the acting person `checked` let through (dispatch/actions.py), and returns the
 # outcome: "ok", or why nothing changed.
 
 class Act:
@@ -247,14 +247,22 @@ async def reschedule(a: Act, body: dict) -> str:
     return "ok"
 
 
+def quote_refusal(ticket: Ticket) -> str | None:
+    """Why this ticket takes no quote whatever the body ("area", "warranty"), or None."""
+    if ticket.area != "unit":
+        return "area"        # public-area work is the property's own (BR-7)
+    if ticket.warranty_of:
+        return "warranty"    # BR-24: a warranty repair is free
+    return None
+
+
 async def quote(a: Act, body: dict) -> str:
     """BR-13: items and a total for the resident to agree; nothing is done until they do."""
     from dispatch.prompts import ask_resident
 
-    if a.ticket.area != "unit":
-        raise Invalid("area")        # public-area work is the property's own (BR-7)
-    if a.ticket.warranty_of:
-        raise Invalid("warranty")    # BR-24: a warranty repair is free
+    refused = quote_refusal(a.ticket)
+    if refused:
+        raise Invalid(refused)
     items = quote_items(body, a.policy, a.ticket.trade)
     note = _text(body, "note")
     total = sum((Decimal(i["amount"]) for i in items), Decimal("0"))
