@@ -210,7 +210,8 @@ def resident_caller(pol, name: str) -> Callable | str:
         # As conversations/answers.py does: the ticket that asks, then the answer to it (the resident
         # typed the number with the word, so it is this ticket and no other of theirs).
         ticket = await resident.awaiting_ticket(session, channel, user, (resident.ASKS[action],), t["number"])
-        return await resident.answer(session, channel, user, action, now, policy=pol, number=ticket.number)
+        return await resident.answer(session, channel, user, action, now, policy=pol, number=ticket.number,
+                                     ticket=ticket)
     return answer
 
 

@@ -124,7 +124,8 @@ async def handle_answer(turn: Turn, draft: Draft | None, arg: str) -> Draft | No
         await _nothing_to_answer(turn, labels(key)[0], ticket)
         return await _carry_on(turn, draft)
     action = ACTIONS[(ticket.awaiting, key)]
-    result = await answer(session, channel, user, action, turn.now, policy=turn.deps.policy, number=ticket.number)
+    result = await answer(session, channel, user, action, turn.now, policy=turn.deps.policy, number=ticket.number,
+                          ticket=ticket)
     turn.say("resident/answered.j2", outcome=result.outcome, action=action, t=result.ticket or ticket)
     return await _carry_on(turn, draft)
 

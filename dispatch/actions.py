@@ -6,13 +6,14 @@ from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import joinedload, raiseload
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dispatch import escalation, lifecycle, permissions, statuses
+from dispatch import audit, escalation, lifecycle, permissions, statuses
 from dispatch.policy import Policy
 from dispatch.people import person_for
 from dispatch.routing import refresh_cards, tell_reporter, tell_supervisors
-from store.models import Person, Ticket, TicketEvent
+from store.models import Person, Ticket
 # An action reads the ticket's row and its assignee, never its audit trail or photos: not loading them
 # saves two queries a press (bench/lifecycle.py); touching them in an action is an error, not a slow query.
 WITHOUT_HISTORY = (raiseload(Ticket.events), raiseload(Ticket.photos))
@@ -32,10 +33,13 @@ class ActionResult:
     detail: str = ""             # invalid: the body's field at fault; bad_state: the action refused
 
 
-def _event(ticket: Ticket, now: datetime, actor: str, channel: str, action: str, before: str,
-           **details) -> TicketEvent:
-    return TicketEvent(ticket_id=ticket.id, at=now, actor=actor, channel=channel, action=action,
-                       from_status=before, to_status=ticket.status, details=details)
+def _record(session: AsyncSession, ticket: Ticket, now: datetime, actor: str, channel: str, action: str, before: str,
+            **details) -> None:
+    audit.record(session, ticket.id, now, actor, channel, action, before, ticket.status, details)
+
+
+# What the winning 接单 wrote, returned by its UPDATE.
+WON = (Ticket.status, Ticket.assignee_id, Ticket.accepted_at, Ticket.version)
 
 
 async def checked(session: AsyncSession, number: str, channel: str, user: str, action: str, *,
@@ -67,25 +71,25 @@ async def accept(session: AsyncSession, number: str, channel: str, user: str, no
     ticket, person, refused = await checked(session, number, channel, user, "accept", check_state=False)
     if refused:
         return refused
-    won = await session.execute(
+    written = (await session.execute(
         update(Ticket)
         .where(Ticket.id == ticket.id, Ticket.assignee_id.is_(None),
                Ticket.status.in_((statuses.SUBMITTED, statuses.DISPATCHED)))
         .values(status=statuses.ACCEPTED, assignee_id=person.id, accepted_at=now, version=Ticket.version + 1)
-        .execution_options(synchronize_session=False))
-    await session.refresh(ticket)
-    if won.rowcount != 1:
+        .returning(*WON).execution_options(synchronize_session=False))).first()
+    if written is None:
+        await session.refresh(ticket)
         holder = await session.get(Person, ticket.assignee_id) if ticket.assignee_id else None
         if ticket.status in SETTLED:
             return ActionResult("closed", ticket, detail=ticket.status)
         if holder is None:
             return ActionResult("bad_state", ticket, detail=ticket.status)
         return ActionResult("taken", ticket, holder.name)
-    session.add(_event(ticket, now, f"{channel}:{user}", channel, "accepted", statuses.DISPATCHED,
-                       assignee=person.name))
-    await session.flush()
+    for column, value in zip(WON, written):
+        set_committed_value(ticket, column.key, value)
+    set_committed_value(ticket, "assignee", person)     # loaded with their accounts by `checked`
+    _record(session, ticket, now, f"{channel}:{user}", channel, "accepted", statuses.DISPATCHED, assignee=person.name)
     await escalation.sync(session, ticket, now, policy or Policy())   # 接单 stops the respond clock's chain
-    await session.refresh(ticket, ["assignee"])
     await tell_reporter(session, ticket, now, "notify/accepted.j2")
     await refresh_cards(session, ticket, now, clicked=(channel, user), reply_token=reply_token)
     return ActionResult("ok", ticket, person.name)
@@ -97,9 +101,8 @@ async def _request(session: AsyncSession, ticket: Ticket, person: Person, action
         holder = await session.get(Person, ticket.assignee_id)
         return ActionResult("taken", ticket, holder.name if holder else "")
     event = "transfer_requested" if action == "transfer" else "declined"
-    session.add(_event(ticket, now, f"{channel}:{user}", channel, event, ticket.status, by=person.name))
+    _record(session, ticket, now, f"{channel}:{user}", channel, event, ticket.status, by=person.name)
     await tell_supervisors(session, ticket, now, f"notify/{event}.j2", channels, by=person.name)
-    await session.flush()
     return ActionResult("ok", ticket, person.name)
 
 

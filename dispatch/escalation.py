@@ -21,12 +21,12 @@ from typing import Any
 
 from sqlalchemy import select
 
-from dispatch import outbox, timers
-from dispatch.clocks import SLA, Clock, ticket_clocks
+from dispatch import audit, outbox, timers
+from dispatch.clocks import DONE, SLA, Clock, ticket_clocks
 from dispatch.duty import Duty, desk_now
 from dispatch.policy import Policy
 from dispatch.routing import CARD_PLATFORMS, staff_with_roles, tell_person
-from store.models import Complaint, Person, Ticket, TicketEvent, Timer
+from store.models import Complaint, Person, Ticket, Timer
 
 STEP, AGAIN, COMPLAINT_STEP = "escalation", "escalation_again", "complaint_escalation"
 ALERT_KINDS = (STEP, AGAIN)
@@ -86,7 +86,7 @@ def _sla(policy: Policy) -> Any:
 
 async def clocks_of(session, ticket: Ticket, now: datetime, policy: Policy) -> dict[str, Clock]:
     """The ticket's clocks from its audit events as written so far in this transaction."""
-    events = list((await session.execute(select(TicketEvent).where(TicketEvent.ticket_id == ticket.id))).scalars())
+    events = await audit.trail(session, ticket.id)
     view = SimpleNamespace(created_at=ticket.created_at, category=ticket.category, area=ticket.area,
                            status=ticket.status, visit_at=ticket.visit_at, events=events)
     return ticket_clocks(view, now, _sla(policy))
@@ -113,9 +113,16 @@ async def sync(session, ticket: Ticket, now: datetime, policy: Policy) -> None:
     """Make the ticket's escalation timers agree with its clocks, in the caller's transaction."""
     if ticket.id is None:
         await session.flush()
-    clocks = await clocks_of(session, ticket, now, policy)
     rows = {t.key: t for t in (await session.execute(
         select(Timer).where(Timer.ticket_id == ticket.id, Timer.kind == STEP))).scalars()}
+    if ticket.status in DONE:
+        # Every clock has stopped (dispatch/clocks.py): what is still pending is cancelled, without reading
+        # the trail; what fired or an acknowledgement holds stays as it is, as below.
+        for row in rows.values():
+            if row.status == timers.PENDING and not row.details.get("stopped"):
+                row.status = timers.CANCELLED
+        return
+    clocks = await clocks_of(session, ticket, now, policy)
     for name, clock in clocks.items():
         live = clock.running and not _held(clock)
         for i, step in enumerate(chain_for(policy, ticket.category, name)):
@@ -245,10 +252,8 @@ async def alert(session, ticket: Ticket, timer: Timer, clock: Clock, notify: str
                                      ticket_id=ticket.id)
     timer.details = {**timer.details, "alerted": [p.id for p in people], "names": [p.name for p in people],
                      "sent_at": now.isoformat(), "overdue_minutes": minutes}
-    session.add(TicketEvent(ticket_id=ticket.id, at=now, actor="system", channel="system", action="escalated",
-                            from_status=ticket.status, to_status=ticket.status,
-                            details={"clock": clock.kind, "level": notify, "alert": timer.id,
-                                     "to": [p.name for p in people]}))
+    audit.record(session, ticket.id, now, "system", "system", "escalated", ticket.status, ticket.status,
+                 {"clock": clock.kind, "level": notify, "alert": timer.id, "to": [p.name for p in people]})
     await session.flush()
 
 

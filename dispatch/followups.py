@@ -7,6 +7,7 @@ from fractions import Fraction
 
 from sqlalchemy import bindparam, func, select
 
+from dispatch import audit
 from dispatch.numbers import TAKE
 from dispatch.policy import Policy
 from store.db import connection_of
@@ -22,7 +23,8 @@ COUNTERS = TicketCounter.__table__
 READ = select(COUNTERS.c.last).where(COUNTERS.c.day == bindparam("day"))
 
 
-async def pick(session, ticket: Ticket, now: datetime, policy: Policy) -> Followup | None:
+async def pick(session, ticket: Ticket, now: datetime, policy: Policy, *, known_new: bool = False
+               ) -> Followup | None:
     """Pick the just-verified ticket for a follow-up call, or not; at most once per ticket.
 
     A unit ticket is always picked. A public one is picked when, without it, the share of verified
@@ -30,24 +32,27 @@ async def pick(session, ticket: Ticket, now: datetime, policy: Policy) -> Follow
     not only on average, and the same history always picks the same tickets. The verified counter's row
     lock (PostgreSQL; SQLite has one writer) makes concurrent verifications decide one after the other.
     """
-    existing = (await session.execute(select(Followup).where(Followup.ticket_id == ticket.id))).scalar_one_or_none()
-    if existing is not None:
-        return existing
+    if not known_new:     # `known_new`: the caller verified the ticket just now, in this transaction
+        existing = (await session.execute(select(Followup).where(Followup.ticket_id == ticket.id))
+                    ).scalar_one_or_none()
+        if existing is not None:
+            return existing
     conn = await connection_of(session)
     take = TAKE[conn.dialect.name]
-    verified = (await conn.execute(take, {"day": VERIFIED})).scalar_one()
     if ticket.area == UNIT:
-        reason = UNIT
+        reason = UNIT       # always picked: both counters move, in one statement
+        await conn.execute(take, [{"day": VERIFIED}, {"day": PICKED}])
     else:
+        verified = (await conn.execute(take, {"day": VERIFIED})).scalar_one()
         picked = (await conn.execute(READ, {"day": PICKED})).scalar_one_or_none() or 0
         if picked >= Fraction(str(policy.followup_share)) * verified:
             return None
         reason = SAMPLE
-    await conn.execute(take, {"day": PICKED})
+        await conn.execute(take, {"day": PICKED})
     followup = Followup(ticket_id=ticket.id, reason=reason, selected_at=now)
     session.add(followup)
-    session.add(TicketEvent(ticket_id=ticket.id, at=now, actor="system", channel="system", action="followup_selected",
-                            from_status=ticket.status, to_status=ticket.status, details={"reason": reason}))
+    audit.record(session, ticket.id, now, "system", "system", "followup_selected", ticket.status, ticket.status,
+                 {"reason": reason})
     await session.flush()
     return followup
 

@@ -8,14 +8,15 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
-from dispatch import escalation, lifecycle, outbox, statuses
+from dispatch import audit, escalation, lifecycle, outbox, statuses
 from dispatch.policy import Policy
 from dispatch.routing import (
-    CARD_PLATFORMS, refresh_cards, staff_with_roles, tell_assignee, tell_person, tell_reporter, tell_roles,
+    CARD_PLATFORMS, WITH_ACCOUNTS, card_copies, refresh_cards, staff_with_roles, tell_assignee, tell_person, tell_reporter, tell_roles,
     tell_supervisors,
 )
-from store.models import CardCopy, Person, PersonIdentity, Photo, Ticket, TicketEvent
+from store.models import Person, PersonIdentity, Photo, Ticket
 
 MAX_ITEMS = 20
 MAX_AMOUNT = Decimal("100000")
@@ -45,20 +46,20 @@ async def transition(session: AsyncSession, ticket: Ticket, action: str, now: da
     if not lifecycle.allowed(action, before):
         return False
     after = lifecycle.target(action, before, ticket.held_from)
-    won = await session.execute(
+    values = values or {}
+    # The columns written come back with the UPDATE (RETURNING): no second read of the row.
+    written = (await session.execute(
         update(Ticket).where(Ticket.id == ticket.id, Ticket.version == ticket.version, Ticket.status == before)
-        .values(status=after, version=Ticket.version + 1, **(values or {}))
-        .execution_options(synchronize_session=False))
-    # Only the columns the UPDATE wrote (or, when it lost, that another press did): not the ticket's
-    # events and photos, which no action reads.
-    await session.refresh(ticket, ["status", "version", *(values or {})])
-    if won.rowcount != 1:
-        if ticket.status == before:
-            await session.refresh(ticket, [c.key for c in Ticket.__table__.columns])
+        .values(status=after, version=Ticket.version + 1, **values)
+        .returning(*(getattr(Ticket, key) for key in ("status", "version", *values)))
+        .execution_options(synchronize_session=False))).first()
+    if written is None:
+        # Another press moved it first: read what it wrote (not the events and photos, which no action reads).
+        await session.refresh(ticket, [c.key for c in Ticket.__table__.columns])
         return False
-    session.add(TicketEvent(ticket_id=ticket.id, at=now, actor=actor, channel=channel, action=EVENT_OF[action],
-                            from_status=before, to_status=after, details=_jsonable(details)))
-    await session.flush()
+    for key, value in zip(("status", "version", *values), written):
+        set_committed_value(ticket, key, value)
+    audit.record(session, ticket.id, now, actor, channel, EVENT_OF[action], before, after, _jsonable(details))
     # The escalation timers follow the clocks in this same commit: a stop cancels them, a pause moves them.
     await escalation.sync(session, ticket, now, policy or Policy())
     return True
@@ -192,7 +193,7 @@ async def find_person(session: AsyncSession, who: Any) -> Person | None:
     rows = (await session.execute(select(Person).where(
         Person.role.in_(ROLES),
         or_(Person.name == who, Person.phone == who, Person.identities.any(PersonIdentity.external_id == who)))
-        .order_by(Person.id))).scalars()
+        .order_by(Person.id).options(WITH_ACCOUNTS))).unique().scalars()
     return next(iter(rows), None)
 
 
@@ -213,9 +214,9 @@ class Act:
         return await transition(self.session, self.ticket, action, self.now, self.actor, self.channel, values,
                                 policy=self.policy, by=self.person.name, **details)
 
-    async def cards(self) -> None:
+    async def cards(self, copies: list | None = None) -> None:
         await refresh_cards(self.session, self.ticket, self.now, clicked=(self.channel, self.user),
-                            reply_token=self.reply_token)
+                            reply_token=self.reply_token, copies=copies)
 
     @property
     def channels(self) -> frozenset[str]:
@@ -239,8 +240,9 @@ async def reschedule(a: Act, body: dict) -> str:
 
     text = _text(body, "visit_text", required=True, limit=64)
     visit_at = _time(body.get("visit_at"), "visit_at", a.policy)
-    if not await a.move("reschedule", {"proposed_visit_text": text, "proposed_visit_at": visit_at},
-                        visit_text=text):
+    # `awaiting` in the same UPDATE as the status: ask_resident below then has nothing left to write.
+    if not await a.move("reschedule", {"proposed_visit_text": text, "proposed_visit_at": visit_at,
+                                       "awaiting": "visit"}, visit_text=text):
         return "bad_state"
     await ask_resident(a.session, a.ticket, "visit", a.now, visit_text=text)
     await a.cards()
@@ -267,7 +269,7 @@ async def quote(a: Act, body: dict) -> str:
     note = _text(body, "note")
     total = sum((Decimal(i["amount"]) for i in items), Decimal("0"))
     if not await a.move("quote", {"quote_items": items, "quote": total, "quote_status": "pending",
-                                  "quote_note": note, "fee": total}, items=items, total=total):
+                                  "quote_note": note, "fee": total, "awaiting": "quote"}, items=items, total=total):
         return "bad_state"
     await ask_resident(a.session, a.ticket, "quote", a.now, total=str(total))
     await a.cards()
@@ -318,7 +320,8 @@ async def complete(a: Act, body: dict) -> str:
     unit = a.ticket.area == "unit"
     due = a.now + timedelta(seconds=a.policy.signoff_wait) if unit else None
     if not await a.move("complete", {"completed_at": a.now, "materials": materials, "work_minutes": minutes,
-                                     "completion_note": note, "signoff": "", "signoff_due_at": due},
+                                     "completion_note": note, "signoff": "", "signoff_due_at": due,
+                                     **({"awaiting": "signoff"} if unit else {})},
                         materials=materials, minutes=minutes, note=note, photos=len(photo_ids)):
         return "bad_state"
     if photo_ids:
@@ -425,17 +428,16 @@ async def _hand_to(a: Act, action: str, to: Person) -> str:
     if not await a.move("transfer_to" if action == "transfer" else action, {"assignee_id": to.id, "accepted_at": a.now, "held_from": "", "hold_reason": "",
                                  "hold_until": None}, to=to.name, previous=previous):
         return "bad_state"
-    await a.session.refresh(t, ["assignee"])
-    await _card_for(a, to)
+    set_committed_value(t, "assignee", to)      # the row just written names `to`, loaded with their accounts
+    copies = await card_copies(a.session, t)
+    await _card_for(a, to, {(channel, user) for _, channel, user, _ in copies})
     await tell_reporter(a.session, t, a.now, "notify/accepted.j2")
-    await a.cards()
+    await a.cards(copies)
     return "ok"
 
 
-async def _card_for(a: Act, person: Person) -> None:
+async def _card_for(a: Act, person: Person, copies: set[tuple[str, str]]) -> None:
     """The new holder gets the job card in their 1:1 chat unless they already have a copy of it."""
-    copies = {(c.channel, c.recipient_user) for c in (await a.session.execute(
-        select(CardCopy).where(CardCopy.ticket_id == a.ticket.id))).scalars()}
     order = {p: i for i, p in enumerate(CARD_PLATFORMS)}
     for ident in sorted(person.identities, key=lambda i: order.get(i.platform, len(order))):
         if ident.platform in a.channels and ident.platform in order:
@@ -467,7 +469,7 @@ async def reassign(a: Act, body: dict) -> str:
     button names (`to_id`)."""
     to_id = body.get("to_id")
     if to_id is not None and not isinstance(to_id, bool) and isinstance(to_id, int):
-        to = await a.session.get(Person, to_id)
+        to = await a.session.get(Person, to_id, options=[WITH_ACCOUNTS])
         to = to if to is not None and to.role not in ("resident", "former") else None
     else:
         to = await find_person(a.session, body.get("to"))
@@ -488,7 +490,7 @@ async def decline(a: Act, body: dict) -> str:
 
 async def verify(a: Act, body: dict) -> str:
     """BR-21: the duty desk checks public-area work the same day; failed work goes back for rework."""
-    from dispatch.aftercare import after_verified
+    from dispatch.aftercare import after_verified, asking
 
     passed = body.get("passed", True)
     if not isinstance(passed, bool):
@@ -502,10 +504,11 @@ async def verify(a: Act, body: dict) -> str:
                                by=a.person.name)
         await a.cards()
         return "ok"
+    survey = asking(a.ticket, a.now)      # BR-26: asked by the same UPDATE
     if not await a.move("verify", {"signoff": "verified", "verified_at": a.now, "signoff_due_at": None,
-                                   "awaiting": ""}, note=note):
+                                   "awaiting": "", **survey}, note=note):
         return "bad_state"
-    await after_verified(a.session, a.ticket, a.now, a.policy)
+    await after_verified(a.session, a.ticket, a.now, a.policy, asked=bool(survey))
     await a.cards()
     return "ok"
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import event
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.orm import Session
 
 from store.db import dialect_name
 from store.models import Outbox
@@ -35,8 +37,36 @@ async def enqueue_many(db: AsyncSession | AsyncConnection, rows: list[dict[str, 
     """Several rows (`key`, `channel`, `payload`, `user`/`chat`) in one round trip, each once per key."""
     if not rows:
         return
-    # On a session, its execute flushes pending objects first (a caller's event before its message).
-    await db.execute(ENQUEUE[dialect_name(db)], values_of(rows, kind=kind, now=now, ticket_id=ticket_id))
+    values = values_of(rows, kind=kind, now=now, ticket_id=ticket_id)
+    if isinstance(db, AsyncSession):
+        # A press tells the reporter, the supervisors and every card copy: on a session the rows wait
+        # for its commit and go in one statement then (bench/lifecycle.py), still in the same transaction.
+        db.info.setdefault(PENDING, []).extend(values)
+        return
+    await db.execute(ENQUEUE[dialect_name(db)], values)
+
+
+async def flush(session: AsyncSession) -> None:
+    """Write a session's waiting rows now (before reading the outbox in the same transaction)."""
+    await session.run_sync(_write_pending)
+
+
+PENDING = "outbox_pending"
+
+
+@event.listens_for(Session, "before_commit")
+def _write_pending(session: Session) -> None:
+    rows = session.info.pop(PENDING, None)
+    if rows:
+        session.flush()      # the rows' tickets and events first, as when they were written at once
+        session.execute(ENQUEUE[session.get_bind().dialect.name], rows)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_pending(session: Session, transaction) -> None:
+    # Rolled back (or closed uncommitted): what the transaction would have sent goes with it.
+    if transaction.parent is None:
+        session.info.pop(PENDING, None)
 
 
 def values_of(rows: list[dict[str, Any]], *, kind: str, now: datetime, ticket_id: int | None = None,

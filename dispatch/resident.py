@@ -9,13 +9,13 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dispatch import lifecycle
+from dispatch import audit, lifecycle
 from dispatch.actions import WITH_ASSIGNEE, ActionResult
-from dispatch.aftercare import after_verified
+from dispatch.aftercare import after_verified, asking
 from dispatch.job import transition
 from dispatch.policy import Policy
 from dispatch.routing import refresh_cards, tell_assignee, tell_roles
-from store.models import Ticket, TicketEvent, TicketWatcher
+from store.models import Ticket, TicketWatcher
 
 # action → what the ticket must be asking (`Ticket.awaiting`, set by dispatch/prompts.py) for it to be the answer
 ASKS = {"quote_agree": "quote", "quote_decline": "quote", "visit_agree": "visit", "visit_decline": "visit",
@@ -70,9 +70,11 @@ async def awaiting_ticket(session: AsyncSession, channel: str, user: str, asks: 
 
 
 async def answer(session: AsyncSession, channel: str, user: str, action: str, now: datetime, *, policy: Policy,
-                 number: str | None = None) -> ActionResult:
+                 number: str | None = None, ticket: Ticket | None = None) -> ActionResult:
     """同意 / 不同意 (a quote or a visit time), 已修好 / 没修好: one conditional UPDATE decides, so an answer
     sent twice (or by the reporter and a watcher at once) acts once; one audit event; the technician hears.
+
+    `ticket`: the one `awaiting_ticket` just found for this person (not read again).
 
     Outcomes: ok; nothing_awaiting (no ticket of theirs asks this; `number` None); unknown_ticket (`number`
     is not theirs: it reads like one that does not exist); bad_state (the ticket does not ask this now,
@@ -81,18 +83,22 @@ async def answer(session: AsyncSession, channel: str, user: str, action: str, no
     asks = ASKS.get(action)
     if asks is None:
         return ActionResult("invalid", detail="action")
-    ticket = await awaiting_ticket(session, channel, user, (asks,), number)
+    if ticket is None:
+        ticket = await awaiting_ticket(session, channel, user, (asks,), number)
     if ticket is None:
         return ActionResult("unknown_ticket" if number else "nothing_awaiting")
     if ticket.awaiting != asks or not lifecycle.allowed(action, ticket.status):
         return ActionResult("bad_state", ticket, detail=action)
     details = _details(action, ticket)
+    survey = asking(ticket, now) if action == "signoff_fixed" else {}     # BR-26: asked by the same UPDATE
     # On the version just read, which awaited this answer: of two answers at once, one moves the ticket.
     if not await transition(session, ticket, action, now, f"{channel}:{user}", channel,
-                            {"awaiting": "", **_changes(action, ticket, now)}, policy=policy, **details):
+                            {"awaiting": "", **_changes(action, ticket, now), **survey}, policy=policy, **details):
         return ActionResult("bad_state", ticket, detail=action)
     await refresh_cards(session, ticket, now, clicked=None, reply_token="")
     await FOLLOW[action](session, ticket, now, policy, details)
+    if action == "signoff_fixed":
+        await after_verified(session, ticket, now, policy, asked=bool(survey))
     return ActionResult("ok", ticket)
 
 
@@ -106,15 +112,16 @@ async def auto_signoff(session: AsyncSession, ticket_id: int, now: datetime, pol
         return ActionResult("bad_state", ticket, detail="signoff_auto")
     if ticket.signoff_due_at is not None and now < ticket.signoff_due_at:
         return ActionResult("bad_state", ticket, detail="not_due")
+    survey = asking(ticket, now)
     if not await transition(session, ticket, "signoff_auto", now, SYSTEM, SYSTEM,
                             {"signoff": "auto", "verified_at": now, "signoff_due_at": None,
-                             "awaiting": "" if ticket.awaiting == "signoff" else ticket.awaiting},
+                             "awaiting": "" if ticket.awaiting == "signoff" else ticket.awaiting, **survey},
                             hours=_hours(ticket, now)):
         return ActionResult("bad_state", ticket, detail="signoff_auto")
     await session.refresh(ticket, ["assignee"])
     await refresh_cards(session, ticket, now, clicked=None, reply_token="")
     await tell_assignee(session, ticket, now, "notify/signoff_auto.j2", policy.channels)
-    await after_verified(session, ticket, now, policy)
+    await after_verified(session, ticket, now, policy, asked=bool(survey))
     return ActionResult("ok", ticket)
 
 
@@ -175,9 +182,8 @@ async def record_comment(session: AsyncSession, ticket: Ticket, comment: str, no
         return ActionResult("bad_state", ticket, detail="survey_comment")
     channel, user = actor
     details = {"comment": comment} if comment else {"skipped": True}
-    session.add(_event(ticket, now, f"{channel}:{user}" if channel else ticket_actor(ticket), channel or SYSTEM,
-                       "survey_comment", ticket.status, **details))
-    await session.flush()
+    audit.record(session, ticket.id, now, (f"{channel}:{user}" if channel else ticket_actor(ticket))[:128],
+                 (channel or SYSTEM)[:16], "survey_comment", ticket.status, ticket.status, details)
     if comment and int(survey.get("overall") or 5) <= LOW_SCORE:
         await tell_roles(session, ticket, now, SUPERVISORS, "notify/low_score_comment.j2", policy.channels,
                          comment=comment)
@@ -189,12 +195,6 @@ def ticket_actor(ticket: Ticket) -> str:
 
 
 # ---- who hears of an answer --------------------------------------------------------------------------
-
-def _event(ticket: Ticket, now: datetime, actor: str, channel: str, action: str, before: str,
-           **details: Any) -> TicketEvent:
-    return TicketEvent(ticket_id=ticket.id, at=now, actor=actor[:128], channel=channel[:16], action=action,
-                       from_status=before, to_status=ticket.status, details=details)
-
 
 Follow = Callable[[AsyncSession, Ticket, datetime, Policy, dict[str, Any]], Awaitable[None]]
 
@@ -222,7 +222,6 @@ async def _visit_declined(session, ticket, now, policy, details) -> None:
 
 async def _fixed(session, ticket, now, policy, details) -> None:
     await tell_assignee(session, ticket, now, "notify/signoff_fixed.j2", policy.channels)
-    await after_verified(session, ticket, now, policy)
 
 
 async def _not_fixed(session, ticket, now, policy, details) -> None:

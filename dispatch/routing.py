@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.orm import joinedload
 
 from dispatch import outbox
 from dispatch.calendar_days import computed_day
@@ -20,6 +21,8 @@ DESK_NOTICE = "notify/desk_new.j2"
 
 # Platforms a person can be reached on, in the order we prefer for 1:1 cards.
 CARD_PLATFORMS = ("wecom", "feishu", "sim")
+# Staff with their accounts in one statement (a press tells them at once; a second query per role costs more).
+WITH_ACCOUNTS = joinedload(Person.identities)
 
 
 @dataclass(frozen=True)
@@ -100,7 +103,8 @@ async def queue_desk_notice(conn: AsyncConnection, ticket: Filed, plan: Dispatch
 
 
 async def supervisors_of(session: AsyncSession, trade: str) -> list[Person]:
-    rows = (await session.execute(select(Person).where(Person.role.in_(("supervisor", "manager"))))).scalars()
+    rows = (await session.execute(select(Person).where(Person.role.in_(("supervisor", "manager")))
+                                  .options(WITH_ACCOUNTS))).unique().scalars()
     return [p for p in rows if not p.trades or trade in p.trades]
 
 
@@ -144,7 +148,8 @@ async def tell_assignee(session: AsyncSession, ticket: Ticket, now: datetime, te
 
 async def staff_with_roles(session: AsyncSession, roles: tuple[str, ...], trade: str = "") -> list[Person]:
     """Staff of these roles (of this trade, for roles bound to trades), as the configuration names them now."""
-    rows = (await session.execute(select(Person).where(Person.role.in_(roles)).order_by(Person.id))).scalars()
+    rows = (await session.execute(select(Person).where(Person.role.in_(roles)).order_by(Person.id)
+                                  .options(WITH_ACCOUNTS))).unique().scalars()
     return [p for p in rows if not trade or not p.trades or trade in p.trades]
 
 
@@ -165,12 +170,17 @@ async def tell_reporter(session: AsyncSession, ticket: Ticket, now: datetime, te
                              user=ticket.reporter_user, ticket_id=ticket.id)
 
 
+async def card_copies(session: AsyncSession, ticket: Ticket) -> list:
+    """(id, channel, recipient_user, recipient_chat) of every copy of the ticket's card."""
+    return list((await session.execute(select(CardCopy.id, CardCopy.channel, CardCopy.recipient_user,
+                                              CardCopy.recipient_chat).where(CardCopy.ticket_id == ticket.id))).all())
+
+
 async def refresh_cards(session: AsyncSession, ticket: Ticket, now: datetime, *, clicked: tuple[str, str] | None,
-                         reply_token: str) -> None:
+                         reply_token: str, copies: list | None = None) -> None:
     """Every copy of the ticket's card is rewritten from the ticket (the clicked one with its token), in one
-    INSERT however many copies there are."""
-    copies = (await session.execute(select(CardCopy.id, CardCopy.channel, CardCopy.recipient_user,
-                                           CardCopy.recipient_chat).where(CardCopy.ticket_id == ticket.id))).all()
+    INSERT however many copies there are. `copies`: `card_copies` as the caller just read them."""
+    copies = await card_copies(session, ticket) if copies is None else copies
     rows = []
     for copy_id, channel, user, chat in copies:
         is_clicked = clicked == (channel, user) and user

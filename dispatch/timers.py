@@ -67,6 +67,15 @@ async def schedule(session, ticket: Ticket, kind: str, due_at: datetime, **detai
     await put(session, f"{kind}:{ticket.id}:{_stamp(due_at)}", kind, due_at, ticket.id, details, move=False)
 
 
+async def schedule_many(session, ticket: Ticket, due: list[tuple[str, datetime]]) -> None:
+    """`schedule` for several (kind, due_at) of one ticket, in one statement."""
+    rows = [dict(key=f"{kind}:{ticket.id}:{_stamp(at)}", kind=kind, due_at=at, ticket_id=ticket.id, details={},
+                 status=PENDING, claimed_by="") for kind, at in due]
+    if rows:
+        insert = INSERTS[dialect_name(session)](TIMERS)
+        await session.execute(insert.on_conflict_do_nothing(index_elements=["key"]), rows)
+
+
 async def put(session, key: str, kind: str, due_at: datetime, ticket_id: int | None, details: dict,
               *, move: bool = True) -> None:
     """The timer `key`, pending at `due_at`, in the caller's transaction. One already there keeps its place

@@ -63,7 +63,7 @@ async def complete(client, number: str, technician: str = "zhangsan") -> None:
 
 async def verify(client, number: str) -> None:
     """The work is accepted: the desk's 验收 for public-area work (BR-21), the resident's 已修好 in a unit."""
-    from dispatch.aftercare import after_verified
+    from dispatch.aftercare import after_verified, asking
     from dispatch.job import transition
     from store.models import Ticket
 
@@ -77,9 +77,11 @@ async def verify(client, number: str) -> None:
     now = services.clock.now()
     async with services.sessions() as s, s.begin():
         ticket = (await s.execute(select(Ticket).where(Ticket.number == number))).scalar_one()
+        survey = asking(ticket, now)
         assert await transition(s, ticket, "signoff_fixed", now, f"sim:{ticket.reporter_user}", "sim",
-                                {"signoff": "fixed", "verified_at": now, "signoff_due_at": None, "awaiting": ""})
-        await after_verified(s, ticket, now, services.policy)
+                                {"signoff": "fixed", "verified_at": now, "signoff_due_at": None, "awaiting": "",
+                                 **survey})
+        await after_verified(s, ticket, now, services.policy, asked=bool(survey))
     await advance(client, 0)
 
 
