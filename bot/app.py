@@ -140,7 +140,8 @@ class _Start:
                 texts=texts, rules=load_rules(settings.intake.rules_file or None), sessions=sessions,
                 storage=storage, media=MediaStore(settings.media.dir), clock=clock,
                 intake=IntakeLimits(settings.intake.draft_ttl, settings.intake.duplicate_window,
-                                    settings.intake.max_photos, settings.intake.max_photo_bytes),
+                                    settings.intake.max_photos, settings.intake.max_photo_bytes,
+                                    settings.intake.max_recordings, settings.intake.max_voice_bytes),
                 tz=settings.service.timezone, property=settings.service.property, channels=channel_names,
                 policy=policy, duty=duty_of(settings)))
             messengers = Messengers()

@@ -46,6 +46,8 @@ class IntakeSettings(BaseModel):
     rules_file: str = ""  # empty: the packaged conversations/rules.toml
     max_photos: int = Field(9, gt=0)
     max_photo_bytes: int = Field(10 * 1024 * 1024, gt=0)
+    max_recordings: int = Field(5, gt=0, description="voice notes kept with one report")
+    max_voice_bytes: int = Field(5 * 1024 * 1024, gt=0, description="largest voice note kept, in bytes")
     # Without Redis, conversations are held in the process: the least recently active go past this.
     max_conversations: int = Field(100_000, gt=0, description="in-memory conversations held at most")
 

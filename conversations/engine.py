@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -11,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from conversations import answers, metrics
 from conversations.classify import Rules
 from conversations.commands import match_fallback, reask
-from conversations.intake import Draft, Turn, advance, handle_text
+from conversations.intake import Draft, Intake, Turn, advance, handle_text
 from conversations.messages import InboundMessage, Reply
 from conversations.staff_flow import StaffFlows
 from conversations.storage import StateStorage, StorageKey
@@ -21,6 +22,8 @@ from dispatch.policy import Policy
 from store.clock import Clock
 from store.media import MediaStore
 from templates.texts import Texts
+
+log = logging.getLogger(__name__)
 
 # Kept after a draft goes idle, so a late message can still be told its draft expired.
 GRACE = 86400
@@ -32,6 +35,8 @@ class IntakeLimits:
     duplicate_window: int = 86400
     max_photos: int = 9
     max_photo_bytes: int = 10 * 1024 * 1024
+    max_recordings: int = 5
+    max_voice_bytes: int = 5 * 1024 * 1024
 
 
 @dataclass
@@ -134,9 +139,7 @@ class Engine:
             return await self._photo(turn, draft)
         text = msg.text.strip()
         if msg.voice and not text:
-            # No transcript: never silence. Say we cannot listen and ask for what a ticket needs, as text.
-            turn.say("intake/voice_unreadable.j2", has_draft=draft is not None)
-            return await reask(turn, draft)
+            return await self._voice(turn, draft)
         if is_meaningless(text):
             turn.say("intake/not_understood.j2")
             return await reask(turn, draft)
@@ -182,6 +185,38 @@ class Engine:
         draft.photo_ids.append(photo.id)
         await advance(turn, draft, prefix=turn.text("intake/photo_received.j2", count=len(draft.photo_ids)))
         return draft
+
+    async def _voice(self, turn: Turn, draft: Draft | None) -> Draft | None:
+        """A voice note without a transcript: never silence (issue 12). Its recording is kept with the report
+        for staff to listen to, and the resident is asked to type what a ticket needs."""
+        recording = await self._keep_recording(turn, draft)
+        turn.say("intake/voice_unreadable.j2", has_draft=draft is not None, kept=recording is not None)
+        if recording is None:
+            return await reask(turn, draft)
+        if draft is None:
+            # The answer asked for place, fault and phone at once: the next text is read as the report itself,
+            # and the recording stays with the draft it started.
+            return Draft(state=Intake.describing.name, recording_ids=[recording], started_at=turn.now.isoformat())
+        draft.recording_ids.append(recording)
+        return await reask(turn, draft)
+
+    async def _keep_recording(self, turn: Turn, draft: Draft | None) -> int | None:
+        """The stored voice note's id; None when there is nothing to keep (the platform would not hand it
+        over, the draft holds enough of them, or the bytes are too large or no recording we know)."""
+        from dispatch.tickets import save_photo
+
+        limits, msg = self.deps.intake, turn.msg
+        if msg.audio is None:
+            return None
+        if draft is not None and len(draft.recording_ids) >= limits.max_recordings:
+            return None
+        stored = await asyncio.to_thread(self.deps.media.save_audio, msg.audio, limits.max_voice_bytes)
+        if stored is None:
+            log.info("%s voice note of %d bytes (%s) not kept: too large or not a recording", msg.channel,
+                     len(msg.audio), msg.audio_format or "format not given")
+            return None
+        row = await save_photo(await turn.db.session(), stored, msg.channel, msg.user, turn.now, kind="voice")
+        return row.id
 
     async def expire_idle(self) -> list[tuple[StorageKey, list[Reply]]]:
         """Close drafts idle past their TTL; returns the messages to deliver to each resident."""

@@ -59,6 +59,7 @@ class Draft:
     visit_text: str = ""
     visit_at: str = ""          # ISO 8601
     photo_ids: list[int] = field(default_factory=list)
+    recording_ids: list[int] = field(default_factory=list)   # voice notes kept with the report (issue 12)
     remembered: bool = False    # name and phone came from this resident's last report
     skip_duplicate: bool = False
     duplicate_of: str = ""
@@ -287,7 +288,7 @@ async def advance(turn: Turn, draft: Draft, *, prefix: str = "") -> None:
     draft.state = Intake.confirming.name
     cls = classify(draft.description, turn.deps.rules, draft.location)
     turn.say("intake/summary.j2", options=labels(*SUMMARY_OPTIONS), prefix=prefix, d=draft, category=cls.category,
-             trade=cls.trade, photos=len(draft.photo_ids))
+             trade=cls.trade, photos=len(draft.photo_ids), recordings=len(draft.recording_ids))
 
 
 def take(turn: Turn, draft: Draft, slot: Slot, text: str) -> bool:
@@ -322,6 +323,8 @@ async def _joined_duplicate(turn: Turn, draft: Draft) -> bool:
 
 async def on_describing(turn: Turn, draft: Draft, ex: Extracted) -> Draft | None:
     merge(draft, ex, override=False)
+    # A draft a photo or a voice note started skipped `start`: a returning resident's contact is taken here.
+    await _prefill_contact(turn, draft)
     if not draft.description:
         text = turn.msg.text.strip()
         # An answer to "what is broken?" that only named a place or a phone is not a description.
@@ -504,7 +507,7 @@ async def submit(turn: Turn, draft: Draft) -> Draft | None:
         {"description": draft.description, "location": draft.location, "area": draft.area,
          "name": draft.name, "phone": draft.phone, "visit_text": draft.visit_text},
         deps.rules, channel=turn.msg.channel, reporter_channel=turn.msg.channel, reporter_chat=turn.msg.chat,
-        reporter_user=turn.msg.user, photo_ids=tuple(draft.photo_ids),
+        reporter_user=turn.msg.user, photo_ids=tuple(draft.photo_ids), recording_ids=tuple(draft.recording_ids),
         visit_at=datetime.fromisoformat(draft.visit_at) if draft.visit_at else None, property=deps.property,
     )
     if new is None:
@@ -522,5 +525,5 @@ async def submit(turn: Turn, draft: Draft) -> Draft | None:
                                warranty_days=deps.policy.warranty_days, policy=deps.policy, duty=deps.duty)
     if ticket.fresh:
         metrics.TICKETS_CREATED.labels(channel=ticket.channel, category=ticket.category).inc()
-    turn.say("intake/created.j2", t=ticket, photos=len(draft.photo_ids))
+    turn.say("intake/created.j2", t=ticket, photos=len(draft.photo_ids), recordings=len(draft.recording_ids))
     return None

@@ -15,6 +15,8 @@ class InboundMessage:
     image: bytes | None = None    # already downloaded; platforms' media expire
     image_failed: bool = False    # the platform would not hand us the image
     voice: bool = False           # a voice note; `text` holds the platform's transcript when it made one
+    audio: bytes | None = None    # a voice note's recording, already downloaded (None: none, or refused)
+    audio_format: str = ""        # what the platform calls it (amr, speex, opus): for logs, the bytes decide
     message_id: str = ""
     user_name: str = ""
 

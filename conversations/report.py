@@ -17,7 +17,8 @@ class FieldError:
 
 
 def build_report(fields: dict, rules: Rules, *, channel: str, reporter_channel: str = "", reporter_chat: str = "",
-                 reporter_user: str = "", photo_ids: tuple[int, ...] = (), visit_at: datetime | None = None,
+                 reporter_user: str = "", photo_ids: tuple[int, ...] = (),
+                 recording_ids: tuple[int, ...] = (), visit_at: datetime | None = None,
                  property: str = "default") -> tuple[NewTicket | None, list[FieldError]]:
     """Validate the fields; classify what the caller left out (BR-5 category, BR-8 trade)."""
     errors: list[FieldError] = []
@@ -58,5 +59,6 @@ def build_report(fields: dict, rules: Rules, *, channel: str, reporter_channel: 
         phone=phone, description=description, category=category, trade=trade, channel=channel,
         reporter_channel=reporter_channel, reporter_chat=reporter_chat, reporter_user=reporter_user,
         visit_text=(fields.get("visit_text") or "") if area == "unit" else "",
-        visit_at=visit_at if area == "unit" else None, photo_ids=tuple(photo_ids), property=property,
+        visit_at=visit_at if area == "unit" else None, photo_ids=tuple(photo_ids),
+        recording_ids=tuple(recording_ids), property=property,
     ), []

@@ -79,7 +79,8 @@ async def create_ticket(conn: AsyncConnection, new: NewTicket, actor: str, now: 
     dispatched = dispatched_to is not None
     status = statuses.DISPATCHED if dispatched else statuses.SUBMITTED
     events = [dict(actor=actor, channel=new.channel, action="created", from_status="", to_status=statuses.SUBMITTED,
-                   details={"category": new.category, "trade": new.trade, "photos": len(new.photo_ids)})]
+                   details={"category": new.category, "trade": new.trade, "photos": len(new.photo_ids),
+                            **({"recordings": len(new.recording_ids)} if new.recording_ids else {})})]
     if warranty:   # BR-24: free, linked to the job it repeats
         events.append(dict(actor="system", channel="system", action="warranty", from_status=statuses.SUBMITTED,
                            to_status=statuses.SUBMITTED, details={"of": warranty.of, "technician": warranty.technician}))
@@ -120,7 +121,7 @@ async def _file_on_postgresql(conn: AsyncConnection, new: NewTicket, now: dateti
                               events: list[dict], key: str | None, warranty_of: str | None) -> Filed | None:
     row = _ticket_row(new, now, status, warranty_of)
     del row["created_at"]
-    params = dict(row, now=now, day=local_day(now, tz), photo_ids=list(new.photo_ids), events=events,
+    params = dict(row, now=now, day=local_day(now, tz), photo_ids=_attachments(new), events=events,
                   filing_key=key)
     found = (await conn.execute(FILE_ON_POSTGRESQL, params)).first()
     if found is None:
@@ -144,8 +145,13 @@ async def _file_step_by_step(conn: AsyncConnection, new: NewTicket, now: datetim
                                               new.phone, now, new.property)
     row = dict(_ticket_row(new, now, status, warranty_of), number=number, reporter_id=reporter_id, version=1, filing_key=key)
     ticket_id = (await conn.execute(NEW_TICKET, row)).scalar_one()
-    if new.photo_ids:
-        await conn.execute(LINK_PHOTOS, {"photo_ids": list(new.photo_ids), "ticket": ticket_id})
+    if attachments := _attachments(new):
+        await conn.execute(LINK_PHOTOS, {"photo_ids": attachments, "ticket": ticket_id})
     await conn.execute(NEW_EVENT, [dict(e, ticket_id=ticket_id, at=now) for e in events])
     return Filed(ticket_id, number, status, new.channel, new.category, new.trade, new.visit_text,
                  warranty_of=warranty_of)
+
+
+def _attachments(new: NewTicket) -> list[int]:
+    """The report's photos and voice notes: rows of one table, linked to the ticket by one statement."""
+    return [*new.photo_ids, *new.recording_ids]

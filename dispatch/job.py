@@ -325,8 +325,10 @@ async def complete(a: Act, body: dict) -> str:
                         materials=materials, minutes=minutes, note=note, photos=len(photo_ids)):
         return "bad_state"
     if photo_ids:
-        # Only photos nobody has linked yet: a technician cannot pull in another ticket's pictures.
-        await a.session.execute(update(Photo).where(Photo.id.in_(photo_ids), Photo.ticket_id.is_(None))
+        # Only photos nobody has linked yet: a technician cannot pull in another ticket's pictures (nor
+        # a resident's voice note waiting for its report).
+        await a.session.execute(update(Photo).where(Photo.id.in_(photo_ids), Photo.ticket_id.is_(None),
+                                                    Photo.kind != "voice")
                                 .values(ticket_id=a.ticket.id, kind="after").execution_options(synchronize_session=False))
     if unit:
         await ask_resident(a.session, a.ticket, "signoff", a.now)

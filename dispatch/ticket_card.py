@@ -14,7 +14,7 @@ from dispatch.clocks import SLA, card_clock
 from dispatch.cards import Button, Card
 from dispatch.lifecycle import allowed
 from dispatch.payloads import CardAction
-from store.models import Ticket
+from store.models import Ticket, photos_of
 from templates.texts import Texts, mask_phone, yuan
 
 OPEN_FOR_ACCEPT = frozenset({statuses.SUBMITTED, statuses.DISPATCHED})
@@ -130,9 +130,11 @@ def _fields(ticket: Ticket, *, masked: bool, texts: Texts) -> list[tuple[str, st
         fields.append((lab["visit"], ticket.visit_text))
     if ticket.proposed_visit_text and ticket.status == statuses.ACCEPTED:
         fields.append((lab["proposed_visit"], ticket.proposed_visit_text))
-    reported = [p for p in ticket.photos if p.kind != "after"]
+    reported = photos_of(ticket, "report")
     if reported:
         fields.append((lab["photos"], str(len(reported))))
+    if recordings := photos_of(ticket, "voice"):   # issue 12: what the resident said, to be heard on the ticket page
+        fields.append((lab["recordings"], texts.render("cards/recordings.j2", count=len(recordings))))
     if ticket.warranty_of:  # BR-24: the same fault again within the warranty is repaired free
         fields.append((lab["warranty"], texts.render("cards/warranty.j2", number=ticket.warranty_of)))
     if ticket.quote_items:
@@ -149,7 +151,7 @@ def _fields(ticket: Ticket, *, masked: bool, texts: Texts) -> list[tuple[str, st
         fields.append((lab["minutes"], texts.render("cards/minutes.j2", minutes=ticket.work_minutes)))
     if ticket.completion_note:
         fields.append((lab["note"], ticket.completion_note))
-    after = len(ticket.photos) - len(reported)
+    after = len(photos_of(ticket, "after"))
     if after:
         fields.append((lab["after_photos"], str(after)))
     return fields

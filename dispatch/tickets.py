@@ -31,6 +31,7 @@ class NewTicket:
     visit_text: str = ""
     visit_at: datetime | None = None
     photo_ids: tuple[int, ...] = field(default_factory=tuple)
+    recording_ids: tuple[int, ...] = field(default_factory=tuple)   # the resident's voice notes (Photo.kind "voice")
     property: str = "default"
     building: str = ""   # from the unit list or the parsed location; "" when neither names one
 
@@ -205,10 +206,12 @@ async def count_by_status(session: AsyncSession, f: TicketFilter) -> dict[str, i
     return {status: n for status, n in rows.all()}
 
 
-async def save_photo(session: AsyncSession, stored, channel: str, uploader: str, now: datetime) -> Photo:
-    """Record a photo already written to the media store; linked to its ticket when the report is created."""
+async def save_photo(session: AsyncSession, stored, channel: str, uploader: str, now: datetime,
+                     kind: str = "report") -> Photo:
+    """Record a photo (or, `kind` "voice", a voice note) already written to the media store; linked to its
+    ticket when the report is created."""
     photo = Photo(channel=channel, uploader=uploader, path=stored.path, content_type=stored.content_type,
-                  size=stored.size, sha256=stored.sha256, created_at=now)
+                  size=stored.size, sha256=stored.sha256, created_at=now, kind=kind)
     session.add(photo)
     await session.flush()
     return photo

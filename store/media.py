@@ -1,4 +1,4 @@
-"""Photo files on disk: content-addressed, written atomically, sniffed so a non-image is refused."""
+"""Photo and voice files on disk: content-addressed, written atomically, sniffed so anything else is refused."""
 from __future__ import annotations
 
 import hashlib
@@ -18,6 +18,28 @@ _SIGNATURES: tuple[tuple[bytes, int, str, str], ...] = (
     (b"ftypheix", 4, "image/heic", "heic"),
     (b"ftypmif1", 4, "image/heic", "heic"),
 )
+
+
+# The recordings the chat platforms hand over for a voice note: WeCom, WeCom kf and the Official Account
+# give AMR (the Official Account may say speex), WeChat's own clients record SILK, Feishu sends Opus in Ogg.
+# Each is known by its own header; the bytes decide, never the platform's word for them.
+_AUDIO_SIGNATURES: tuple[tuple[bytes, str, str], ...] = (
+    (b"#!AMR\n", "audio/amr", "amr"),
+    (b"#!AMR-WB\n", "audio/amr-wb", "awb"),
+    (b"#!SILK_V3", "audio/silk", "silk"),
+    (b"\x02#!SILK_V3", "audio/silk", "silk"),   # the variant WeChat writes, with a leading 0x02
+    (b"OggS", "audio/ogg", "ogg"),             # Opus (Feishu) or Speex in an Ogg stream
+    (b"Speex   ", "audio/speex", "spx"),       # a bare Speex stream, its header packet first
+)
+MAX_AUDIO_BYTES = 5 * 1024 * 1024   # a minute of AMR is about 60 KB; ten minutes of Opus about 1.2 MB
+
+
+def sniff_audio(data: bytes) -> tuple[str, str] | None:
+    """(content type, extension) of a voice recording, or None when the bytes are not one we keep."""
+    for magic, ctype, ext in _AUDIO_SIGNATURES:
+        if len(data) > len(magic) and data.startswith(magic):   # a header and at least a byte of sound
+            return ctype, ext
+    return None
 
 
 def sniff_image(data: bytes) -> tuple[str, str] | None:
@@ -46,15 +68,20 @@ class MediaStore:
 
     def save_image(self, data: bytes) -> StoredFile | None:
         kind = sniff_image(data)
-        if kind is None:
-            return None
-        ctype, ext = kind
+        return None if kind is None else self._write(data, *kind)
+
+    def save_audio(self, data: bytes, max_bytes: int = MAX_AUDIO_BYTES) -> StoredFile | None:
+        """A voice note's recording, or None when it is larger than `max_bytes` or not a format we keep."""
+        kind = sniff_audio(data) if len(data) <= max_bytes else None
+        return None if kind is None else self._write(data, *kind)
+
+    def _write(self, data: bytes, ctype: str, ext: str) -> StoredFile:
         digest = hashlib.sha256(data).hexdigest()
         rel = f"{digest[:2]}/{digest}.{ext}"
         target = self.root / rel
         if not target.exists():
             target.parent.mkdir(parents=True, exist_ok=True)
-            # Write then rename: a crash never leaves half a photo under the final name.
+            # Write then rename: a crash never leaves half a file under the final name.
             fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".part-")
             with os.fdopen(fd, "wb") as f:
                 f.write(data)

@@ -164,8 +164,16 @@ class Ticket(Base):
 
     events: Mapped[list[TicketEvent]] = relationship(
         back_populates="ticket", order_by="TicketEvent.id", lazy="selectin")
+    # Every file kept with the ticket, by `Photo.kind`: the report's photos, the after-photos and the
+    # resident's voice notes (one row type, so filing links them all in one statement).
     photos: Mapped[list[Photo]] = relationship(order_by="Photo.id", lazy="selectin")
     assignee: Mapped[Person | None] = relationship(foreign_keys=[assignee_id], lazy="selectin")
+
+
+def photos_of(ticket: Ticket, kind: str) -> list[Photo]:
+    """A ticket's files of one kind: "report" (the resident's photos), "after" (the technician's), or "voice"
+    (the resident's voice notes, kept as recorded for staff to hear: issue 12)."""
+    return [p for p in ticket.photos if p.kind == kind]
 
 
 class Unit(Base):
@@ -223,7 +231,7 @@ class TicketWatcher(Base):
 
 
 class Photo(Base):
-    """A photo a resident sent, stored at once (platform media expires) and linked to its ticket."""
+    """A photo or a voice note a person sent, stored at once (platform media expires) and linked to its ticket."""
 
     __tablename__ = "photos"
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -236,7 +244,7 @@ class Photo(Base):
     size: Mapped[int]
     sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime]
-    kind: Mapped[str] = mapped_column(String(8), default="report", server_default="report")  # report | after
+    kind: Mapped[str] = mapped_column(String(8), default="report", server_default="report")  # report after voice
 
 
 class Outbox(Base):

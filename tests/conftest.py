@@ -143,7 +143,7 @@ class Sim:
         self.client = client
 
     async def say(self, user: str, text: str | None = None, *, chat: str | None = None,
-                  image_b64: str | None = None) -> list[str]:
+                  image_b64: str | None = None, voice_b64: str | None = None) -> list[str]:
         body = {"user": user}
         if chat:
             body["chat"] = chat
@@ -151,6 +151,8 @@ class Sim:
             body["text"] = text
         if image_b64 is not None:
             body["image_b64"] = image_b64
+        if voice_b64 is not None:
+            body["voice_b64"] = voice_b64
         # the token is needed beside a real platform (demo = true) and harmless elsewhere
         resp = await self.client.post("/sim/api/say", json=body, headers=auth())
         assert resp.status == 200, await resp.text()

@@ -243,7 +243,7 @@ async def test_an_audio_message_is_answered_with_a_request_to_type(feishu):
                                           content={"file_key": "f", "duration": 3000}))
     await run_pending(services_of(feishu.app))
     [sent] = feishu.fake.sent_to("ou_resident")
-    assert sent["content"]["text"] == feishu.render("intake/voice_unreadable.j2", has_draft=False)
+    assert sent["content"]["text"] == feishu.render("intake/voice_unreadable.j2", has_draft=False, kept=False)
 
 
 async def test_messages_from_bots_are_never_answered(feishu):

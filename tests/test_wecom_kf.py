@@ -272,5 +272,5 @@ async def test_a_voice_note_mid_report_is_answered_and_the_question_repeated(kf)
     assert [m.voice for m in kf.seen] == [False, True]
     texts = services_of(kf.app).texts
     sent = [m["text"]["content"] for m in kf.fake.sent]
-    assert texts.render("intake/voice_unreadable.j2", has_draft=True) in sent[1]
+    assert texts.render("intake/voice_unreadable.j2", has_draft=True, kept=False) in sent[1]
     assert "姓名" in sent[-1]        # the contact question again, not a lost report

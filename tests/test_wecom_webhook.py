@@ -250,5 +250,5 @@ async def test_a_voice_note_is_answered_never_dropped(wecom):
     assert resp.status == 200
     assert await wecom.drain() == 1
     texts = services_of(wecom.app).texts
-    assert wecom.texts_to("zhaoliu") == [texts.render("intake/voice_unreadable.j2", has_draft=False)]
+    assert wecom.texts_to("zhaoliu") == [texts.render("intake/voice_unreadable.j2", has_draft=False, kept=False)]
     assert "语音" in wecom.texts_to("zhaoliu")[0] and "电话" in wecom.texts_to("zhaoliu")[0]

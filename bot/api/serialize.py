@@ -1,4 +1,5 @@
-"""A ticket as the REST API shows it (contract.md): ISO 8601 times with offset, photos as signed URLs."""
+"""A ticket as the REST API shows it (contract.md): ISO 8601 times with offset, photos and recordings as signed
+URLs."""
 from __future__ import annotations
 
 from datetime import datetime
@@ -7,7 +8,7 @@ from typing import Any
 from bot.services import Services
 from bot.media import photo_url
 from dispatch.clocks import clocks_json
-from store.models import Ticket
+from store.models import Ticket, photos_of
 
 
 def _iso(value: datetime | None, tz) -> str | None:
@@ -22,8 +23,9 @@ def ticket_json(services: Services, t: Ticket, *, with_events: bool = True) -> d
         "number": t.number, "status": t.status, "area": t.area, "location": t.location, "building": t.building,
         "reporter_name": t.reporter_name, "phone": t.phone, "description": t.description,
         "category": t.category, "trade": t.trade, "channel": t.channel,
-        "photos": [photo_url(services, p.id, now) for p in t.photos if p.kind != "after"],
-        "after_photos": [photo_url(services, p.id, now) for p in t.photos if p.kind == "after"],
+        "photos": [photo_url(services, p.id, now) for p in photos_of(t, "report")],
+        "after_photos": [photo_url(services, p.id, now) for p in photos_of(t, "after")],
+        "recordings": [photo_url(services, p.id, now) for p in photos_of(t, "voice")],   # the resident's voice notes
         "assignee": {"name": t.assignee.name, "phone": t.assignee.phone} if t.assignee else None,
         "visit_text": t.visit_text or None, "visit_at": _iso(t.visit_at, tz),
         "created_at": _iso(t.created_at, tz), "dispatched_at": _iso(t.dispatched_at, tz),

@@ -12,7 +12,7 @@ from bot.console.render import local_photo, page
 from bot.console.roles import sees_fees, sees_phone
 from bot.console.ticket_page import visible
 from bot.console.timeline import timeline
-from store.models import Followup
+from store.models import Followup, photos_of
 from templates.texts import mask_phone
 
 routes = web.RouteTableDef()
@@ -37,5 +37,5 @@ async def print_form(request: web.Request) -> web.Response:
     dispatched = next((e.at for e in events if e.action == "dispatched"), t.dispatched_at)
     return await page(request, "print.html.j2", t=t, copies=COPIES, phones=phones, fees=sees_fees(user, t.assignee_id),
                       followup=followup, warranty_until=warranty_until, dispatched_at=dispatched,
-                      photos=[local_photo(request, p.id) for p in t.photos if p.kind != "after"][:2],
+                      photos=[local_photo(request, p.id) for p in photos_of(t, "report")][:2],
                       printed_at=s.clock.now(), printed_by=user.name)

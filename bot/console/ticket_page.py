@@ -1,4 +1,5 @@
-"""One ticket: its fields, photos, clocks with time left, the audit trail, and the actions this user may take."""
+"""One ticket: its fields, photos and voice notes, clocks with time left, the audit trail, and the actions this
+user may take."""
 from __future__ import annotations
 
 import re
@@ -17,7 +18,7 @@ from dispatch.actions import ActionResult, act
 from dispatch.clocks import ticket_clocks
 from dispatch.routing import staff_with_roles
 from dispatch.tickets import get_ticket
-from store.models import Person, Ticket
+from store.models import Person, Ticket, photos_of
 from templates.texts import mask_phone
 
 routes = web.RouteTableDef()
@@ -60,7 +61,8 @@ async def ticket(request: web.Request) -> web.Response:
             t=t, events=events, actions=actions, forms=FORMS, colleagues=colleagues,
             nonces={a: secrets.token_urlsafe(12) for a in actions},
             clocks=ticket_clocks(t, now, s.settings.sla), now=now,
-            photos=[{"url": local_photo(request, p.id), "kind": p.kind} for p in t.photos],
+            photos=[{"url": local_photo(request, p.id), "kind": p.kind} for p in t.photos if p.kind != "voice"],
+            recordings=[{"url": local_photo(request, p.id), "type": p.content_type} for p in photos_of(t, "voice")],
             phone=t.phone if sees_phone(user, t.assignee_id) else mask_phone(t.phone),
             fees=sees_fees(user, t.assignee_id), prices=[p for p in s.policy.prices if p.trade in ("", t.trade)])
         return await page(request, "ticket.html.j2", **ctx)

@@ -29,6 +29,7 @@ from bot.feishu.messenger import FeishuMessenger
 from bot.http import read_limited
 from bot.rejections import CallbackRejected
 from bot.settings import Settings
+from bot.voice import with_recording
 from conversations.messages import ButtonPress, InboundMessage, Reply
 from dispatch.alert_card import alert_card
 from dispatch.payloads import decode
@@ -163,7 +164,7 @@ class FeishuChannel(Channel):
                                            sla=self.sla))
 
     async def process(self, item: Item) -> None:
-        """Work one stored message: mention check, image download, conversation steps, replies."""
+        """Work one stored message: mention check, image or recording download, conversation steps, replies."""
         if item.payload.get("kind") == "option":
             msg = option_message({"event": item.payload.get("event")}, str(item.payload.get("dedupe") or ""))
             if msg is not None and msg.message_id:
@@ -203,8 +204,14 @@ class FeishuChannel(Channel):
         base = {"channel": CHANNEL, "chat": chat, "user": m.open_id, "message_id": m.message_id}
         text = m.text_without(bot_id) if m.mentions else m.text.strip()
         out = []
+        if m.message_type == "audio":
+            # Feishu gives no transcript: the recording (Opus) is kept with the report.
+            msg = InboundMessage(voice=True, **base)
+            if m.file_key:
+                msg = await with_recording(msg, lambda: self.client.get_file(m.message_id, m.file_key), "opus")
+            return [msg]
         if text or not m.image_key:
-            out.append(InboundMessage(text=text, voice=m.message_type == "audio", **base))
+            out.append(InboundMessage(text=text, **base))
         if m.image_key:
             try:
                 data = await self.client.get_image(m.message_id, m.image_key)

@@ -108,6 +108,12 @@ class FeishuClient(TokenClient):
                                   params={"type": "image"}, raw=True)
         return answer.content
 
+    async def get_file(self, message_id: str, file_key: str) -> bytes:
+        """A file of a person's message, an audio message's recording among them (`type=file`)."""
+        answer = await self._call("GET", f"/open-apis/im/v1/messages/{message_id}/resources/{file_key}",
+                                  params={"type": "file"}, raw=True)
+        return answer.content
+
     async def bot_open_id(self) -> str | None:
         """Our bot's open_id (bot/v3/info), to tell a mention of the bot from a mention of a person."""
         if self._bot_open_id is None:

@@ -43,9 +43,10 @@ class FeishuMessage:
     chat_id: str
     chat_type: str              # p2p | group
     open_id: str
-    message_type: str           # text | image | post | anything else (unsupported)
+    message_type: str           # text | image | post | audio | anything else (unsupported)
     text: str = ""
     image_key: str = ""
+    file_key: str = ""          # an audio message's recording (Opus), fetched as a message resource
     mentions: tuple[Mention, ...] = field(default_factory=tuple)
     from_app: bool = False      # sent by a bot (ours included): never answered
 
@@ -154,19 +155,21 @@ def message(payload: dict[str, Any]) -> FeishuMessage:
         raise MalformedEvent("message without message_id, chat_id or sender open_id")
     kind = _dig(msg, "message_type")
     content = _content(msg.get("content"))
-    text, image = "", ""
+    text, image, file = "", "", ""
     if kind == "text":
         text = str(content.get("text") or "")
     elif kind == "image":
         image = str(content.get("image_key") or "")
     elif kind == "post":
         text, image = post_parts(content)
+    elif kind == "audio":
+        file = str(content.get("file_key") or "")
     mentions = tuple(
         Mention(str(m.get("key") or ""), _dig(m, "id", "open_id"), str(m.get("name") or ""))
         for m in (msg.get("mentions") or []) if isinstance(m, dict) and m.get("key"))
     return FeishuMessage(message_id=message_id, chat_id=chat_id, chat_type=_dig(msg, "chat_type") or "p2p",
-                         open_id=open_id, message_type=kind, text=text, image_key=image, mentions=mentions,
-                         from_app=_dig(sender, "sender_type") == "app")
+                         open_id=open_id, message_type=kind, text=text, image_key=image, file_key=file,
+                         mentions=mentions, from_app=_dig(sender, "sender_type") == "app")
 
 
 def button_payload(value: Any) -> str:

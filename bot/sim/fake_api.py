@@ -252,7 +252,7 @@ class FakeApi:
 
 
 class FakeWechatApi(FakeApi):
-    """The WeChat family (WeCom app, WeCom kf, Official Account): media/get of stored media."""
+    """The WeChat family (WeCom app, WeCom kf, Official Account): media/get of stored media (photos, voice)."""
 
     INVALID_MEDIA = 40007
 
@@ -264,6 +264,10 @@ class FakeWechatApi(FakeApi):
         media_id = "MEDIA" + secrets.token_hex(16)
         self.media[media_id] = (data, content_type)
         return media_id
+
+    def add_voice(self, data: bytes, content_type: str = "audio/amr") -> str:
+        """A person's voice note as the platform holds it (AMR, served as audio/amr by media/get)."""
+        return self.add_media(data, content_type)
 
     @route("GET", "/cgi-bin/media/get")
     async def media_get(self, request: web.Request) -> web.Response:

@@ -35,7 +35,7 @@ UUID_TTL = 3600
 
 
 class FakeFeishu(FakeApi):
-    """Feishu's open platform: tenant tokens (expiry per the injected clock), messages, images, faults."""
+    """Feishu's open platform: tenant tokens (expiry per the injected clock), messages, images, files, faults."""
 
     PREFIX = "/sim/feishu"
     KEY: web.AppKey[FakeFeishu] = web.AppKey("fake_feishu")
@@ -52,6 +52,7 @@ class FakeFeishu(FakeApi):
         self.bot_name = bot_name
         self.chats = chats                # None: the bot is in every chat
         self.images: dict[str, bytes] = NewestDict(BLOBS)
+        self.files: dict[str, bytes] = NewestDict(BLOBS)    # audio recordings and other files of messages
         self.uuids: dict[str, tuple[str, float]] = NewestDict()
 
     # --- steering (tests, simulator) --------------------------------------------------------------
@@ -59,6 +60,12 @@ class FakeFeishu(FakeApi):
     def add_image(self, data: bytes, image_key: str = "") -> str:
         key = image_key or "img_v3_" + secrets.token_hex(12)
         self.images[key] = data
+        return key
+
+    def add_file(self, data: bytes, file_key: str = "") -> str:
+        """A file of a person's message, e.g. an audio message's recording (Opus in Ogg)."""
+        key = file_key or "file_v3_" + secrets.token_hex(12)
+        self.files[key] = data
         return key
 
     def sent_to(self, receive_id: str | None = None, msg_type: str | None = None) -> list[dict[str, Any]]:
@@ -137,10 +144,13 @@ class FakeFeishu(FakeApi):
 
     @route("GET", "/open-apis/im/v1/messages/{message_id}/resources/{key}")
     async def resource(self, request: web.Request) -> web.Response:
-        data = self.images.get(request.match_info["key"])
-        if data is None or request.query.get("type") != "image":
+        # `type` must name the resource's kind, as on Feishu: image for images, file for files and audio.
+        kind = request.query.get("type")
+        key = request.match_info["key"]
+        data = self.images.get(key) if kind == "image" else self.files.get(key) if kind == "file" else None
+        if data is None:
             return self.err(RESOURCE_NOT_FOUND, "resource not found")
-        return web.Response(body=data, content_type="image/jpeg")
+        return web.Response(body=data, content_type="image/jpeg" if kind == "image" else "application/octet-stream")
 
 
 def _card_of(content: str) -> dict[str, Any] | None:

@@ -34,27 +34,34 @@ async def page(request: web.Request) -> web.Response:
 @routes.post("/sim/api/say")
 async def say(request: web.Request) -> web.Response:
     data = await json_object(request, MAX_PHOTO_BODY)
-    user, chat, text, image_b64 = data.get("user"), data.get("chat"), data.get("text"), data.get("image_b64")
+    user, chat, text = data.get("user"), data.get("chat"), data.get("text")
     if not isinstance(user, str) or not user.strip() or len(user) > 64:
         raise api_error(400, "missing" if not user else "invalid", field="user")
     if chat is not None and (not isinstance(chat, str) or len(chat) > 64):
         raise api_error(400, "invalid", field="chat")
     if text is not None and not isinstance(text, str):
         raise api_error(400, "invalid", field="text")
-    image = None
-    if image_b64 is not None:
-        if not isinstance(image_b64, str) or len(image_b64) > MAX_IMAGE_B64:
-            raise api_error(400, "invalid", field="image_b64")
-        try:
-            image = base64.b64decode(image_b64.split(",", 1)[-1], validate=True)
-        except (binascii.Error, ValueError):
-            raise api_error(400, "invalid", field="image_b64")
+    image, audio = _decoded(data, "image_b64"), _decoded(data, "voice_b64")
     services = services_of(request)
-    msg = InboundMessage(channel=CHANNEL, chat=chat or user, user=user, text=text or "", image=image)
+    # A voice note (`voice_b64`: its recording) comes without a transcript, as from WeCom or Feishu.
+    msg = InboundMessage(channel=CHANNEL, chat=chat or user, user=user, text=text or "", image=image,
+                         voice=audio is not None, audio=audio)
     replies = await services.conversations.handle(msg)
     items = services.sim_log.record(msg.chat, msg.user, replies)
     await run_pending(services)  # dispatch cards and notices appear in the sent log right away
     return web.json_response({"replies": items}, dumps=dumps)
+
+
+def _decoded(data: dict, field: str) -> bytes | None:
+    value = data.get(field)
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > MAX_IMAGE_B64:
+        raise api_error(400, "invalid", field=field)
+    try:
+        return base64.b64decode(value.split(",", 1)[-1], validate=True)
+    except (binascii.Error, ValueError):
+        raise api_error(400, "invalid", field=field) from None
 
 
 @routes.get("/sim/api/sent")

@@ -59,11 +59,13 @@ class FakeKf(FakeWechatApi):
         return msgid
 
     def customer_says(self, open_kfid: str, external_userid: str, text: str | None = None, *,
-                      image_media_id: str | None = None, msgtype: str | None = None,
-                      body: dict[str, Any] | None = None) -> str:
+                      image_media_id: str | None = None, voice_media_id: str | None = None,
+                      msgtype: str | None = None, body: dict[str, Any] | None = None) -> str:
         """A WeChat customer writes (origin 3): their 48 h window opens and the 5-message count restarts."""
         if image_media_id is not None:
             msgtype, body = "image", {"media_id": image_media_id}
+        elif voice_media_id is not None:
+            msgtype, body = "voice", {"media_id": voice_media_id}
         elif text is not None:
             msgtype, body = "text", {"content": text}
         item = {"external_userid": external_userid, "origin": 3, "msgtype": msgtype, msgtype: body or {}}

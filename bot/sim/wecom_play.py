@@ -58,20 +58,21 @@ async def _body(request: web.Request) -> dict:
 
 @routes.post("/sim/api/wecom/say")
 async def say(request: web.Request) -> web.Response:
-    """`{"user", "text"?, "image_b64"?}` → one WeCom callback; replies arrive on the fake API."""
+    """`{"user", "text"?, "image_b64"?, "voice_b64"?}` → one WeCom callback; replies arrive on the fake API.
+    A voice note (AMR bytes, as WeCom records them) is held by the fake's media/get, as a photo is."""
     services = services_of(request)
     data = await _body(request)
     now = int(services.clock.now().timestamp())
     msg_id = str(secrets.randbits(62))
     settings = services.settings
     if data.get("image_b64"):
-        try:
-            image = base64.b64decode(str(data["image_b64"]).split(",", 1)[-1], validate=True)
-        except (binascii.Error, ValueError):
-            raise api_error(400, "invalid", field="image_b64")
-        media_id = services.channels[SIM].fake_wecom.add_media(image)
+        media_id = services.channels[SIM].fake_wecom.add_media(_decoded(data, "image_b64"))
         xml = callback_xml(settings.wecom.corp_id, data["user"], now, "image", settings.wecom.agent_id,
                            PicUrl="", MediaId=media_id, MsgId=msg_id)
+    elif data.get("voice_b64"):
+        media_id = services.channels[SIM].fake_wecom.add_voice(_decoded(data, "voice_b64"))
+        xml = callback_xml(settings.wecom.corp_id, data["user"], now, "voice", settings.wecom.agent_id,
+                           MediaId=media_id, Format="amr", MsgId=msg_id)
     else:
         text = data.get("text")
         if not isinstance(text, str):
@@ -80,6 +81,13 @@ async def say(request: web.Request) -> web.Response:
                            Content=text, MsgId=msg_id)
     status = await _post_callback(services, xml)
     return web.json_response({"callback_status": status, "msg_id": msg_id})
+
+
+def _decoded(data: dict, field: str) -> bytes:
+    try:
+        return base64.b64decode(str(data[field]).split(",", 1)[-1], validate=True)
+    except (binascii.Error, ValueError):
+        raise api_error(400, "invalid", field=field) from None
 
 
 @routes.post("/sim/api/wecom/click")

@@ -11,6 +11,7 @@ from bot.http import read_limited
 from bot.nonces import NonceLedger
 from bot.rejections import CallbackRejected
 from bot.settings import Settings
+from bot.voice import with_recording
 from bot.wechat_mp.client import MpClient, MpError
 from bot.wechat_mp.crypto import MpCrypto
 from bot.wechat_mp.event import MalformedXml, dedupe_id, parse_xml, text_of, to_message
@@ -126,9 +127,15 @@ class WechatMpChannel(Channel):
                     failed = True
             msg = InboundMessage(channel=CHANNEL, chat=m.openid, user=m.openid, text=m.text, image=image,
                                  image_failed=failed, message_id=m.msg_id, voice=m.raw_type == "voice")
+            if m.kind == "voice" and m.media_id:
+                msg = await with_recording(msg, lambda: _media_bytes(self.client, m.media_id), m.audio_format)
             replies = await self.conversations.handle(msg)
         # Through the outbox: a refused or failed send is retried or recorded, never silently dropped.
         await self.outbox_writer.queue_replies(CHANNEL, m.openid, "", replies, m.msg_id or f"item:{item.id}")
+
+
+async def _media_bytes(client: MpClient, media_id: str) -> bytes:
+    return (await client.get_media(media_id))[0]
 
 
 def _reject(status: int, reason: str) -> web.Response:

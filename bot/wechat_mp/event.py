@@ -47,6 +47,7 @@ class MpMessage:
     media_id: str = ""
     event: str = ""        # subscribe | unsubscribe | CLICK | SCAN … (events only)
     raw_type: str = ""
+    audio_format: str = "" # a voice note's Format (amr, speex)
 
 
 def to_message(root: dict[str, Any]) -> MpMessage:
@@ -63,7 +64,9 @@ def to_message(root: dict[str, Any]) -> MpMessage:
         # WeChat's own speech recognition, when the account enabled it: as good as typed text.
         return MpMessage("text", openid, msg_id, text=text_of(root, "Recognition"), raw_type=msg_type)
     if msg_type == "voice":
-        return MpMessage("voice", openid, msg_id, media_id=text_of(root, "MediaId"), raw_type=msg_type)
+        # Recognition off: the recording itself is kept with the report (the adapter downloads it).
+        return MpMessage("voice", openid, msg_id, media_id=text_of(root, "MediaId"), raw_type=msg_type,
+                         audio_format=text_of(root, "Format"))
     if msg_type == "location" and text_of(root, "Label"):
         return MpMessage("text", openid, msg_id, text=text_of(root, "Label"), raw_type=msg_type)
     if msg_type == "event":

@@ -14,6 +14,7 @@ from bot.wecom.client import WecomClient
 from bot.wecom.errors import WecomError
 from bot.wecom.crypto import WecomCrypto
 from bot.wecom.event import CHANNEL, MalformedEvent, parse, xml_root
+from bot.voice import with_recording
 from bot.wecom.media import with_image
 from bot.wecom.messenger import WecomMessenger
 from bot.wecom_kf.adapter import offer_kf_event
@@ -92,7 +93,8 @@ class WecomChannel(Channel):
         return web.Response(text="")
 
     async def process(self, item: Item) -> None:
-        """Work one stored callback: download a photo, run the conversation and queue its replies, or a press."""
+        """Work one stored callback: download a photo or a voice note, run the conversation and queue its
+        replies, or a press."""
         parsed = parse(item.payload["xml"])
         event = parsed.event
         if isinstance(event, ButtonPress):
@@ -100,13 +102,20 @@ class WecomChannel(Channel):
             return
         if event is None:
             return
-        msg = await with_image(self.client, event, parsed.media_id) if parsed.media_id else event
+        msg = event
+        if parsed.media_id and event.voice:
+            msg = await with_recording(event, lambda: self._media(parsed.media_id), event.audio_format)
+        elif parsed.media_id:
+            msg = await with_image(self.client, event, parsed.media_id)
         replies = await self.conversations.handle(msg)
         # Through the outbox: a WeCom outage delays the answers instead of losing them.
         await self.outbox_writer.queue_replies(CHANNEL, msg.user, "", replies,
                                                msg.message_id if parsed.response_code else parsed.dedupe_id)
         if parsed.response_code:
             await self._grey_answered(parsed.response_code, msg.text)
+
+    async def _media(self, media_id: str) -> bytes:
+        return (await self.client.media_get(media_id))[0]
 
     async def _grey_answered(self, code: str, option: str) -> None:
         """The pressed question's buttons give way to the answer chosen, so it is not pressed twice. Best

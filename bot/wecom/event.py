@@ -21,7 +21,7 @@ class Parsed:
 
     dedupe_id: str
     event: InboundMessage | ButtonPress | None
-    media_id: str = ""      # set for an image: download it before the engine sees the message
+    media_id: str = ""      # set for an image or a voice note: download it before the engine sees the message
     kind: str = ""          # the WeCom MsgType (or event name), for logs
     response_code: str = "" # a pressed answer button: what greys that card's buttons (single use, 72 h)
 
@@ -66,7 +66,9 @@ def parse(xml: str | bytes | dict[str, Any]) -> Parsed:
             raise MalformedEvent("image without MediaId")
         return Parsed(dedupe, InboundMessage(**base), media_id=media_id, kind=msg_type)
     if msg_type == "voice":
-        return Parsed(dedupe, InboundMessage(voice=True, **base), kind=msg_type)
+        # No transcript on WeCom: the recording (AMR) is kept with the report; no MediaId, nothing to keep.
+        msg = InboundMessage(voice=True, audio_format=_text(doc, "Format"), **base)
+        return Parsed(dedupe, msg, media_id=_text(doc, "MediaId"), kind=msg_type)
     if msg_type == "location":
         # The label is what a resident would have typed; the engine treats it as text.
         label = _text(doc, "Label") or f"{_text(doc, 'Location_X')},{_text(doc, 'Location_Y')}"

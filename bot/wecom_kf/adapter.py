@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.channel import Channel, ChannelParts
 from bot.settings import Settings
+from bot.voice import with_recording
 from bot.wechat_mp.window import ReplyWindow
 from bot.wecom.errors import WecomError
 from bot.wecom_kf.client import SYNC_LIMIT, KfClient
@@ -155,5 +156,11 @@ async def _inbound(client: KfClient, m: KfMessage) -> InboundMessage:
         except WecomError as e:
             log.warning("wecom_kf media %s not downloaded: %s", m.media_id, e)
             failed = True
-    return InboundMessage(channel=CHANNEL, chat=m.open_kfid, user=m.external_userid, text=m.text,
-                          image=image, image_failed=failed, message_id=m.msgid, voice=m.kind == "voice")
+    msg = InboundMessage(channel=CHANNEL, chat=m.open_kfid, user=m.external_userid, text=m.text,
+                         image=image, image_failed=failed, message_id=m.msgid, voice=m.kind == "voice")
+    if m.kind == "voice" and m.media_id:
+        # kf gives no transcript: the recording (AMR, temporary media like a photo) is kept with the report.
+        async def download() -> bytes:
+            return (await client.media_get(m.media_id))[0]
+        msg = await with_recording(msg, download, "amr")
+    return msg
