@@ -5,20 +5,21 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import joinedload, raiseload
+from sqlalchemy.orm import aliased, joinedload, raiseload
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch import audit, escalation, lifecycle, permissions, statuses
 from dispatch.policy import Policy
-from dispatch.people import person_for
 from dispatch.routing import refresh_cards, tell_reporter, tell_supervisors
-from store.models import Person, Ticket
+from store.models import Person, PersonIdentity, Ticket
 # An action reads the ticket's row and its assignee, never its audit trail or photos: not loading them
 # saves two queries a press (bench/lifecycle.py); touching them in an action is an error, not a slow query.
 WITHOUT_HISTORY = (raiseload(Ticket.events), raiseload(Ticket.photos))
 # The ticket, its assignee and the assignee's accounts in one statement instead of three.
 WITH_ASSIGNEE = (*WITHOUT_HISTORY, joinedload(Ticket.assignee).joinedload(Person.identities))
+
+ACTOR = aliased(Person)
 
 # Statuses in which the job is over for staff: an action the table refuses there reads "closed".
 SETTLED = frozenset({statuses.COMPLETED, statuses.VERIFIED, statuses.CLOSED, statuses.CANCELLED})
@@ -47,11 +48,15 @@ async def checked(session: AsyncSession, number: str, channel: str, user: str, a
     """The ticket and the acting person, or the refusal every action shares: the one place where the
     role × action table (dispatch/permissions.py) is enforced, with the role as the configuration set it,
     and where the transition table (dispatch/lifecycle.py) says whether the action fits the status."""
-    ticket = (await session.execute(select(Ticket).where(Ticket.number == number).options(*WITH_ASSIGNEE))
-              ).unique().scalar_one_or_none()
-    if ticket is None:
+    # The ticket (with its assignee) and the person pressing (with their accounts) in one statement.
+    account = select(PersonIdentity.person_id).where(PersonIdentity.platform == channel,
+                                                     PersonIdentity.external_id == user).scalar_subquery()
+    row = (await session.execute(
+        select(Ticket, ACTOR).where(Ticket.number == number).outerjoin(ACTOR, ACTOR.id == account)
+        .options(*WITH_ASSIGNEE, joinedload(ACTOR.identities)))).unique().first()
+    if row is None:
         return None, None, ActionResult("unknown_ticket")
-    person = await person_for(session, channel, user)
+    ticket, person = row
     if person is None or not permissions.is_staff(person.role):
         return ticket, None, ActionResult("unknown_person", ticket)
     refused = permissions.refusal(person.role, action, trades=person.trades, ticket_trade=ticket.trade,
