@@ -132,12 +132,12 @@ class Rules:
     model_unless: Phrases = Phrases(())  # "没有人", "有点": the model's vote alone does not make an emergency
     spellings: Spellings = Spellings({})  # "空跳" -> "空调", before anything is matched
     strengthening: Phrases = Phrases(())  # "有点严重": not read by `unless` (its 有点 does not soften)
+    # One intake step classifies the same draft up to three times (summary, BR-4 check, ticket): remember it.
+    memo: dict = field(default_factory=dict, init=False, compare=False, repr=False)
 
     def prepare(self, text: str) -> str:
         """A text as the phrases are matched against it: folded (width, case) and its misspellings put right."""
         return self.spellings.fix(_fold(text or ""))
-    # One intake step classifies the same draft up to three times (summary, BR-4 check, ticket): remember it.
-    memo: dict = field(default_factory=dict, init=False, compare=False, repr=False)
 
 
 def load_rules(path: str | Path | None = None) -> Rules:
@@ -205,7 +205,8 @@ def _spellings(table: object, where: str) -> Spellings:
         raise ValueError(f"{where}: must be a table of \"word\" = [\"misspelling\", ...]")
     right: dict[str, str] = {}
     for word, wrongs in table.items():
-        if not word.strip() or not isinstance(wrongs, list) or not all(isinstance(w, str) and w.strip() for w in wrongs):
+        listed = isinstance(wrongs, list) and all(isinstance(w, str) and w.strip() for w in wrongs)
+        if not word.strip() or not listed:
             raise ValueError(f"{where}: {word!r} must be a list of non-empty misspellings")
         for wrong in wrongs:
             wrong = _fold(wrong.strip())

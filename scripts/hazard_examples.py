@@ -80,8 +80,8 @@ def cross_validate(thresholds: list[float]) -> None:
                 flagged += said
                 alone_hits += truth and alone
                 alone_flagged += alone
-        print(f"{threshold:9.2f}  {hits}/{emergencies} = {hits / emergencies:6.1%}  "
-              f"{hits / max(flagged, 1):9.1%}  | {alone_hits / emergencies:6.1%}  {alone_hits / max(alone_flagged, 1):6.1%}")
+        print(f"{threshold:9.2f}  {hits}/{emergencies} = {hits / emergencies:6.1%}  {hits / max(flagged, 1):9.1%}  | "
+              f"{alone_hits / emergencies:6.1%}  {alone_hits / max(alone_flagged, 1):6.1%}")
 
 
 def main() -> int:
