@@ -52,12 +52,51 @@ class Phrases:
         # A separator, not "", so removing "打不着火" cannot glue its neighbours into a new phrase.
         return self._pattern.sub("|", text) if self._pattern is not None else text
 
+    def split(self, text: str) -> list[str]:
+        return self._pattern.split(text) if self._pattern is not None else [text]
+
+    def cut(self, text: str) -> str:
+        """text up to the end of the first phrase in it ("滴到电视上" -> "滴到"); all of it when none is."""
+        match = self._pattern.search(text) if self._pattern is not None else None
+        return text[:match.end()] if match else text
+
+
+class Spellings:
+    """Common misspellings (pinyin input's homophones: 空跳, 插做, 吊定) put right before anything is matched."""
+
+    __slots__ = ("right", "_pattern")
+
+    def __init__(self, right: dict[str, str]) -> None:
+        self.right = right   # misspelling -> the word meant
+        ordered = sorted(right, key=len, reverse=True)
+        self._pattern = re.compile("|".join(map(re.escape, ordered))) if ordered else None
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Spellings) and other.right == self.right
+
+    def __hash__(self) -> int:
+        return hash(tuple(sorted(self.right.items())))
+
+    def __repr__(self) -> str:
+        return f"Spellings({self.right!r})"
+
+    def fix(self, text: str) -> str:
+        return self._pattern.sub(lambda m: self.right[m.group()], text) if self._pattern is not None else text
+
 
 @dataclass(frozen=True)
 class TradeRule:
     trade: str
     keywords: Phrases
     exclude: Phrases
+    together: Phrases = Phrases(())   # `with`: one of these must be there too ("墙" with "裂")
+    places: Phrases = Phrases(())     # found in the location, the rule matches whatever the description says
+
+    def matches(self, text: str, location: str = "") -> bool:
+        if self.places.found_in(location):
+            return True
+        text = self.exclude.blank(text)
+        return self.keywords.found_in(text) and (not self.together or self.together.found_in(text))
 
 
 @dataclass(frozen=True)
@@ -71,7 +110,8 @@ class Hazard:
     firm: bool          # True: "不急" and the like do not lower it (fire, gas, people trapped or hurt)
 
     def matches(self, text: str, whole: str) -> bool:
-        """text has the exclusions blanked out; `unless` looks at the whole text ("没有烟" is a reason too)."""
+        """text has the exclusions blanked out; `unless` looks at the text before blanking ("没有烟" is a reason
+        too)."""
         return (self.hazard.found_in(text)
                 and (not self.object or self.object.found_in(text))
                 and (not self.extent or self.extent.found_in(text))
@@ -86,8 +126,18 @@ class Rules:
     hazards: tuple[Hazard, ...] = ()
     downgrade: Phrases = Phrases(())  # "不急": lowers every match except a firm hazard group
     model: HazardModel | None = None  # the learned second opinion ([model]); None: the phrases alone decide
+    separators: Phrases = Phrases(())  # "另外": two faults, each matched against the hazard groups on its own
+    reach: Phrases = Phrases(())       # "滴到": the rest of the clause is where damage reaches, not the trade
+    aside: Phrases = Phrases(())       # "也": a clause naming a second thing, read for the trade only as a tie
+    model_unless: Phrases = Phrases(())  # "没有人", "有点": the model's vote alone does not make an emergency
+    spellings: Spellings = Spellings({})  # "空跳" -> "空调", before anything is matched
+    strengthening: Phrases = Phrases(())  # "有点严重": not read by `unless` (its 有点 does not soften)
     # One intake step classifies the same draft up to three times (summary, BR-4 check, ticket): remember it.
     memo: dict = field(default_factory=dict, init=False, compare=False, repr=False)
+
+    def prepare(self, text: str) -> str:
+        """A text as the phrases are matched against it: folded (width, case) and its misspellings put right."""
+        return self.spellings.fix(_fold(text or ""))
 
 
 def load_rules(path: str | Path | None = None) -> Rules:
@@ -111,15 +161,15 @@ def load_rules(path: str | Path | None = None) -> Rules:
 
 
 def _rules_from(data: dict, source: str, folder: Path) -> Rules:
-    unknown = set(data) - {"category", "hazard", "trade", "model"}
+    unknown = set(data) - {"category", "hazard", "trade", "trade_context", "spellings", "model"}
     if unknown:
         raise ValueError(f"{source}: unknown tables {sorted(unknown)} "
-                         "(allowed: [category], [[hazard]], [[trade]], [model])")
+                         "(allowed: [category], [[hazard]], [[trade]], [trade_context], [spellings], [model])")
     category = data.get("category")
     if not isinstance(category, dict):
         raise ValueError(f"{source}: missing [category] table")
     where = f"{source}: [category]"
-    unknown = set(category) - {"emergency", "emergency_exclusions", "downgrade"}
+    unknown = set(category) - {"emergency", "emergency_exclusions", "downgrade", "separators", "strengthening"}
     if unknown:
         raise ValueError(f"{where}: unknown keys {sorted(unknown)}")
     hazard_tables = data.get("hazard", [])
@@ -135,32 +185,65 @@ def _rules_from(data: dict, source: str, folder: Path) -> Rules:
     emergency = _phrases(category, "emergency", where, required=not hazards)
     exclusions = _phrases(category, "emergency_exclusions", where, required=False)
     downgrade = _phrases(category, "downgrade", where, required=False)
+    separators = _phrases(category, "separators", where, required=False)
+    strengthening = _phrases(category, "strengthening", where, required=False)
     trade_tables = data.get("trade")
     if not isinstance(trade_tables, list) or not trade_tables:
         raise ValueError(f"{source}: no [[trade]] rules")
     trades = tuple(_trade_rule(table, f"{source}: [[trade]] #{number}")
                    for number, table in enumerate(trade_tables, start=1))
-    model = _model(data.get("model"), source, folder, lambda text: exclusions.blank(_fold(text)))
-    return Rules(emergency, exclusions, trades, hazards, downgrade, model)
+    reach, aside = _trade_context(data.get("trade_context", {}), f"{source}: [trade_context]")
+    spellings = _spellings(data.get("spellings", {}), f"{source}: [spellings]")
+    model, model_unless = _model(data.get("model"), source, folder,
+                                 lambda text: exclusions.blank(spellings.fix(_fold(text))))
+    return Rules(emergency, exclusions, trades, hazards, downgrade, model, separators, reach, aside, model_unless,
+                 spellings, strengthening)
 
 
-def _model(table: object, source: str, folder: Path, prepare: Callable[[str], str]) -> HazardModel | None:
+def _spellings(table: object, where: str) -> Spellings:
+    if not isinstance(table, dict):
+        raise ValueError(f"{where}: must be a table of \"word\" = [\"misspelling\", ...]")
+    right: dict[str, str] = {}
+    for word, wrongs in table.items():
+        listed = isinstance(wrongs, list) and all(isinstance(w, str) and w.strip() for w in wrongs)
+        if not word.strip() or not listed:
+            raise ValueError(f"{where}: {word!r} must be a list of non-empty misspellings")
+        for wrong in wrongs:
+            wrong = _fold(wrong.strip())
+            if wrong in right:
+                raise ValueError(f"{where}: {wrong!r} is listed for both {right[wrong]!r} and {word!r}")
+            right[wrong] = _fold(word.strip())
+    return Spellings(right)
+
+
+def _trade_context(table: object, where: str) -> tuple[Phrases, Phrases]:
+    if not isinstance(table, dict):
+        raise ValueError(f"{where}: must be a table")
+    unknown = set(table) - {"reach", "aside"}
+    if unknown:
+        raise ValueError(f"{where}: unknown keys {sorted(unknown)} (allowed: reach, aside)")
+    return _phrases(table, "reach", where, required=False), _phrases(table, "aside", where, required=False)
+
+
+def _model(table: object, source: str, folder: Path,
+           prepare: Callable[[str], str]) -> tuple[HazardModel | None, Phrases]:
     if table is None:
-        return None
+        return None, Phrases(())
     where = f"{source}: [model]"
     if not isinstance(table, dict):
         raise ValueError(f"{where}: must be a table")
-    unknown = set(table) - {"examples", "threshold"}
+    unknown = set(table) - {"examples", "threshold", "unless"}
     if unknown:
-        raise ValueError(f"{where}: unknown keys {sorted(unknown)} (allowed: examples, threshold)")
+        raise ValueError(f"{where}: unknown keys {sorted(unknown)} (allowed: examples, threshold, unless)")
     examples = table.get("examples")
     if not isinstance(examples, str) or not examples.strip():
         raise ValueError(f"{where}: 'examples' must name a JSON-lines file (relative to the rules file)")
     threshold = table.get("threshold", 2.0)
     if isinstance(threshold, bool) or not isinstance(threshold, int | float):
         raise ValueError(f"{where}: 'threshold' must be a number")
+    unless = _phrases(table, "unless", where, required=False)
     # The model sees texts as classify() gives them: folded, exclusions blanked ("没有人" is not "有人").
-    return load_model(folder / examples, float(threshold), where, prepare)
+    return load_model(folder / examples, float(threshold), where, prepare), unless
 
 
 def _hazard(table: object, where: str) -> Hazard:
@@ -187,11 +270,15 @@ def _trade_rule(table: object, where: str) -> TradeRule:
     name = table.get("name")
     if name not in TRADES:
         raise ValueError(f"{where}: unknown trade name {name!r} (allowed: {', '.join(TRADES)})")
-    unknown = set(table) - {"name", "keywords", "exclude"}
+    unknown = set(table) - {"name", "keywords", "exclude", "with", "places"}
     if unknown:
-        raise ValueError(f"{where} ({name}): unknown keys {sorted(unknown)}")
-    return TradeRule(name, _phrases(table, "keywords", f"{where} ({name})", required=True),
-                     _phrases(table, "exclude", f"{where} ({name})", required=False))
+        raise ValueError(f"{where} ({name}): unknown keys {sorted(unknown)} (allowed: keywords, exclude, with, places)")
+    where = f"{where} ({name})"
+    places = _phrases(table, "places", where, required=False)
+    # A rule needs keywords, or places when it is about the place itself (the fountain, the pool).
+    return TradeRule(name, _phrases(table, "keywords", where, required=not places),
+                     _phrases(table, "exclude", where, required=False), _phrases(table, "with", where, required=False),
+                     places)
 
 
 def _phrases(table: dict, key: str, where: str, *, required: bool) -> Phrases:
@@ -211,23 +298,34 @@ def _fold(text: str) -> str:
 
 
 def hazards_in(description: str, rules: Rules, location: str = "") -> list[Hazard]:
-    """The hazard groups a report matches (the location names objects too: 地库, 配电房, 电梯井)."""
-    whole = _fold(f"{description or ''} {location or ''}")
-    text = rules.emergency_exclusions.blank(whole)
-    return [hazard for hazard in rules.hazards if hazard.matches(text, whole)]
+    """The hazard groups a report matches (the location names objects too: 地库, 配电房, 电梯井). Each fault of a
+    report with two ("水龙头漏水 另外插座不通电") is matched on its own, so their words do not make one hazard."""
+    place = rules.prepare(location)
+    matched: dict[str, Hazard] = {}
+    for part in rules.separators.split(rules.prepare(description)):
+        whole = rules.strengthening.blank(f"{part} {place}")
+        text = rules.emergency_exclusions.blank(whole)
+        matched.update((hazard.name, hazard) for hazard in rules.hazards if hazard.matches(text, whole))
+    return [hazard for hazard in rules.hazards if hazard.name in matched]
 
 
 def is_emergency(description: str, rules: Rules, location: str = "") -> bool:
     """BR-5: a hazard group, an emergency phrase or the learned model's vote; a downgrade phrase ("不急") cancels
     all but firm groups."""
-    whole = rules.emergency_exclusions.blank(_fold(f"{description or ''} {location or ''}"))
+    whole = rules.emergency_exclusions.blank(rules.prepare(f"{description or ''} {location or ''}"))
     matched = hazards_in(description, rules, location)
     if any(hazard.firm for hazard in matched):
         return True
-    text = rules.emergency_exclusions.blank(_fold(description or ""))
-    if not matched and not rules.emergency.found_in(text) and not (rules.model and rules.model.says_emergency(whole)):
+    folded = rules.prepare(description)
+    text = rules.emergency_exclusions.blank(folded)
+    if not matched and not rules.emergency.found_in(text) and not _model_votes(rules, whole, folded):
         return False
     return not rules.downgrade.found_in(text)
+
+
+def _model_votes(rules: Rules, text: str, description: str) -> bool:
+    # `unless` looks at the description before blanking: "没有人" is the reason the model must keep quiet.
+    return bool(rules.model) and not rules.model_unless.found_in(description) and rules.model.says_emergency(text)
 
 
 def classify(description: str, rules: Rules, location: str = "") -> Classification:
@@ -237,9 +335,7 @@ def classify(description: str, rules: Rules, location: str = "") -> Classificati
     known = rules.memo.get(key)
     if known is not None:
         return known
-    trade = _trade(_fold(description or ""), rules)
-    if trade == FALLBACK_TRADE and location:
-        trade = _trade(_fold(f"{description or ''} {location}"), rules)
+    trade = _trade_of(rules.prepare(description), rules, rules.prepare(location))
     result = Classification("emergency" if is_emergency(description, rules, location) else "daily", trade)
     if len(rules.memo) >= MEMO_SIZE:
         rules.memo.clear()
@@ -247,6 +343,25 @@ def classify(description: str, rules: Rules, location: str = "") -> Classificati
     return result
 
 
-def _trade(text: str, rules: Rules) -> str:
-    return next((rule.trade for rule in rules.trades if rule.keywords.found_in(rule.exclude.blank(text))),
-                FALLBACK_TRADE)
+# Clauses end at punctuation and spaces (residents separate clauses with spaces more than with commas).
+_CLAUSE_BREAK = re.compile(r"[\s,，。!！?？;；、]+")
+
+
+def _trade_of(description: str, rules: Rules, location: str) -> str:
+    """The trade of the fault itself: not of what its water drips on (reach), nor of what "also" stopped (aside);
+    the place only when the description names no trade at all."""
+    main, aside = [], []
+    for clause in _CLAUSE_BREAK.split(description):
+        if clause:
+            clause = rules.reach.cut(clause)
+            (aside if rules.aside.found_in(clause) else main).append(clause)
+    texts = [" ".join(main)]
+    if aside:
+        texts.append(" ".join(main + aside))
+    if location:
+        texts.append(f"{texts[-1]} {location}")
+    for text in texts:
+        trade = next((rule.trade for rule in rules.trades if rule.matches(text, location)), None)
+        if trade is not None:
+            return trade
+    return FALLBACK_TRADE

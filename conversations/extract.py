@@ -240,6 +240,24 @@ def parse_location_answer(text: str) -> str | None:
     return (text[run.start:run.end].strip()) if run else None
 
 
+def bare_room(text: str) -> str | None:
+    """A room written without its building ("1502卫生间", "2单元1502"): not a place of its own, but an estate's
+    unit list may know which building has it."""
+    folded = fold_width(text or "")
+    masked = _mask_spans(folded, [(s, e) for s, e, _ in _phone_spans(folded)])
+    rooms = [run for run in _runs(masked) if not run.findable and {"room", "unit_room"} & set(run.kinds)]
+    return text[rooms[0].start:rooms[0].end].strip() if rooms else None
+
+
+_PLACE_WORD = re.compile(longest_first((*_PRIVATE_ROOMS, *_BUILDING_PLACES)))
+
+
+def place_word_at(text: str, pos: int) -> str:
+    """The room or common part of a building named at pos ("卫生间", "门厅"), or ""."""
+    match = _PLACE_WORD.match(text, pos)
+    return match.group() if match else ""
+
+
 # --- area ---------------------------------------------------------------------------------------
 
 _HOME_WORDS = tuple(_AREA["home_words"])

@@ -12,7 +12,8 @@ from conversations import metrics
 from conversations.classify import classify
 from conversations.corrections import correction_pattern, is_override, parse_correction, slot_words
 from conversations.extract import (
-    Extracted, building_of, extract, find_phone, infer_area, normalize_location, parse_location_answer, parse_name_answer,
+    Extracted, bare_room, building_of, extract, find_phone, infer_area, normalize_location, parse_location_answer,
+    parse_name_answer, place_word_at,
 )
 from conversations.messages import InboundMessage, Reply
 from conversations.report import build_report
@@ -66,6 +67,7 @@ class Draft:
     duplicate_checked: str = ""  # "location key|trade" last checked against open tickets (BR-4)
     place_checked: str = ""     # location key last checked against the estate's unit list
     suggested: str = ""         # the list's nearest place, offered for a room the list does not hold
+    candidates: list[str] = field(default_factory=list)  # the list's rooms a bare 「1502」 may be, shown to choose
     started_at: str = ""
     updated_at: str = ""
 
@@ -117,6 +119,7 @@ def merge(draft: Draft, ex: Extracted, *, override: bool) -> None:
                 draft.area = ""  # a new place may be in another area
                 draft.skip_duplicate = False
                 draft.suggested = ""
+                draft.candidates = []
     if ex.location and ex.area and not draft.area:
         draft.area = ex.area
     if ex.visit_text and ex.visit_at and (override or not draft.visit_text):
@@ -149,6 +152,8 @@ class Slot:
     reask: Question                            # after an answer or a correction that did not parse
     forget: tuple[str, ...] = ()               # draft fields a correction that did not parse empties
     infer: Callable[[Draft], str | None] | None = None        # tried before asking
+    # Tried before asking, with the turn (the estate's unit list); it may fill the slot, or ask (True ends the turn).
+    look_up: Callable[[Turn, Draft], Awaitable[bool]] | None = None
     then: Callable[[Turn, Draft], Awaitable[bool]] | None = None  # once it is known; True ends the turn
 
     def known(self, draft: Draft) -> bool:
@@ -168,6 +173,7 @@ def _fill(name: str) -> Callable[[Draft, Any], None]:
 def _fill_location(draft: Draft, value: str) -> None:
     draft.location, draft.area, draft.skip_duplicate = value, "", False  # a new place may be in another area
     draft.suggested = ""
+    draft.candidates = []
 
 
 def _fill_visit(draft: Draft, value: tuple[str, datetime]) -> None:
@@ -202,6 +208,9 @@ async def _check_place(turn: Turn, draft: Draft) -> bool:
     if not await has_units(db, prop):
         return False   # no list for this property: everything as before (one indexed query per place)
     found = await find_place(db, prop, key)
+    if found is None:
+        # A longer listed name the extractor read only part of ("会所二楼棋牌室", where it saw 会所).
+        found = await _name_in_message(turn, db, prop)
     if found is not None:
         place, rest = found
         draft.location, draft.area = place.label + rest, place.kind
@@ -219,8 +228,60 @@ async def _check_place(turn: Turn, draft: Draft) -> bool:
 
 def _ask_suggestion(turn: Turn, draft: Draft) -> None:
     draft.state = Intake.confirming_place.name
+    # A bare 「1502」 is not unknown, only short: "is it ...?" rather than "not found".
     turn.say("intake/place_unknown.j2", options=labels("yes", "no"), location=draft.location,
-             suggestion=draft.suggested)
+             suggestion=draft.suggested, bare=not building_of(draft.location))
+
+
+async def _name_in_message(turn: Turn, db: Any, prop: str) -> tuple[Any, str] | None:
+    """A listed name (an alias such as 老干部楼1502) anywhere in the message, with the room word right after it."""
+    from dispatch.units import name_in
+
+    text_key = normalize_location(turn.msg.text)
+    found = await name_in(db, prop, text_key)
+    if found is None:
+        return None
+    place, end = found
+    return place, place_word_at(text_key, end)
+
+
+async def _listed_place(turn: Turn, draft: Draft) -> bool:
+    """No place the extractor could read: the estate's unit list may know one in the message, by an alias, or by
+    a bare room number that one building has (asked to confirm) or several have (asked which). True: asked."""
+    from dispatch.units import has_units, rooms_named
+
+    db, prop = await turn.db.lookup(), turn.deps.property
+    if not turn.msg.text.strip() or not await has_units(db, prop):
+        return False
+    found = await _name_in_message(turn, db, prop)
+    if found is not None:
+        place, rest = found
+        _fill_location(draft, place.label + rest)
+        draft.area = place.kind
+        draft.place_checked = normalize_location(draft.location)
+        return False
+    written = bare_room(turn.msg.text)
+    if not written:
+        return False
+    room, rest = split_room(normalize_location(written))
+    rooms = await rooms_named(db, prop, room)
+    if len(rooms) == 1:
+        draft.location, draft.suggested = written, rooms[0].label + rest
+        _ask_suggestion(turn, draft)
+        return True
+    if len(rooms) > 1:
+        draft.state = Intake.locating.name
+        draft.candidates = [place.label + rest for place in rooms]
+        turn.say("intake/place_which.j2", location=written, candidates=draft.candidates)
+        return True
+    return False
+
+
+def _chosen_candidate(draft: Draft, text: str) -> str | None:
+    """「2单元」 or 「3栋」 as the answer to "which 1502?": the one candidate it names, if only one."""
+    key = normalize_location(text)
+    chosen = [c for c in draft.candidates if key and key in normalize_location(c)]
+    return chosen[0] if len(chosen) == 1 else None
 
 
 async def _check_location(turn: Turn, draft: Draft) -> bool:
@@ -242,7 +303,7 @@ SLOTS: dict[str, Slot] = {slot.name: slot for slot in (
          parse=lambda turn, text: parse_location_answer(text) or None, fill=_fill_location,
          ask=Question("intake/ask_location.j2", lambda turn, draft, text: dict(invalid=False)),
          reask=Question("intake/ask_location.j2", lambda turn, draft, text: dict(invalid=True)),
-         forget=("location",), then=_check_location),
+         forget=("location",), look_up=_listed_place, then=_check_location),
     Slot("area", Intake.choosing_area, parse=_parse_area, fill=_fill("area"),
          ask=Question("intake/ask_area.j2", lambda turn, draft, text: dict(location=draft.location),
                       ("public", "unit")),
@@ -279,6 +340,8 @@ async def advance(turn: Turn, draft: Draft, *, prefix: str = "") -> None:
             continue
         if not slot.known(draft) and slot.infer is not None:
             slot.fill(draft, slot.infer(draft) or "")
+        if not slot.known(draft) and slot.look_up is not None and await slot.look_up(turn, draft):
+            return
         if not slot.known(draft):
             draft.state = slot.state.name
             ask(turn, draft, slot.ask, prefix=prefix)
@@ -337,9 +400,20 @@ async def on_describing(turn: Turn, draft: Draft, ex: Extracted) -> Draft | None
 
 
 async def on_locating(turn: Turn, draft: Draft, ex: Extracted) -> Draft | None:
+    # Before merging: 「3栋1单元」 naming one of the rooms shown is that room, not the building alone.
+    chosen = _chosen_candidate(draft, turn.msg.text) if draft.candidates and not draft.location else None
+    if chosen:
+        _fill_location(draft, chosen)
     merge(draft, ex, override=False)
-    if not draft.location and not take(turn, draft, SLOTS["location"], turn.msg.text):
-        return draft
+    if not draft.location:
+        value = SLOTS["location"].parse(turn, turn.msg.text)
+        if value is not None:
+            _fill_location(draft, value)
+        elif await _listed_place(turn, draft):
+            return draft
+        elif not draft.location:
+            ask(turn, draft, SLOTS["location"].reask, text=turn.msg.text)
+            return draft
     await advance(turn, draft)
     return draft
 

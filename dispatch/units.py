@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import case, delete, func, select
+from sqlalchemy import case, delete, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch.statuses import OPEN
@@ -36,6 +36,48 @@ async def find_place(db: AsyncSession, property: str, key: str) -> tuple[KnownPl
         return None
     *place, name = max(rows, key=lambda row: len(row[-1]))
     return KnownPlace(*place), key[len(name):]
+
+
+async def name_in(db: AsyncSession, property: str, text_key: str) -> tuple[KnownPlace, int] | None:
+    """The longest listed name (a place's own or an alias) inside a whole message's key, and where it ends there:
+    for names the extractor does not read as a place ("老干部楼1502", "老年活动中心")."""
+    if len(text_key) < 2:
+        return None
+    # Keys hold no LIKE wildcards: normalize_location removes "%" and "_" with the other punctuation.
+    rows = (await db.execute(
+        select(Unit.kind, Unit.building, Unit.label, Unit.key, UnitName.key).join(UnitName, UnitName.unit_id == Unit.id)
+        .where(UnitName.property == property, func.length(UnitName.key) >= 2,
+               literal(text_key).contains(UnitName.key)))).all()
+    found = [(row, end) for row in rows if (end := _whole_name_end(text_key, row[-1])) is not None]
+    if not found:
+        return None
+    (*place, _), end = max(found, key=lambda item: len(item[0][-1]))
+    return KnownPlace(*place), end
+
+
+def _whole_name_end(text: str, name: str) -> int | None:
+    """Where name ends in text, as a whole: room 152 is not inside 1520."""
+    start = text.find(name)
+    while start >= 0:
+        end = start + len(name)
+        if not (start and text[start - 1].isdigit() and name[0].isdigit()) and \
+                not (end < len(text) and text[end].isdigit() and name[-1].isdigit()):
+            return end
+        start = text.find(name, start + 1)
+    return None
+
+
+async def rooms_named(db: AsyncSession, property: str, room: str) -> list[KnownPlace]:
+    """The listed units whose room is `room` ("1502", "2单元1502") in any building, by their own key or an alias."""
+    rows = (await db.execute(
+        select(Unit.kind, Unit.building, Unit.label, Unit.key, UnitName.key).join(UnitName, UnitName.unit_id == Unit.id)
+        .where(UnitName.property == property, Unit.kind == "unit", UnitName.key.endswith(room)))).all()
+    found: dict[str, KnownPlace] = {}
+    for *place, name in rows:
+        before = name[:-len(room)]
+        if not before or not before[-1].isdigit():   # 1502 is not 11502
+            found.setdefault(place[2], KnownPlace(*place))
+    return [found[label] for label in sorted(found)]
 
 
 async def place_keys(db: AsyncSession, property: str, building: str = "") -> dict[str, KnownPlace]:

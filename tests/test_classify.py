@@ -285,3 +285,142 @@ def test_bad_model_configuration_is_named(tmp_path, examples, model, problem):
         _model_rules(tmp_path, examples, model)
     assert problem in str(excinfo.value)
     assert "[model]" in str(excinfo.value)
+
+
+# --- issue 12, generalisation: concepts, not the evaluation set's words ---
+
+@pytest.mark.parametrize("description, location", [
+    ("消防栓打开没有水", "3栋"),                       # fire equipment out of service (BR-5)
+    ("消防泵坏了 启动不了", "地下泵房"),
+    ("电梯停了 电梯里有人", "5栋"),                    # someone in a stopped lift, without 困
+    ("家里灯都不亮 插座也没反应", "3栋1502"),          # a home without power, without 电
+    ("小孩的头卡在栏杆里了", "儿童乐园"),              # caught
+    ("阳台顶上的水泥掉下来 差点砸到我儿子", "2栋1303"),  # nearly hurt
+    ("井盖丢了 一个大洞在路中间", "北门口"),            # an open hole
+    ("楼上漏水 有点严重 天花板一直在滴", "7栋1801"),    # 有点 that strengthens
+    ("kitchen pipe burst 水好大", "Block 6 1203"),     # English
+    ("厨房个水喉爆咗 水浸成屋", "11栋903"),            # Cantonese
+    ("俺家那电闸咋整都推不上去 全屋黑了", "4栋1101"),   # northern
+    ("空跳冒烟了", "3栋1502"),                         # a misspelling put right (空调)
+])
+def test_br5_hazards_in_words_no_rule_was_written_for(description, location, rules):
+    assert classify(description, rules, location).category == "emergency"
+
+
+@pytest.mark.parametrize("description", [
+    "灯泡烧了", "客厅灯管烧了一根",                     # burnt out is not burning
+    "电梯卡住了 里面没人",
+    "电梯里有人抽烟", "楼道里有人抽烟 烟味很大",
+    "燃气报警器一直亮黄灯 没有味道",
+    "厕所那水箱老是哗哗的 整不好",                      # a cistern that keeps running
+    "空调内机漏水 沿着墙流下来",                        # an air conditioner's water
+    "水龙头卡住了", "门把手卡住了",                    # no body part in 水龙头 or 把手
+    "热水器不出水", "天花板渗水 有水印",
+    "厨房水龙头漏水 另外卧室有个插座不通电",            # two faults are not water near power
+    "消防控制室的报警主机有个点位老是故障",
+])
+def test_br5_more_false_alarm_guards(description, rules):
+    assert classify(description, rules, "3栋1502").category == "daily"
+
+
+@pytest.mark.parametrize("description, trade", [
+    ("楼上渗水 一直滴到电视机上", "plumbing"),          # water from a ceiling, whatever it drips on
+    ("茶水间的开水器一直在冒水 旁边就是插座", "plumbing"),  # what lies beside it is not the trade
+    ("单元门的可视对讲没声音", "weak_current"),
+    ("地库出口的栏杆机不抬杆", "weak_current"),
+    ("消防栓被车撞了 水喷得老高", "fire"),
+    ("喷淋管漏水", "fire"),
+    ("空调漏水 滴到床上", "hvac"),
+    ("电梯运行的时候哐当哐当响", "elevator"),
+    ("客厅承重墙裂了一条缝 门都关不上了", "civil"),     # the crack, not the door it jams
+    ("厨房墙上一直渗水 墙皮都泡了", "civil"),
+    ("窗户的锁扣松了 关不紧", "doors_windows"),
+    ("整栋楼都黑灯瞎火的 电梯也停了", "electrical"),    # what "also" stopped is not the fault
+    ("抽油烟机不吸烟了", "other"),                      # not a fire for 烟
+    ("只有电视那个插座用不了", "electrical"),          # a socket is the electrician's, whatever it feeds
+    ("门锁没电了 一直滴滴叫", "doors_windows"),         # a flat battery is its device's
+    ("插做冒烟了", "electrical"),                        # 插座, misspelt
+])
+def test_br8_trade_by_the_broken_thing(description, trade, rules):
+    assert classify(description, rules, "3栋1502").trade == trade
+
+
+def test_br8_the_place_names_the_trade_of_a_facility_or_of_nothing_else(rules):
+    assert classify("不喷水了", rules, "中心花园的喷泉").trade == "other"   # the fountain's own water
+    assert classify("水管爆了", rules, "游泳池").trade == "plumbing"           # a thing named still wins
+    assert classify("按钮坏了", rules, "3栋电梯间").trade == "elevator"        # the lobby, nothing else named
+    assert classify("灯不亮", rules, "3栋电梯间").trade == "electrical"
+
+
+CONTEXT_FILE = """
+[category]
+emergency = ["爆管"]
+separators = ["另外"]
+strengthening = ["有点严重"]
+[[hazard]]
+name = "wet_socket"
+hazard = ["漏水"]
+object = ["插座"]
+unless = ["有点"]
+[trade_context]
+reach = ["滴到"]
+aside = ["也"]
+[spellings]
+"插座" = ["插做"]
+[[trade]]
+name = "fire"
+places = ["消防控制室"]
+[[trade]]
+name = "civil"
+keywords = ["墙"]
+with = ["裂"]
+[[trade]]
+name = "electrical"
+keywords = ["插座", "电视"]
+[[trade]]
+name = "doors_windows"
+keywords = ["门"]
+[[trade]]
+name = "plumbing"
+keywords = ["漏水"]
+"""
+
+
+def test_operator_context_spellings_places_and_with(tmp_path):
+    path = tmp_path / "rules.toml"
+    path.write_text(CONTEXT_FILE, encoding="utf-8")
+    rules = load_rules(path)
+    assert classify("漏水 滴到电视上", rules).trade == "plumbing"                # reach
+    assert classify("墙裂了 门也关不上", rules).trade == "civil"                 # with, aside
+    assert classify("门也关不上", rules).trade == "doors_windows"                # an aside alone still counts
+    assert classify("墙脏了 门坏了", rules).trade == "doors_windows"            # 墙 without 裂
+    assert classify("主机坏了", rules, "消防控制室").trade == "fire"              # places
+    assert classify("插做漏水", rules).category == "emergency"                   # spellings
+    assert classify("插座漏水 有点严重", rules).category == "emergency"          # strengthening
+    assert classify("插座漏水 有点", rules).category == "daily"
+    assert classify("水管漏水 另外插座坏了", rules).category == "daily"          # separators
+
+
+@pytest.mark.parametrize("extra, problem", [
+    ('[trade_context]\nreach = "滴到"\n', "'reach' must be a list"),
+    ('[trade_context]\nnear = ["x"]\n', "unknown keys ['near']"),
+    ('[spellings]\n"空调" = "空跳"\n', "must be a list"),
+    ('[spellings]\n"空调" = ["空跳"]\n"空条" = ["空跳"]\n', "listed for both"),
+    ('[[trade]]\nname = "civil"\nkeywords = ["墙"]\nwith = "裂"\n', "'with' must be a list"),
+    ('[[trade]]\nname = "other"\n', "'keywords'"),
+])
+def test_bad_context_tables_are_named(tmp_path, extra, problem):
+    path = tmp_path / "rules.toml"
+    path.write_text('[category]\nemergency = ["爆"]\n[[trade]]\nname = "civil"\nkeywords = ["墙"]\n' + extra,
+                    encoding="utf-8")
+    with pytest.raises(ValueError) as excinfo:
+        load_rules(path)
+    assert problem in str(excinfo.value)
+    assert str(path) in str(excinfo.value)
+
+
+def test_the_model_keeps_quiet_when_the_fault_says_it_is_small(tmp_path):
+    rules = _model_rules(tmp_path, MODEL_EXAMPLES,
+                         'examples = "examples.jsonl"\nthreshold = 0.5\nunless = ["一点点"]\n')
+    assert classify("书房水漫到书柜了", rules).category == "emergency"
+    assert classify("书房水漫到书柜了 一点点", rules).category == "daily"
