@@ -101,7 +101,7 @@ async def _their_ticket(session, channel: str, user: str, number: str | None) ->
         ticket = await get_ticket(session, number.strip().upper())
         if ticket is not None and await _is_theirs(session, ticket, channel, user):
             return ticket
-    latest = await tickets_of(session, channel, user, limit=1)
+    latest = await tickets_of(session, channel, user, limit=1, loaded=True)
     return latest[0] if latest else None
 
 

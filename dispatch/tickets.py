@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.orm import raiseload
 
 from dispatch.statements import NEW_EVENT, NEW_WATCHER, OPEN_DUPLICATE, WATCHING
 from store.db import connection_of
@@ -116,23 +117,31 @@ async def visible_ticket(session: AsyncSession, number: str, channel: str, user:
     return None
 
 
-async def tickets_of(session: AsyncSession, channel: str, user: str, limit: int = 5) -> list[Ticket]:
-    """A resident's own reports and the ones they joined as a watcher, newest first.
+# 「我的报修」 lists a ticket's own columns: its photos, audit trail and assignee are not read (three queries
+# fewer, bench/lifecycle.py); touching them on such a list is an error, not a slow query.
+LISTED = (raiseload(Ticket.photos), raiseload(Ticket.events), raiseload(Ticket.assignee))
+
+
+async def tickets_of(session: AsyncSession, channel: str, user: str, limit: int = 5, *,
+                     loaded: bool = False) -> list[Ticket]:
+    """A resident's own reports and the ones they joined as a watcher, newest first; with `loaded`, with
+    their photos, trail and assignee (else only their columns).
 
     Two indexed reads merged here rather than one `reporter … OR id IN (watched)`: PostgreSQL cannot
     turn that OR into index scans and reads the whole tickets table (bench/lifecycle.py).
     """
     newest = (Ticket.created_at.desc(), Ticket.id.desc())
+    options = () if loaded else LISTED
     own = list((await session.execute(
         select(Ticket).where(Ticket.reporter_channel == channel, Ticket.reporter_user == user)
-        .order_by(*newest).limit(limit))).scalars())
+        .order_by(*newest).limit(limit).options(*options))).scalars())
     watched = [row[0] for row in await session.execute(
         select(TicketWatcher.ticket_id).where(TicketWatcher.channel == channel, TicketWatcher.user_id == user))]
     seen = {t.id for t in own}
     watched = [i for i in watched if i not in seen]
     if watched:
         own += list((await session.execute(
-            select(Ticket).where(Ticket.id.in_(watched)).order_by(*newest).limit(limit))).scalars())
+            select(Ticket).where(Ticket.id.in_(watched)).order_by(*newest).limit(limit).options(*options))).scalars())
     own.sort(key=lambda t: (t.created_at, t.id), reverse=True)
     return own[:limit]
 
