@@ -33,11 +33,6 @@ async def trail(session: AsyncSession, ticket_id: int) -> list[SimpleNamespace]:
     return [SimpleNamespace(**row._mapping) for row in rows] + [SimpleNamespace(**v) for v in waiting]
 
 
-async def flush(session: AsyncSession) -> None:
-    """Write the waiting events now."""
-    await session.run_sync(_write_pending)
-
-
 @event.listens_for(Session, "before_commit")
 def _write_pending(session: Session) -> None:
     rows = session.info.pop(PENDING, None)

@@ -13,7 +13,8 @@ from sqlalchemy.orm.attributes import set_committed_value
 from dispatch import audit, escalation, lifecycle, outbox, statuses
 from dispatch.policy import Policy
 from dispatch.routing import (
-    CARD_PLATFORMS, WITH_ACCOUNTS, card_copies, refresh_cards, staff_with_roles, tell_assignee, tell_person, tell_reporter, tell_roles,
+    CARD_PLATFORMS, WITH_ACCOUNTS, card_copies, refresh_cards, staff_with_roles, tell_assignee, tell_person,
+    tell_reporter, tell_roles,
     tell_supervisors,
 )
 from store.models import Person, PersonIdentity, Photo, Ticket

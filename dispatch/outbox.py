@@ -46,11 +46,7 @@ async def enqueue_many(db: AsyncSession | AsyncConnection, rows: list[dict[str, 
     await db.execute(ENQUEUE[dialect_name(db)], values)
 
 
-async def flush(session: AsyncSession) -> None:
-    """Write a session's waiting rows now (before reading the outbox in the same transaction)."""
-    await session.run_sync(_write_pending)
-
-
+# A session's rows wait here until it commits; dispatch/audit.py holds a press's events the same way.
 PENDING = "outbox_pending"
 
 

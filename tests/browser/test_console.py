@@ -177,6 +177,35 @@ def test_a_supervisor_filters_opens_a_ticket_and_reassigns_it(service, page, tmp
     assert burst in numbers and lamp in numbers and len(numbers) == 5
 
 
+# A second of AMR-NB as WeCom hands a voice note over: the header, then 50 frames of 12.2 kbit/s.
+AMR = b"#!AMR\n" + (b"\x3c" + bytes(range(31))) * 50
+
+
+def test_a_supervisor_finds_the_residents_voice_note_on_the_ticket(service, page, tmp_path):
+    """Issue 12: a voice note without a transcript is kept with the report; staff get it from the ticket page."""
+    body = {"user": "resident-9", "voice_b64": base64.b64encode(AMR).decode()}
+    req = urllib.request.Request(service + "/sim/api/say", data=json.dumps(body).encode(),
+                                 headers={"Content-Type": "application/json"})
+    urllib.request.urlopen(req, timeout=30).close()
+    number = report(service, "resident-9", ["5栋1单元302厨房下水道堵了", "李先生 13900001111", "确认"])
+    passwd(tmp_path, SUPERVISOR)
+    page.set_viewport_size(DESK)
+    sign_in(page, service, SUPERVISOR)
+    page.goto(f"{service}/admin/tickets/{number}")
+    section = page.locator("#recordings")
+    expect(section).to_be_visible()
+    expect(section.locator("audio")).to_have_count(1)
+    link = section.locator("a[download]")
+    expect(link).to_have_text("下载语音 1")
+    # The link serves the very recording the resident sent, as audio, to the signed-in supervisor's browser.
+    got = page.evaluate("""async (url) => { const r = await fetch(url);
+        return [r.status, r.headers.get('content-type'), (await r.arrayBuffer()).byteLength]; }""",
+                        link.get_attribute("href"))
+    assert got == [200, "audio/amr", len(AMR)]
+    section.scroll_into_view_if_needed()
+    screenshot(page, "console-voice", tmp_path)
+
+
 def test_a_form_posted_without_its_csrf_token_is_refused(service, page, tmp_path):
     number = report(service, "resident-1", ["3栋2单元1502厨房水龙头漏水", "刘女士 13912345678", "确认"])
     passwd(tmp_path, SUPERVISOR)
