@@ -308,14 +308,21 @@ class StatementCounter:
             self.log.append(((time.perf_counter() - conn.info.pop("t0")) * 1000, statement, parameters))
 
 
+PROFILER = None  # --profile: a cProfile.Profile switched on only inside measured presses
+
+
 async def one(sessions, call, t: dict, action: str, channel: str, user: str, body_of
               ) -> tuple[float, str, float]:
     """One press: (seconds, outcome, this process's CPU seconds in it)."""
     now = datetime.now(timezone.utc)
     body = body_of(t, now)
     c0, t0 = time.process_time(), time.perf_counter()
+    if PROFILER is not None:
+        PROFILER.enable()
     async with sessions() as session, session.begin():
         result = await call(session, t, action, channel, user, now, body)
+    if PROFILER is not None:
+        PROFILER.disable()
     return time.perf_counter() - t0, outcome_of(result), time.process_time() - c0
 
 
@@ -594,6 +601,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="after the warm-up, run this process and its PostgreSQL server processes at niceness N "
                          "(e.g. -10, as root): on a machine shared with other work")
     ap.add_argument("--seed", type=int, default=10, help="random seed of the data set and the picks")
+    ap.add_argument("--profile", metavar="FILE",
+                    help="write a cProfile of the measured presses only (pstats format) to FILE")
     ap.add_argument("--json", action="store_true", help="also print the results as one JSON object")
     args = ap.parse_args(argv)
     if args.tickets < 1000 or args.samples < 1 or args.warmup < 0 or args.per_day < 1:
@@ -608,7 +617,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         plan, info = asyncio.run(prepare(args))
         load_before = [round(x, 2) for x in os.getloadavg()]
+        global PROFILER
+        if args.profile:
+            import cProfile
+            PROFILER = cProfile.Profile()
         rows = asyncio.run(measure(args, plan))
+        if PROFILER is not None:
+            PROFILER.dump_stats(args.profile)
         if args.trace:
             return 0
         facts = asyncio.run(database_facts())

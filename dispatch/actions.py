@@ -9,9 +9,10 @@ from sqlalchemy.orm import aliased, joinedload, raiseload
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dispatch import audit, escalation, lifecycle, permissions, statuses
+from dispatch import audit, escalation, lifecycle, permissions, prefetch, statuses
 from dispatch.policy import Policy
 from dispatch.routing import refresh_cards, tell_reporter, tell_supervisors
+from store.db import dialect_name
 from store.models import Person, PersonIdentity, Ticket
 # An action reads the ticket's row and its assignee, never its audit trail or photos: not loading them
 # saves two queries a press (bench/lifecycle.py); touching them in an action is an error, not a slow query.
@@ -51,12 +52,16 @@ async def checked(session: AsyncSession, number: str, channel: str, user: str, a
     # The ticket (with its assignee) and the person pressing (with their accounts) in one statement.
     account = select(PersonIdentity.person_id).where(PersonIdentity.platform == channel,
                                                      PersonIdentity.external_id == user).scalar_subquery()
+    # On PostgreSQL the same statement brings the ticket's timers, trail and card copies (dispatch/prefetch.py).
+    extra = prefetch.COLUMNS if dialect_name(session) == "postgresql" else ()
     row = (await session.execute(
-        select(Ticket, ACTOR).where(Ticket.number == number).outerjoin(ACTOR, ACTOR.id == account)
+        select(Ticket, ACTOR, *extra).where(Ticket.number == number).outerjoin(ACTOR, ACTOR.id == account)
         .options(*WITH_ASSIGNEE, joinedload(ACTOR.identities)))).unique().first()
     if row is None:
         return None, None, ActionResult("unknown_ticket")
-    ticket, person = row
+    ticket, person = row[0], row[1]
+    if extra:
+        prefetch.keep(session, ticket.id, *row[2:])
     if person is None or not permissions.is_staff(person.role):
         return ticket, None, ActionResult("unknown_person", ticket)
     refused = permissions.refusal(person.role, action, trades=person.trades, ticket_trade=ticket.trade,

@@ -19,13 +19,14 @@ from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 
-from dispatch import audit, outbox, timers
+from dispatch import audit, outbox, prefetch, timers
 from dispatch.clocks import DONE, SLA, Clock, ticket_clocks
 from dispatch.duty import Duty, desk_now
 from dispatch.policy import Policy
 from dispatch.routing import CARD_PLATFORMS, staff_with_roles, tell_person
+from store.db import dialect_name
 from store.models import Complaint, Person, Ticket, Timer
 
 STEP, AGAIN, COMPLAINT_STEP = "escalation", "escalation_again", "complaint_escalation"
@@ -113,15 +114,37 @@ async def sync(session, ticket: Ticket, now: datetime, policy: Policy) -> None:
     """Make the ticket's escalation timers agree with its clocks, in the caller's transaction."""
     if ticket.id is None:
         await session.flush()
-    rows = {t.key: t for t in (await session.execute(
-        select(Timer).where(Timer.ticket_id == ticket.id, Timer.kind == STEP))).scalars()}
+    held = prefetch.timers(session, ticket.id)
+    if held is None:
+        # Read through the session: timers it already holds as objects (an acknowledgement's) are edited there.
+        loaded = list((await session.execute(
+            select(Timer).where(Timer.ticket_id == ticket.id, Timer.kind == STEP))).scalars())
+    else:
+        loaded = [t for t in held if t.kind == STEP]
+    cancel, repend, new = await _plan(session, ticket, {t.key: t for t in loaded}, now, policy)
+    if held is None:
+        for row in cancel:
+            row.status = timers.CANCELLED
+        for row, due in repend:
+            row.status, row.due_at, row.claimed_by, row.lease_until = timers.PENDING, due, "", None
+    else:
+        # Read as plain rows with the check (dispatch/prefetch.py): written with Core, one statement each.
+        if cancel:
+            await session.execute(CANCEL_STEPS, {"ids": [row.id for row in cancel]})
+        if repend:
+            await session.execute(REPEND_STEP, [{"timer_id": row.id, "due": due} for row, due in repend])
+    if new:
+        insert = timers.INSERTS[dialect_name(session)](timers.TIMERS)
+        await session.execute(insert.on_conflict_do_nothing(index_elements=["key"]), new)
+
+
+async def _plan(session, ticket: Ticket, rows: dict, now: datetime, policy: Policy) -> tuple[list, list, list]:
+    """(rows to cancel, (row, due) to schedule again, new timer rows) that bring the chain in step."""
+    cancel, repend, new = [], [], []
     if ticket.status in DONE:
         # Every clock has stopped (dispatch/clocks.py): what is still pending is cancelled, without reading
         # the trail; what fired or an acknowledgement holds stays as it is, as below.
-        for row in rows.values():
-            if row.status == timers.PENDING and not row.details.get("stopped"):
-                row.status = timers.CANCELLED
-        return
+        return [r for r in rows.values() if r.status == timers.PENDING and not r.details.get("stopped")], [], []
     clocks = await clocks_of(session, ticket, now, policy)
     for name, clock in clocks.items():
         live = clock.running and not _held(clock)
@@ -132,13 +155,24 @@ async def sync(session, ticket: Ticket, now: datetime, policy: Policy) -> None:
                 continue   # fired once (a timer never fires twice), or held by an acknowledgement
             if not live:
                 if row is not None and row.status == timers.PENDING:
-                    row.status = timers.CANCELLED
+                    cancel.append(row)
                 continue
             due = _due(clock, step, (row.details.get("shift", 0) if row is not None else 0))
             if row is None:
-                await timers.put(session, key, STEP, due, ticket.id, _details(name, i, step), move=False)
+                new.append(dict(key=key, kind=STEP, due_at=due, ticket_id=ticket.id, details=_details(name, i, step),
+                                status=timers.PENDING, claimed_by=""))
             elif row.status != timers.PENDING or abs((row.due_at - due).total_seconds()) >= 1:
-                row.status, row.due_at, row.claimed_by, row.lease_until = timers.PENDING, due, "", None
+                repend.append((row, due))
+    return cancel, repend, new
+
+
+# The prefetched path's writes, built once.
+CANCEL_STEPS = (update(timers.TIMERS).where(timers.TIMERS.c.id.in_(bindparam("ids", expanding=True)),
+                                            timers.TIMERS.c.status == timers.PENDING)
+                .values(status=timers.CANCELLED))
+REPEND_STEP = (update(timers.TIMERS).where(timers.TIMERS.c.id == bindparam("timer_id"))
+               .values(status=timers.PENDING, due_at=bindparam("due", type_=timers.TIMERS.c.due_at.type),
+                       claimed_by="", lease_until=None))
 
 
 async def first_steps(conn, ticket_id: int, category: str, area: str, visit_at: datetime | None, now: datetime,

@@ -4,25 +4,24 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import event
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
-from sqlalchemy.orm import Session
 
+from dispatch import held
 from store.db import dialect_name
 from store.models import Outbox
 
 OUTBOX = Outbox.__table__
 # Built once per dialect; run with one parameter set per row.
-ENQUEUE = {name: insert(OUTBOX).on_conflict_do_nothing(index_elements=[OUTBOX.c.dedupe_key])
-           for name, insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))}
+ENQUEUE = held.ENQUEUE
 
 # Kinds of outbox rows; their payloads name templates and tickets, rendered at delivery time so
 # every copy shows the ticket as it is then.
 TEXT = "text"            # {"template", "ticket"?, "vars"?, "options"?} or {"text", "options"?} (a conversation reply)
 CARD = "card"            # {"ticket", "audience": technician | group}
 CARD_UPDATE = "card_update"  # {"copy_id", "reply_token"?}
+
+# A session's rows wait here until it commits (dispatch/held.py writes them with the press's events).
+PENDING = held.OUTBOX_KEY
 
 
 async def enqueue(db: AsyncSession | AsyncConnection, *, key: str, channel: str, kind: str, payload: dict[str, Any],
@@ -41,28 +40,9 @@ async def enqueue_many(db: AsyncSession | AsyncConnection, rows: list[dict[str, 
     if isinstance(db, AsyncSession):
         # A press tells the reporter, the supervisors and every card copy: on a session the rows wait
         # for its commit and go in one statement then (bench/lifecycle.py), still in the same transaction.
-        db.info.setdefault(PENDING, []).extend(values)
+        held.hold(db, PENDING, values)
         return
     await db.execute(ENQUEUE[dialect_name(db)], values)
-
-
-# A session's rows wait here until it commits; dispatch/audit.py holds a press's events the same way.
-PENDING = "outbox_pending"
-
-
-@event.listens_for(Session, "before_commit")
-def _write_pending(session: Session) -> None:
-    rows = session.info.pop(PENDING, None)
-    if rows:
-        session.flush()      # the rows' tickets and events first, as when they were written at once
-        session.execute(ENQUEUE[session.get_bind().dialect.name], rows)
-
-
-@event.listens_for(Session, "after_transaction_end")
-def _forget_pending(session: Session, transaction) -> None:
-    # Rolled back (or closed uncommitted): what the transaction would have sent goes with it.
-    if transaction.parent is None:
-        session.info.pop(PENDING, None)
 
 
 def values_of(rows: list[dict[str, Any]], *, kind: str, now: datetime, ticket_id: int | None = None,

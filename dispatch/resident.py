@@ -9,12 +9,13 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dispatch import audit, lifecycle
+from dispatch import audit, lifecycle, prefetch
 from dispatch.actions import WITH_ASSIGNEE, ActionResult
 from dispatch.aftercare import after_verified, asking
 from dispatch.job import transition
 from dispatch.policy import Policy
 from dispatch.routing import refresh_cards, tell_assignee, tell_roles
+from store.db import dialect_name
 from store.models import Ticket, TicketWatcher
 
 # action → what the ticket must be asking (`Ticket.awaiting`, set by dispatch/prompts.py) for it to be the answer
@@ -57,15 +58,19 @@ async def awaiting_ticket(session: AsyncSession, channel: str, user: str, asks: 
     own = (Ticket.reporter_channel == channel) & (Ticket.reporter_user == user)
     watched = Ticket.id.in_(select(TicketWatcher.ticket_id).where(TicketWatcher.channel == channel,
                                                                   TicketWatcher.user_id == user))
+    # On PostgreSQL the answer's other reads (timers, trail, card copies) come with it (dispatch/prefetch.py).
+    extra = prefetch.COLUMNS if dialect_name(session) == "postgresql" else ()
     for whose in (own, watched):
-        stmt = select(Ticket).where(whose).options(*WITH_ASSIGNEE)   # one statement; no audit trail
+        stmt = select(Ticket, *extra).where(whose).options(*WITH_ASSIGNEE)   # one statement; no audit trail
         if number:
             stmt = stmt.where(Ticket.number == number)
         else:
             stmt = stmt.where(Ticket.awaiting.in_(asks)).order_by(Ticket.id.desc()).limit(1)
-        found = (await session.execute(stmt)).unique().scalars().first()
-        if found is not None:
-            return found
+        row = (await session.execute(stmt)).unique().first()
+        if row is not None:
+            if extra:
+                prefetch.keep(session, row[0].id, *row[1:])
+            return row[0]
     return None
 
 

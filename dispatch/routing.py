@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import joinedload
 
-from dispatch import outbox
+from dispatch import outbox, prefetch
 from dispatch.calendar_days import computed_day
 from dispatch.duty import Duty
 from dispatch.statements import AUDIENCE, DESK_ON_DUTY
@@ -172,6 +172,9 @@ async def tell_reporter(session: AsyncSession, ticket: Ticket, now: datetime, te
 
 async def card_copies(session: AsyncSession, ticket: Ticket) -> list:
     """(id, channel, recipient_user, recipient_chat) of every copy of the ticket's card."""
+    held = prefetch.copies(session, ticket.id)
+    if held is not None:
+        return held
     return list((await session.execute(select(CardCopy.id, CardCopy.channel, CardCopy.recipient_user,
                                               CardCopy.recipient_chat).where(CardCopy.ticket_id == ticket.id))).all())
 

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 QUIET = {"outbox_wakeup": False}  # execution options of a writer whose rows need no outbox loop
 _MARK = "outbox_written"
+WRITES_OUTBOX = "writes_outbox"  # execution option of a statement not built on the outbox table that inserts there
 
 
 class OutboxWakeup:
@@ -42,7 +43,12 @@ class OutboxWakeup:
 
     @staticmethod
     def _written(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
-        if context is None or not context.isinsert or not context.execution_options.get("outbox_wakeup", True):
+        if context is None or not context.execution_options.get("outbox_wakeup", True):
+            return
+        if context.execution_options.get(WRITES_OUTBOX):     # a textual statement that says so (dispatch/held.py)
+            conn.info[_MARK] = True
+            return
+        if not context.isinsert:
             return
         table = getattr(getattr(context.compiled, "statement", None), "table", None)
         if getattr(table, "name", None) == "outbox":
