@@ -95,6 +95,7 @@ class Spec:
                                     # | director | reporter
     body: Callable[[dict, datetime], dict | None] = lambda t, now: None
     after: str = ""                 # takes the tickets the named action just handled (waive → waive_approve)
+    feeds: int = 1                  # actions that take this one's tickets (`after`): it presses this many times more
     about: str = ""                 # the tickets, as the table shows them (default: the statuses)
 
     @property
@@ -116,12 +117,24 @@ def _other_technician(t: dict, now: datetime) -> dict:
     return {"to": t["_other"]}
 
 
+def _alert(t: dict, now: datetime) -> dict:
+    return {"alert": t["_alert"]}
+
+
+# An overdue ticket: one of its escalation steps has fired (the seed computes them with the project's clocks).
+OVERDUE = ("EXISTS (SELECT 1 FROM timers x WHERE x.ticket_id = t.id AND x.kind = 'escalation' "
+           "AND x.status = 'done')")
+
+
 SPECS: tuple[Spec, ...] = (
     Spec("accept", "staff", ("dispatched",), actor="technician"),
-    Spec("reschedule", "staff", ("accepted",), body=lambda t, now: {"visit_text": "明天下午3点"}),
+    Spec("reschedule", "staff", ("accepted",), body=lambda t, now: {"visit_text": "明天下午3点"}, feeds=2),
+    Spec("visit_agree", "resident", after="reschedule", actor="reporter"),
+    Spec("visit_decline", "resident", after="reschedule", actor="reporter"),
     Spec("arrive", "staff", ("accepted",)),
     Spec("quote", "staff", ("on_site",), "t.area = 'unit'", about="on_site, unit",
          body=lambda t, now: {"items": [{"key": "visit"}, {"name": "更换角阀", "amount": "80"}], "note": "含配件"}),
+    Spec("quote_decline", "resident", after="quote", actor="reporter"),
     Spec("quote_agree", "resident", ("quoted",), "t.awaiting = 'quote'", actor="reporter", about="quoted"),
     Spec("hold", "staff", ("on_site",), body=_hold),
     Spec("resume", "staff", ("on_hold",)),
@@ -129,14 +142,20 @@ SPECS: tuple[Spec, ...] = (
          body=lambda t, now: {"materials": [{"name": "角阀", "qty": 1}], "minutes": 40, "note": "已更换角阀"}),
     Spec("signoff_fixed", "resident", ("completed",), "t.area = 'unit' AND t.awaiting = 'signoff'", actor="reporter",
          about="completed, unit"),
+    Spec("signoff_not_fixed", "resident", ("completed",), "t.area = 'unit' AND t.awaiting = 'signoff'",
+         actor="reporter", about="completed, unit"),
     Spec("verify", "staff", ("completed",), "t.area = 'public'", actor="housekeeper", about="completed, public",
          body=lambda t, now: {"passed": True}),
     Spec("survey", "resident", ("verified",), "t.awaiting = 'survey'", actor="reporter", about="verified"),
     Spec("waive", "staff", ("quoted",), "t.quote < 500 AND t.awaiting = 'quote'", about="quoted, < 500 元",
-         body=lambda t, now: {"payer": "property", "reason": "独居老人，物业承担"}),
+         body=lambda t, now: {"payer": "property", "reason": "独居老人，物业承担"}, feeds=2),
     Spec("waive_approve", "staff", after="waive", actor="director", body=lambda t, now: {"note": "同意"}),
+    Spec("waive_reject", "staff", after="waive", actor="director", body=lambda t, now: {"note": "请按价收费"}),
     Spec("transfer", "staff", ("accepted",), body=_other_technician),
     Spec("reassign", "staff", ("dispatched",), actor="supervisor", body=_other_technician),
+    Spec("decline", "staff", ("accepted",), body=lambda t, now: {"reason": "不是本专业的活"}),
+    Spec("ack", "staff", ("dispatched", "accepted", "on_site"), OVERDUE, actor="supervisor", about="overdue",
+         body=_alert),
     Spec("cancel", "staff", ("accepted",), actor="desk", body=lambda t, now: {"reason": "住户已自行修好"}),
     Spec("my_tickets", "query", actor="reporter"),
 )
@@ -277,6 +296,17 @@ async def pick(conn, spec: Spec, n: int, used: set[int]) -> list[dict]:
     return out
 
 
+async def alerted(conn, tickets: list[dict], cast: Cast) -> None:
+    """Each ticket's first fired step as the alert its trade's supervisors got (dispatch/escalation.py records
+    who it went to when it fires; the seed's steps have not fired through the service)."""
+    for t in tickets:
+        who = [p["id"] for p in cast.of_trade("supervisor", t["trade"])]
+        t["_alert"] = await conn.fetchval(
+            """UPDATE timers SET details = (details::jsonb || jsonb_build_object('alerted', $2::jsonb))::json
+               WHERE id = (SELECT id FROM timers WHERE ticket_id = $1 AND kind = 'escalation' AND status = 'done'
+                           ORDER BY id LIMIT 1) RETURNING id""", t["id"], json.dumps(who))
+
+
 async def pick_residents(conn, n: int, frequent: int) -> list[dict]:
     """Residents who report often (5 % of them file 30 % of tickets): the longest lists to sort."""
     rows = await conn.fetch(
@@ -352,7 +382,7 @@ async def measure(args, plan: seed.Plan) -> list[Row]:
             if isinstance(call, str):
                 row.missing = call
                 continue
-            total = args.samples + args.warmup
+            total = (args.samples + args.warmup) * spec.feeds
             if spec.after:
                 tickets: list[dict] = []   # filled when the action before it has run
             elif spec.side == "query":
@@ -363,6 +393,8 @@ async def measure(args, plan: seed.Plan) -> list[Row]:
             for t in tickets:
                 if spec.body is _other_technician:
                     t["_other"] = cast.other_technician(t, rng)
+            if spec.body is _alert:
+                await alerted(conn, tickets, cast)
             plans.append((spec, row, call, tickets))
 
         if args.trace:
@@ -371,7 +403,7 @@ async def measure(args, plan: seed.Plan) -> list[Row]:
         # Warm-up: every action once over, so pools, statement caches and templates are ready for all.
         warmed: dict[str, list[dict]] = {}
         for spec, row, call, tickets in plans:
-            warm = warmed.get(spec.after, []) if spec.after else tickets[:args.warmup]
+            warm = take(warmed, spec.after, args.warmup) if spec.after else tickets[:args.warmup * spec.feeds]
             warmed[spec.name] = []
             for t in warm:
                 channel, user = cast.actor(spec, t, rng)
@@ -384,15 +416,15 @@ async def measure(args, plan: seed.Plan) -> list[Row]:
 
         for spec, row, call, tickets in plans:
             if spec.after:
-                tickets = handled.get(spec.after, [])
+                tickets = take(handled, spec.after, args.samples)
             else:
-                tickets = tickets[args.warmup:]
+                tickets = tickets[args.warmup * spec.feeds:]
             if len(tickets) < min(MIN_SAMPLES, args.samples):
                 row.missing = f"only {len(tickets)} tickets {spec.source}"
                 continue
             times, counts, cpu = [], [], []
             done: list[dict] = []
-            for t in tickets[:args.samples]:
+            for t in tickets[:args.samples * spec.feeds]:
                 channel, user = cast.actor(spec, t, rng)
                 before = counter.count
                 elapsed, outcome, used_cpu = await one(sessions, call, t, spec.name, channel, user, spec.body)
@@ -416,16 +448,22 @@ async def measure(args, plan: seed.Plan) -> list[Row]:
         await db.dispose()
 
 
+def take(handled: dict[str, list[dict]], action: str, n: int) -> list[dict]:
+    """Up to `n` of the tickets `action` handled, no longer offered to the next action that takes them."""
+    out, handled[action] = handled.get(action, [])[:n], handled.get(action, [])[n:]
+    return out
+
+
 async def trace(name: str, plans, sessions, counter: StatementCounter, cast: Cast, rng) -> list[Row]:
     """One press of `name` (after one untraced press to warm up), every statement with its time."""
     ready: dict[str, list[dict]] = {}
     for spec, row, call, tickets in plans:
         if spec.after:
-            tickets = ready.get(spec.after, [])
+            tickets = take(ready, spec.after, 2)
         if len(tickets) < 2:
             raise BenchError(f"no tickets {spec.source} to trace {spec.name} on")
         ready[spec.name] = []
-        for k, t in enumerate(tickets[:2]):
+        for k, t in enumerate(tickets[:2 * spec.feeds]):
             channel, user = cast.actor(spec, t, rng)
             counter.trace, counter.log = spec.name == name and k == 1, []
             elapsed, outcome, _ = await one(sessions, call, t, spec.name, channel, user, spec.body)
@@ -613,7 +651,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.trace:
         if args.trace not in {s.name for s in SPECS}:
             ap.error(f"--trace: unknown action {args.trace}")
-        args.only = {args.trace} | ({"waive"} if args.trace == "waive_approve" else set())
+        args.only = {args.trace}
+    if args.only:       # an action that takes another's tickets needs that one too
+        args.only |= {s.after for s in SPECS if s.name in args.only and s.after}
     try:
         plan, info = asyncio.run(prepare(args))
         load_before = [round(x, 2) for x in os.getloadavg()]

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import aliased, joinedload, raiseload
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -44,23 +45,29 @@ def _record(session: AsyncSession, ticket: Ticket, now: datetime, actor: str, ch
 WON = (Ticket.status, Ticket.assignee_id, Ticket.accepted_at, Ticket.version)
 
 
+@cache
+def _check_statement(prefetching: bool):
+    """The ticket (with its assignee) and the person pressing (with their accounts) in one statement, built
+    once; on PostgreSQL it brings the ticket's timers, trail and card copies too (dispatch/prefetch.py)."""
+    account = select(PersonIdentity.person_id).where(PersonIdentity.platform == bindparam("channel"),
+                                                     PersonIdentity.external_id == bindparam("user")).scalar_subquery()
+    return (select(Ticket, ACTOR, *(prefetch.COLUMNS if prefetching else ()))
+            .where(Ticket.number == bindparam("number")).outerjoin(ACTOR, ACTOR.id == account)
+            .options(*WITH_ASSIGNEE, joinedload(ACTOR.identities)))
+
+
 async def checked(session: AsyncSession, number: str, channel: str, user: str, action: str, *,
                    check_state: bool = True) -> tuple[Ticket | None, Person | None, ActionResult | None]:
     """The ticket and the acting person, or the refusal every action shares: the one place where the
     role × action table (dispatch/permissions.py) is enforced, with the role as the configuration set it,
     and where the transition table (dispatch/lifecycle.py) says whether the action fits the status."""
-    # The ticket (with its assignee) and the person pressing (with their accounts) in one statement.
-    account = select(PersonIdentity.person_id).where(PersonIdentity.platform == channel,
-                                                     PersonIdentity.external_id == user).scalar_subquery()
-    # On PostgreSQL the same statement brings the ticket's timers, trail and card copies (dispatch/prefetch.py).
-    extra = prefetch.COLUMNS if dialect_name(session) == "postgresql" else ()
-    row = (await session.execute(
-        select(Ticket, ACTOR, *extra).where(Ticket.number == number).outerjoin(ACTOR, ACTOR.id == account)
-        .options(*WITH_ASSIGNEE, joinedload(ACTOR.identities)))).unique().first()
+    prefetching = dialect_name(session) == "postgresql"
+    row = (await session.execute(_check_statement(prefetching),
+                                 {"number": number, "channel": channel, "user": user})).unique().first()
     if row is None:
         return None, None, ActionResult("unknown_ticket")
     ticket, person = row[0], row[1]
-    if extra:
+    if prefetching:
         prefetch.keep(session, ticket.id, *row[2:])
     if person is None or not permissions.is_staff(person.role):
         return ticket, None, ActionResult("unknown_person", ticket)

@@ -26,7 +26,6 @@ from dispatch.clocks import DONE, SLA, Clock, ticket_clocks
 from dispatch.duty import Duty, desk_now
 from dispatch.policy import Policy
 from dispatch.routing import CARD_PLATFORMS, staff_with_roles, tell_person
-from store.db import dialect_name
 from store.models import Complaint, Person, Ticket, Timer
 
 STEP, AGAIN, COMPLAINT_STEP = "escalation", "escalation_again", "complaint_escalation"
@@ -133,9 +132,7 @@ async def sync(session, ticket: Ticket, now: datetime, policy: Policy) -> None:
             await session.execute(CANCEL_STEPS, {"ids": [row.id for row in cancel]})
         if repend:
             await session.execute(REPEND_STEP, [{"timer_id": row.id, "due": due} for row, due in repend])
-    if new:
-        insert = timers.INSERTS[dialect_name(session)](timers.TIMERS)
-        await session.execute(insert.on_conflict_do_nothing(index_elements=["key"]), new)
+    await timers.insert_new(session, new)
 
 
 async def _plan(session, ticket: Ticket, rows: dict, now: datetime, policy: Policy) -> tuple[list, list, list]:
@@ -189,8 +186,7 @@ async def first_steps(conn, ticket_id: int, category: str, area: str, visit_at: 
             rows.append(dict(key=_key(ticket_id, name, i), kind=STEP, due_at=_due(clock, step), ticket_id=ticket_id,
                              details=_details(name, i, step), status=timers.PENDING, claimed_by=""))
     if rows:
-        insert = timers.INSERTS[conn.dialect.name](timers.TIMERS)
-        await conn.execute(insert.on_conflict_do_nothing(index_elements=["key"]), rows)
+        await conn.execute(timers.INSERT_NEW[conn.dialect.name], rows)
 
 
 # ---- a step falls due ---------------------------------------------------------------------------------------

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import cache, lru_cache
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -49,11 +50,10 @@ async def transition(session: AsyncSession, ticket: Ticket, action: str, now: da
     after = lifecycle.target(action, before, ticket.held_from)
     values = values or {}
     # The columns written come back with the UPDATE (RETURNING): no second read of the row.
-    written = (await session.execute(
-        update(Ticket).where(Ticket.id == ticket.id, Ticket.version == ticket.version, Ticket.status == before)
-        .values(status=after, version=Ticket.version + 1, **values)
-        .returning(*(getattr(Ticket, key) for key in ("status", "version", *values)))
-        .execution_options(synchronize_session=False))).first()
+    keys = tuple(values)
+    written = (await session.execute(_move_statement(keys), {
+        "ticket_id": ticket.id, "read_version": ticket.version, "before": before, "after": after,
+        **{f"new_{key}": value for key, value in values.items()}})).first()
     if written is None:
         # Another press moved it first: read what it wrote (not the events and photos, which no action reads).
         await session.refresh(ticket, [c.key for c in Ticket.__table__.columns])
@@ -64,6 +64,18 @@ async def transition(session: AsyncSession, ticket: Ticket, action: str, now: da
     # The escalation timers follow the clocks in this same commit: a stop cancels them, a pause moves them.
     await escalation.sync(session, ticket, now, policy or Policy())
     return True
+
+
+@lru_cache(maxsize=256)
+def _move_statement(keys: tuple[str, ...]):
+    """`transition`'s conditional UPDATE writing these columns, built once per set of columns."""
+    columns = Ticket.__table__.c
+    return (update(Ticket).where(Ticket.id == bindparam("ticket_id"), Ticket.version == bindparam("read_version"),
+                                 Ticket.status == bindparam("before"))
+            .values(status=bindparam("after"), version=Ticket.version + 1,
+                    **{key: bindparam(f"new_{key}", type_=columns[key].type) for key in keys})
+            .returning(*(getattr(Ticket, key) for key in ("status", "version", *keys)))
+            .execution_options(synchronize_session=False))
 
 
 # The audit trail's word for each action (contract.md: every change is one event).
@@ -186,16 +198,22 @@ async def find_person(session: AsyncSession, who: Any) -> Person | None:
 
     Only staff are looked at (`ix_persons_role`): a resident who shares a name or phone is never picked.
     """
-    from dispatch.permissions import ROLES
-
     if not isinstance(who, str) or not who.strip() or len(who) > 128:
         return None
-    who = who.strip()
-    rows = (await session.execute(select(Person).where(
+    rows = (await session.execute(_staff_named(), {"who": who.strip()})).unique().scalars()
+    return next(iter(rows), None)
+
+
+@cache
+def _staff_named():
+    """`find_person`'s statement, built once (building it cost more than running it)."""
+    from dispatch.permissions import ROLES
+
+    who = bindparam("who")
+    return (select(Person).where(
         Person.role.in_(ROLES),
         or_(Person.name == who, Person.phone == who, Person.identities.any(PersonIdentity.external_id == who)))
-        .order_by(Person.id).options(WITH_ACCOUNTS))).unique().scalars()
-    return next(iter(rows), None)
+        .order_by(Person.id).options(WITH_ACCOUNTS))
 
 
 # ---- the actions -------------------------------------------------------------------------------------------

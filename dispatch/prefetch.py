@@ -13,7 +13,7 @@ from types import SimpleNamespace
 
 from sqlalchemy import Text, cast, event, func, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import ORMExecuteState, Session
 
 from store.models import CardCopy, Ticket, TicketEvent, Timer
 
@@ -56,8 +56,8 @@ def _take(session, ticket_id: int, what: str, fields: tuple[str, ...]) -> list[t
 
 
 def timers(session, ticket_id: int) -> list[SimpleNamespace] | None:
-    """The ticket's timers as the check read them, or None. None as well when the session has any timer
-    loaded as an object (an acknowledgement edits them): the caller then reads them through the session."""
+    """The ticket's timers as the check read them, or None. None as well once the session has read or written
+    any timer as an object (an acknowledgement edits them): the caller then reads them through the session."""
     if any(isinstance(o, Timer) for o in session.identity_map.values()):
         forget(session, ticket_id, "timers")
         return None
@@ -86,10 +86,22 @@ def forget(session, ticket_id: int | None = None, what: str | None = None) -> No
 
 
 @event.listens_for(Session, "before_flush")
-def _events_added(session: Session, flush_context, instances) -> None:
-    # An event written as an ORM object is not in the trail the check read.
-    if session.info.get(KEY) and any(isinstance(o, TicketEvent) for o in session.new):
-        forget(session, what="trail")
+def _objects_written(session: Session, flush_context, instances) -> None:
+    # An event written as an ORM object is not in the trail the check read; a timer edited as one (已知晓)
+    # makes the timers read at the check stale.
+    if session.info.get(KEY):
+        if any(isinstance(o, TicketEvent) for o in session.new):
+            forget(session, what="trail")
+        if any(isinstance(o, Timer) for o in (*session.new, *session.dirty, *session.deleted)):
+            forget(session, what="timers")
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _timers_loaded(state: ORMExecuteState) -> None:
+    # Timers loaded as objects may be edited and flushed (and then dropped by the weak identity map) before
+    # the escalation chain is synced: from then on only the table is right.
+    if state.session.info.get(KEY) and any(m.class_ is Timer for m in state.all_mappers):
+        forget(state.session, what="timers")
 
 
 @event.listens_for(Session, "after_transaction_end")

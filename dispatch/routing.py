@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import joinedload
 
@@ -23,6 +23,8 @@ DESK_NOTICE = "notify/desk_new.j2"
 CARD_PLATFORMS = ("wecom", "feishu", "sim")
 # Staff with their accounts in one statement (a press tells them at once; a second query per role costs more).
 WITH_ACCOUNTS = joinedload(Person.identities)
+STAFF_OF_ROLES = (select(Person).where(Person.role.in_(bindparam("roles", expanding=True))).order_by(Person.id)
+                  .options(WITH_ACCOUNTS))
 
 
 @dataclass(frozen=True)
@@ -148,8 +150,7 @@ async def tell_assignee(session: AsyncSession, ticket: Ticket, now: datetime, te
 
 async def staff_with_roles(session: AsyncSession, roles: tuple[str, ...], trade: str = "") -> list[Person]:
     """Staff of these roles (of this trade, for roles bound to trades), as the configuration names them now."""
-    rows = (await session.execute(select(Person).where(Person.role.in_(roles)).order_by(Person.id)
-                                  .options(WITH_ACCOUNTS))).unique().scalars()
+    rows = (await session.execute(STAFF_OF_ROLES, {"roles": list(roles)})).unique().scalars()
     return [p for p in rows if not trade or not p.trades or trade in p.trades]
 
 

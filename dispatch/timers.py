@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 TIMERS = Timer.__table__
 INSERTS = {"postgresql": pg_insert, "sqlite": sqlite_insert}
+INSERT_NEW = {name: insert(TIMERS).on_conflict_do_nothing(index_elements=["key"]) for name, insert in INSERTS.items()}
 MAX_PER_RUN = 1000     # one sweep's share; what is left runs on the next
 BATCH = 100            # timers leased per claim
 LEASE = 300            # seconds a worker holds what it leased; a worker that dies lets it go when this runs out
@@ -71,9 +72,13 @@ async def schedule_many(session, ticket: Ticket, due: list[tuple[str, datetime]]
     """`schedule` for several (kind, due_at) of one ticket, in one statement."""
     rows = [dict(key=f"{kind}:{ticket.id}:{_stamp(at)}", kind=kind, due_at=at, ticket_id=ticket.id, details={},
                  status=PENDING, claimed_by="") for kind, at in due]
+    await insert_new(session, rows)
+
+
+async def insert_new(session, rows: list[dict]) -> None:
+    """Timer rows (all columns but the lease's) in one statement; a key already there keeps its timer."""
     if rows:
-        insert = INSERTS[dialect_name(session)](TIMERS)
-        await session.execute(insert.on_conflict_do_nothing(index_elements=["key"]), rows)
+        await session.execute(INSERT_NEW[dialect_name(session)], rows)
 
 
 async def put(session, key: str, kind: str, due_at: datetime, ticket_id: int | None, details: dict,
