@@ -306,23 +306,39 @@ async def acknowledge(session, ticket: Ticket, person: Person, alert_id: Any, no
     when this alert did not go to them (or is not this ticket's)."""
     if isinstance(alert_id, bool) or not isinstance(alert_id, int):
         return "not_alerted"
-    timer = await session.get(Timer, alert_id)
-    if timer is None or timer.ticket_id != ticket.id or timer.kind not in ALERT_KINDS \
-            or person.id not in timer.details.get("alerted", []):
+    # The ticket's timers as the check read them (dispatch/prefetch.py), else as the table has them: plain rows,
+    # written with Core, then given back as written to the transition's `sync`.
+    held = prefetch.timers(session, ticket.id)
+    if held is None:
+        held = [SimpleNamespace(**row._mapping) for row in (await session.execute(
+            select(*(timers.TIMERS.c[f] for f in prefetch.TIMER_FIELDS))
+            .where(timers.TIMERS.c.ticket_id == ticket.id))).all()]
+    timer = next((t for t in held if t.id == alert_id), None)
+    if timer is None or timer.kind not in ALERT_KINDS or person.id not in timer.details.get("alerted", []):
         return "not_alerted"
     if timer.details.get("acked_by"):
         return "answered"   # someone it went to answered already: one acknowledgement per alert
     timer.details = {**timer.details, "acked_by": person.name, "acked_at": now.isoformat()}
+    written = [timer]
     name, level = timer.details.get("clock", ""), int(timer.details.get("step", 0))
-    for row in (await session.execute(select(Timer).where(Timer.ticket_id == ticket.id, Timer.kind == STEP))).scalars():
-        if row.details.get("clock") == name and int(row.details.get("step", -1)) > level and row.status != timers.DONE:
-            row.details = {**row.details, "stopped": True}
-            row.status = timers.CANCELLED
+    for row in held:
+        if row.kind == STEP and row.details.get("clock") == name and int(row.details.get("step", -1)) > level \
+                and row.status != timers.DONE:
+            row.details, row.status = {**row.details, "stopped": True}, timers.CANCELLED
+            written.append(row)
+    await session.execute(SET_TIMER, [{"timer_id": t.id, "new_status": t.status, "new_details": t.details}
+                                      for t in written])
     await timers.put(session, f"esc:{ticket.id}:{name}:again:{timer.id}", AGAIN,
                      now + timedelta(seconds=policy.reescalate_after), ticket.id,
                      {"clock": name, "step": level, "notify": timer.details.get("notify", ""), "after": timer.id},
                      move=False)
+    prefetch.give_back(session, ticket.id, held)
     return "ok"
+
+
+SET_TIMER = (update(timers.TIMERS).where(timers.TIMERS.c.id == bindparam("timer_id"))
+             .values(status=bindparam("new_status"),
+                     details=bindparam("new_details", type_=timers.TIMERS.c.details.type)))
 
 
 # ---- the complaint's reply clock (BR-27) ------------------------------------------------------------------------

@@ -48,6 +48,8 @@ def _take(session, ticket_id: int, what: str, fields: tuple[str, ...]) -> list[t
     if not held or (ticket_id, what) not in held:
         return None
     raw = held.pop((ticket_id, what))
+    if isinstance(raw, list):       # given back by a reader that wrote them (`give_back`)
+        return raw
     out = []
     for values in json.loads(raw) if raw else ():
         out.append(tuple(datetime.fromisoformat(v).astimezone(timezone.utc) if f in TIMES and v is not None else v
@@ -62,7 +64,14 @@ def timers(session, ticket_id: int) -> list[SimpleNamespace] | None:
         forget(session, ticket_id, "timers")
         return None
     rows = _take(session, ticket_id, "timers", TIMER_FIELDS)
-    return None if rows is None else [SimpleNamespace(**dict(zip(TIMER_FIELDS, r))) for r in rows]
+    if rows is None or (rows and isinstance(rows[0], SimpleNamespace)):
+        return rows
+    return [SimpleNamespace(**dict(zip(TIMER_FIELDS, r))) for r in rows]
+
+
+def give_back(session, ticket_id: int, timers: list[SimpleNamespace]) -> None:
+    """The timers a reader took and has just written (as the table now has them), for the next reader."""
+    session.info.setdefault(KEY, {})[(ticket_id, "timers")] = timers
 
 
 def trail(session, ticket_id: int) -> list[SimpleNamespace] | None:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dispatch import audit, lifecycle, prefetch
@@ -54,24 +55,33 @@ async def awaiting_ticket(session: AsyncSession, channel: str, user: str, asks: 
                           number: str | None = None) -> Ticket | None:
     """The ticket this person answers: `number` if it is theirs (reporter or watcher), else their latest
     ticket whose `awaiting` is one of `asks` (ix_tickets_awaiting; their watched tickets after that)."""
-    asks = tuple(asks)
-    own = (Ticket.reporter_channel == channel) & (Ticket.reporter_user == user)
-    watched = Ticket.id.in_(select(TicketWatcher.ticket_id).where(TicketWatcher.channel == channel,
-                                                                  TicketWatcher.user_id == user))
-    # On PostgreSQL the answer's other reads (timers, trail, card copies) come with it (dispatch/prefetch.py).
-    extra = prefetch.COLUMNS if dialect_name(session) == "postgresql" else ()
-    for whose in (own, watched):
-        stmt = select(Ticket, *extra).where(whose).options(*WITH_ASSIGNEE)   # one statement; no audit trail
-        if number:
-            stmt = stmt.where(Ticket.number == number)
-        else:
-            stmt = stmt.where(Ticket.awaiting.in_(asks)).order_by(Ticket.id.desc()).limit(1)
-        row = (await session.execute(stmt)).unique().first()
+    prefetching = dialect_name(session) == "postgresql"
+    params = {"channel": channel, "user": user, **({"number": number} if number else {"asks": list(asks)})}
+    for watched in (False, True):
+        row = (await session.execute(_awaiting_statement(watched, bool(number), prefetching), params)).unique().first()
         if row is not None:
-            if extra:
+            if prefetching:
                 prefetch.keep(session, row[0].id, *row[1:])
             return row[0]
     return None
+
+
+@lru_cache(maxsize=8)
+def _awaiting_statement(watched: bool, by_number: bool, prefetching: bool):
+    """`awaiting_ticket`'s statement, built once: the person's own tickets or those they watch, by number or by
+    what the ticket asks; with the assignee (one statement, no audit trail), and on PostgreSQL the answer's
+    other reads (timers, trail, card copies: dispatch/prefetch.py)."""
+    channel, user = bindparam("channel"), bindparam("user")
+    if watched:
+        whose = Ticket.id.in_(select(TicketWatcher.ticket_id).where(TicketWatcher.channel == channel,
+                                                                    TicketWatcher.user_id == user))
+    else:
+        whose = (Ticket.reporter_channel == channel) & (Ticket.reporter_user == user)
+    stmt = select(Ticket, *(prefetch.COLUMNS if prefetching else ())).where(whose).options(*WITH_ASSIGNEE)
+    if by_number:
+        return stmt.where(Ticket.number == bindparam("number"))
+    return (stmt.where(Ticket.awaiting.in_(bindparam("asks", expanding=True))).order_by(Ticket.id.desc())
+            .limit(1))
 
 
 async def answer(session: AsyncSession, channel: str, user: str, action: str, now: datetime, *, policy: Policy,
