@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 import bot.runtime
 from bot.services import services_of
 from dispatch import outbox
-from store.models import Outbox
+from store.models import CardCopy, Outbox
 from tests.conftest import auth
 
 REPORT = {"description": "水管爆了", "location": "3栋2单元1502", "reporter_name": "王女士", "phone": "13812345678"}
@@ -46,6 +46,18 @@ async def _cards(client, at_least: int, seconds: float = 5.0) -> list[dict]:
         await asyncio.sleep(0.01)
 
 
+async def _copies(client, at_least: int, seconds: float = 5.0) -> int:
+    """The card copies recorded, waiting (in real time) for `at_least` of them."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while True:
+        async with services_of(client.app).sessions() as s:
+            n = (await s.execute(select(func.count()).select_from(CardCopy))).scalar_one()
+        if n >= at_least or loop.time() > deadline:
+            return n
+        await asyncio.sleep(0.01)
+
+
 async def test_a_filed_tickets_cards_are_sent_when_its_transaction_commits(running, clock):
     before = clock.now()
     resp = await running.post("/api/v1/tickets", headers=auth(), json=REPORT)
@@ -62,6 +74,8 @@ async def test_an_accepted_tickets_card_updates_leave_at_once(running):
     number = (await resp.json())["number"]
     sent = await _cards(running, await _rows(running, outbox.CARD))
     technician = next(c["user"] for c in sent if c["chat"] == c["user"])  # a 1:1 card: a technician
+    # A card copy is recorded just after its delivery: only recorded copies can be rewritten.
+    assert await _copies(running, len(sent)) == len(sent)
     resp = await running.post(f"/api/v1/tickets/{number}/actions/accept", headers=auth(),
                               json={"actor": {"channel": "sim", "user": technician}})
     assert resp.status == 200, await resp.text()
