@@ -115,7 +115,7 @@ async def sync(session, ticket: Ticket, now: datetime, policy: Policy) -> None:
         await session.flush()
     held = prefetch.timers(session, ticket.id)
     if held is None:
-        # Read through the session: timers it already holds as objects (an acknowledgement's) are edited there.
+        # Read through the session: timers it already holds as objects (a timer's own run) are edited there.
         loaded = list((await session.execute(
             select(Timer).where(Timer.ticket_id == ticket.id, Timer.kind == STEP))).scalars())
     else:

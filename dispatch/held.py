@@ -14,10 +14,12 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from dispatch import prefetch
 from store.models import Outbox, TicketEvent
 
 EVENTS_KEY, OUTBOX_KEY = "audit_pending", "outbox_pending"
+# Execution option of a statement that inserts outbox rows without being built on the outbox table (text): the
+# relay's wake-up (relay/wakeup.py) cannot tell from its SQL.
+WRITES_OUTBOX = "writes_outbox"
 EVENTS, OUTBOX = TicketEvent.__table__, Outbox.__table__
 
 NEW_EVENTS = insert(EVENTS)
@@ -68,14 +70,12 @@ def _write_held(session: Session) -> None:
     events, messages = session.info.pop(EVENTS_KEY, None), session.info.pop(OUTBOX_KEY, None)
     if not events and not messages:
         return
-    prefetch.forget(session, what="trail")     # the trail read at the check no longer has every event
     session.flush()      # the rows' tickets first, as when they were written at once
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         session.execute(BOTH_ON_POSTGRESQL, {**_arrays("e_", EVENT_COLUMNS, events or []),
                                              **_arrays("o_", OUTBOX_COLUMNS, messages or [])},
-                        # the relay's wake-up (relay/wakeup.py) cannot tell from text that this writes the outbox
-                        execution_options={"writes_outbox": bool(messages)})
+                        execution_options={WRITES_OUTBOX: bool(messages)})
         return
     if events:
         session.execute(NEW_EVENTS, events)

@@ -58,8 +58,8 @@ def _take(session, ticket_id: int, what: str, fields: tuple[str, ...]) -> list[t
 
 
 def timers(session, ticket_id: int) -> list[SimpleNamespace] | None:
-    """The ticket's timers as the check read them, or None. None as well once the session has read or written
-    any timer as an object (an acknowledgement edits them): the caller then reads them through the session."""
+    """The ticket's timers as the check read them (or as a reader gave them back), or None. None as well once
+    the session has read or written any timer as an object: the caller then reads them through the session."""
     if any(isinstance(o, Timer) for o in session.identity_map.values()):
         forget(session, ticket_id, "timers")
         return None
@@ -96,7 +96,7 @@ def forget(session, ticket_id: int | None = None, what: str | None = None) -> No
 
 @event.listens_for(Session, "before_flush")
 def _objects_written(session: Session, flush_context, instances) -> None:
-    # An event written as an ORM object is not in the trail the check read; a timer edited as one (已知晓)
+    # An event written as an ORM object is not in the trail the check read; a timer edited as one
     # makes the timers read at the check stale.
     if session.info.get(KEY):
         if any(isinstance(o, TicketEvent) for o in session.new):

@@ -13,9 +13,10 @@ import asyncio
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from dispatch.held import WRITES_OUTBOX
+
 QUIET = {"outbox_wakeup": False}  # execution options of a writer whose rows need no outbox loop
 _MARK = "outbox_written"
-WRITES_OUTBOX = "writes_outbox"  # execution option of a statement not built on the outbox table that inserts there
 
 
 class OutboxWakeup:

@@ -181,17 +181,22 @@ def test_a_supervisor_filters_opens_a_ticket_and_reassigns_it(service, page, tmp
 AMR = b"#!AMR\n" + (b"\x3c" + bytes(range(31))) * 50
 
 
+def open_as_supervisor(service, page, tmp_path, number: str) -> None:
+    """A supervisor signed in on a desk-sized window, on the console page of ticket `number`."""
+    passwd(tmp_path, SUPERVISOR)
+    page.set_viewport_size(DESK)
+    sign_in(page, service, SUPERVISOR)
+    page.goto(f"{service}/admin/tickets/{number}")
+
+
 def test_a_supervisor_finds_the_residents_voice_note_on_the_ticket(service, page, tmp_path):
     """Issue 12: a voice note without a transcript is kept with the report; staff get it from the ticket page."""
     body = {"user": "resident-9", "voice_b64": base64.b64encode(AMR).decode()}
     req = urllib.request.Request(service + "/sim/api/say", data=json.dumps(body).encode(),
                                  headers={"Content-Type": "application/json"})
     urllib.request.urlopen(req, timeout=30).close()
-    number = report(service, "resident-9", ["5栋1单元302厨房下水道堵了", "李先生 13900001111", "确认"])
-    passwd(tmp_path, SUPERVISOR)
-    page.set_viewport_size(DESK)
-    sign_in(page, service, SUPERVISOR)
-    page.goto(f"{service}/admin/tickets/{number}")
+    open_as_supervisor(service, page, tmp_path, report(
+        service, "resident-9", ["5栋1单元302厨房下水道堵了", "李先生 13900001111", "确认"]))
     section = page.locator("#recordings")
     expect(section).to_be_visible()
     expect(section.locator("audio")).to_have_count(1)
@@ -208,10 +213,7 @@ def test_a_supervisor_finds_the_residents_voice_note_on_the_ticket(service, page
 
 def test_a_form_posted_without_its_csrf_token_is_refused(service, page, tmp_path):
     number = report(service, "resident-1", ["3栋2单元1502厨房水龙头漏水", "刘女士 13912345678", "确认"])
-    passwd(tmp_path, SUPERVISOR)
-    page.set_viewport_size(DESK)
-    sign_in(page, service, SUPERVISOR)
-    page.goto(f"{service}/admin/tickets/{number}")
+    open_as_supervisor(service, page, tmp_path, number)
     form = page.locator("form[data-action=cancel]")
     form.locator("input[name=reason]").fill("住户撤销")
     page.evaluate("() => document.querySelector('form[data-action=cancel] input[name=csrf]').remove()")
