@@ -154,11 +154,20 @@ _TOKEN_PATTERNS = {
     "private": re.compile(longest_first(_PRIVATE_ROOMS)),
 }
 _DASHED_ROOM = re.compile(r"(?:\d{1,2}-)?\d{3,4}(?![\d-])")
+_ROOM_SPOKEN = re.compile(pattern(_LOCATION, "room_spoken"))
+_FIXTURE = re.compile(longest_first(_LOCATION["fixtures"]))
+_JOINER = re.compile(pattern(_LOCATION, "joiner"))
+# Between parts of one address: "3栋 2单元 1502", "Block 2, 1606", "Phase II 的会所".
+_SEPARATOR = re.compile(r"[ ,，]{1,2}")
+# A place named in a comparison is no place ("像喷泉一样").
+_LIKENED = re.compile(pattern(_LOCATION, "likened"))
 _BUILDING_DASH_ROOM = re.compile(pattern(_LOCATION, "building_dash_room"))
 _MODIFIER = re.compile(pattern(_LOCATION, "modifier", modifiers=longest_first(_LOCATION["modifiers"])))
-_STRUCTURAL = {"hyphen", "building", "unit", "floor", "room", "room_en", "phase", "unit_room"}
+_STRUCTURAL = {"hyphen", "building", "unit", "floor", "room", "room_en", "phase", "unit_room", "room_spoken"}
 _SCORE = {"hyphen": 12, "building": 10, "room": 5, "room_en": 5, "unit_room": 7, "site": 4, "unit": 2, "floor": 1, "zone": 2,
-          "place": 1, "private": 1, "phase": 1}
+          "place": 1, "private": 1, "phase": 1, "room_spoken": 5}
+# Kinds that say where on the estate a place is, besides its building: a second mention of one is kept.
+_WHERE_ON_SITE = {"site", "zone"}
 _LEAD_IN = re.compile(pattern(_LOCATION, "lead_in"))
 
 
@@ -167,6 +176,13 @@ class _Run:
     start: int
     end: int
     kinds: tuple[str, ...]
+    # Where the run's own words end, before a place joined after its modifier ("5栋后面|那个配电房"): that place
+    # stays in the description too, which often names the fault's object with it.
+    own_end: int = -1
+
+    @property
+    def mask_end(self) -> int:
+        return self.own_end if self.own_end >= 0 else self.end
 
     @property
     def findable(self) -> bool:
@@ -192,6 +208,8 @@ def _next_token(text: str, pos: int, last_kind: str) -> tuple[str, int] | None:
     token = _token_at(text, pos)
     if token:
         return token
+    if last_kind in {"building", "unit"} and (spoken := _ROOM_SPOKEN.match(text, pos)):
+        return "room_spoken", spoken.end()   # "十一栋一单元五零二"
     if text.startswith(_POSSESSIVE, pos):
         # "1502的卫生间": 的 only joins when a place follows.
         token = _token_at(text, pos + len(_POSSESSIVE))
@@ -200,10 +218,21 @@ def _next_token(text: str, pos: int, last_kind: str) -> tuple[str, int] | None:
         # "3栋-1502": the room pattern refuses a leading dash (dates, phones), a building vouches for it here.
         room = _DASHED_ROOM.match(text, pos + 1)
         return ("room", room.end()) if room else None
-    if text[pos:pos + 1] in {" ", ",", "，"} and last_kind in _STRUCTURAL:
-        # "3栋 2单元 1502" / "3栋，1202室": a separator only joins building parts.
-        token = _token_at(text, pos + 1)
-        return token if token and token[0] in _STRUCTURAL - {"hyphen"} else None
+    separator = _SEPARATOR.match(text, pos)
+    if separator and last_kind in _STRUCTURAL:
+        # "3栋 2单元 1502" / "3栋，1202室" / "Block 2, 1606": a separator joins building parts, and after a
+        # building or a phase a common place ("Block 3 大堂", "Phase II 的会所").
+        after = separator.end()
+        token = _token_at(text, after)
+        if token and token[0] in _STRUCTURAL - {"hyphen"}:
+            return token
+        if last_kind in {"building", "unit"} and (spoken := _ROOM_SPOKEN.match(text, after)):
+            return "room_spoken", spoken.end()   # "十一栋 一单元 五零二"
+        if last_kind in {"building", "phase"}:
+            if text.startswith(_POSSESSIVE, after):
+                after += len(_POSSESSIVE)
+            token = _token_at(text, after)
+            return token if token and token[0] in {"site", "place"} else None
     return None
 
 
@@ -215,29 +244,66 @@ def _runs(text: str) -> list[_Run]:
         if token is None:
             pos += 1
             continue
-        start, kinds, end = pos, [token[0]], token[1]
-        while (token := _next_token(text, end, kinds[-1])) is not None:
+        start, kinds, end, own_end = pos, [token[0]], token[1], -1
+        while True:
+            while (token := _next_token(text, end, kinds[-1])) is not None:
+                kinds.append(token[0])
+                end = token[1]
+            modifier = _MODIFIER.match(text, end)
+            if not modifier:
+                break
+            end = modifier.end()
+            # "5栋后面那个配电房": a place named right after the modifier is where the fault is.
+            joiner = _JOINER.match(text, end)
+            token = _token_at(text, joiner.end() if joiner else end)
+            if not token or token[0] not in {"site", "place"}:
+                break
+            own_end = end if own_end < 0 else own_end
             kinds.append(token[0])
             end = token[1]
-        modifier = _MODIFIER.match(text, end)
-        if modifier:
-            end = modifier.end()
-        runs.append(_Run(start, end, tuple(kinds)))
+        runs.append(_Run(start, end, tuple(kinds), own_end))
         pos = end
     return runs
 
 
-def _best_run(text: str) -> _Run | None:
-    findable = [run for run in _runs(text) if run.findable]
+def _place_runs(text: str) -> list[_Run]:
+    """The location's runs in text order: the best one, and a second mention that says where on the estate it is
+    when the best does not ("花园里的路灯…靠近3号楼那边", "负二层…就在D区电梯厅旁边")."""
+    runs = [run for run in _runs(text) if run.findable]
     # max() keeps the first of equal scores: the earliest mention wins a tie.
-    return max(findable, key=lambda run: run.score, default=None)
+    best = max(runs, key=lambda run: run.score, default=None)
+    if best is None:
+        return []
+    # Kinds the best run lacks; one with no building also gains from another named place ("…游乐区旁边…中心花园").
+    missing = _WHERE_ON_SITE - set(best.kinds) if "building" in best.kinds or "hyphen" in best.kinds else _WHERE_ON_SITE
+    others = [run for run in runs if run is not best and missing & set(run.kinds)
+              and not _LIKENED.search(text, 0, run.start)]
+    second = max(others, key=lambda run: run.score, default=None)
+    return sorted((best, second), key=lambda run: run.start) if second else [best]
+
+
+def _with_fixture(text: str, end: int) -> int:
+    """Where a location ends once a fixture right after it joins ("5号楼" + "电梯", "12栋楼道" + "的配电箱")."""
+    pos = end + len(_POSSESSIVE) if text.startswith(_POSSESSIVE, end) else end
+    fixture = _FIXTURE.match(text, pos)
+    return fixture.end() if fixture else end
 
 
 def parse_location_answer(text: str) -> str | None:
     """Answer to "where is it?": the findable location in it, or None ("家里", "这里", "不知道", "楼上")."""
     folded = fold_width(text or "")
-    run = _best_run(_mask_spans(folded, [(s, e) for s, e, _ in _phone_spans(folded)]))
-    return (text[run.start:run.end].strip()) if run else None
+    return _location_in(text or "", _mask_spans(folded, [(s, e) for s, e, _ in _phone_spans(folded)]))[0]
+
+
+def _location_in(text: str, masked: str) -> tuple[str | None, _Run | None]:
+    """The location as written (its runs, each with a fixture right after it) and the run that leaves the
+    description; (None, None) when nothing findable is named."""
+    runs = _place_runs(masked)
+    if not runs:
+        return None, None
+    # A fixture after the place joins the location but stays in the description ("5号楼电梯卡住了").
+    location = " ".join(text[run.start:_with_fixture(masked, run.end)].strip() for run in runs)
+    return location, max(runs, key=lambda run: run.score)
 
 
 def bare_room(text: str) -> str | None:
@@ -287,13 +353,21 @@ def infer_area(location: str | None, text: str = "") -> str | None:
 
 _PUNCTUATION_OR_SPACE = re.compile(r"[\s\W_]+")
 # (pattern, replacement or None for "Chinese numeral to digits"), applied in order.
-_NORMALIZE = tuple((re.compile(step["pattern"]), None if step.get("numerals") else step["replace"])
-                   for step in _LOCATION["normalize"])
+_SPOKEN_DIGITS = str.maketrans("零〇一二三四五六七八九", "00123456789")
 
 
 def _arabic(match: re.Match) -> str:
     value = cn_int(match.group(1))
     return f"{value}{match.group(2)}" if value is not None else match.group()
+
+
+def _spoken_digits(match: re.Match) -> str:
+    return match.group(1).translate(_SPOKEN_DIGITS)
+
+
+_NORMALIZE = tuple((re.compile(step["pattern"]), _arabic if step.get("numerals")
+                    else _spoken_digits if step.get("digits") else step["replace"])
+                   for step in _LOCATION["normalize"])
 
 
 def building_of(location: str) -> str:
@@ -307,7 +381,7 @@ def normalize_location(location: str) -> str:
     """Key for duplicate comparison: "3号楼2单元1502室" == "3栋2单元1502" == "３幢２单元１５０２"."""
     text = unicodedata.normalize("NFKC", location or "").upper().strip()
     for step, replacement in _NORMALIZE:
-        text = step.sub(replacement if replacement is not None else _arabic, text)
+        text = step.sub(replacement, text)
     text = text.replace(_POSSESSIVE, "")
     return _PUNCTUATION_OR_SPACE.sub("", text)
 
@@ -401,12 +475,12 @@ def extract(text: str, now: datetime) -> Extracted:
         visit_text, visit_at = text[visit.span[0]:visit.span[1]].strip(), visit.start
         masked = _mask_spans(masked, [_visit_span_with_cue(masked, *visit.span)])
 
-    location = None
-    run = _best_run(masked)
-    if run:
-        location = text[run.start:run.end].strip()
-        lead_in = _LEAD_IN.search(masked, 0, run.start)
-        masked = _mask_spans(masked, [(lead_in.start() if lead_in else run.start, run.end)])
+    location, best = _location_in(text or "", masked)
+    if best is not None:
+        # Only the best run leaves the description: a second mention often names the fault's object too
+        # ("…的自行车棚顶棚有个洞").
+        lead_in = _LEAD_IN.search(masked, 0, best.start)
+        masked = _mask_spans(masked, [(lead_in.start() if lead_in else best.start, best.mask_end)])
 
     return Extracted(
         location=location, area=infer_area(location, area_text), phone=phone, phone_invalid=phone_invalid,

@@ -424,3 +424,27 @@ def test_the_model_keeps_quiet_when_the_fault_says_it_is_small(tmp_path):
                          'examples = "examples.jsonl"\nthreshold = 0.5\nunless = ["一点点"]\n')
     assert classify("书房水漫到书柜了", rules).category == "emergency"
     assert classify("书房水漫到书柜了 一点点", rules).category == "daily"
+
+
+# --- issue 12: wording found by a fresh probe (written before any rule was changed for it) ---
+
+@pytest.mark.parametrize("description, location, category, trade", [
+    # 着了 after a verb is "-ed", not a fire: the flooded car park stays the plumber's.
+    ("地库入口往里灌水 下面车轮子都泡着了 雨还在下", "2号楼地库入口", "emergency", "plumbing"),
+    # Cantonese: the water heater will not light, nothing burns.
+    ("冇热水啦 燃气热水器打唔着火 一直滴滴响", "8座 1902", "daily", "plumbing"),
+    # "一开水" turns the tap on, and water hisses too: a leaking shower hose, not scalding nor arcing.
+    ("主卫花洒接口老漏了 一开水就从接口那滋滋喷 不大 就是溅一身", "21栋2单元503", "daily", "plumbing"),
+    # Water that runs on where it does no harm costs money, it is no emergency.
+    ("马桶水箱一直在流水 哗哗的那种小声 停不下来 水费涨了不少", "22栋801", "daily", "plumbing"),
+    # The TV wall's socket is the electrician's; a powered gate the door fitter's; a shower the plumber's even
+    # at the pool; a parking lock nobody's trade in particular; an exhaust fan in a basement HVAC's.
+    ("电视墙那个插座滋滋响 还有焦味 墙面都熏黑了一块", "7幢2单元1404", "emergency", "electrical"),
+    ("那个电动门开关的时候咯吱咯吱响 贼刺耳", "西门", "daily", "doors_windows"),
+    ("会所游泳池边上的淋浴有一个不出水", "会所游泳池边上", "daily", "plumbing"),
+    ("我那个车位地锁坏了 遥控按了不起来", "负一层车库", "daily", "other"),
+    ("那个排风机一直响 嗡嗡嗡的 一楼住户都能听见", "10栋地下室", "daily", "hvac"),
+])
+def test_fresh_wording_is_classified_by_what_happens(description, location, category, trade, rules):
+    got = classify(description, rules, location)
+    assert (got.category, got.trade) == (category, trade)
