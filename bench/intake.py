@@ -178,12 +178,14 @@ async def count_tickets(sessions) -> int:
 def build_engine(sessions, storage, media_dir: Path):
     from conversations.classify import load_rules
     from conversations.engine import Deps, Engine, IntakeLimits
+    from dispatch.duty import Duty
     from store.clock import Clock
     from store.media import MediaStore
     from templates.texts import Texts
 
     return Engine(Deps(texts=Texts("Asia/Shanghai"), rules=load_rules(None), sessions=sessions,
-                       storage=storage, media=MediaStore(media_dir), clock=Clock(), intake=IntakeLimits()))
+                       storage=storage, media=MediaStore(media_dir), clock=Clock(), intake=IntakeLimits(),
+                       duty=Duty()))   # as the service runs: the desk on duty hears of each new ticket (BR-3)
 
 
 async def measure(name: str, stack: str, db_url: str, redis_url: str, prefix: str, workdir: Path,

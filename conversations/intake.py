@@ -594,7 +594,12 @@ async def submit(turn: Turn, draft: Draft) -> Draft | None:
     # could not be saved after the commit (Redis error, lost lock, a killed worker), the redelivered
     # message finds the ticket it filed and answers with it again, filing nothing twice.
     key = filing_key(msg.channel, msg.chat, msg.user, msg.message_id) if msg.message_id else ""
-    ticket = await file_report(await turn.db.session(), new, f"{msg.channel}:{msg.user}", turn.now,
+    # PostgreSQL files in one statement, atomic on its own: the step's AUTOCOMMIT connection spares the BEGIN and
+    # COMMIT round trips. Elsewhere the filing takes several statements and the step's transaction.
+    db = await turn.db.lookup()
+    if db.dialect.name != "postgresql":
+        db = await turn.db.session()
+    ticket = await file_report(db, new, f"{msg.channel}:{msg.user}", turn.now,
                                channels=set(deps.channels), tz=deps.tz, load_related=False, key=key,
                                warranty_days=deps.policy.warranty_days, policy=deps.policy, duty=deps.duty)
     if ticket.fresh:

@@ -172,9 +172,10 @@ REPEND_STEP = (update(timers.TIMERS).where(timers.TIMERS.c.id == bindparam("time
                        claimed_by="", lease_until=None))
 
 
-async def first_steps(conn, ticket_id: int, category: str, area: str, visit_at: datetime | None, now: datetime,
-                      policy: Policy | None) -> None:
-    """A ticket just filed: its chains' timers, one INSERT on the filing's connection (dispatch/filing.py)."""
+def first_step_rows(category: str, area: str, visit_at: datetime | None, now: datetime,
+                    policy: Policy | None) -> list[dict]:
+    """A ticket about to be filed: its chains' first timers, as (clock, i, due_at, details) rows. The ticket's id
+    is not known yet: `first_steps` adds it on SQLite, and PostgreSQL's filing statement inserts them itself."""
     policy = policy or Policy()
     view = SimpleNamespace(created_at=now, category=category, area=area, status="submitted", visit_at=visit_at,
                            events=[])
@@ -183,10 +184,16 @@ async def first_steps(conn, ticket_id: int, category: str, area: str, visit_at: 
         if not clock.running or _held(clock):
             continue
         for i, step in enumerate(chain_for(policy, category, name)):
-            rows.append(dict(key=_key(ticket_id, name, i), kind=STEP, due_at=_due(clock, step), ticket_id=ticket_id,
-                             details=_details(name, i, step), status=timers.PENDING, claimed_by=""))
+            rows.append(dict(clock=name, i=i, due_at=_due(clock, step), details=_details(name, i, step)))
+    return rows
+
+
+async def first_steps(conn, ticket_id: int, rows: list[dict]) -> None:
+    """`first_step_rows` of a ticket just filed: one INSERT on the filing's connection (dispatch/filing.py)."""
     if rows:
-        await conn.execute(timers.INSERT_NEW[conn.dialect.name], rows)
+        await conn.execute(timers.INSERT_NEW[conn.dialect.name], [
+            dict(key=_key(ticket_id, r["clock"], r["i"]), kind=STEP, due_at=r["due_at"], ticket_id=ticket_id,
+                 details=r["details"], status=timers.PENDING, claimed_by="") for r in rows])
 
 
 # ---- a step falls due ---------------------------------------------------------------------------------------

@@ -7,16 +7,18 @@ from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from dispatch import statuses
+from dispatch import outbox, statuses
 from dispatch.numbers import local_day, next_number
 from dispatch.people import remember_reporter
 from dispatch.policy import Policy
 from dispatch.duty import Duty
-from dispatch.escalation import first_steps
-from dispatch.routing import plan_dispatch, queue_desk_notice, queue_dispatch
-from dispatch.statements import FILE_ON_POSTGRESQL, LINK_PHOTOS, NEW_EVENT, NEW_TICKET, PRIOR
+from dispatch.escalation import first_step_rows, first_steps
+from dispatch.held import WRITES_OUTBOX
+from dispatch.filing_reads import filing_reads
+from dispatch.routing import desk_messages, dispatch_messages
+from dispatch.statements import FILE_ON_POSTGRESQL, LINK_PHOTOS, NEW_EVENT, NEW_TICKET, NUMBER, PRIOR
 from dispatch.tickets import Filed, NewTicket
-from dispatch.warranty import Warranty, tell_supervisors, warranty_for
+from dispatch.warranty import Warranty, notice_messages
 from store.models import Ticket
 
 
@@ -30,8 +32,8 @@ def filing_key(*parts: str) -> str:
 WARRANTY_DAYS = Policy().warranty_days   # BR-24's 90 days, for callers that pass none (`[lifecycle]`)
 
 
-async def file_report(session: AsyncSession, new: NewTicket, actor: str, now: datetime, *, channels: set[str],
-                      tz: str = "Asia/Shanghai", load_related: bool = True, key: str = "",
+async def file_report(db: AsyncSession | AsyncConnection, new: NewTicket, actor: str, now: datetime, *,
+                      channels: set[str], tz: str = "Asia/Shanghai", load_related: bool = True, key: str = "",
                       warranty_days: int = WARRANTY_DAYS, policy: Policy | None = None,
                       duty: Duty | None = None) -> Ticket | Filed:
     """A finished report: the ticket, its first event and its dispatch messages, in one transaction.
@@ -46,35 +48,45 @@ async def file_report(session: AsyncSession, new: NewTicket, actor: str, now: da
     BR-3: with a `duty`, whoever holds the desk now gets a short notice of the new ticket (the trade's
     supervisors when nobody holds it), in the same transaction.
 
-    Written with Core statements on the session's connection. `load_related=True` returns the `Ticket`
-    with its events, photos and assignee (the REST API shows them); `False` returns only `Filed`
-    (the chat reply needs no more, and reading nothing back keeps the step fast).
+    `db` is the caller's session, or on PostgreSQL a connection in AUTOCOMMIT: there every write is one
+    statement (`FILE_ON_POSTGRESQL`), atomic on its own, so the chat step pays no BEGIN and COMMIT round trips.
+    Written with Core statements. `load_related=True` (a session only) returns the `Ticket` with its events,
+    photos and assignee (the REST API shows them); `False` returns only `Filed` (the chat reply needs no more,
+    and reading nothing back keeps the step fast).
     """
-    conn = await session.connection()
-    plan = await plan_dispatch(conn, new.trade, channels)
-    warranty = await warranty_for(conn, new.location_key, new.trade, now, warranty_days)
+    conn = await db.connection() if isinstance(db, AsyncSession) else db
+    one_statement = conn.dialect.name == "postgresql"
+    plan, warranty, reach = await filing_reads(conn, new, now, channels, warranty_days, duty)
     first = warranty.first_offer(plan) if warranty else None
     plan = first or plan
-    filed = await create_ticket(conn, new, actor, now, tz, dispatched_to=plan.names if plan else None, key=key,
-                                warranty=warranty)
-    if filed.fresh:
-        await queue_dispatch(conn, filed, plan, now)
-        # The first escalation steps, in the filing's transaction (one more INSERT; `policy`: `[sla]`, chains).
-        await first_steps(conn, filed.id, new.category, new.area, new.visit_at, now, policy)
-        if duty is not None:
-            await queue_desk_notice(conn, filed, plan, duty, now, channels)
+    # The first escalation steps (`policy`: `[sla]`, chains), in the filing's transaction.
+    steps = first_step_rows(new.category, new.area, new.visit_at, now, policy)
+
+    def messages(number: str) -> list[tuple[str, dict]]:
+        out = dispatch_messages(number, plan)
+        if reach is not None:
+            out += desk_messages(number, reach, plan)
         if warranty:
-            await tell_supervisors(conn, filed, plan, warranty, first is not None, now)
+            out += notice_messages(number, plan, warranty, first is not None)
+        return out
+
+    filed = await create_ticket(conn, new, actor, now, tz, dispatched_to=plan.names if plan else None, key=key,
+                                warranty=warranty, steps=steps, messages=messages(NUMBER) if one_statement else [])
+    if filed.fresh and not one_statement:
+        await outbox.enqueue_kinds(conn, messages(filed.number), now=now, ticket_id=filed.id)
+        await first_steps(conn, filed.id, steps)
     if not load_related:
         return filed
-    return await session.get_one(Ticket, filed.id)  # events, photos and assignee load with it (selectin)
+    return await db.get_one(Ticket, filed.id)  # events, photos and assignee load with it (selectin)
 
 
 async def create_ticket(conn: AsyncConnection, new: NewTicket, actor: str, now: datetime,
                         tz: str = "Asia/Shanghai", dispatched_to: list[str] | None = None, *,
-                        key: str = "", warranty: Warranty | None = None) -> Filed:
+                        key: str = "", warranty: Warranty | None = None, steps: list[dict] | None = None,
+                        messages: list[tuple[str, dict]] | None = None) -> Filed:
     """Write the ticket and its `created` event (and `warranty`, and `dispatched` when it goes straight to
-    technicians); the caller's transaction commits all or nothing. With a `key` (see `filing_key`) a ticket
+    technicians; on PostgreSQL also the escalation `steps`, `first_step_rows`, and the outbox `messages`, written
+    with `NUMBER` where the ticket's number goes); the caller's transaction commits all or nothing. With a `key` (see `filing_key`) a ticket
     is filed once: a second call returns the ticket the first filed (`fresh` False) and writes nothing."""
     dispatched = dispatched_to is not None
     status = statuses.DISPATCHED if dispatched else statuses.SUBMITTED
@@ -87,8 +99,12 @@ async def create_ticket(conn: AsyncConnection, new: NewTicket, actor: str, now: 
     if dispatched:
         events.append(dict(actor="system", channel="system", action="dispatched", from_status=statuses.SUBMITTED,
                            to_status=statuses.DISPATCHED, details={"technicians": dispatched_to}))
-    file = _file_on_postgresql if conn.dialect.name == "postgresql" else _file_step_by_step
-    filed = await file(conn, new, now, tz, status, events, key or None, warranty.of if warranty else None)
+    if conn.dialect.name == "postgresql":
+        filed = await _file_on_postgresql(conn, new, now, tz, status, events, key or None,
+                                          warranty.of if warranty else None, steps or [], messages or [])
+    else:
+        filed = await _file_step_by_step(conn, new, now, tz, status, events, key or None,
+                                         warranty.of if warranty else None)
     if filed is not None:
         return filed
     # Filed under the same key by a transaction that committed while this statement ran.
@@ -118,12 +134,18 @@ def _ticket_row(new: NewTicket, now: datetime, status: str, warranty_of: str | N
 
 
 async def _file_on_postgresql(conn: AsyncConnection, new: NewTicket, now: datetime, tz: str, status: str,
-                              events: list[dict], key: str | None, warranty_of: str | None) -> Filed | None:
+                              events: list[dict], key: str | None, warranty_of: str | None,
+                              steps: list[dict], messages: list[tuple[str, dict]]) -> Filed | None:
     row = _ticket_row(new, now, status, warranty_of)
     del row["created_at"]
     params = dict(row, now=now, day=local_day(now, tz), photo_ids=_attachments(new), events=events,
-                  filing_key=key)
-    found = (await conn.execute(FILE_ON_POSTGRESQL, params)).first()
+                  filing_key=key, steps=[dict(s, due_at=s["due_at"].isoformat()) for s in steps],
+                  messages=[dict(kind=kind, key=m["key"], channel=m["channel"], payload=m["payload"],
+                                 recipient=outbox.recipient_of(m.get("user", ""), m.get("chat", "")))
+                            for kind, m in messages])
+    # The relay's wake-up (relay/wakeup.py) learns from this option that the statement queued messages.
+    found = (await conn.execute(FILE_ON_POSTGRESQL, params,
+                                execution_options={WRITES_OUTBOX: bool(messages)})).first()
     if found is None:
         return None
     ticket_id, number, fresh, *rest = found

@@ -45,6 +45,13 @@ async def enqueue_many(db: AsyncSession | AsyncConnection, rows: list[dict[str, 
     await db.execute(ENQUEUE[dialect_name(db)], values)
 
 
+async def enqueue_kinds(db: AsyncSession | AsyncConnection, messages: list[tuple[str, dict[str, Any]]], *,
+                        now: datetime, ticket_id: int | None = None) -> None:
+    """(kind, row) pairs, as `enqueue_many` writes them: one statement per kind."""
+    for kind in dict.fromkeys(k for k, _ in messages):
+        await enqueue_many(db, [row for k, row in messages if k == kind], kind=kind, now=now, ticket_id=ticket_id)
+
+
 def values_of(rows: list[dict[str, Any]], *, kind: str, now: datetime, ticket_id: int | None = None,
               status: str = "pending", next_attempt_at: datetime | None = None, claimed_by: str = ""
               ) -> list[dict[str, Any]]:

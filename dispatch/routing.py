@@ -46,7 +46,11 @@ class DispatchPlan:
 
 async def plan_dispatch(conn: AsyncConnection, trade_key: str, channels: set[str]) -> DispatchPlan:
     """One query, whatever the number of staff (`AUDIENCE`)."""
-    rows = (await conn.execute(AUDIENCE, {"trade": trade_key})).all()
+    return plan_of((await conn.execute(AUDIENCE, {"trade": trade_key})).all(), trade_key, channels)
+
+
+def plan_of(rows, trade_key: str, channels: set[str]) -> DispatchPlan:
+    """The plan from `AUDIENCE`'s rows (their first eight columns)."""
     wecom_chat, feishu_chat = (rows[0][0] or "", rows[0][1] or "")  # the trade's chats (none: no trade row)
     groups = tuple((channel, chat) for channel, chat in (("wecom", wecom_chat), ("feishu", feishu_chat))
                    if chat and channel in channels)
@@ -54,7 +58,7 @@ async def plan_dispatch(conn: AsyncConnection, trade_key: str, channels: set[str
     one_to_one = [p for p in CARD_PLATFORMS if p in channels and not (p == "feishu" and feishu_chat)]
     best: dict[int, tuple[int, tuple[str, str, str]]] = {}
     supervisors: dict[int, tuple[str, str]] = {}
-    for _, _, pid, name, role, trades, platform, external_id in rows:
+    for _, _, pid, name, role, trades, platform, external_id, *_ in rows:
         if pid is None or platform not in channels:
             continue
         if role == "technician":
@@ -68,40 +72,62 @@ async def plan_dispatch(conn: AsyncConnection, trade_key: str, channels: set[str
     return DispatchPlan(groups, tuple(v for _, v in best.values()), tuple(supervisors.values()))
 
 
-async def queue_dispatch(conn: AsyncConnection, ticket: Filed, plan: DispatchPlan, now: datetime) -> None:
-    """The plan's cards as outbox rows (one statement); with nobody to send to, the supervisors hear."""
+def dispatch_messages(number: str, plan: DispatchPlan) -> list[tuple[str, dict]]:
+    """The plan's cards as (outbox kind, row); with nobody to send to, the supervisors' notice instead."""
     if not plan:
         # Keys as `tell_supervisors` makes them, so a retried filing never doubles a notice.
-        rows = [dict(key=f"{ticket.number}:{NO_TECHNICIAN}:{channel}:{user}:{ticket.version}:", channel=channel,
-                     user=user, payload={"template": NO_TECHNICIAN, "ticket": ticket.number, "vars": {}})
+        return [(outbox.TEXT, dict(key=f"{number}:{NO_TECHNICIAN}:{channel}:{user}:1:", channel=channel, user=user,
+                                   payload={"template": NO_TECHNICIAN, "ticket": number, "vars": {}}))
                 for channel, user in plan.supervisors]
-        await outbox.enqueue_many(conn, rows, kind=outbox.TEXT, now=now, ticket_id=ticket.id)
-        return
-    rows = [dict(key=f"{ticket.number}:dispatch:{channel}:chat:{chat}", channel=channel, chat=chat,
-                 payload={"ticket": ticket.number, "audience": "group"}) for channel, chat in plan.groups]
-    rows += [dict(key=f"{ticket.number}:dispatch:{channel}:user:{user}", channel=channel, user=user,
-                  payload={"ticket": ticket.number, "audience": "technician"}) for channel, user, _ in plan.technicians]
-    await outbox.enqueue_many(conn, rows, kind=outbox.CARD, now=now, ticket_id=ticket.id)
+    rows = [dict(key=f"{number}:dispatch:{channel}:chat:{chat}", channel=channel, chat=chat,
+                 payload={"ticket": number, "audience": "group"}) for channel, chat in plan.groups]
+    rows += [dict(key=f"{number}:dispatch:{channel}:user:{user}", channel=channel, user=user,
+                  payload={"ticket": number, "audience": "technician"}) for channel, user, _ in plan.technicians]
+    return [(outbox.CARD, row) for row in rows]
 
 
-async def queue_desk_notice(conn: AsyncConnection, ticket: Filed, plan: DispatchPlan, duty: Duty, now: datetime,
-                            channels: set[str] | frozenset[str]) -> None:
-    """BR-3: whoever holds the desk now hears of the new ticket (one query, `DESK_ON_DUTY`), 1:1 on each one's
-    first reachable account; with nobody on the desk reachable, the trade's supervisors (`plan`) hear instead."""
+async def queue_dispatch(conn: AsyncConnection, ticket: Filed, plan: DispatchPlan, now: datetime) -> None:
+    """The plan's cards as outbox rows (one statement); with nobody to send to, the supervisors hear."""
+    await outbox.enqueue_kinds(conn, dispatch_messages(ticket.number, plan), now=now, ticket_id=ticket.id)
+
+
+def desk_params(duty: Duty, now: datetime) -> dict:
+    """`DESK_ON_DUTY`'s parameters now: the property, night or day, and the day's kind as seeding would store it."""
     local = now.astimezone(ZoneInfo(duty.tz))
-    night = not duty.day_start <= local.time() < duty.day_end
     day = local.date()
-    rows = (await conn.execute(DESK_ON_DUTY, {"property": duty.property, "night": night, "day": day,
-                                              "computed": computed_day(day).kind})).all()
+    return {"property": duty.property, "night": not duty.day_start <= local.time() < duty.day_end, "day": day,
+            "computed": computed_day(day).kind}
+
+
+async def desk_reach(conn: AsyncConnection, duty: Duty, now: datetime,
+                     channels: set[str] | frozenset[str]) -> list[tuple[str, str]]:
+    """BR-3: who holds the desk now (one query, `DESK_ON_DUTY`), each on their first reachable account."""
+    return reach_of((await conn.execute(DESK_ON_DUTY, desk_params(duty, now))).all(), channels)
+
+
+def reach_of(rows, channels: set[str] | frozenset[str]) -> list[tuple[str, str]]:
+    """(channel, user) of each person in `DESK_ON_DUTY`'s rows, on their first account we can reach."""
     order = {p: i for i, p in enumerate(CARD_PLATFORMS)}
     best: dict[int, tuple[int, str, str]] = {}
     for pid, platform, user in rows:
         if platform in channels and (pid not in best or order.get(platform, 9) < best[pid][0]):
             best[pid] = (order.get(platform, 9), platform, user)
-    reach = [(platform, user) for _, platform, user in best.values()] or list(plan.supervisors)
-    rows = [dict(key=f"{ticket.number}:{DESK_NOTICE}:{channel}:{user}", channel=channel, user=user,
-                 payload={"template": DESK_NOTICE, "ticket": ticket.number, "vars": {}}) for channel, user in reach]
-    await outbox.enqueue_many(conn, rows, kind=outbox.TEXT, now=now, ticket_id=ticket.id)
+    return [(platform, user) for _, platform, user in best.values()]
+
+
+def desk_messages(number: str, reach: list[tuple[str, str]], plan: DispatchPlan) -> list[tuple[str, dict]]:
+    """The desk's notice of a new ticket; with nobody on the desk reachable, the trade's supervisors (`plan`)."""
+    return [(outbox.TEXT, dict(key=f"{number}:{DESK_NOTICE}:{channel}:{user}", channel=channel, user=user,
+                               payload={"template": DESK_NOTICE, "ticket": number, "vars": {}}))
+            for channel, user in (reach or list(plan.supervisors))]
+
+
+async def queue_desk_notice(conn: AsyncConnection, ticket: Filed, plan: DispatchPlan, duty: Duty, now: datetime,
+                            channels: set[str] | frozenset[str]) -> None:
+    """BR-3: whoever holds the desk now hears of the new ticket, 1:1; with nobody on the desk reachable, the
+    trade's supervisors (`plan`) hear instead."""
+    reach = await desk_reach(conn, duty, now, channels)
+    await outbox.enqueue_kinds(conn, desk_messages(ticket.number, reach, plan), now=now, ticket_id=ticket.id)
 
 
 async def supervisors_of(session: AsyncSession, trade: str) -> list[Person]:

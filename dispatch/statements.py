@@ -81,6 +81,12 @@ DESK_ON_DUTY = (
 #   photos                          the resident's photos linked to it
 #   events                          its audit events (`created`, `warranty` for a warranty repair, and
 #                                   `dispatched` when it went to technicians)
+#   steps                           its escalation chains' first timers (dispatch/escalation.py
+#                                   `first_step_rows`), keyed as `_key` there keys them: esc:<id>:<clock>:<i>
+#   queued                          its outbound messages (the cards, the desk's and the supervisors'
+#                                   notices), written before the number was known: `NUMBER` in their keys
+#                                   and payloads becomes it (the columns as dispatch/outbox.py `values_of`)
+NUMBER = "{{number}}"   # where a message written before the ticket has its number puts it
 FILE_ON_POSTGRESQL = text("""
 WITH prior AS (
     SELECT id, number, status, channel, category, trade, visit_text, version, warranty_of FROM tickets
@@ -124,6 +130,20 @@ WITH prior AS (
     SELECT ticket.id, :now, e.actor, e.channel, e.action, e.from_status, e.to_status, e.details
     FROM ticket, json_to_recordset(:events) AS e(actor text, channel text, action text, from_status text,
                                                  to_status text, details json)
+), steps AS (
+    INSERT INTO timers (key, kind, due_at, ticket_id, details, status, claimed_by)
+    SELECT 'esc:' || ticket.id || ':' || s.clock || ':' || s.i, 'escalation', s.due_at, ticket.id, s.details,
+           'pending', ''
+    FROM ticket, json_to_recordset(:steps) AS s(clock text, i int, due_at timestamptz, details json)
+    ON CONFLICT (key) DO NOTHING
+), queued AS (
+    INSERT INTO outbox (dedupe_key, ticket_id, channel, recipient, kind, payload, status, attempts, next_attempt_at,
+                        created_at, last_error, platform_message_id, claimed_by)
+    SELECT left(replace(m.key, :number_mark, ticket.number), 128), ticket.id, m.channel, m.recipient, m.kind,
+           CAST(replace(CAST(m.payload AS text), :number_mark, ticket.number) AS json), 'pending', 0, :now, :now,
+           '', '', ''
+    FROM ticket, json_to_recordset(:messages) AS m(key text, channel text, recipient text, kind text, payload json)
+    ON CONFLICT (dedupe_key) DO NOTHING
 )
 SELECT id, number, true, '', '', '', '', '', 1, CAST(NULL AS varchar) FROM ticket
 UNION ALL
@@ -137,6 +157,9 @@ SELECT id, number, false, status, channel, category, trade, visit_text, version,
     bindparam("fee", type_=Numeric(10, 2)),
     bindparam("photo_ids", type_=ARRAY(BigInteger())),
     bindparam("events", type_=JSON()),
+    bindparam("steps", type_=JSON()),
+    bindparam("messages", type_=JSON()),
+    bindparam("number_mark", value=NUMBER, type_=String()),
 )
 
 

@@ -54,18 +54,27 @@ async def warranty_for(conn: AsyncConnection, location_key: str, trade: str, now
         return None
     rows = (await conn.execute(LATEST_JOB, {"location_key": location_key, "trade": trade,
                                             "since": now - timedelta(days=days)})).all()
+    return warranty_of([(number, name, platform, user) for number, _, name, platform, user in rows])
+
+
+def warranty_of(rows) -> Warranty | None:
+    """The warranty from the latest job's (number, technician's name, platform, account) rows; None without any."""
     if not rows:
         return None
-    number, _, name, *_ = rows[0]
-    return Warranty(number, name or "", frozenset((r[3], r[4]) for r in rows if r[3]))
+    number, name, *_ = rows[0]
+    return Warranty(number, name or "", frozenset((r[2], r[3]) for r in rows if r[2]))
+
+
+def notice_messages(number: str, plan: DispatchPlan, warranty: Warranty, first: bool) -> list[tuple[str, dict]]:
+    """The trade's supervisors hear that a warranty repair came in, and whether it went to the first
+    technician only (they can reassign it) or to everyone."""
+    payload = {"template": NOTICE, "ticket": number,
+               "vars": {"of": warranty.of, "technician": warranty.technician if first else ""}}
+    return [(outbox.TEXT, dict(key=f"{number}:{NOTICE}:{channel}:{user}", channel=channel, user=user, payload=payload))
+            for channel, user in plan.supervisors]
 
 
 async def tell_supervisors(conn: AsyncConnection, ticket: Filed, plan: DispatchPlan, warranty: Warranty,
                            first: bool, now: datetime) -> None:
-    """The trade's supervisors hear that a warranty repair came in, and whether it went to the first
-    technician only (they can reassign it) or to everyone."""
-    payload = {"template": NOTICE, "ticket": ticket.number,
-               "vars": {"of": warranty.of, "technician": warranty.technician if first else ""}}
-    rows = [dict(key=f"{ticket.number}:{NOTICE}:{channel}:{user}", channel=channel, user=user, payload=payload)
-            for channel, user in plan.supervisors]
-    await outbox.enqueue_many(conn, rows, kind=outbox.TEXT, now=now, ticket_id=ticket.id)
+    await outbox.enqueue_kinds(conn, notice_messages(ticket.number, plan, warranty, first), now=now,
+                               ticket_id=ticket.id)

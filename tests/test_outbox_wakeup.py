@@ -11,7 +11,8 @@ import bot.runtime
 from bot.services import services_of
 from dispatch import outbox
 from store.models import CardCopy, Outbox
-from tests.conftest import auth
+from dispatch.statements import NUMBER
+from tests.conftest import Sim, auth
 
 REPORT = {"description": "水管爆了", "location": "3栋2单元1502", "reporter_name": "王女士", "phone": "13812345678"}
 
@@ -67,6 +68,25 @@ async def test_a_filed_tickets_cards_are_sent_when_its_transaction_commits(runni
     cards = await _cards(running, expected)
     assert expected and len(cards) == expected and all(number in c["text"] for c in cards)
     assert clock.now() == before  # no time passed: the commit woke the loop
+
+
+async def test_a_report_filed_from_chat_sends_its_cards_and_notices_at_once(running, clock):
+    """A chat step files on PostgreSQL in one statement, committed as it runs (no step transaction): the wake-up
+    still fires, and every message written before the number was known carries the ticket's real number."""
+    import re
+
+    before = clock.now()
+    resident = Sim(running)
+    await resident.say("wake-1", "3栋2单元1502 卫生间水管爆了 王女士 13812345678")
+    number = re.search(r"BX\d{8}-\d{4}", (await resident.say("wake-1", "确认"))[0]).group()
+    expected = await _rows(running, outbox.CARD)
+    cards = await _cards(running, expected)
+    assert expected and len(cards) == expected and all(number in c["text"] for c in cards)
+    assert clock.now() == before  # no time passed: the filing's own commit woke the loop
+    async with services_of(running.app).sessions() as s:
+        rows = (await s.execute(select(Outbox.dedupe_key, Outbox.payload))).all()
+    assert rows and all(key.startswith(number) and payload["ticket"] == number for key, payload in rows)
+    assert not any(NUMBER in key or NUMBER in str(payload) for key, payload in rows)
 
 
 async def test_an_accepted_tickets_card_updates_leave_at_once(running):
