@@ -149,6 +149,7 @@ _TOKEN_PATTERNS = {
     "room": re.compile(pattern(_LOCATION, "room")),
     "room_en": re.compile(r"(?i:unit|room|flat|rm)\.?\s?\d{3,4}(?!\d)"),
     "zone": re.compile(pattern(_LOCATION, "zone")),
+    "gate": re.compile(pattern(_LOCATION, "gate")),
     "site": re.compile(longest_first(_SITE_PLACES)),
     "place": re.compile(longest_first(_BUILDING_PLACES)),
     "private": re.compile(longest_first(_PRIVATE_ROOMS)),
@@ -165,9 +166,11 @@ _BUILDING_DASH_ROOM = re.compile(pattern(_LOCATION, "building_dash_room"))
 _MODIFIER = re.compile(pattern(_LOCATION, "modifier", modifiers=longest_first(_LOCATION["modifiers"])))
 _STRUCTURAL = {"hyphen", "building", "unit", "floor", "room", "room_en", "phase", "unit_room", "room_spoken"}
 _SCORE = {"hyphen": 12, "building": 10, "room": 5, "room_en": 5, "unit_room": 7, "site": 4, "unit": 2, "floor": 1, "zone": 2,
-          "place": 1, "private": 1, "phase": 1, "room_spoken": 5}
+          "place": 1, "private": 1, "phase": 1, "room_spoken": 5, "gate": 4}
 # Kinds that say where on the estate a place is, besides its building: a second mention of one is kept.
-_WHERE_ON_SITE = {"site", "zone"}
+_WHERE_ON_SITE = {"site", "zone", "gate"}
+# "5栋和6栋中间": two buildings named together.
+_AND = ("和", "与", "跟")
 _LEAD_IN = re.compile(pattern(_LOCATION, "lead_in"))
 
 
@@ -186,8 +189,10 @@ class _Run:
 
     @property
     def findable(self) -> bool:
-        # A room alone or "卫生间" alone cannot be found; a building, a zone or a site-wide place can.
-        return bool({"hyphen", "building", "site", "zone"} & set(self.kinds))
+        # A room alone or "卫生间" alone cannot be found; a building, a zone, a gate or a site-wide place can, and
+        # a phase's common place ("二期门口").
+        kinds = set(self.kinds)
+        return bool({"hyphen", "building", "site", "zone", "gate"} & kinds) or ("phase" in kinds and "place" in kinds)
 
     @property
     def score(self) -> int:
@@ -211,9 +216,18 @@ def _next_token(text: str, pos: int, last_kind: str) -> tuple[str, int] | None:
     if last_kind in {"building", "unit"} and (spoken := _ROOM_SPOKEN.match(text, pos)):
         return "room_spoken", spoken.end()   # "十一栋一单元五零二"
     if text.startswith(_POSSESSIVE, pos):
-        # "1502的卫生间": 的 only joins when a place follows.
-        token = _token_at(text, pos + len(_POSSESSIVE))
-        return token if token and token[0] in {"site", "place", "private", "zone", "building"} else None
+        # "1502的卫生间": 的 only joins when a place follows; after a building, a room too ("十六栋的 1602").
+        after = pos + len(_POSSESSIVE)
+        token = _token_at(text, after)
+        if token and token[0] in {"site", "place", "private", "zone", "building"}:
+            return token
+        if last_kind == "building":
+            token = _token_at(text, after + 1 if text.startswith(" ", after) else after)
+            return token if token and token[0] in {"room", "unit", "unit_room"} else None
+        return None
+    if last_kind == "building" and text.startswith(_AND, pos):
+        token = _token_at(text, pos + 1)   # "5栋和6栋中间"
+        return token if token and token[0] == "building" else None
     if text.startswith("-", pos) and last_kind == "building":
         # "3栋-1502": the room pattern refuses a leading dash (dates, phones), a building vouches for it here.
         room = _DASHED_ROOM.match(text, pos + 1)

@@ -448,3 +448,23 @@ def test_the_model_keeps_quiet_when_the_fault_says_it_is_small(tmp_path):
 def test_fresh_wording_is_classified_by_what_happens(description, location, category, trade, rules):
     got = classify(description, rules, location)
     assert (got.category, got.trade) == (category, trade)
+
+
+@pytest.mark.parametrize("description, location, category, trade", [
+    ("一号门岗亭旁边那根监控杆歪了 好像要倒 下面就是人行道", "一号门岗亭旁边", "emergency", "weak_current"),
+    ("主卧阳台门锁舌缩不回去 门打不开 我被关在阳台上了 手机报的 快来", "6栋1701", "emergency", "doors_windows"),
+    ("小区广播一直嗞嗞嗞响杂音 早上六点就开始 吵死了", "东区广场那边", "daily", "weak_current"),
+    ("家里网断了 光猫LOS灯红的 打电信说是楼道里的线路问题", "13栋1105", "daily", "weak_current"),
+    ("厨房那一排插坐都没电 其他地方正常 空开也没跳", "10幢1505", "daily", "electrical"),
+    ("燃气热水器打不着火 一直咔咔点火 没有煤气味", "3号楼 1105", "daily", "plumbing"),
+    ("楼梯间应急灯不亮 疏散指示牌也有好几个黑的", "11号楼楼梯间", "daily", "fire"),
+    ("家里蟑螂太多了 厨房晚上一开灯满地跑 能不能安排消杀一下", "11栋2-304", "daily", "other"),
+    ("楼梯口的电缆皮被老鼠咬破了 铜线都出来了", "2栋一单元", "emergency", "electrical"),
+    ("家里冰箱不制冷了 不知道还在保修不", "2栋1506", "daily", "other"),
+    ("消火栓箱的玻璃碎了 里面水带也不见了 就在B区靠3号电梯那", "地库", "daily", "fire"),
+    ("淋浴房玻璃门突然爆了 碎了一地 我老公脚被划伤了", "11幢1103", "emergency", "doors_windows"),
+    ("厨房排起扇不转了 一开就嗡嗡响 扇叶不动", "C座1506", "daily", "electrical"),
+])
+def test_a_second_fresh_probe_is_classified_by_what_happens(description, location, category, trade, rules):
+    got = classify(description, rules, location)
+    assert (got.category, got.trade) == (category, trade)

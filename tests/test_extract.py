@@ -387,3 +387,16 @@ def test_normalize_spoken_room_digits(a, b):
 @pytest.mark.parametrize("text, name", [("我是12-1-301的李老师 厨房灯管闪", "李老师"), ("王奶奶 3栋1201 水龙头坏了", "王奶奶")])
 def test_extract_names_with_family_and_courtesy_titles(text, name):
     assert extract(text, NOW).name == name
+
+
+@pytest.mark.parametrize("text, location", [
+    ("嗯 那个 我是十六栋的 1602 就是卫生间的浴霸 一开就跳闸", "十六栋的 1602"),     # 的 between building and room
+    ("5栋和6栋中间那条路的路灯坏了好几盏", "5栋和6栋中间"),                          # two buildings named together
+    ("一号门岗亭旁边那根监控杆歪了 好像要倒", "一号门岗亭旁边"),                    # a numbered gate
+    ("二期门口的人行闸机刷脸刷不开", "二期门口"),                                     # a phase's common place
+    ("地下室消防水池那边的水泵一直转停不下来", "地下室"),                             # a basement without a building
+    ("中庭花园的木栈道有几块木板烂了", "中庭花园"),
+])
+def test_extract_places_of_a_second_fresh_probe(text, location):
+    got = extract(text, NOW)
+    assert got.location and got.location.startswith(location), got.location
