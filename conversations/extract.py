@@ -170,7 +170,7 @@ _SCORE = {"hyphen": 12, "building": 10, "room": 5, "room_en": 5, "unit_room": 7,
 # Kinds that say where on the estate a place is, besides its building: a second mention of one is kept.
 _WHERE_ON_SITE = {"site", "zone", "gate"}
 # "5栋和6栋中间": two buildings named together.
-_AND = ("和", "与", "跟")
+_AND = tuple(_LOCATION["and_words"])
 _LEAD_IN = re.compile(pattern(_LOCATION, "lead_in"))
 
 
@@ -367,7 +367,7 @@ def infer_area(location: str | None, text: str = "") -> str | None:
 
 _PUNCTUATION_OR_SPACE = re.compile(r"[\s\W_]+")
 # (pattern, replacement or None for "Chinese numeral to digits"), applied in order.
-_SPOKEN_DIGITS = str.maketrans("零〇一二三四五六七八九", "00123456789")
+_SPOKEN_DIGITS = str.maketrans(_LOCATION["spoken_digits"], "00123456789")
 
 
 def _arabic(match: re.Match) -> str:
