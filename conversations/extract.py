@@ -350,7 +350,11 @@ def _has_room(text: str) -> bool:
 
 
 def infer_area(location: str | None, text: str = "") -> str | None:
-    """BR-2 area: "unit" for a room number or 我家/家里, "public" for common parts, else None."""
+    """BR-2 area: "unit" for a room number or 我家/家里, "public" for common parts, else None. The place itself
+    decides first: 「3栋十八楼走廊…我家老人要出门」 is the corridor's, whoever reports it."""
+    place = fold_width(location or "")
+    if place and not _has_room(place) and any(word in place for word in _PUBLIC_WORDS):
+        return "public"
     blob = fold_width(f"{location or ''} {text}")
     blob = _mask_spans(blob, [(s, e) for s, e, _ in _phone_spans(blob)])
     if _has_room(blob) or any(word in blob for word in _HOME_WORDS):

@@ -468,3 +468,19 @@ def test_fresh_wording_is_classified_by_what_happens(description, location, cate
 def test_a_second_fresh_probe_is_classified_by_what_happens(description, location, category, trade, rules):
     got = classify(description, rules, location)
     assert (got.category, got.trade) == (category, trade)
+
+
+@pytest.mark.parametrize("description, location, category, trade", [
+    # A third fresh probe (dangers worded without any word of a keyword list).
+    ("广告牌 只剩一颗螺丝挂着了 歪着 底下天天人来人往 风一大肯定要下来", "东门", "emergency", "civil"),
+    ("有个井盖没了 黑咕隆咚的 晚上根本看不到 刚才有个骑车的差点栽进去", "中心花园旁边", "emergency", "civil"),
+    ("井盖往外冒污水 流了一路", "3栋那边", "emergency", "plumbing"),
+    ("马桶堵了 冲不下去 水位到快边上了但没溢出来 我先不冲了", "6幢1003", "daily", "plumbing"),
+    ("灯开关按下去要按好几次才亮 有点接触不良 没火花 就是不灵", "13幢305", "daily", "electrical"),
+    ("小便池一直在冲水 哗哗不停 太浪费了", "10号楼一楼大堂", "daily", "plumbing"),
+    ("dianti里7楼那个按钮 按了没反应 要按好几下才亮 其他都正常", "2栋", "daily", "elevator"),
+    ("会所厨房的燃气灶后面漏气 味道很大", "会所厨房", "emergency", "fire"),
+])
+def test_a_third_fresh_probe_is_classified_by_what_happens(description, location, category, trade, rules):
+    got = classify(description, rules, location)
+    assert (got.category, got.trade) == (category, trade)

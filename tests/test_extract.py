@@ -400,3 +400,13 @@ def test_extract_names_with_family_and_courtesy_titles(text, name):
 def test_extract_places_of_a_second_fresh_probe(text, location):
     got = extract(text, NOW)
     assert got.location and got.location.startswith(location), got.location
+
+
+@pytest.mark.parametrize("text, area", [
+    ("3栋十八楼走廊的灯 先是嗡嗡响闪了几下 然后整层全黑了 我家老人要出门", "public"),
+    ("8栋电梯按了三楼 门开了外面黑乎乎的 我家老头子差点一脚迈出去", "public"),
+    ("我家卫生间天花板往下滴水 3栋1502", "unit"),
+])
+def test_the_place_decides_the_area_before_who_reports_it(text, area):
+    got = extract(text, NOW)
+    assert got.area == area
