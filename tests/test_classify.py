@@ -426,7 +426,7 @@ def test_the_model_keeps_quiet_when_the_fault_says_it_is_small(tmp_path):
     assert classify("书房水漫到书柜了 一点点", rules).category == "daily"
 
 
-# --- issue 12: wording found by a fresh probe (written before any rule was changed for it) ---
+# --- issue 12: wording found by fresh probes (each written before any rule was changed for it) ---
 
 @pytest.mark.parametrize("description, location, category, trade", [
     # 着了 after a verb is "-ed", not a fire: the flooded car park stays the plumber's.
@@ -444,13 +444,7 @@ def test_the_model_keeps_quiet_when_the_fault_says_it_is_small(tmp_path):
     ("会所游泳池边上的淋浴有一个不出水", "会所游泳池边上", "daily", "plumbing"),
     ("我那个车位地锁坏了 遥控按了不起来", "负一层车库", "daily", "other"),
     ("那个排风机一直响 嗡嗡嗡的 一楼住户都能听见", "10栋地下室", "daily", "hvac"),
-])
-def test_fresh_wording_is_classified_by_what_happens(description, location, category, trade, rules):
-    got = classify(description, rules, location)
-    assert (got.category, got.trade) == (category, trade)
-
-
-@pytest.mark.parametrize("description, location, category, trade", [
+    # A second probe (every trade's less common faults).
     ("一号门岗亭旁边那根监控杆歪了 好像要倒 下面就是人行道", "一号门岗亭旁边", "emergency", "weak_current"),
     ("主卧阳台门锁舌缩不回去 门打不开 我被关在阳台上了 手机报的 快来", "6栋1701", "emergency", "doors_windows"),
     ("小区广播一直嗞嗞嗞响杂音 早上六点就开始 吵死了", "东区广场那边", "daily", "weak_current"),
@@ -464,14 +458,7 @@ def test_fresh_wording_is_classified_by_what_happens(description, location, cate
     ("消火栓箱的玻璃碎了 里面水带也不见了 就在B区靠3号电梯那", "地库", "daily", "fire"),
     ("淋浴房玻璃门突然爆了 碎了一地 我老公脚被划伤了", "11幢1103", "emergency", "doors_windows"),
     ("厨房排起扇不转了 一开就嗡嗡响 扇叶不动", "C座1506", "daily", "electrical"),
-])
-def test_a_second_fresh_probe_is_classified_by_what_happens(description, location, category, trade, rules):
-    got = classify(description, rules, location)
-    assert (got.category, got.trade) == (category, trade)
-
-
-@pytest.mark.parametrize("description, location, category, trade", [
-    # A third fresh probe (dangers worded without any word of a keyword list).
+    # A third probe (dangers worded without any word of a keyword list).
     ("广告牌 只剩一颗螺丝挂着了 歪着 底下天天人来人往 风一大肯定要下来", "东门", "emergency", "civil"),
     ("有个井盖没了 黑咕隆咚的 晚上根本看不到 刚才有个骑车的差点栽进去", "中心花园旁边", "emergency", "civil"),
     ("井盖往外冒污水 流了一路", "3栋那边", "emergency", "plumbing"),
@@ -481,6 +468,8 @@ def test_a_second_fresh_probe_is_classified_by_what_happens(description, locatio
     ("dianti里7楼那个按钮 按了没反应 要按好几下才亮 其他都正常", "2栋", "daily", "elevator"),
     ("会所厨房的燃气灶后面漏气 味道很大", "会所厨房", "emergency", "fire"),
 ])
-def test_a_third_fresh_probe_is_classified_by_what_happens(description, location, category, trade, rules):
+def test_fresh_wording_is_classified_by_what_happens(description, location, category, trade, rules):
     got = classify(description, rules, location)
     assert (got.category, got.trade) == (category, trade)
+
+
