@@ -467,6 +467,18 @@ def test_the_model_keeps_quiet_when_the_fault_says_it_is_small(tmp_path):
     ("小便池一直在冲水 哗哗不停 太浪费了", "10号楼一楼大堂", "daily", "plumbing"),
     ("dianti里7楼那个按钮 按了没反应 要按好几下才亮 其他都正常", "2栋", "daily", "elevator"),
     ("会所厨房的燃气灶后面漏气 味道很大", "会所厨房", "emergency", "fire"),
+    # A fourth probe (the trade of what is broken, when other things are named too).
+    ("主卧窗户关不严 把手拧不到底 晚上风呼呼往里灌", "9-3-1701", "daily", "doors_windows"),
+    ("家里总闸一直跳 推不上去 全屋没电 冰箱东西要坏了 麻烦快点", "4栋1单元1001", "emergency", "electrical"),
+    ("卧室天花板的石膏线裂了一条缝 从灯那里一直裂到墙角", "20栋901", "daily", "civil"),
+    ("卧室空调插座烧黑了 一股焦糊味 已经把空调关了", "5幢1204", "emergency", "electrical"),
+    ("电梯旁边的墙砖掉了一大块 露出里面的水泥", "5栋一楼大堂", "daily", "civil"),
+    ("电梯里的摄像头 那个黑色圆球 没画面了", "7号楼电梯", "daily", "weak_current"),
+    ("楼顶的水箱溢流了 水从楼顶往下哗哗流 顺着外墙流", "12栋楼顶", "emergency", "plumbing"),
+    ("游泳池边上的栏杆松了 一推就晃 小孩经常趴在上面", "游泳池边上", "emergency", "civil"),
+    ("入户门闭门器好像漏油了 门一松手就砰的一声摔上", "4栋2单元303", "daily", "doors_windows"),
+    ("楼道的声控灯坏了六楼到九楼都不亮晚上上下楼黑漆漆的", "10栋楼道", "daily", "electrical"),
+    ("小区南门的到闸杆抬不起来 车都堵门口了 电机在嗡嗡响", "南门", "daily", "weak_current"),
 ])
 def test_fresh_wording_is_classified_by_what_happens(description, location, category, trade, rules):
     got = classify(description, rules, location)

@@ -81,9 +81,9 @@ def _score(case: dict, ticket: dict | None) -> dict[str, bool]:
 # What the held-out part reached when the classifier was last changed: it may only get better. The issue's
 # own targets for it (recall 100 %, every slot >= 97 %) are test_held_out_part_meets_the_issue_targets below.
 # Measured on 264 held-out reports (the first 123; 71 drawn at random from 353 written before the rules were
-# tuned on the other 282; 70 written afresh and added unread): recall 115/116, 257 categories and 250 trades right.
+# tuned on the other 282; 70 written afresh and added unread): recall 115/116, 258 categories and 250 trades right.
 HELD_OUT_FLOOR = {"recall": 115 / 116, "precision": 0.9, "location": 0.97, "area": 0.97, "phone": 0.97, "name": 0.97,
-                  "category": 257 / 264, "trade": 250 / 264}
+                  "category": 258 / 264, "trade": 250 / 264}
 
 
 def _figures(rows: list[tuple[dict, dict[str, bool], str | None]]) -> dict[str, float]:
