@@ -13,7 +13,6 @@ from dispatch import outbox, prefetch
 from dispatch.calendar_days import computed_day
 from dispatch.duty import Duty
 from dispatch.statements import AUDIENCE, DESK_ON_DUTY
-from dispatch.tickets import Filed
 from store.models import CardCopy, Person, Ticket
 
 NO_TECHNICIAN = "notify/no_technician.j2"
@@ -86,11 +85,6 @@ def dispatch_messages(number: str, plan: DispatchPlan) -> list[tuple[str, dict]]
     return [(outbox.CARD, row) for row in rows]
 
 
-async def queue_dispatch(conn: AsyncConnection, ticket: Filed, plan: DispatchPlan, now: datetime) -> None:
-    """The plan's cards as outbox rows (one statement); with nobody to send to, the supervisors hear."""
-    await outbox.enqueue_kinds(conn, dispatch_messages(ticket.number, plan), now=now, ticket_id=ticket.id)
-
-
 def desk_params(duty: Duty, now: datetime) -> dict:
     """`DESK_ON_DUTY`'s parameters now: the property, night or day, and the day's kind as seeding would store it."""
     local = now.astimezone(ZoneInfo(duty.tz))
@@ -120,14 +114,6 @@ def desk_messages(number: str, reach: list[tuple[str, str]], plan: DispatchPlan)
     return [(outbox.TEXT, dict(key=f"{number}:{DESK_NOTICE}:{channel}:{user}", channel=channel, user=user,
                                payload={"template": DESK_NOTICE, "ticket": number, "vars": {}}))
             for channel, user in (reach or list(plan.supervisors))]
-
-
-async def queue_desk_notice(conn: AsyncConnection, ticket: Filed, plan: DispatchPlan, duty: Duty, now: datetime,
-                            channels: set[str] | frozenset[str]) -> None:
-    """BR-3: whoever holds the desk now hears of the new ticket, 1:1; with nobody on the desk reachable, the
-    trade's supervisors (`plan`) hear instead."""
-    reach = await desk_reach(conn, duty, now, channels)
-    await outbox.enqueue_kinds(conn, desk_messages(ticket.number, reach, plan), now=now, ticket_id=ticket.id)
 
 
 async def supervisors_of(session: AsyncSession, trade: str) -> list[Person]:

@@ -11,7 +11,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from dispatch import outbox, statuses
 from dispatch.routing import DispatchPlan
 from dispatch.statements import IDENTITIES, PERSONS, TICKETS
-from dispatch.tickets import Filed
 
 # Finished work: what a warranty covers (a cancelled or still open ticket covers nothing).
 FINISHED = (statuses.COMPLETED, statuses.VERIFIED, statuses.CLOSED)
@@ -73,8 +72,3 @@ def notice_messages(number: str, plan: DispatchPlan, warranty: Warranty, first: 
     return [(outbox.TEXT, dict(key=f"{number}:{NOTICE}:{channel}:{user}", channel=channel, user=user, payload=payload))
             for channel, user in plan.supervisors]
 
-
-async def tell_supervisors(conn: AsyncConnection, ticket: Filed, plan: DispatchPlan, warranty: Warranty,
-                           first: bool, now: datetime) -> None:
-    await outbox.enqueue_kinds(conn, notice_messages(ticket.number, plan, warranty, first), now=now,
-                               ticket_id=ticket.id)
