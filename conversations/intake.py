@@ -95,6 +95,7 @@ class Turn:
     # complaint's text, {"comment" | "complaint": ticket number, "at": when asked}; saved with the state.
     answers: dict[str, Any] = field(default_factory=dict)
     db: StepDatabase = field(init=False, repr=False)  # the step's database work, opened on first use
+    reads: Any = None          # dispatch.intake_reads.FirstReads: a first message's lookups, read together
 
     def __post_init__(self) -> None:
         self.db = StepDatabase(self.deps.sessions)
@@ -195,7 +196,7 @@ def _contact_vars(turn: Turn, draft: Draft, text: str) -> dict[str, Any]:
 
 async def _check_place(turn: Turn, draft: Draft) -> bool:
     """With an estate unit list: the place becomes the list's own (its area too), or the nearest one is offered."""
-    from dispatch.units import find_place, has_units, place_keys
+    from dispatch.units import find_place, place_keys
 
     if draft.suggested:   # still waiting for 是 / 不是 (a fallback such as 帮助 came in between)
         _ask_suggestion(turn, draft)
@@ -204,9 +205,9 @@ async def _check_place(turn: Turn, draft: Draft) -> bool:
     if draft.place_checked == key:
         return False
     draft.place_checked = key
-    db, prop = await turn.db.lookup(), turn.deps.property
-    if not await has_units(db, prop):
+    if not await _has_units(turn):
         return False   # no list for this property: everything as before (one indexed query per place)
+    db, prop = await turn.db.lookup(), turn.deps.property
     found = await find_place(db, prop, key)
     if found is None:
         # A longer listed name the extractor read only part of ("会所二楼棋牌室", where it saw 会所).
@@ -248,11 +249,11 @@ async def _name_in_message(turn: Turn, db: Any, prop: str) -> tuple[Any, str] | 
 async def _listed_place(turn: Turn, draft: Draft) -> bool:
     """No place the extractor could read: the estate's unit list may know one in the message, by an alias, or by
     a bare room number that one building has (asked to confirm) or several have (asked which). True: asked."""
-    from dispatch.units import has_units, rooms_named
+    from dispatch.units import rooms_named
 
-    db, prop = await turn.db.lookup(), turn.deps.property
-    if not turn.msg.text.strip() or not await has_units(db, prop):
+    if not turn.msg.text.strip() or not await _has_units(turn):
         return False
+    db, prop = await turn.db.lookup(), turn.deps.property
     found = await _name_in_message(turn, db, prop)
     if found is not None:
         place, rest = found
@@ -372,7 +373,10 @@ async def _joined_duplicate(turn: Turn, draft: Draft) -> bool:
     if draft.duplicate_checked == f"{key}|{trade}":
         return False  # checked on an earlier message of this draft: the place and trade are unchanged
     draft.duplicate_checked = f"{key}|{trade}"
-    ticket = await find_duplicate(await turn.db.lookup(), key, trade, turn.now, turn.deps.intake.duplicate_window)
+    if turn.reads is not None and turn.reads.duplicate_for == draft.duplicate_checked:
+        ticket = turn.reads.duplicate
+    else:
+        ticket = await find_duplicate(await turn.db.lookup(), key, trade, turn.now, turn.deps.intake.duplicate_window)
     if ticket is None:
         return False
     await add_watcher(await turn.db.session(), ticket, turn.msg.channel, turn.msg.chat, turn.msg.user, turn.now)
@@ -516,9 +520,29 @@ async def start(turn: Turn, ex: Extracted) -> Draft | None:
     draft = Draft(started_at=turn.now.isoformat())
     if not intent_only:
         merge(draft, ex, override=False)
+    await _read_first(turn, draft)
     await _prefill_contact(turn, draft)
     await advance(turn, draft)
     return draft
+
+
+async def _read_first(turn: Turn, draft: Draft) -> None:
+    """The reporter, the unit list's presence and (with a fault and a place) an open duplicate, in one round trip."""
+    from dispatch.intake_reads import first_reads
+
+    key = normalize_location(draft.location) if draft.location and draft.description else ""
+    trade = classify(draft.description, turn.deps.rules, draft.location).trade if key else ""
+    turn.reads = await first_reads(await turn.db.lookup(), platform=turn.msg.channel, external_id=turn.msg.user,
+                                   property=turn.deps.property, location_key=key, trade=trade, now=turn.now,
+                                   window=turn.deps.intake.duplicate_window)
+
+
+async def _has_units(turn: Turn) -> bool:
+    from dispatch.units import has_units
+
+    if turn.reads is not None:
+        return turn.reads.has_units
+    return await has_units(await turn.db.lookup(), turn.deps.property)
 
 
 async def _prefill_contact(turn: Turn, draft: Draft) -> None:
@@ -527,7 +551,8 @@ async def _prefill_contact(turn: Turn, draft: Draft) -> None:
         return
     from dispatch.people import contact_for
 
-    person = await contact_for(await turn.db.lookup(), turn.msg.channel, turn.msg.user)
+    person = turn.reads.contact if turn.reads is not None else \
+        await contact_for(await turn.db.lookup(), turn.msg.channel, turn.msg.user)
     if person and person.role == "resident" and person.phone:
         draft.name = draft.name or person.name
         draft.phone = draft.phone or person.phone
