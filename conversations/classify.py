@@ -10,6 +10,7 @@ from importlib import resources
 from pathlib import Path
 
 from conversations.hazard_model import HazardModel, load_model
+from conversations.textcheck import fold
 
 TRADES = ("plumbing", "electrical", "hvac", "elevator", "civil", "doors_windows", "weak_current", "fire", "other")
 FALLBACK_TRADE = "other"
@@ -55,6 +56,11 @@ class Phrases:
     def split(self, text: str) -> list[str]:
         return self._pattern.split(text) if self._pattern is not None else [text]
 
+    def after(self, text: str) -> str:
+        """text after the last phrase in it ("消防栓旁边那个插座" -> "插座"); all of it when none is."""
+        matches = list(self._pattern.finditer(text)) if self._pattern is not None else []
+        return text[matches[-1].end():] if matches else text
+
     def cut(self, text: str) -> str:
         """text up to the end of the first phrase in it ("滴到电视上" -> "滴到"); all of it when none is."""
         match = self._pattern.search(text) if self._pattern is not None else None
@@ -91,10 +97,13 @@ class TradeRule:
     exclude: Phrases
     together: Phrases = Phrases(())   # `with`: one of these must be there too ("墙" with "裂")
     places: Phrases = Phrases(())     # found in the location, the rule matches whatever the description says
+    unless: Phrases = Phrases(())     # any of these in the text and the rule does not match ("水管" for "跳闸")
 
     def matches(self, text: str, location: str = "") -> bool:
         if self.places.found_in(location):
             return True
+        if self.unless.found_in(text):
+            return False
         text = self.exclude.blank(text)
         return self.keywords.found_in(text) and (not self.together or self.together.found_in(text))
 
@@ -132,6 +141,8 @@ class Rules:
     model_unless: Phrases = Phrases(())  # "没有人", "有点": the model's vote alone does not make an emergency
     spellings: Spellings = Spellings({})  # "空跳" -> "空调", before anything is matched
     strengthening: Phrases = Phrases(())  # "有点严重": not read by `unless` (its 有点 does not soften)
+    landmark: Phrases = Phrases(())    # "旁边的": what the clause names before it is a landmark, not the trade
+    where: tuple[str, ...] = ()        # "旁边" ending a clause: it only says where, read only as a tie
     # One intake step classifies the same draft up to three times (summary, BR-4 check, ticket): remember it.
     memo: dict = field(default_factory=dict, init=False, compare=False, repr=False)
 
@@ -192,12 +203,12 @@ def _rules_from(data: dict, source: str, folder: Path) -> Rules:
         raise ValueError(f"{source}: no [[trade]] rules")
     trades = tuple(_trade_rule(table, f"{source}: [[trade]] #{number}")
                    for number, table in enumerate(trade_tables, start=1))
-    reach, aside = _trade_context(data.get("trade_context", {}), f"{source}: [trade_context]")
+    reach, aside, landmark, where_words = _trade_context(data.get("trade_context", {}), f"{source}: [trade_context]")
     spellings = _spellings(data.get("spellings", {}), f"{source}: [spellings]")
     model, model_unless = _model(data.get("model"), source, folder,
                                  lambda text: exclusions.blank(spellings.fix(_fold(text))))
     return Rules(emergency, exclusions, trades, hazards, downgrade, model, separators, reach, aside, model_unless,
-                 spellings, strengthening)
+                 spellings, strengthening, landmark, where_words.phrases)
 
 
 def _spellings(table: object, where: str) -> Spellings:
@@ -216,13 +227,15 @@ def _spellings(table: object, where: str) -> Spellings:
     return Spellings(right)
 
 
-def _trade_context(table: object, where: str) -> tuple[Phrases, Phrases]:
+def _trade_context(table: object, where: str) -> tuple[Phrases, Phrases, Phrases, Phrases]:
     if not isinstance(table, dict):
         raise ValueError(f"{where}: must be a table")
-    unknown = set(table) - {"reach", "aside"}
+    keys = ("reach", "aside", "landmark", "where")
+    unknown = set(table) - set(keys)
     if unknown:
-        raise ValueError(f"{where}: unknown keys {sorted(unknown)} (allowed: reach, aside)")
-    return _phrases(table, "reach", where, required=False), _phrases(table, "aside", where, required=False)
+        raise ValueError(f"{where}: unknown keys {sorted(unknown)} (allowed: {', '.join(keys)})")
+    reach, aside, landmark, where_words = (_phrases(table, key, where, required=False) for key in keys)
+    return reach, aside, landmark, where_words
 
 
 def _model(table: object, source: str, folder: Path,
@@ -270,15 +283,16 @@ def _trade_rule(table: object, where: str) -> TradeRule:
     name = table.get("name")
     if name not in TRADES:
         raise ValueError(f"{where}: unknown trade name {name!r} (allowed: {', '.join(TRADES)})")
-    unknown = set(table) - {"name", "keywords", "exclude", "with", "places"}
+    unknown = set(table) - {"name", "keywords", "exclude", "with", "places", "unless"}
     if unknown:
-        raise ValueError(f"{where} ({name}): unknown keys {sorted(unknown)} (allowed: keywords, exclude, with, places)")
+        raise ValueError(f"{where} ({name}): unknown keys {sorted(unknown)} "
+                         "(allowed: keywords, exclude, with, places, unless)")
     where = f"{where} ({name})"
     places = _phrases(table, "places", where, required=False)
     # A rule needs keywords, or places when it is about the place itself (the fountain, the pool).
     return TradeRule(name, _phrases(table, "keywords", where, required=not places),
                      _phrases(table, "exclude", where, required=False), _phrases(table, "with", where, required=False),
-                     places)
+                     places, _phrases(table, "unless", where, required=False))
 
 
 def _phrases(table: dict, key: str, where: str, *, required: bool) -> Phrases:
@@ -294,7 +308,7 @@ def _phrases(table: dict, key: str, where: str, *, required: bool) -> Phrases:
 
 def _fold(text: str) -> str:
     # Full-width letters/digits and case must not decide a match.
-    return unicodedata.normalize("NFKC", text).casefold()
+    return fold(unicodedata.normalize("NFKC", text)).casefold()
 
 
 def hazards_in(description: str, rules: Rules, location: str = "") -> list[Hazard]:
@@ -353,8 +367,9 @@ def _trade_of(description: str, rules: Rules, location: str) -> str:
     main, aside = [], []
     for clause in _CLAUSE_BREAK.split(description):
         if clause:
-            clause = rules.reach.cut(clause)
-            (aside if rules.aside.found_in(clause) else main).append(clause)
+            clause = rules.reach.cut(rules.landmark.after(clause))
+            side = rules.aside.found_in(clause) or (rules.where and clause.endswith(rules.where))
+            (aside if side else main).append(clause)
     texts = [" ".join(main)]
     if aside:
         texts.append(" ".join(main + aside))

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from conversations.textcheck import cn_int, fold_width, is_greeting, is_meaningless
+from conversations.textcheck import cn_int, fold, fold_width, is_greeting, is_meaningless
 from conversations.visit_time import find_visit
 from conversations.vocabulary import longest_first, pattern, rule_file
 
@@ -76,7 +76,7 @@ def _phone_spans(text: str) -> list[tuple[int, int, str | None]]:
 
 def find_phone(text: str) -> tuple[str | None, str | None]:
     """(first valid phone as digits, first phone-looking string that failed validation)."""
-    text = fold_width(text)
+    text = fold(text)
     spans = _phone_spans(text)
     valid = next((digits for _, _, digits in spans if digits), None)
     invalid = next((text[s:e].strip() for s, e, digits in spans if digits is None), None)
@@ -140,23 +140,34 @@ _POSSESSIVE = _LOCATION["possessive"]
 # In this order: of equally long tokens at one place the first kind wins.
 _TOKEN_PATTERNS = {
     "hyphen": re.compile(r"(?<![\d-])\d{1,3}-\d{1,2}-\d{3,4}(?![\d-])"),
+    "building_unit": re.compile(pattern(_LOCATION, "building_unit")),
     "building": re.compile(pattern(_LOCATION, "building")),
     "phase": re.compile(pattern(_LOCATION, "phase")),
     "unit": re.compile(pattern(_LOCATION, "unit")),
     # "3栋2-1502": unit and room after a building.
     "unit_room": re.compile(r"(?<![\d-])\d{1,2}-\d{3,4}(?![\d-])"),
     "floor": re.compile(pattern(_LOCATION, "floor")),
+    "basement": re.compile(pattern(_LOCATION, "basement")),
+    "bay": re.compile(pattern(_LOCATION, "bay")),
+    "shop": re.compile(pattern(_LOCATION, "shop")),
+    "row": re.compile(pattern(_LOCATION, "row")),
     "room": re.compile(pattern(_LOCATION, "room")),
-    "room_en": re.compile(r"(?i:unit|room|flat|rm)\.?\s?\d{3,4}(?!\d)"),
+    "room_en": re.compile(r"(?i:unit|room|flat|rm)\.?\s?(?:\d{3,4}|\d{1,2}[A-Ha-h])(?![\dA-Za-z])"),
+    "flat_code": re.compile(pattern(_LOCATION, "flat_before_building")),
     "zone": re.compile(pattern(_LOCATION, "zone")),
     "gate": re.compile(pattern(_LOCATION, "gate")),
-    "site": re.compile(longest_first(_SITE_PLACES)),
-    "place": re.compile(longest_first(_BUILDING_PLACES)),
+    "site": re.compile(longest_first(_SITE_PLACES), re.IGNORECASE),
+    "place": re.compile(longest_first(_BUILDING_PLACES), re.IGNORECASE),
     "private": re.compile(longest_first(_PRIVATE_ROOMS)),
 }
 _DASHED_ROOM = re.compile(r"(?:\d{1,2}-)?\d{3,4}(?![\d-])")
 _ROOM_SPOKEN = re.compile(pattern(_LOCATION, "room_spoken"))
-_FIXTURE = re.compile(longest_first(_LOCATION["fixtures"]))
+_FIXTURE = re.compile(f'(?:{pattern(_LOCATION, "numbered_fixture")})|(?:{longest_first(_LOCATION["fixtures"])})')
+_FLAT = re.compile(pattern(_LOCATION, "flat"))
+_FLAT_CODE = re.compile(pattern(_LOCATION, "flat_code"))
+_ROOM_BEFORE_GE = re.compile(pattern(_LOCATION, "room_before_ge"))
+_ENTRANCE = re.compile(pattern(_LOCATION, "entrance"))
+_ROOM_JOINER = re.compile(pattern(_LOCATION, "room_joiner"))
 _JOINER = re.compile(pattern(_LOCATION, "joiner"))
 # Between parts of one address: "3栋 2单元 1502", "Block 2, 1606", "Phase II 的会所".
 _SEPARATOR = re.compile(r"[ ,，]{1,2}")
@@ -164,11 +175,13 @@ _SEPARATOR = re.compile(r"[ ,，]{1,2}")
 _LIKENED = re.compile(pattern(_LOCATION, "likened"))
 _BUILDING_DASH_ROOM = re.compile(pattern(_LOCATION, "building_dash_room"))
 _MODIFIER = re.compile(pattern(_LOCATION, "modifier", modifiers=longest_first(_LOCATION["modifiers"])))
-_STRUCTURAL = {"hyphen", "building", "unit", "floor", "room", "room_en", "phase", "unit_room", "room_spoken"}
+_STRUCTURAL = {"hyphen", "building", "unit", "floor", "room", "room_en", "phase", "unit_room", "room_spoken",
+               "basement", "bay", "flat", "flat_code", "building_unit", "shop", "row"}
 _SCORE = {"hyphen": 12, "building": 10, "room": 5, "room_en": 5, "unit_room": 7, "site": 4, "unit": 2, "floor": 1, "zone": 2,
-          "place": 1, "private": 1, "phase": 1, "room_spoken": 5, "gate": 4}
+          "place": 1, "private": 1, "phase": 1, "room_spoken": 5, "gate": 4, "basement": 4, "bay": 2, "flat": 3,
+          "flat_code": 3, "building_unit": 12, "shop": 5, "row": 3}
 # Kinds that say where on the estate a place is, besides its building: a second mention of one is kept.
-_WHERE_ON_SITE = {"site", "zone", "gate"}
+_WHERE_ON_SITE = {"site", "zone", "gate", "basement", "phase"}
 # "5栋和6栋中间": two buildings named together.
 _AND = tuple(_LOCATION["and_words"])
 _LEAD_IN = re.compile(pattern(_LOCATION, "lead_in"))
@@ -191,8 +204,9 @@ class _Run:
     def findable(self) -> bool:
         # A room alone or "卫生间" alone cannot be found; a building, a zone, a gate or a site-wide place can, and
         # a phase's common place ("二期门口").
-        kinds = set(self.kinds)
-        return bool({"hyphen", "building", "site", "zone", "gate"} & kinds) or ("phase" in kinds and "place" in kinds)
+        # A phase alone ("3期的广播") or with a room ("2期5-1101") and a basement level ("B1 218车位") can too.
+        return bool({"hyphen", "building", "site", "zone", "gate", "phase", "basement", "bay", "building_unit", "shop"}
+                    & set(self.kinds))
 
     @property
     def score(self) -> int:
@@ -215,19 +229,37 @@ def _next_token(text: str, pos: int, last_kind: str) -> tuple[str, int] | None:
         return token
     if last_kind in {"building", "unit"} and (spoken := _ROOM_SPOKEN.match(text, pos)):
         return "room_spoken", spoken.end()   # "十一栋一单元五零二"
+    if last_kind == "floor" and (flat := _FLAT.match(text, pos)):
+        return "flat", flat.end()            # "18楼B室"
+    if last_kind == "building" and (room := _ROOM_BEFORE_GE.match(text, pos)):
+        return "room", room.end()            # "10座1802个热水炉"
+    if last_kind in {"building", "site"} and (entrance := _ENTRANCE.match(text, pos)):
+        return "unit", entrance.end()        # "14号楼2门702"
+    if last_kind == "site" and (joiner := _ROOM_JOINER.match(text, pos)) \
+            and (token := _token_at(text, joiner.end())) and token[0] in {"site", "place"}:
+        return token                         # "会所游泳池那个机房"
     if text.startswith(_POSSESSIVE, pos):
         # "1502的卫生间": 的 only joins when a place follows; after a building, a room too ("十六栋的 1602").
         after = pos + len(_POSSESSIVE)
         token = _token_at(text, after)
         if token and token[0] in {"site", "place", "private", "zone", "building"}:
             return token
+        if (joiner := _ROOM_JOINER.match(text, after)) and (token := _token_at(text, joiner.end())) \
+                and token[0] in {"site", "place"}:
+            return token   # "五栋二单元的那个楼梯间"
         if last_kind == "building":
-            token = _token_at(text, after + 1 if text.startswith(" ", after) else after)
-            return token if token and token[0] in {"room", "unit", "unit_room"} else None
+            after += 1 if text.startswith(" ", after) else 0
+            if joiner := _ROOM_JOINER.match(text, after):   # "七栋的那个一零零八"
+                after = joiner.end()
+            token = _token_at(text, after)
+            if token and token[0] in {"room", "unit", "unit_room"}:
+                return token
+            spoken = _ROOM_SPOKEN.match(text, after)
+            return ("room_spoken", spoken.end()) if spoken else None
         return None
-    if last_kind == "building" and text.startswith(_AND, pos):
-        token = _token_at(text, pos + 1)   # "5栋和6栋中间"
-        return token if token and token[0] == "building" else None
+    if last_kind in {"building", "phase"} and text.startswith(_AND, pos):
+        token = _token_at(text, pos + 1)   # "5栋和6栋中间", "一期和二期中间"
+        return token if token and token[0] == last_kind else None
     if text.startswith("-", pos) and last_kind == "building":
         # "3栋-1502": the room pattern refuses a leading dash (dates, phones), a building vouches for it here.
         room = _DASHED_ROOM.match(text, pos + 1)
@@ -242,11 +274,17 @@ def _next_token(text: str, pos: int, last_kind: str) -> tuple[str, int] | None:
             return token
         if last_kind in {"building", "unit"} and (spoken := _ROOM_SPOKEN.match(text, after)):
             return "room_spoken", spoken.end()   # "十一栋 一单元 五零二"
-        if last_kind in {"building", "phase"}:
+        if last_kind == "building" and (entrance := _ENTRANCE.match(text, after)):
+            return "unit", entrance.end()        # "9号楼 二门502"
+        if last_kind == "building" and (flat := _FLAT_CODE.match(text, after)):
+            return "flat_code", flat.end()       # "Block 7 15B"
+        if last_kind in {"building", "phase", "basement"}:
             if text.startswith(_POSSESSIVE, after):
                 after += len(_POSSESSIVE)
             token = _token_at(text, after)
-            return token if token and token[0] in {"site", "place"} else None
+            # "B1 C区": a basement's zone too.
+            places = {"site", "place", "zone"} if last_kind == "basement" else {"site", "place"}
+            return token if token and token[0] in places else None
     return None
 
 
@@ -299,13 +337,14 @@ def _place_runs(text: str) -> list[_Run]:
 def _with_fixture(text: str, end: int) -> int:
     """Where a location ends once a fixture right after it joins ("5号楼" + "电梯", "12栋楼道" + "的配电箱")."""
     pos = end + len(_POSSESSIVE) if text.startswith(_POSSESSIVE, end) else end
+    pos += 1 if text.startswith(" ", pos) else 0   # "Tower C 货梯"
     fixture = _FIXTURE.match(text, pos)
     return fixture.end() if fixture else end
 
 
 def parse_location_answer(text: str) -> str | None:
     """Answer to "where is it?": the findable location in it, or None ("家里", "这里", "不知道", "楼上")."""
-    folded = fold_width(text or "")
+    folded = fold(text or "")
     return _location_in(text or "", _mask_spans(folded, [(s, e) for s, e, _ in _phone_spans(folded)]))[0]
 
 
@@ -323,13 +362,14 @@ def _location_in(text: str, masked: str) -> tuple[str | None, _Run | None]:
 def bare_room(text: str) -> str | None:
     """A room written without its building ("1502卫生间", "2单元1502"): not a place of its own, but an estate's
     unit list may know which building has it."""
-    folded = fold_width(text or "")
+    folded = fold(text or "")
     masked = _mask_spans(folded, [(s, e) for s, e, _ in _phone_spans(folded)])
     rooms = [run for run in _runs(masked) if not run.findable and {"room", "unit_room"} & set(run.kinds)]
     return text[rooms[0].start:rooms[0].end].strip() if rooms else None
 
 
 _PLACE_WORD = re.compile(longest_first((*_PRIVATE_ROOMS, *_BUILDING_PLACES)))
+_ROW_HOUSE = re.compile(r"\d排\d{1,3}号|[一二三四五六七八九十]排[一二三四五六七八九十\d]{1,3}号")
 
 
 def place_word_at(text: str, pos: int) -> str:
@@ -340,22 +380,31 @@ def place_word_at(text: str, pos: int) -> str:
 
 # --- area ---------------------------------------------------------------------------------------
 
-_HOME_WORDS = tuple(_AREA["home_words"])
-_PUBLIC_WORDS = (*_SITE_PLACES, *_BUILDING_PLACES, *_AREA["public_words"])
+# Compared with lower-cased text: English residents write "Lobby" and "lobby".
+_HOME_WORDS = tuple(word.lower() for word in _AREA["home_words"])
+_PUBLIC_WORDS = tuple(word.lower() for word in (*_SITE_PLACES, *_BUILDING_PLACES, *_AREA["public_words"]))
 
 
 def _has_room(text: str) -> bool:
     return (any(_TOKEN_PATTERNS[kind].search(text) for kind in ("hyphen", "room", "unit_room", "room_en"))
-            or bool(_BUILDING_DASH_ROOM.search(text)))
+            or bool(_ROW_HOUSE.search(text))
+            or bool(_BUILDING_DASH_ROOM.search(text))
+            # A room said digit by digit, or a flat lettered on its floor ("18楼B室"), is a home too.
+            or any({"room_spoken", "flat", "flat_code", "shop"} & set(run.kinds) for run in _runs(text)))
 
 
 def infer_area(location: str | None, text: str = "") -> str | None:
     """BR-2 area: "unit" for a room number or 我家/家里, "public" for common parts, else None. The place itself
     decides first: 「3栋十八楼走廊…我家老人要出门」 is the corridor's, whoever reports it."""
-    place = fold_width(location or "")
-    if place and not _has_room(place) and any(word in place for word in _PUBLIC_WORDS):
+    place = fold(location or "").lower()
+    if _TOKEN_PATTERNS["bay"].search(place):
+        return "public"   # a parking bay ("B1-023") is in the car park, whoever owns it
+    if place and not _has_room(place) and (
+            any(word in place for word in _PUBLIC_WORDS)
+            # A basement level is common parts, its private storerooms aside ("负一楼储藏室").
+            or (_TOKEN_PATTERNS["basement"].search(place) and not any(word in place for word in _PRIVATE_ROOMS))):
         return "public"
-    blob = fold_width(f"{location or ''} {text}")
+    blob = fold(f"{location or ''} {text}").lower()
     blob = _mask_spans(blob, [(s, e) for s, e, _ in _phone_spans(blob)])
     if _has_room(blob) or any(word in blob for word in _HOME_WORDS):
         return "unit"
@@ -397,7 +446,7 @@ def building_of(location: str) -> str:
 
 def normalize_location(location: str) -> str:
     """Key for duplicate comparison: "3号楼2单元1502室" == "3栋2单元1502" == "３幢２单元１５０２"."""
-    text = unicodedata.normalize("NFKC", location or "").upper().strip()
+    text = unicodedata.normalize("NFKC", fold(location or "")).upper().strip()
     for step, replacement in _NORMALIZE:
         text = step.sub(replacement, text)
     text = text.replace(_POSSESSIVE, "")
@@ -472,7 +521,7 @@ def _fault_like(piece: str) -> bool:
 
 def extract(text: str, now: datetime) -> Extracted:
     """Every BR-2 field one message gives away; the visit time only when offered as one."""
-    folded = fold_width(text or "")
+    folded = fold(text or "")
     phones = _phone_spans(folded)
     masked = _mask_spans(folded, [(_label_start(folded, s), e) for s, e, _ in phones])
     phone = next((digits for _, _, digits in phones if digits), None)
@@ -485,6 +534,8 @@ def extract(text: str, now: datetime) -> Extracted:
     found_name = _find_name(masked)
     if found_name:
         start, end, name = found_name
+        at = masked.find(name, start, end)
+        name = (text or "")[at:at + len(name)]   # as written (陳太), not as folded for matching
         masked = _mask_spans(masked, [(start, end)])
 
     visit_text, visit_at = None, None

@@ -22,9 +22,29 @@ _CN_UNITS: dict[str, int] = _WORDS["numerals"]["units"]
 _FULLWIDTH = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
 
 
+def _simplified_table() -> dict[int, str]:
+    """Each traditional character of the common CJK block to its simplified form, one for one (OpenCC's t2s)."""
+    import opencc
+
+    chars = [chr(code) for code in range(0x4E00, 0xA000)]
+    # One per line, so OpenCC's phrase table never joins neighbours and each character maps on its own.
+    converted = opencc.OpenCC("t2s").convert("\n".join(chars)).split("\n")
+    return {ord(t): s for t, s in zip(chars, converted) if t != s and len(s) == 1}
+
+
+# Residents of Hong Kong, Macao and Taiwan (and their phones) write 單元, 樓, 電梯, 漏水: the rules are written once,
+# in simplified characters, and folding maps the rest onto them.
+_FOLD = {**_FULLWIDTH, **_simplified_table()}
+
+
 def fold_width(text: str) -> str:
     """Full-width ASCII to half-width, one char for one char so match offsets stay valid in the original."""
     return text.translate(_FULLWIDTH)
+
+
+def fold(text: str) -> str:
+    """`fold_width`, and traditional characters to simplified: the text as the rules read it, offsets unchanged."""
+    return text.translate(_FOLD)
 
 
 def cn_int(numeral: str) -> int | None:

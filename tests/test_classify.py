@@ -364,7 +364,9 @@ object = ["插座"]
 unless = ["有点"]
 [trade_context]
 reach = ["滴到"]
-aside = ["也"]
+aside = ["也", "没问题"]
+landmark = ["旁边的"]
+where = ["旁边"]
 [spellings]
 "插座" = ["插做"]
 [[trade]]
@@ -399,6 +401,9 @@ def test_operator_context_spellings_places_and_with(tmp_path):
     assert classify("插座漏水 有点严重", rules).category == "emergency"          # strengthening
     assert classify("插座漏水 有点", rules).category == "daily"
     assert classify("水管漏水 另外插座坏了", rules).category == "daily"          # separators
+    assert classify("墙裂了旁边的门坏了", rules).trade == "doors_windows"         # landmark
+    assert classify("门没问题 墙脏了 漏水", rules).trade == "plumbing"           # aside: what works
+    assert classify("漏水 就在门旁边", rules).trade == "plumbing"               # where
 
 
 @pytest.mark.parametrize("extra, problem", [
@@ -479,6 +484,94 @@ def test_the_model_keeps_quiet_when_the_fault_says_it_is_small(tmp_path):
     ("入户门闭门器好像漏油了 门一松手就砰的一声摔上", "4栋2单元303", "daily", "doors_windows"),
     ("楼道的声控灯坏了六楼到九楼都不亮晚上上下楼黑漆漆的", "10栋楼道", "daily", "electrical"),
     ("小区南门的到闸杆抬不起来 车都堵门口了 电机在嗡嗡响", "南门", "daily", "weak_current"),
+    # A fifth round: three probes (the trade between trades, danger without keywords, chat and voice noise).
+    # A home without a drop of water, or without heating at -10 °C with a baby, is an emergency (BR-5); one tap
+    # and a cold radiator in autumn are not.
+    ("屋企成朝冇水 一滴都冇", "B座2507", "emergency", "plumbing"),
+    ("全屋没水 厨房厕所都没有 邻居家是有的 老人等着吃药烧水", "1栋2801", "emergency", "plumbing"),
+    ("厨房水龙头没水了 其他都有", "1栋2801", "daily", "plumbing"),
+    ("零下十几度 家里暖气冰凉冰凉的 老爷子还发着烧", "5号楼1单元401", "emergency", "hvac"),
+    ("暖气不热 温温的", "5号楼1单元401", "daily", "hvac"),
+    # A two-year-old alone behind a dead smart lock is trapped; a wife shut out by the face gate is not.
+    ("智能锁没电打不开 宝宝一个人在屋里 才两岁", "6-3-1502", "emergency", "weak_current"),
+    ("人脸识别把我老婆关在外面了 刷脸不开 按对讲也没人理", "东门", "daily", "weak_current"),
+    # A sash about to drop onto the street; a toilet that keeps flushing; a cistern that hisses; a torn screen.
+    ("厨房窗户的合页松了 窗扇往下掉 怕掉楼下去 我先用绳子绑住了", "13栋1503", "emergency", "doors_windows"),
+    ("小便池一直冲水停不下来", "A座大堂卫生间", "daily", "plumbing"),
+    ("马桶水箱一直嘶嘶响 半夜特别清楚 是不是漏水了啊", "15栋906", "daily", "plumbing"),
+    ("纱窗破了个大洞蚊子全进来了", "11-3-201", "daily", "doors_windows"),
+    ("水槽下面的水管接头滴水 旁边插座没沾到水 有空过来看看", "12-2-601厨房", "daily", "plumbing"),
+    # What is named before 旁边的 / 下面的 is a landmark; a clause that says something works is not the trade.
+    ("消防栓旁边那个插座没电了 保洁阿姨要插洗地机", "负一层电梯厅", "daily", "electrical"),
+    ("空调外机下面的栏杆松了 一推就晃 小孩经常在阳台玩", "4栋2102", "emergency", "civil"),
+    ("卫生间马桶旁边的地砖缝里一直往外冒水 已经流到客厅木地板上了 快来人", "5栋1203", "emergency", "plumbing"),
+    ("电梯口的地砖碎了翘起来一块 电梯是好的", "16栋1楼大堂", "daily", "civil"),
+    ("空调插座烧了 插头都熔了 空调本身没问题 快来", "6栋2002", "emergency", "electrical"),
+    ("客厅天花板一块石膏板往下耷拉着 就在吊灯旁边 掉了好多灰", "7幢1001", "emergency", "civil"),
+    ("电梯旁边的新风口一直吹冷风 坐那等电梯冻死了", "会所一楼电梯", "daily", "hvac"),
+    # Lifts by their names, sprinklers on a corridor ceiling, a bath heater, an infrared fence, a cupboard.
+    ("3号梯 门没关就往上走 吓死人 差点夹到我女儿", "A座", "emergency", "elevator"),
+    ("东梯 到3楼的时候突然往下掉了一截 吓死了", "1号楼", "emergency", "elevator"),
+    ("顶上的喷头在往下喷水 整个走廊都是水", "3栋10楼走廊", "emergency", "fire"),
+    ("卫生间浴霸开关按了没反应 灯和暖风都不行", "2-2-302", "daily", "electrical"),
+    ("靠河那边围墙的红外报警器一直在叫 响了半个小时了", "西区", "emergency", "weak_current"),
+    ("厨房吊柜门掉了一扇 合页那块板子烂了 不急", "8栋602", "daily", "civil"),
+    ("路面塌了个坑 挺深的 下雨积水看不出来", "中心花园", "emergency", "civil"),
+    # Traditional characters and Cantonese read as the rules are written.
+    ("部𨋢晃得好犀利 嘭一聲 入面個阿婆成個跌咗落地", "15座", "emergency", "elevator"),
+    ("我屋企個冷氣唔夠凍 開到16度都仲係焗", "2-1-1801", "daily", "hvac"),
+    ("單元樓梯啲水好似瀑布咁一級一級流落嚟", "3座", "emergency", "plumbing"),
+    # A sixth round (a typical week, common areas, Cantonese / traditional / English residents).
+    ("部𨋢开住门都照样郁 吓死人 而家仲喺度行紧", "6座", "emergency", "elevator"),
+    ("lift 1 door opens while car is still moving!!!", "Tower D", "emergency", "elevator"),
+    ("Front door lock jammed, my kid is inside alone can't open!!", "Block 7 15B", "emergency", "doors_windows"),
+    ("water dripping from bathroom ceiling, getting worse, bucket already full", "1602 Tower E", "emergency",
+     "plumbing"),
+    ("Burning smell from electrical room", "10/F Block 1", "emergency", "electrical"),
+    ("Whole no water!! taps all dry", "Block 14", "emergency", "plumbing"),
+    ("Ceiling plaster falling in stairwell, almost hit my daughter", "Block 11", "emergency", "civil"),
+    ("Exit sign not lit, B1 staircase", "Block 5", "daily", "fire"),
+    ("intercom in flat not working, cant hear the guard", "Block 6 9C", "daily", "weak_current"),
+    ("有空看一下 车位正上方那根管子一直在滴水 滴了好几天了", "负一层车位218", "daily", "plumbing"),
+    ("停电了，保安说电脑、对讲全用不了", "东门岗亭", "emergency", "electrical"),
+    ("我家空开老跳闸 一开空调就跳 不过推上去还能用", "30栋2002", "daily", "electrical"),
+    ("厨房水管爆了 水都流到插座那边去了 现在跳闸全屋没电", "3期9栋1102", "emergency", "plumbing"),
+    ("那棵树上有个好大的马蜂窝，刚刚蛰了一个小朋友", "会所门口", "emergency", "other"),
+    ("进来那个导视牌歪了 风一吹晃来晃去 要倒下来了", "南门", "emergency", "other"),
+    ("整栋楼有线电视都没信号了 老人在家没电视看急得很", "8幢", "daily", "weak_current"),
+    ("暖气片上面那个放气阀一直滋滋漏气 带一点点水", "5栋1002", "daily", "hvac"),
+    ("厨房水龙头底座漏水 水顺着柜子往下流 擦擦就好 不严重", "30栋1802", "daily", "plumbing"),
+    ("那部电梯里的紧急呼叫按钮按了没人应，这个万一真困人了咋整", "9栋地库", "daily", "elevator"),
+    ("楼下单元门按我家房号没反应 打不到我家里 快递员进不来", "23-1-1702", "daily", "weak_current"),
+    ("浴室抽風機不會轉，整間潮到發霉", "A棟9樓", "daily", "hvac"),
+    ("噴水池好幾天都不會噴了", "中庭噴水池", "daily", "other"),
+    # A seventh round (people in a hurry, an older estate, the building's systems).
+    ("屋头一滴水都莫得 从早上就没了 老人等到做饭 搞不赢了", "12号楼2单元", "emergency", "plumbing"),
+    ("门禁坏了，里面按开门键门不开，120担架在门外进不来，老人等着去医院", "7号楼2单元", "emergency", "weak_current"),
+    ("智能门锁没电了 密码按不亮 我在门外进不去 孩子在里面睡觉 才两岁", "2-2-1601", "emergency", "weak_current"),
+    ("入户门锁坏了 钥匙插进去转不动 屋里燃气灶还开着火在炖汤", "6栋1102", "emergency", "doors_windows"),
+    ("燃气灶开着火做饭 油烟机不转了", "6栋1102", "daily", "other"),
+    ("墙上那个线槽发烫 闻着有点糊 电线老化了吧", "7号楼4门303", "emergency", "electrical"),
+    ("家里烟感做饭一冒烟就叫 现在不叫了 有空来给调调", "13号楼2门301", "daily", "fire"),
+    ("烟感隔一会嘀一声 估计是没电了 没着火", "5号楼3门", "daily", "fire"),
+    ("那片绿化草丛里有条蛇 挺粗的 马上要放学了", "幼儿园门口", "emergency", "other"),
+    ("小花园滑梯有块铁皮翘起来了 孩子手剌了个口子", "3号院", "emergency", "other"),
+    ("垃圾桶满了溢出来 臭气熏天", "10栋楼下", "daily", "other"),
+    ("上次停电的时候那个发电机好像没启动起来 现在是来电了 还是得去检查一下", "5号楼", "daily", "electrical"),
+    ("消防主机屏幕上好多故障点 声音已经消掉了", "会所一楼", "daily", "fire"),
+    ("那家餐厅油烟管道着火了 冒黑烟", "商业街", "emergency", "fire"),
+    ("有股焦糊味，里面嗡嗡响，好像有烟在飘，我没钥匙进不去", "2期配电房", "emergency", "electrical"),
+    ("空调内机一直滴水，正好滴在下面插排上，插排都泡湿了，会不会触电啊", "3-2-1001", "emergency", "hvac"),
+    ("灯箱的电线掉下来了，耷拉在地上泡在积水里", "3栋楼下", "emergency", "electrical"),
+    ("锅炉房边上大树枝子断了 挂半空 底下是停车的地方", "3号院", "emergency", "other"),
+    ("锅炉房门口路面塌了个坑 刚才有人骑车栽进去摔了", "锅炉房", "emergency", "civil"),
+    ("屋顶漏雨 下雨我家天花板往下滴水 拿盆接着呢", "3号楼2门602", "emergency", "civil"),
+    ("我家电压不稳灯忽明忽暗的电视一会黑一会亮的", "13号楼2门502", "daily", "electrical"),
+    ("那个我们家不是暖气是自来水管子下边漏水了 漏的不大就是有点渗", "五号院3排12号", "daily", "plumbing"),
+    ("楼道里耗子老鼻子了 晚上嘎吱嘎吱啃东西", "7号楼1门", "daily", "other"),
+    ("暖器片得放放气了 上半截凉下半截热", "5号楼2单元", "daily", "hvac"),
+    ("楼上的水从我家厕所排风口里往下浇", "9号楼1103", "emergency", "plumbing"),
+    ("地库排风好像没开 下去闷得慌", "负一层A区", "daily", "hvac"),
 ])
 def test_fresh_wording_is_classified_by_what_happens(description, location, category, trade, rules):
     got = classify(description, rules, location)

@@ -410,3 +410,99 @@ def test_extract_places_of_a_second_fresh_probe(text, location):
 def test_the_place_decides_the_area_before_who_reports_it(text, area):
     got = extract(text, NOW)
     assert got.area == area
+
+
+# --- issue 12, a fifth round of probes: basements, bays, phases, lifts by name, traditional characters ---
+
+@pytest.mark.parametrize("text, location, area", [
+    # A basement level is a place of its own, common parts unless it is a private storeroom (BR-2).
+    ("B1 218车位地锁坏了升不起来 老有人占我车位", "B1 218车位", "public"),
+    ("负一层电梯厅消防栓旁边那个插座没电了", "负一层电梯厅", "public"),
+    ("B1 carpark 整层灯全灭了 伸手不见五指", "B1 carpark", "public"),
+    ("B1 C区喷淋头爆了 水哗哗往下喷", "B1 C区", "public"),
+    ("车位号B1-023 地锁遥控按了没反应", "B1-023", "public"),
+    ("11栋负一楼储藏室里水深到小腿了", "11栋负一楼储藏室", "unit"),
+    # A phase with a room, a phase alone, two phases named together.
+    ("厕所门合页断了一个 门斜着关不上 2期5-1101", "2期5-1101", "unit"),
+    ("3期小区广播半夜两点放音乐 吵死了", "3期", "public"),
+    # Lifts by their number or side join the place; a flat lettered on its floor; dictation with fillers.
+    ("A座3号梯 门没关就往上走", "A座3号梯", "public"),
+    ("Tower C 货梯门关不上", "Tower C 货梯", "public"),
+    ("我系3座18楼B室陈太 冲凉房花洒出水好细", "3座18楼B室", "unit"),
+    ("我是七栋的那个一零零八的业主 洗手盘下水很慢", "七栋的那个一零零八", "unit"),
+    ("五栋二单元的那个楼梯间墙上的应急灯要掉下来了", "五栋二单元的那个楼梯间", "public"),
+    ("地库东出口的车库卷帘门卡在半空", "地库东出口的车库", "public"),
+])
+def test_extract_places_of_a_fifth_round(text, location, area):
+    got = extract(text, NOW)
+    assert (got.location, got.area or infer_area(got.location, got.description or "")) == (location, area)
+
+
+def test_traditional_characters_are_read_and_kept_as_written():
+    got = extract("3座1單元樓梯啲水好似瀑布咁流落嚟 陳太 電話 138 1234 5678", NOW)
+    assert got.location == "3座1單元樓梯"          # as the resident wrote it
+    assert got.name == "陳太" and got.phone == "13812345678"
+    assert normalize_location("3座1單元") == normalize_location("3座1单元")   # BR-4 compares them as one
+
+
+@pytest.mark.parametrize("text, name", [
+    ("我系3座1202嘅李sir 门口个门铃唔响", "李sir"),
+    ("客厅顶上的石膏板整块掉下来了 5幢903 小周 186 1234 5678", "小周"),
+    ("2栋3楼楼道那个灭火器压力表指到红色了——老孙", "老孙"),
+    ("南门岗亭里面的灯坏了 保安大哥晚上摸黑值班", None),   # the guard, not Mr An
+    ("3栋1201 小区的路灯不亮", None),                     # 小区 is a word
+])
+def test_names_residents_sign_with(text, name):
+    assert extract(text, NOW).name == name
+
+
+@pytest.mark.parametrize("text, location, area", [
+    # Hong Kong, Taiwan and English forms: flats by letter, floors by /F, a room before Cantonese 个.
+    ("kitchen sink 塞咗, not urgent. Block 2 Flat 7A, thanks", "Block 2 Flat 7A", "unit"),
+    ("Front door lock jammed, my kid is inside alone can't open!! Block 7 15B", "Block 7 15B", "unit"),
+    ("Mailbox 17C Tower G can't open", "17C Tower G", "unit"),
+    ("Burning smell from electrical room 10/F Block 1!!!", "10/F Block 1", "public"),
+    ("Living room wall crack getting bigger. Block 4 1203. not urgent", "Block 4 1203", "unit"),
+    ("１０座１８０２个电热水炉唔热", "１０座１８０２", "unit"),
+    ("廁所門鎖壞掉，我媽被關在裡面出不來!! H棟12樓之5", "H棟12樓之5", "unit"),
+    # Shops, bays, a building's unit written with a dash, the rooms of the clubhouse and the toilets.
+    ("底商5号铺面 空调不制冷", "底商5号铺面", "unit"),
+    ("负一层车位218正上方那根管子一直在滴水", "负一层车位218", "public"),
+    ("22-3单元楼道窗户关不上", "22-3单元楼道", "public"),
+    ("会所一楼男厕所马桶堵死了", "会所一楼男厕所", "public"),
+    ("会所游泳池那边淋浴间没得热水了", "会所游泳池那边淋浴间", "public"),
+    ("18栋A梯关门的时候把我家孩子手夹了", "18栋A梯", "public"),
+])
+def test_extract_places_as_hong_kong_taiwan_and_english_residents_write_them(text, location, area):
+    got = extract(text, NOW)
+    assert (got.location, got.area or infer_area(got.location, got.description or "")) == (location, area)
+
+
+@pytest.mark.parametrize("text, name", [
+    ("10号楼负一层那道门的闭门器坏了 唔该跟进下 黄生", "黄生"),
+    ("我是二期保安小刘，水泵房里面地上全是水", "小刘"),
+    ("篮球场旁边那个漫步机卡住了转不动 —— 晨练的老李", "老李"),
+    ("卫生间打扫卫生 3栋1201", None),
+])
+def test_names_in_cantonese_and_by_role(text, name):
+    assert extract(text, NOW).name == name
+
+
+@pytest.mark.parametrize("text, location, area", [
+    # An older estate: entrances (门) for units, compounds (院), rows of houses (排), its own buildings' names.
+    ("窗户合页断了 整扇窗户耷拉下来 14号楼2门702 我是老赵", "14号楼2门702", "unit"),
+    ("3号院2号楼1门402 厨房下水道又堵了", "3号院2号楼1门402", "unit"),
+    ("插座冒火花了 啪一声就黑了 老干部楼1门201", "老干部楼1门201", "unit"),
+    ("平房5排3号 墙上裂了道缝能塞进手指头", "平房5排3号", "unit"),
+    ("平房区5排整排停电了 就我们这排", "平房区5排", "public"),
+    ("锅炉房后边那水管子破了 水都流自行车棚里去了", "锅炉房后边 自行车棚", "public"),
+    ("6号楼2门整个楼道灯全不亮", "6号楼2门", "public"),
+    ("会所游泳池那个机房地上全是水", "会所游泳池那个机房", "public"),
+    ("车牌识别不认我的车 3号车库", "3号车库", "public"),
+    ("中央水景池子里好像漏电 小孩伸手下去被麻了一下", "中央水景", "public"),
+    # 门 that is a door stays in the fault.
+    ("5号楼门禁刷卡刷不开", "5号楼门禁", "public"),
+])
+def test_extract_places_of_an_older_estate(text, location, area):
+    got = extract(text, NOW)
+    assert (got.location, got.area or infer_area(got.location, got.description or "")) == (location, area)
