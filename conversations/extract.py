@@ -369,7 +369,7 @@ def bare_room(text: str) -> str | None:
 
 
 _PLACE_WORD = re.compile(longest_first((*_PRIVATE_ROOMS, *_BUILDING_PLACES)))
-_ROW_HOUSE = re.compile(r"\d排\d{1,3}号|[一二三四五六七八九十]排[一二三四五六七八九十\d]{1,3}号")
+_ROW_HOUSE = re.compile(pattern(_LOCATION, "row_house"))
 
 
 def place_word_at(text: str, pos: int) -> str:
