@@ -102,7 +102,7 @@ class TradeRule:
     def matches(self, text: str, location: str = "") -> bool:
         if self.places.found_in(location):
             return True
-        if self.unless.found_in(text):
+        if self.unless.found_in(text) or self.unless.found_in(location):
             return False
         text = self.exclude.blank(text)
         return self.keywords.found_in(text) and (not self.together or self.together.found_in(text))

@@ -133,6 +133,7 @@ def parse_name_answer(text: str) -> str | None:
 # Site-wide places can be found without a building; building places and private rooms cannot.
 _SITE_PLACES = tuple(_LOCATION["site_places"])
 _BUILDING_PLACES = tuple(_LOCATION["building_places"])
+_COMMON_PLACES = tuple(_LOCATION["common_places"])
 _PRIVATE_ROOMS = tuple(_LOCATION["private_rooms"])
 _POSSESSIVE = _LOCATION["possessive"]
 
@@ -157,6 +158,8 @@ _TOKEN_PATTERNS = {
     "zone": re.compile(pattern(_LOCATION, "zone")),
     "gate": re.compile(pattern(_LOCATION, "gate")),
     "site": re.compile(longest_first(_SITE_PLACES), re.IGNORECASE),
+    "common": re.compile(longest_first(_COMMON_PLACES)),
+    "estate": re.compile(pattern(_LOCATION, "estate")),
     "place": re.compile(longest_first(_BUILDING_PLACES), re.IGNORECASE),
     "private": re.compile(longest_first(_PRIVATE_ROOMS)),
 }
@@ -173,15 +176,17 @@ _JOINER = re.compile(pattern(_LOCATION, "joiner"))
 _SEPARATOR = re.compile(r"[ ,，]{1,2}")
 # A place named in a comparison is no place ("像喷泉一样").
 _LIKENED = re.compile(pattern(_LOCATION, "likened"))
+_BESIDE = re.compile(pattern(_LOCATION, "beside"))
+_HOUSE = re.compile(pattern(_LOCATION, "house"))
 _BUILDING_DASH_ROOM = re.compile(pattern(_LOCATION, "building_dash_room"))
 _MODIFIER = re.compile(pattern(_LOCATION, "modifier", modifiers=longest_first(_LOCATION["modifiers"])))
 _STRUCTURAL = {"hyphen", "building", "unit", "floor", "room", "room_en", "phase", "unit_room", "room_spoken",
-               "basement", "bay", "flat", "flat_code", "building_unit", "shop", "row"}
+               "basement", "bay", "flat", "flat_code", "building_unit", "shop", "row", "estate"}
 _SCORE = {"hyphen": 12, "building": 10, "room": 5, "room_en": 5, "unit_room": 7, "site": 4, "unit": 2, "floor": 1, "zone": 2,
           "place": 1, "private": 1, "phase": 1, "room_spoken": 5, "gate": 4, "basement": 4, "bay": 2, "flat": 3,
-          "flat_code": 3, "building_unit": 12, "shop": 5, "row": 3}
+          "flat_code": 3, "building_unit": 12, "shop": 5, "row": 3, "common": 1, "estate": 1}
 # Kinds that say where on the estate a place is, besides its building: a second mention of one is kept.
-_WHERE_ON_SITE = {"site", "zone", "gate", "basement", "phase"}
+_WHERE_ON_SITE = {"site", "zone", "gate", "basement", "phase", "common"}
 # "5栋和6栋中间": two buildings named together.
 _AND = tuple(_LOCATION["and_words"])
 _LEAD_IN = re.compile(pattern(_LOCATION, "lead_in"))
@@ -205,8 +210,10 @@ class _Run:
         # A room alone or "卫生间" alone cannot be found; a building, a zone, a gate or a site-wide place can, and
         # a phase's common place ("二期门口").
         # A phase alone ("3期的广播") or with a room ("2期5-1101") and a basement level ("B1 218车位") can too.
-        return bool({"hyphen", "building", "site", "zone", "gate", "phase", "basement", "bay", "building_unit", "shop"}
-                    & set(self.kinds))
+        kinds = set(self.kinds)
+        # An estate's name with a floor or a room of it is an address too ("华庭12楼1号").
+        return bool({"hyphen", "building", "site", "zone", "gate", "phase", "basement", "bay", "building_unit", "shop",
+                     "common"} & kinds) or ("estate" in kinds and len(kinds) > 1)
 
     @property
     def score(self) -> int:
@@ -235,17 +242,19 @@ def _next_token(text: str, pos: int, last_kind: str) -> tuple[str, int] | None:
         return "room", room.end()            # "10座1802个热水炉"
     if last_kind in {"building", "site"} and (entrance := _ENTRANCE.match(text, pos)):
         return "unit", entrance.end()        # "14号楼2门702"
+    if last_kind == "site" and (house := _HOUSE.match(text, pos)):
+        return "building", house.end()       # "洋房区12号302"
     if last_kind == "site" and (joiner := _ROOM_JOINER.match(text, pos)) \
-            and (token := _token_at(text, joiner.end())) and token[0] in {"site", "place"}:
+            and (token := _token_at(text, joiner.end())) and token[0] in {"site", "place", "common"}:
         return token                         # "会所游泳池那个机房"
     if text.startswith(_POSSESSIVE, pos):
         # "1502的卫生间": 的 only joins when a place follows; after a building, a room too ("十六栋的 1602").
         after = pos + len(_POSSESSIVE)
         token = _token_at(text, after)
-        if token and token[0] in {"site", "place", "private", "zone", "building"}:
+        if token and token[0] in {"site", "place", "private", "zone", "building", "common"}:
             return token
         if (joiner := _ROOM_JOINER.match(text, after)) and (token := _token_at(text, joiner.end())) \
-                and token[0] in {"site", "place"}:
+                and token[0] in {"site", "place", "common"}:
             return token   # "五栋二单元的那个楼梯间"
         if last_kind == "building":
             after += 1 if text.startswith(" ", after) else 0
@@ -283,7 +292,7 @@ def _next_token(text: str, pos: int, last_kind: str) -> tuple[str, int] | None:
                 after += len(_POSSESSIVE)
             token = _token_at(text, after)
             # "B1 C区": a basement's zone too.
-            places = {"site", "place", "zone"} if last_kind == "basement" else {"site", "place"}
+            places = {"site", "place", "common", "zone"} if last_kind == "basement" else {"site", "place", "common"}
             return token if token and token[0] in places else None
     return None
 
@@ -308,7 +317,7 @@ def _runs(text: str) -> list[_Run]:
             # "5栋后面那个配电房": a place named right after the modifier is where the fault is.
             joiner = _JOINER.match(text, end)
             token = _token_at(text, joiner.end() if joiner else end)
-            if not token or token[0] not in {"site", "place"}:
+            if not token or token[0] not in {"site", "place", "common"}:
                 break
             own_end = end if own_end < 0 else own_end
             kinds.append(token[0])
@@ -322,6 +331,8 @@ def _place_runs(text: str) -> list[_Run]:
     """The location's runs in text order: the best one, and a second mention that says where on the estate it is
     when the best does not ("花园里的路灯…靠近3号楼那边", "负二层…就在D区电梯厅旁边")."""
     runs = [run for run in _runs(text) if run.findable]
+    # What lies below or beside the fault is no place of it ("…底下就是人行道"), unless nothing else is named.
+    runs = [run for run in runs if not _BESIDE.search(text, 0, run.start)] or runs
     # max() keeps the first of equal scores: the earliest mention wins a tie.
     best = max(runs, key=lambda run: run.score, default=None)
     if best is None:
@@ -337,7 +348,8 @@ def _place_runs(text: str) -> list[_Run]:
 def _with_fixture(text: str, end: int) -> int:
     """Where a location ends once a fixture right after it joins ("5号楼" + "电梯", "12栋楼道" + "的配电箱")."""
     pos = end + len(_POSSESSIVE) if text.startswith(_POSSESSIVE, end) else end
-    pos += 1 if text.startswith(" ", pos) else 0   # "Tower C 货梯"
+    # "Tower C 货梯": a space only after an English name, where Chinese would have written none.
+    pos += 1 if text.startswith(" ", pos) and pos > 0 and text[pos - 1].isascii() and text[pos - 1].isalnum() else 0
     fixture = _FIXTURE.match(text, pos)
     return fixture.end() if fixture else end
 
@@ -368,7 +380,7 @@ def bare_room(text: str) -> str | None:
     return text[rooms[0].start:rooms[0].end].strip() if rooms else None
 
 
-_PLACE_WORD = re.compile(longest_first((*_PRIVATE_ROOMS, *_BUILDING_PLACES)))
+_PLACE_WORD = re.compile(longest_first((*_PRIVATE_ROOMS, *_BUILDING_PLACES, *_COMMON_PLACES)))
 _ROW_HOUSE = re.compile(pattern(_LOCATION, "row_house"))
 
 
@@ -382,7 +394,8 @@ def place_word_at(text: str, pos: int) -> str:
 
 # Compared with lower-cased text: English residents write "Lobby" and "lobby".
 _HOME_WORDS = tuple(word.lower() for word in _AREA["home_words"])
-_PUBLIC_WORDS = tuple(word.lower() for word in (*_SITE_PLACES, *_BUILDING_PLACES, *_AREA["public_words"]))
+_PUBLIC_WORDS = tuple(word.lower() for word in (*_SITE_PLACES, *_BUILDING_PLACES, *_COMMON_PLACES,
+                                                 *_AREA["public_words"]))
 
 
 def _has_room(text: str) -> bool:

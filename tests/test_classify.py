@@ -572,6 +572,22 @@ def test_the_model_keeps_quiet_when_the_fault_says_it_is_small(tmp_path):
     ("暖器片得放放气了 上半截凉下半截热", "5号楼2单元", "daily", "hvac"),
     ("楼上的水从我家厕所排风口里往下浇", "9号楼1103", "emergency", "plumbing"),
     ("地库排风好像没开 下去闷得慌", "负一层A区", "daily", "hvac"),
+    # An eighth round (common-area dangers, address forms, the trade at home).
+    ("里冒烟了有焦味 12楼楼道", "A座弱电井", "emergency", "electrical"),
+    ("屋顶水箱间那边在冒烟 一股塑料烧糊的味 赶紧来人", "", "emergency", "fire"),
+    ("插线板烧黑了 还在冒烟", "12栋1204", "emergency", "electrical"),
+    ("一直往外冒热气，地上都是热水在流，烫脚", "换热站门口", "emergency", "hvac"),
+    ("墙上渗水，墙皮发黄起泡，没往下滴，就是一直湿湿的", "地库负二层", "daily", "civil"),
+    ("一下雨窗户就渗水 窗台上都是水", "14号楼903", "daily", "doors_windows"),
+    ("俺家暖气一点儿都不热乎 冻得够呛", "3栋2单元101", "daily", "hvac"),
+    ("抽油烟机不通电了，插头插着，灯也不亮", "3号楼1单元1001", "daily", "electrical"),
+    ("之前漏水的天花板已经不漏了 就是黄了一大块 墙皮翘起来", "3栋2801", "daily", "civil"),
+    ("烟道止回阀好像坏了 楼下炒辣椒的味全冒到我家厨房 呛得不行", "15幢2304", "daily", "hvac"),
+    ("开关面板松了耷拉出来，灯还能开，里面线没露", "负一电梯厅", "daily", "electrical"),
+    ("消防栓箱的玻璃被人砸了，里面东西都在，没伤到人", "二楼连廊", "daily", "fire"),
+    ("指纹锁识别不了我的指纹 密码能开 不急", "18-2-1103", "daily", "weak_current"),
+    ("书房中央空调出风口在滴水 正好滴在电脑主机上", "1栋1801", "emergency", "hvac"),
+    ("昨晚台风把那棵大榕树的枝子刮断了，挂在半空，底下是人行道", "东门", "emergency", "other"),
 ])
 def test_fresh_wording_is_classified_by_what_happens(description, location, category, trade, rules):
     got = classify(description, rules, location)

@@ -175,12 +175,14 @@ def test_parse_name_answer_rejects(answer):
     ("三号楼的电梯厅", "三号楼的电梯厅"),
     ("3栋 2单元 1502", "3栋 2单元 1502"),
     ("B座8楼弱电间旁边", "B座8楼弱电间旁边"),
+    # A lobby, a roof or a covered walkway named alone is somewhere to walk to (issue 12's eighth probe).
+    ("大堂", "大堂"),
 ])
 def test_parse_location_answer_findable(answer, location):
     assert parse_location_answer(answer) == location
 
 
-@pytest.mark.parametrize("answer", ["家里", "这里", "不知道", "楼上", "卫生间", "1502", "大堂", "", "13811112222"])
+@pytest.mark.parametrize("answer", ["家里", "这里", "不知道", "楼上", "卫生间", "1502", "楼道", "", "13811112222"])
 def test_parse_location_answer_not_findable(answer):
     assert parse_location_answer(answer) is None
 
@@ -504,5 +506,23 @@ def test_names_in_cantonese_and_by_role(text, name):
     ("5号楼门禁刷卡刷不开", "5号楼门禁", "public"),
 ])
 def test_extract_places_of_an_older_estate(text, location, area):
+    got = extract(text, NOW)
+    assert (got.location, got.area or infer_area(got.location, got.description or "")) == (location, area)
+
+
+@pytest.mark.parametrize("text, location, area", [
+    # An estate's own name joins its building; a lobby or a roof is a place of its own; what lies below is not.
+    ("海棠苑2栋1503沙窗破了个洞", "海棠苑2栋1503", "unit"),
+    ("您好，金地花园3期12幢2单元801，马桶堵了冲不下去", "金地花园3期12幢2单元801", "unit"),
+    ("桃源居4-1-502 一开热水器就跳闸", "桃源居4-1-502", "unit"),
+    ("华庭12楼1号 空调开机几分钟就自己停咗", "华庭12楼1号", "unit"),
+    ("我家住在3栋1201 马桶堵了", "3栋1201", "unit"),
+    ("大堂吊顶掉了一块石膏板，就砸在门口", "大堂", "public"),
+    ("天台女儿墙裂了，有几块砖往外歪了，底下就是人行道", "天台", "public"),
+    ("洋房区12号302新风系统噪音很大", "洋房区12号302", "unit"),
+    ("后门那个电动伸缩门自己往外伸停不下来", "后门", "public"),
+    ("地库B2电梯厅 电梯到负二不停", "地库B2电梯厅 负二", "public"),
+])
+def test_extract_estate_names_and_common_places(text, location, area):
     got = extract(text, NOW)
     assert (got.location, got.area or infer_area(got.location, got.description or "")) == (location, area)
