@@ -99,10 +99,11 @@ class TradeRule:
     places: Phrases = Phrases(())     # found in the location, the rule matches whatever the description says
     unless: Phrases = Phrases(())     # any of these in the text and the rule does not match ("水管" for "跳闸")
 
-    def matches(self, text: str, location: str = "") -> bool:
+    def matches(self, text: str, location: str = "", whole: str = "") -> bool:
+        """`whole`: the report's every clause, asides included, where `unless` looks besides `text` and the place."""
         if self.places.found_in(location):
             return True
-        if self.unless.found_in(text) or self.unless.found_in(location):
+        if any(self.unless.found_in(part) for part in (text, location, whole)):
             return False
         text = self.exclude.blank(text)
         return self.keywords.found_in(text) and (not self.together or self.together.found_in(text))
@@ -376,7 +377,7 @@ def _trade_of(description: str, rules: Rules, location: str) -> str:
     if location:
         texts.append(f"{texts[-1]} {location}")
     for text in texts:
-        trade = next((rule.trade for rule in rules.trades if rule.matches(text, location)), None)
+        trade = next((rule.trade for rule in rules.trades if rule.matches(text, location, description)), None)
         if trade is not None:
             return trade
     return FALLBACK_TRADE

@@ -159,6 +159,7 @@ _TOKEN_PATTERNS = {
     "gate": re.compile(pattern(_LOCATION, "gate")),
     "site": re.compile(longest_first(_SITE_PLACES), re.IGNORECASE),
     "common": re.compile(longest_first(_COMMON_PLACES)),
+    "side": re.compile(f'(?:{pattern(_LOCATION, "side")})(?=(?:{longest_first(_SITE_PLACES)}))'),
     "estate": re.compile(pattern(_LOCATION, "estate")),
     "place": re.compile(longest_first(_BUILDING_PLACES), re.IGNORECASE),
     "private": re.compile(longest_first(_PRIVATE_ROOMS)),
@@ -184,7 +185,7 @@ _STRUCTURAL = {"hyphen", "building", "unit", "floor", "room", "room_en", "phase"
                "basement", "bay", "flat", "flat_code", "building_unit", "shop", "row", "estate"}
 _SCORE = {"hyphen": 12, "building": 10, "room": 5, "room_en": 5, "unit_room": 7, "site": 4, "unit": 2, "floor": 1, "zone": 2,
           "place": 1, "private": 1, "phase": 1, "room_spoken": 5, "gate": 4, "basement": 4, "bay": 2, "flat": 3,
-          "flat_code": 3, "building_unit": 12, "shop": 5, "row": 3, "common": 1, "estate": 1}
+          "flat_code": 3, "building_unit": 12, "shop": 5, "row": 3, "common": 1, "estate": 1, "side": 0}
 # Kinds that say where on the estate a place is, besides its building: a second mention of one is kept.
 _WHERE_ON_SITE = {"site", "zone", "gate", "basement", "phase", "common"}
 # "5栋和6栋中间": two buildings named together.
@@ -212,8 +213,10 @@ class _Run:
         # A phase alone ("3期的广播") or with a room ("2期5-1101") and a basement level ("B1 218车位") can too.
         kinds = set(self.kinds)
         # An estate's name with a floor or a room of it is an address too ("华庭12楼1号").
-        return bool({"hyphen", "building", "site", "zone", "gate", "phase", "basement", "bay", "building_unit", "shop",
-                     "common"} & kinds) or ("estate" in kinds and len(kinds) > 1)
+        return (bool({"hyphen", "building", "site", "zone", "gate", "phase", "basement", "bay", "building_unit", "shop",
+                      "common"} & kinds) or ("estate" in kinds and len(kinds) > 1)
+                # A unit's common part ("三单元门口", "7单元楼道"): the resident's own entrance.
+                or ("unit" in kinds and "place" in kinds))
 
     @property
     def score(self) -> int:

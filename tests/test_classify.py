@@ -588,6 +588,25 @@ def test_the_model_keeps_quiet_when_the_fault_says_it_is_small(tmp_path):
     ("指纹锁识别不了我的指纹 密码能开 不急", "18-2-1103", "daily", "weak_current"),
     ("书房中央空调出风口在滴水 正好滴在电脑主机上", "1栋1801", "emergency", "hvac"),
     ("昨晚台风把那棵大榕树的枝子刮断了，挂在半空，底下是人行道", "东门", "emergency", "other"),
+    # A ninth round (patrol reports from the common areas, homes in trouble).
+    ("门缝里往外飘白的，一股烧塑料的臭味，可能有人扔了烟头进去", "垃圾房", "emergency", "fire"),
+    ("那家烧烤店后厨烟道里往外窜火苗，外面那截管子都烧黑了", "商业街", "emergency", "fire"),
+    ("门口墙上那个可视对讲在冒烟 滋滋响 一股塑料糊了的味", "11号楼2单元602", "emergency", "weak_current"),
+    ("我儿子说家里有股烧塑料的味道 找了半天是电箱那里", "8-2-1201", "emergency", "electrical"),
+    ("那个冷却塔被台风吹得一边歪，风机叶子都打到外壳外面来了", "会所屋顶", "emergency", "hvac"),
+    ("没电了，道闸监控全黑，晚上值班连个灯都没有", "西区大门岗亭", "emergency", "electrical"),
+    ("围网底下水泥墩子裂了几道缝", "网球场", "daily", "civil"),
+    ("顶上那块采光玻璃有裂纹，今天掉了几块碎玻璃下来落在沙发边上，还好没人坐", "翡翠苑B座大堂", "emergency",
+     "doors_windows"),
+    ("家里进蛇了，在厨房柜子底下", "21栋101", "emergency", "other"),
+    ("暖气完全不热了，摸着冰凉，屋里才11度，宝宝才两个月", "3号楼2单元601", "emergency", "hvac"),
+    ("厨房窗玻璃有一条小裂纹 贴了胶带 不会掉", "10-2-402", "daily", "doors_windows"),
+    ("我家顶楼 下了几天大雨 卧室墙角有点潮 没漏下来", "29栋1801", "daily", "civil"),
+    ("卫生间有股臭味一阵一阵的，不是煤气味，就是下水道那种返上来的味", "二期6幢302", "daily", "plumbing"),
+    ("烟雾报警器隔一会儿嘀一声 没有烟 应该是没电了", "6栋1701", "daily", "fire"),
+    ("家里燃气报警器黄灯一直亮着 没响 也没闻到味", "12-2-1201", "daily", "fire"),
+    ("楼上一冲马桶我家墙里就哗哗响 没漏水哈 就是半夜太吵了", "9号楼702", "daily", "plumbing"),
+    ("卧室暖汽片上头热底下凉 是不是要放气", "11栋1002", "daily", "hvac"),
 ])
 def test_fresh_wording_is_classified_by_what_happens(description, location, category, trade, rules):
     got = classify(description, rules, location)

@@ -526,3 +526,21 @@ def test_extract_places_of_an_older_estate(text, location, area):
 def test_extract_estate_names_and_common_places(text, location, area):
     got = extract(text, NOW)
     assert (got.location, got.area or infer_area(got.location, got.description or "")) == (location, area)
+
+
+@pytest.mark.parametrize("text, location", [
+    # The estate's grounds by their own names and sides; a unit's entrance.
+    ("主路中间塌了个坑一米多宽，底下是空的", "主路中间"),
+    ("主干道边那棵香樟有根胳膊粗的枝子劈开了", "主干道"),
+    ("小区西边草坪老鼠特别多", "西边草坪"),
+    ("西南门人行闸机卡住了，一个老人被夹在中间出不来", "西南门"),
+    ("三单元门口那个雨棚裂了，一直往下掉渣", "三单元门口"),
+    ("风雨连廊顶上一盏灯掉下来一半", "风雨连廊"),
+])
+def test_extract_the_estates_grounds(text, location):
+    assert extract(text, NOW).location == location
+
+
+def test_a_colleague_named_before_what_they_report():
+    assert extract("前台小黄反映1栋大堂空调吹的是热风", NOW).name == "小黄"
+    assert extract("保安队长老郑：地库顶上喷头爆了", NOW).name == "老郑"
