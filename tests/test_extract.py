@@ -416,6 +416,31 @@ def test_the_place_decides_the_area_before_who_reports_it(text, area):
 
 # --- issue 12, a fifth round of probes: basements, bays, phases, lifts by name, traditional characters ---
 
+
+def test_traditional_characters_are_read_and_kept_as_written():
+    got = extract("3座1單元樓梯啲水好似瀑布咁流落嚟 陳太 電話 138 1234 5678", NOW)
+    assert got.location == "3座1單元樓梯"          # as the resident wrote it
+    assert got.name == "陳太" and got.phone == "13812345678"
+    assert normalize_location("3座1單元") == normalize_location("3座1单元")   # BR-4 compares them as one
+
+
+@pytest.mark.parametrize("text, name", [
+    ("我系3座1202嘅李sir 门口个门铃唔响", "李sir"),
+    ("客厅顶上的石膏板整块掉下来了 5幢903 小周 186 1234 5678", "小周"),
+    ("2栋3楼楼道那个灭火器压力表指到红色了——老孙", "老孙"),
+    ("南门岗亭里面的灯坏了 保安大哥晚上摸黑值班", None),   # the guard, not Mr An
+    ("3栋1201 小区的路灯不亮", None),                     # 小区 is a word
+    ("10号楼负一层那道门的闭门器坏了 唔该跟进下 黄生", "黄生"),
+    ("我是二期保安小刘，水泵房里面地上全是水", "小刘"),
+    ("篮球场旁边那个漫步机卡住了转不动 —— 晨练的老李", "老李"),
+    ("卫生间打扫卫生 3栋1201", None),                     # 卫生 is a word
+    ("前台小黄反映1栋大堂空调吹的是热风", "小黄"),
+    ("保安队长老郑：地库顶上喷头爆了", "老郑"),
+])
+def test_names_residents_sign_with(text, name):
+    assert extract(text, NOW).name == name
+
+
 @pytest.mark.parametrize("text, location, area", [
     # A basement level is a place of its own, common parts unless it is a private storeroom (BR-2).
     ("B1 218车位地锁坏了升不起来 老有人占我车位", "B1 218车位", "public"),
@@ -434,31 +459,6 @@ def test_the_place_decides_the_area_before_who_reports_it(text, area):
     ("我是七栋的那个一零零八的业主 洗手盘下水很慢", "七栋的那个一零零八", "unit"),
     ("五栋二单元的那个楼梯间墙上的应急灯要掉下来了", "五栋二单元的那个楼梯间", "public"),
     ("地库东出口的车库卷帘门卡在半空", "地库东出口的车库", "public"),
-])
-def test_extract_places_of_a_fifth_round(text, location, area):
-    got = extract(text, NOW)
-    assert (got.location, got.area or infer_area(got.location, got.description or "")) == (location, area)
-
-
-def test_traditional_characters_are_read_and_kept_as_written():
-    got = extract("3座1單元樓梯啲水好似瀑布咁流落嚟 陳太 電話 138 1234 5678", NOW)
-    assert got.location == "3座1單元樓梯"          # as the resident wrote it
-    assert got.name == "陳太" and got.phone == "13812345678"
-    assert normalize_location("3座1單元") == normalize_location("3座1单元")   # BR-4 compares them as one
-
-
-@pytest.mark.parametrize("text, name", [
-    ("我系3座1202嘅李sir 门口个门铃唔响", "李sir"),
-    ("客厅顶上的石膏板整块掉下来了 5幢903 小周 186 1234 5678", "小周"),
-    ("2栋3楼楼道那个灭火器压力表指到红色了——老孙", "老孙"),
-    ("南门岗亭里面的灯坏了 保安大哥晚上摸黑值班", None),   # the guard, not Mr An
-    ("3栋1201 小区的路灯不亮", None),                     # 小区 is a word
-])
-def test_names_residents_sign_with(text, name):
-    assert extract(text, NOW).name == name
-
-
-@pytest.mark.parametrize("text, location, area", [
     # Hong Kong, Taiwan and English forms: flats by letter, floors by /F, a room before Cantonese 个.
     ("kitchen sink 塞咗, not urgent. Block 2 Flat 7A, thanks", "Block 2 Flat 7A", "unit"),
     ("Front door lock jammed, my kid is inside alone can't open!! Block 7 15B", "Block 7 15B", "unit"),
@@ -474,23 +474,6 @@ def test_names_residents_sign_with(text, name):
     ("会所一楼男厕所马桶堵死了", "会所一楼男厕所", "public"),
     ("会所游泳池那边淋浴间没得热水了", "会所游泳池那边淋浴间", "public"),
     ("18栋A梯关门的时候把我家孩子手夹了", "18栋A梯", "public"),
-])
-def test_extract_places_as_hong_kong_taiwan_and_english_residents_write_them(text, location, area):
-    got = extract(text, NOW)
-    assert (got.location, got.area or infer_area(got.location, got.description or "")) == (location, area)
-
-
-@pytest.mark.parametrize("text, name", [
-    ("10号楼负一层那道门的闭门器坏了 唔该跟进下 黄生", "黄生"),
-    ("我是二期保安小刘，水泵房里面地上全是水", "小刘"),
-    ("篮球场旁边那个漫步机卡住了转不动 —— 晨练的老李", "老李"),
-    ("卫生间打扫卫生 3栋1201", None),
-])
-def test_names_in_cantonese_and_by_role(text, name):
-    assert extract(text, NOW).name == name
-
-
-@pytest.mark.parametrize("text, location, area", [
     # An older estate: entrances (门) for units, compounds (院), rows of houses (排), its own buildings' names.
     ("窗户合页断了 整扇窗户耷拉下来 14号楼2门702 我是老赵", "14号楼2门702", "unit"),
     ("3号院2号楼1门402 厨房下水道又堵了", "3号院2号楼1门402", "unit"),
@@ -504,13 +487,6 @@ def test_names_in_cantonese_and_by_role(text, name):
     ("中央水景池子里好像漏电 小孩伸手下去被麻了一下", "中央水景", "public"),
     # 门 that is a door stays in the fault.
     ("5号楼门禁刷卡刷不开", "5号楼门禁", "public"),
-])
-def test_extract_places_of_an_older_estate(text, location, area):
-    got = extract(text, NOW)
-    assert (got.location, got.area or infer_area(got.location, got.description or "")) == (location, area)
-
-
-@pytest.mark.parametrize("text, location, area", [
     # An estate's own name joins its building; a lobby or a roof is a place of its own; what lies below is not.
     ("海棠苑2栋1503沙窗破了个洞", "海棠苑2栋1503", "unit"),
     ("您好，金地花园3期12幢2单元801，马桶堵了冲不下去", "金地花园3期12幢2单元801", "unit"),
@@ -523,7 +499,7 @@ def test_extract_places_of_an_older_estate(text, location, area):
     ("后门那个电动伸缩门自己往外伸停不下来", "后门", "public"),
     ("地库B2电梯厅 电梯到负二不停", "地库B2电梯厅 负二", "public"),
 ])
-def test_extract_estate_names_and_common_places(text, location, area):
+def test_extract_places_as_residents_name_them(text, location, area):
     got = extract(text, NOW)
     assert (got.location, got.area or infer_area(got.location, got.description or "")) == (location, area)
 
@@ -539,8 +515,3 @@ def test_extract_estate_names_and_common_places(text, location, area):
 ])
 def test_extract_the_estates_grounds(text, location):
     assert extract(text, NOW).location == location
-
-
-def test_a_colleague_named_before_what_they_report():
-    assert extract("前台小黄反映1栋大堂空调吹的是热风", NOW).name == "小黄"
-    assert extract("保安队长老郑：地库顶上喷头爆了", NOW).name == "老郑"
