@@ -112,6 +112,8 @@ def _find_name(text: str) -> tuple[int, int, str] | None:
         match = pattern.search(text)
         if match:
             name = match.group("name") if "name" in pattern.groupindex else match.group()
+            if name.strip() in _NOT_A_NAME:
+                continue   # a form's next field or a desk ("姓名：\n房号：", "联系人：前台")
             # The label / "我是" goes with the name so the description does not keep it.
             lead = _NAME_LEAD.search(text, 0, match.start())
             return (lead.start() if lead else match.start()), match.end(), name.strip()
@@ -187,7 +189,7 @@ _SCORE = {"hyphen": 12, "building": 10, "room": 5, "room_en": 5, "unit_room": 7,
           "place": 1, "private": 1, "phase": 1, "room_spoken": 5, "gate": 4, "basement": 4, "bay": 2, "flat": 3,
           "flat_code": 3, "building_unit": 12, "shop": 5, "row": 3, "common": 1, "estate": 1, "side": 0}
 # Kinds that say where on the estate a place is, besides its building: a second mention of one is kept.
-_WHERE_ON_SITE = {"site", "zone", "gate", "basement", "phase", "common"}
+_WHERE_ON_SITE = {"site", "zone", "gate", "basement", "phase", "common", "bay"}
 # "5栋和6栋中间": two buildings named together.
 _AND = tuple(_LOCATION["and_words"])
 _LEAD_IN = re.compile(pattern(_LOCATION, "lead_in"))
@@ -436,7 +438,7 @@ def infer_area(location: str | None, text: str = "") -> str | None:
 
 _PUNCTUATION_OR_SPACE = re.compile(r"[\s\W_]+")
 # (pattern, replacement or None for "Chinese numeral to digits"), applied in order.
-_SPOKEN_DIGITS = str.maketrans(_LOCATION["spoken_digits"], "00123456789")
+_SPOKEN_DIGITS = str.maketrans(_LOCATION["spoken_digits"], _LOCATION["spoken_digit_values"])
 
 
 def _arabic(match: re.Match) -> str:

@@ -515,3 +515,16 @@ def test_extract_places_as_residents_name_them(text, location, area):
 ])
 def test_extract_the_estates_grounds(text, location):
     assert extract(text, NOW).location == location
+
+
+@pytest.mark.parametrize("text, location, name", [
+    # What speech recognition writes: 幺 for one, a room said as a number, 老李啊; a form's empty field.
+    ("卫生间水龙投一直滴水关不紧五栋幺二零一", "五栋幺二零一", None),
+    ("喂那个十二栋一千二百零一就是我家厨房水管爆了水一直在喷", "十二栋一千二百零一", None),
+    ("喂喂是物业吗我是那个十一栋的老李啊 十一栋三单元五零一 花洒接头漏水", "十一栋三单元五零一", "老李"),
+    ("【报修模板】\n姓名：\n房号：27栋904\n问题描述：马桶冲完水后一直流水不停", "27栋904", None),
+    ("【报修】地址：6栋2单元一楼大堂 问题：大堂吊顶掉了一大块 联系人：前台", "6栋2单元一楼大堂", None),
+])
+def test_extract_what_voice_input_and_forms_write(text, location, name):
+    got = extract(text, NOW)
+    assert (got.location, got.name) == (location, name)
