@@ -607,6 +607,19 @@ def test_the_model_keeps_quiet_when_the_fault_says_it_is_small(tmp_path):
     ("家里燃气报警器黄灯一直亮着 没响 也没闻到味", "12-2-1201", "daily", "fire"),
     ("楼上一冲马桶我家墙里就哗哗响 没漏水哈 就是半夜太吵了", "9号楼702", "daily", "plumbing"),
     ("卧室暖汽片上头热底下凉 是不是要放气", "11栋1002", "daily", "hvac"),
+    # A tenth round (forwarded forms, speech recognition, weather and seasons, young renters' chat).
+    ("台风天雨从窗缝往里灌 客厅地上全是水 都流到墙角插座那了", "8-2-702", "emergency", "doors_windows"),
+    ("尽头那扇窗被风吹开关不上了，一直哐哐撞墙，玻璃随时要碎", "B座28楼走廊", "emergency", "doors_windows"),
+    ("今天下午停了两次电了 电梯也停 是不是天热负荷太大 现在又没电了", "11幢", "emergency", "electrical"),
+    ("梅雨季衣柜里全长霉了 柜子背板都黑了 想问下能换背板吗", "5-1-202", "daily", "civil"),
+    ("地上全是水汽 湿哒哒的 能不能把排风开一下", "B2电梯厅", "daily", "hvac"),
+    ("外墙那根雨水管裂了 一下雨就喷到我家窗户上 窗台都湿了", "9号楼502", "daily", "plumbing"),
+    ("阳台推拉门轨道积水排不出去 一下雨就往屋里漫 已经漫到木地板了", "3-2-1203", "emergency", "plumbing"),
+    ("智能门锁没电了打不开 里面婴儿在睡觉 我下楼扔个垃圾就进不去了", "3栋1504", "emergency", "weak_current"),
+    ("纱窗破了个洞 蚊子全进来了 一晚上被咬八个包", "2-3-501", "daily", "doors_windows"),
+    ("电梯里的对讲按了没声音 万一困住咋办 提前说一声", "4号楼", "daily", "elevator"),
+    ("@工程部 一整片的灯都灭了，黑漆漆的什么都看不见，还有人在里面找车", "18栋地下车库", "emergency", "electrical"),
+    ("现在下大雨顶楼漏水了顶上往下滴我拿盆接着都接不过来", "十号楼三二零二", "emergency", "civil"),
 ])
 def test_fresh_wording_is_classified_by_what_happens(description, location, category, trade, rules):
     got = classify(description, rules, location)
