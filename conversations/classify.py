@@ -235,8 +235,7 @@ def _trade_context(table: object, where: str) -> tuple[Phrases, Phrases, Phrases
     unknown = set(table) - set(keys)
     if unknown:
         raise ValueError(f"{where}: unknown keys {sorted(unknown)} (allowed: {', '.join(keys)})")
-    reach, aside, landmark, where_words = (_phrases(table, key, where, required=False) for key in keys)
-    return reach, aside, landmark, where_words
+    return tuple(_phrases(table, key, where, required=False) for key in keys)
 
 
 def _model(table: object, source: str, folder: Path,

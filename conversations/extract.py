@@ -210,14 +210,12 @@ class _Run:
 
     @property
     def findable(self) -> bool:
-        # A room alone or "卫生间" alone cannot be found; a building, a zone, a gate or a site-wide place can, and
-        # a phase's common place ("二期门口").
-        # A phase alone ("3期的广播") or with a room ("2期5-1101") and a basement level ("B1 218车位") can too.
+        # A room alone or "卫生间" alone cannot be found. A building, a zone, a gate, a site-wide place, a phase
+        # ("3期的广播", "2期5-1101"), a basement level or a parking bay, a shop, a lobby or a roof can; so can an
+        # estate's name with a floor or a room of it ("华庭12楼1号") and a unit's common part ("三单元门口").
         kinds = set(self.kinds)
-        # An estate's name with a floor or a room of it is an address too ("华庭12楼1号").
         return (bool({"hyphen", "building", "site", "zone", "gate", "phase", "basement", "bay", "building_unit", "shop",
                       "common"} & kinds) or ("estate" in kinds and len(kinds) > 1)
-                # A unit's common part ("三单元门口", "7单元楼道"): the resident's own entrance.
                 or ("unit" in kinds and "place" in kinds))
 
     @property

@@ -21,14 +21,16 @@ from store.models import Unit
 
 _CONTACT = CONTACT.subquery("contact")
 _DUPLICATE = OPEN_DUPLICATE.subquery("duplicate")
+# Where each answer's columns sit in the row: has_units first, then the contact's, then the duplicate's.
+_CONTACT_AT = slice(1, 1 + len(_CONTACT.c))
+_DUPLICATE_AT = slice(_CONTACT_AT.stop, _CONTACT_AT.stop + len(_DUPLICATE.c))
 
 
 def _statement(with_duplicate: bool):
     units = Unit.__table__
     has_units = exists(select(units.c.id).where(units.c.property == bindparam("property"))).label("has_units")
     one = select(literal(1).label("one")).subquery("one")
-    columns = [has_units, *_CONTACT.c]
-    stmt = select(*columns, *(_DUPLICATE.c if with_duplicate else ())).select_from(one)
+    stmt = select(has_units, *_CONTACT.c, *(_DUPLICATE.c if with_duplicate else ())).select_from(one)
     stmt = stmt.outerjoin(_CONTACT, true())
     if with_duplicate:
         stmt = stmt.outerjoin(_DUPLICATE, true())
@@ -57,6 +59,6 @@ async def first_reads(conn: AsyncConnection, *, platform: str, external_id: str,
     if location_key:
         params.update(location_key=location_key, trade=trade, since=now - timedelta(seconds=window))
     row = (await conn.execute(FIRST_READS if location_key else FIRST_READS_NO_PLACE, params)).first()
-    contact = Contact(*row[1:5]) if row[1] is not None else None
-    duplicate = OpenTicket(*row[5:13]) if location_key and row[5] is not None else None
+    contact = Contact(*row[_CONTACT_AT]) if row[_CONTACT_AT.start] is not None else None
+    duplicate = OpenTicket(*row[_DUPLICATE_AT]) if location_key and row[_DUPLICATE_AT.start] is not None else None
     return FirstReads(contact, bool(row[0]), duplicate, f"{location_key}|{trade}" if location_key else "")
