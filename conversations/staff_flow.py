@@ -182,6 +182,8 @@ async def _step(turn: Turn, flow: StaffFlow) -> StaffFlow | None:
         turn.say("staff/cancelled.j2", action=flow.action, number=flow.ticket)
         return None
     if not text:
+        if msg.voice:   # a technician on a ladder speaks: never silence, say why the question comes again
+            return _ask(turn, flow, prefix=turn.text("staff/voice_unreadable.j2"))
         return _ask(turn, flow)
     if is_too_long(text):
         turn.say("staff/too_long.j2")

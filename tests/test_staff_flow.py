@@ -106,6 +106,18 @@ async def test_a_photo_sent_early_counts_and_the_question_is_asked_again(client,
     assert t["status"] == "completed" and len(t["after_photos"]) == 1 and t["minutes"] == 45 and t["materials"] == []
 
 
+async def test_a_voice_note_in_a_flow_is_answered_and_the_question_asked_again(client, sim):
+    """Issue 12: a voice note is never met with silence, in a technician's flow as in a report; it answers nothing."""
+    from tests.test_voice_notes import AMR
+
+    number = await on_site(client, sim)
+    await press(client, "zhangsan", CardAction("hold", number).encode())
+    reply = await said(sim, "zhangsan", voice_b64=base64.b64encode(AMR).decode())
+    assert "听不了语音" in reply and "打字" in reply and "暂停的原因" in reply
+    reply = await said(sim, "zhangsan", "等配件")
+    assert "恢复" in reply     # the flow went on from where it was
+
+
 async def test_cancel_leaves_the_flow_and_changes_nothing(client, sim):
     number = await on_site(client, sim)
     before = await sim.ticket(number)
