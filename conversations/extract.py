@@ -41,6 +41,8 @@ _PHONE_LIKE = re.compile(r"(?<![\d-])(?:\d{10,13}|1\d{2}[\s-]\d{3,5}[\s-]\d{3,5}
 _LABELLED_NUMBER = re.compile(pattern(_PHONE, "labelled_number"))
 _LABEL_BEFORE = re.compile(pattern(_PHONE, "label_before"))
 _PHONE_ANSWER_PREFIX = re.compile(pattern(_PHONE, "answer_prefix"))
+_SPOKEN_MOBILE = re.compile(pattern(_PHONE, "spoken_mobile"))
+_SPOKEN_PHONE_DIGITS = str.maketrans(_PHONE["spoken_digits"], _PHONE["spoken_digit_values"])
 
 
 def _is_valid_phone(digits: str) -> bool:
@@ -67,6 +69,10 @@ def _phone_spans(text: str) -> list[tuple[int, int, str | None]]:
             if free(*match.span()):
                 digits = _digits(match.group())
                 spans.append((*match.span(), digits if _is_valid_phone(digits) else None))
+    for match in _SPOKEN_MOBILE.finditer(text):
+        if free(*match.span()):
+            digits = _digits(match.group().translate(_SPOKEN_PHONE_DIGITS))
+            spans.append((*match.span(), digits if _is_valid_phone(digits) else None))
     for match in _LABELLED_NUMBER.finditer(text):
         if free(*match.span(1)):
             digits = _digits(match.group(1))
@@ -101,15 +107,23 @@ _TITLED = re.compile(pattern(_NAME, "titled"))
 _LABELLED_NAME = re.compile(pattern(_NAME, "labelled"))
 _SELF_NAMED = re.compile(pattern(_NAME, "self_named"))
 _SURNAME_ONLY = re.compile(pattern(_NAME, "surname_only"))
+_CALLED = re.compile(pattern(_NAME, "called"))
+_RELATIVE = re.compile(pattern(_NAME, "relative"))
+_WHOSE = re.compile(pattern(_NAME, "whose"))
 _NAME_LEAD = re.compile(pattern(_NAME, "lead"))
 _NAME_ANSWER_PREFIX = re.compile(pattern(_NAME, "answer_prefix"))
 _NOT_A_NAME = set(_NAME["not_names"])
 
 
 def _find_name(text: str) -> tuple[int, int, str] | None:
-    """(start, end, name): a titled surname, then a labelled name, then 我是/我叫, then 我姓."""
-    for pattern in (_TITLED, _LABELLED_NAME, _SELF_NAMED, _SURNAME_ONLY):
-        match = pattern.search(text)
+    """(start, end, name): a titled surname, then a labelled name, then 我是/我叫, 叫我, a relative's own name,
+    then 我姓."""
+    # A titled name whose carer writes is the household, not the contact ("李奶奶的保姆小陈"); so are its later
+    # mentions ("张爷爷家的护工，张爷爷家那个门铃").
+    household = {m.group() for m in _TITLED.finditer(text) if _WHOSE.match(text, m.end())}
+    for pattern in (_TITLED, _LABELLED_NAME, _SELF_NAMED, _CALLED, _RELATIVE, _SURNAME_ONLY):
+        match = next((m for m in pattern.finditer(text)
+                      if pattern is not _TITLED or m.group() not in household), None)
         if match:
             name = match.group("name") if "name" in pattern.groupindex else match.group()
             if name.strip() in _NOT_A_NAME:
@@ -137,6 +151,7 @@ _SITE_PLACES = tuple(_LOCATION["site_places"])
 _BUILDING_PLACES = tuple(_LOCATION["building_places"])
 _COMMON_PLACES = tuple(_LOCATION["common_places"])
 _PRIVATE_ROOMS = tuple(_LOCATION["private_rooms"])
+_OFFICE_ROOMS = tuple(_LOCATION["office_rooms"])
 _POSSESSIVE = _LOCATION["possessive"]
 
 
@@ -165,7 +180,9 @@ _TOKEN_PATTERNS = {
     "estate": re.compile(pattern(_LOCATION, "estate")),
     "place": re.compile(longest_first(_BUILDING_PLACES), re.IGNORECASE),
     "private": re.compile(longest_first(_PRIVATE_ROOMS)),
+    "office": re.compile(longest_first(_OFFICE_ROOMS)),
 }
+_DASH = re.compile(r" ?- ?")
 _DASHED_ROOM = re.compile(r"(?:\d{1,2}-)?\d{3,4}(?![\d-])")
 _ROOM_SPOKEN = re.compile(pattern(_LOCATION, "room_spoken"))
 _FIXTURE = re.compile(f'(?:{pattern(_LOCATION, "numbered_fixture")})|(?:{longest_first(_LOCATION["fixtures"])})')
@@ -182,12 +199,15 @@ _LIKENED = re.compile(pattern(_LOCATION, "likened"))
 _BESIDE = re.compile(pattern(_LOCATION, "beside"))
 _HOUSE = re.compile(pattern(_LOCATION, "house"))
 _BUILDING_DASH_ROOM = re.compile(pattern(_LOCATION, "building_dash_room"))
+_STREET_SHOP = re.compile(pattern(_LOCATION, "street_shop"))
+_LINKING = re.compile(pattern(_LOCATION, "linking"))
 _MODIFIER = re.compile(pattern(_LOCATION, "modifier", modifiers=longest_first(_LOCATION["modifiers"])))
 _STRUCTURAL = {"hyphen", "building", "unit", "floor", "room", "room_en", "phase", "unit_room", "room_spoken",
                "basement", "bay", "flat", "flat_code", "building_unit", "shop", "row", "estate"}
 _SCORE = {"hyphen": 12, "building": 10, "room": 5, "room_en": 5, "unit_room": 7, "site": 4, "unit": 2, "floor": 1, "zone": 2,
           "place": 1, "private": 1, "phase": 1, "room_spoken": 5, "gate": 4, "basement": 4, "bay": 2, "flat": 3,
-          "flat_code": 3, "building_unit": 12, "shop": 5, "row": 3, "common": 1, "estate": 1, "side": 0}
+          "flat_code": 3, "building_unit": 12, "shop": 5, "row": 3, "common": 1, "estate": 1, "side": 0,
+          "office": 1}
 # Kinds that say where on the estate a place is, besides its building: a second mention of one is kept.
 _WHERE_ON_SITE = {"site", "zone", "gate", "basement", "phase", "common", "bay"}
 # "5栋和6栋中间": two buildings named together.
@@ -212,11 +232,12 @@ class _Run:
     def findable(self) -> bool:
         # A room alone or "卫生间" alone cannot be found. A building, a zone, a gate, a site-wide place, a phase
         # ("3期的广播", "2期5-1101"), a basement level or a parking bay, a shop, a lobby or a roof can; so can an
-        # estate's name with a floor or a room of it ("华庭12楼1号") and a unit's common part ("三单元门口").
+        # estate's name with a floor or a room of it ("华庭12楼1号"), a unit's common part ("三单元门口") and an
+        # office room on its floor ("16F会议室").
         kinds = set(self.kinds)
         return (bool({"hyphen", "building", "site", "zone", "gate", "phase", "basement", "bay", "building_unit", "shop",
                       "common"} & kinds) or ("estate" in kinds and len(kinds) > 1)
-                or ("unit" in kinds and "place" in kinds))
+                or ("unit" in kinds and "place" in kinds) or ("floor" in kinds and "office" in kinds))
 
     @property
     def score(self) -> int:
@@ -239,6 +260,8 @@ def _next_token(text: str, pos: int, last_kind: str) -> tuple[str, int] | None:
         return token
     if last_kind in {"building", "unit"} and (spoken := _ROOM_SPOKEN.match(text, pos)):
         return "room_spoken", spoken.end()   # "十一栋一单元五零二"
+    if last_kind == "floor" and (spoken := _ROOM_SPOKEN.match(text, pos)):
+        return "room_spoken", spoken.end()   # "四栋十二楼一二零六"
     if last_kind == "floor" and (flat := _FLAT.match(text, pos)):
         return "flat", flat.end()            # "18楼B室"
     if last_kind == "building" and (room := _ROOM_BEFORE_GE.match(text, pos)):
@@ -247,9 +270,9 @@ def _next_token(text: str, pos: int, last_kind: str) -> tuple[str, int] | None:
         return "unit", entrance.end()        # "14号楼2门702"
     if last_kind == "site" and (house := _HOUSE.match(text, pos)):
         return "building", house.end()       # "洋房区12号302"
-    if last_kind == "site" and (joiner := _ROOM_JOINER.match(text, pos)) \
+    if last_kind in {"site", "place", "common"} and (joiner := _ROOM_JOINER.match(text, pos)) \
             and (token := _token_at(text, joiner.end())) and token[0] in {"site", "place", "common"}:
-        return token                         # "会所游泳池那个机房"
+        return token                         # "会所游泳池那个机房", "3栋门口那个无障碍坡道"
     if text.startswith(_POSSESSIVE, pos):
         # "1502的卫生间": 的 only joins when a place follows; after a building, a room too ("十六栋的 1602").
         after = pos + len(_POSSESSIVE)
@@ -272,9 +295,10 @@ def _next_token(text: str, pos: int, last_kind: str) -> tuple[str, int] | None:
     if last_kind in {"building", "phase"} and text.startswith(_AND, pos):
         token = _token_at(text, pos + 1)   # "5栋和6栋中间", "一期和二期中间"
         return token if token and token[0] == last_kind else None
-    if text.startswith("-", pos) and last_kind == "building":
-        # "3栋-1502": the room pattern refuses a leading dash (dates, phones), a building vouches for it here.
-        room = _DASHED_ROOM.match(text, pos + 1)
+    if (dash := _DASH.match(text, pos)) and last_kind == "building":
+        # "3栋-1502", "Block 9 - 1906": the room pattern refuses a leading dash (dates, phones), a building
+        # vouches for it here.
+        room = _DASHED_ROOM.match(text, dash.end())
         return ("room", room.end()) if room else None
     separator = _SEPARATOR.match(text, pos)
     if separator and last_kind in _STRUCTURAL:
@@ -294,8 +318,9 @@ def _next_token(text: str, pos: int, last_kind: str) -> tuple[str, int] | None:
             if text.startswith(_POSSESSIVE, after):
                 after += len(_POSSESSIVE)
             token = _token_at(text, after)
-            # "B1 C区": a basement's zone too.
-            places = {"site", "place", "common", "zone"} if last_kind == "basement" else {"site", "place", "common"}
+            # "B1 C区", "B1 3号楼梯口": a basement's zone or numbered stair too.
+            places = {"site", "place", "common", "zone", "gate"} if last_kind == "basement" \
+                else {"site", "place", "common"}
             return token if token and token[0] in places else None
     return None
 
@@ -313,15 +338,17 @@ def _runs(text: str) -> list[_Run]:
             while (token := _next_token(text, end, kinds[-1])) is not None:
                 kinds.append(token[0])
                 end = token[1]
-            modifier = _MODIFIER.match(text, end)
+            modifier = _MODIFIER.match(text, end) or _LINKING.match(text, end)
             if not modifier:
                 break
-            end = modifier.end()
             # "5栋后面那个配电房": a place named right after the modifier is where the fault is.
-            joiner = _JOINER.match(text, end)
-            token = _token_at(text, joiner.end() if joiner else end)
+            joiner = _JOINER.match(text, modifier.end())
+            token = _token_at(text, joiner.end() if joiner else modifier.end())
             if not token or token[0] not in {"site", "place", "common"}:
+                if modifier.re is _MODIFIER:
+                    end = modifier.end()
                 break
+            end = modifier.end()
             own_end = end if own_end < 0 else own_end
             kinds.append(token[0])
             end = token[1]
@@ -354,6 +381,12 @@ def _with_fixture(text: str, end: int) -> int:
     # "Tower C 货梯": a space only after an English name, where Chinese would have written none.
     pos += 1 if text.startswith(" ", pos) and pos > 0 and text[pos - 1].isascii() and text[pos - 1].isalnum() else 0
     fixture = _FIXTURE.match(text, pos)
+    if not fixture and (linking := _LINKING.match(text, end)):
+        end_link = linking.end()   # "楼道里的电表箱"
+        joiner = _JOINER.match(text, end_link)
+        fixture = _FIXTURE.match(text, joiner.end() if joiner else end_link)
+    if not fixture and (joiner := _JOINER.match(text, end)):
+        fixture = _FIXTURE.match(text, joiner.end())   # "15栋2单元那个电梯", "3栋门口那组快递柜"
     return fixture.end() if fixture else end
 
 
@@ -397,14 +430,16 @@ def place_word_at(text: str, pos: int) -> str:
 
 # Compared with lower-cased text: English residents write "Lobby" and "lobby".
 _HOME_WORDS = tuple(word.lower() for word in _AREA["home_words"])
+_NOT_COMMON = set(_AREA["not_common"])
 _PUBLIC_WORDS = tuple(word.lower() for word in (*_SITE_PLACES, *_BUILDING_PLACES, *_COMMON_PLACES,
-                                                 *_AREA["public_words"]))
+                                                 *_AREA["public_words"]) if word not in _NOT_COMMON)
 
 
 def _has_room(text: str) -> bool:
     return (any(_TOKEN_PATTERNS[kind].search(text) for kind in ("hyphen", "room", "unit_room", "room_en"))
             or bool(_ROW_HOUSE.search(text))
             or bool(_BUILDING_DASH_ROOM.search(text))
+            or bool(_STREET_SHOP.search(text))
             # A room said digit by digit, or a flat lettered on its floor ("18楼B室"), is a home too.
             or any({"room_spoken", "flat", "flat_code", "shop"} & set(run.kinds) for run in _runs(text)))
 
@@ -412,7 +447,8 @@ def _has_room(text: str) -> bool:
 def infer_area(location: str | None, text: str = "") -> str | None:
     """BR-2 area: "unit" for a room number or 我家/家里, "public" for common parts, else None. The place itself
     decides first: 「3栋十八楼走廊…我家老人要出门」 is the corridor's, whoever reports it."""
-    place = fold(location or "").lower()
+    # An estate's own name says nothing of the area ("锦绣花园5栋" is no garden).
+    place = _TOKEN_PATTERNS["estate"].sub("", fold(location or "")).lower()
     if _TOKEN_PATTERNS["bay"].search(place):
         return "public"   # a parking bay ("B1-023") is in the car park, whoever owns it
     if place and not _has_room(place) and (

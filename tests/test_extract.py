@@ -71,6 +71,10 @@ def test_corpus_is_loaded():
     ("联系电话：021-58881234", "02158881234"),
     ("座机 010 12345678", "01012345678"),
     ("0755-12345678", "075512345678"),
+    # Dictated digit by digit, in groups or in the capital numerals of forms.
+    ("联系我 一三八 一二三四 五六七八", "13812345678"),
+    ("电话幺三九零零零零一一一一", "13900001111"),
+    ("壹叁捌壹贰叁肆伍陆柒捌", "13812345678"),
 ])
 def test_find_phone_valid_forms(text, phone):
     assert find_phone(text) == (phone, None)
@@ -182,7 +186,8 @@ def test_parse_location_answer_findable(answer, location):
     assert parse_location_answer(answer) == location
 
 
-@pytest.mark.parametrize("answer", ["家里", "这里", "不知道", "楼上", "卫生间", "1502", "楼道", "", "13811112222"])
+@pytest.mark.parametrize("answer", ["家里", "这里", "不知道", "楼上", "卫生间", "1502", "楼道", "", "13811112222",
+                                    "5楼走廊", "会议室"])   # a corridor needs its building; an office room its floor
 def test_parse_location_answer_not_findable(answer):
     assert parse_location_answer(answer) is None
 
@@ -312,7 +317,7 @@ def test_visit_cue_takes_only_the_cue_not_the_fault_after_it():
 @pytest.mark.parametrize("text, location", [
     ("3栋2-1502卫生间漏水", "3栋2-1502卫生间"), ("3#2-1502 马桶堵了", "3#2-1502"), ("3#楼1502 灯不亮", "3#楼1502"),
     ("A1栋1203空调不冷", "A1栋1203"), ("5B栋802漏水", "5B栋802"), ("16号楼东单元302门锁坏了", "16号楼东单元302"),
-    ("3栋-1502 马桶堵", "3栋-1502"), ("综合楼3楼会议室空调不冷", "综合楼3楼"), ("幼儿园门口路灯不亮", "幼儿园门口路灯"),
+    ("3栋-1502 马桶堵", "3栋-1502"), ("综合楼3楼会议室空调不冷", "综合楼3楼会议室"), ("幼儿园门口路灯不亮", "幼儿园门口路灯"),
 ])
 def test_extract_building_forms_residents_type(text, location):
     got = extract(text, NOW)
@@ -436,6 +441,15 @@ def test_traditional_characters_are_read_and_kept_as_written():
     ("卫生间打扫卫生 3栋1201", None),                     # 卫生 is a word
     ("前台小黄反映1栋大堂空调吹的是热风", "小黄"),
     ("保安队长老郑：地库顶上喷头爆了", "老郑"),
+    # How a resident asks to be called, a parent's name given for the contact, a son's or daughter's own name.
+    ("我是12栋的 卫生间漏水 叫我老宋就行", "老宋"),
+    ("我妈住3栋502 电饭锅插座冒火花 她电话13911112222 她叫刘桂英", "刘桂英"),
+    ("我是他女儿 丽娟 8栋301暖气不热", "丽娟"),
+    ("3栋701 厨房灯不亮 何伯", "何伯"),
+    # A carer writes for the household: the titled name is whose home it is, not who writes.
+    ("我是5栋801王奶奶的保姆小吴 王奶奶家的马桶堵了", "小吴"),
+    ("我是9栋202赵爷爷家的护工 赵爷爷家门铃坏了", None),
+    ("我是她儿子 电话13911112222 7栋602插座没电", None),   # the next field, not a name
 ])
 def test_names_residents_sign_with(text, name):
     assert extract(text, NOW).name == name
@@ -498,6 +512,39 @@ def test_names_residents_sign_with(text, name):
     ("洋房区12号302新风系统噪音很大", "洋房区12号302", "unit"),
     ("后门那个电动伸缩门自己往外伸停不下来", "后门", "public"),
     ("地库B2电梯厅 电梯到负二不停", "地库B2电梯厅 负二", "public"),
+    # Named common places of a modern estate: below and on top of towers, underground, on the grounds.
+    ("7栋下面架空层的乒乓球台塌了一角", "7栋下面架空层", "public"),
+    ("22栋避难层的应急灯一直闪", "22栋避难层", "public"),
+    ("4栋转换层那边水管在滴水", "4栋转换层那边", "public"),
+    ("9栋楼顶电梯机房里面很热", "9栋楼顶电梯机房里面", "public"),
+    ("B1人防区的排水沟堵了 积水好深", "B1人防区的排水沟", "public"),
+    ("下沉广场的台阶有块砖松了", "下沉广场", "public"),
+    ("6栋空中花园那张长椅坏了", "6栋空中花园", "public"),
+    ("售楼处的自动门打不开", "售楼处", "public"),
+    ("化粪池盖子裂了一条缝", "化粪池", "public"),
+    ("13栋后面那条排水沟全是落叶", "13栋后面那条排水沟", "public"),
+    ("老年活动室的吊扇不转了", "老年活动室", "public"),
+    ("晾衣区的晾衣绳断了", "晾衣区", "public"),
+    ("北区健身步道的栏杆松了", "北区健身步道", "public"),
+    ("游泳池加药间门锁坏了", "游泳池加药间", "public"),
+    ("西北角围墙上的灯不亮了", "西北角围墙", "public"),
+    ("5号岗亭的空调不制冷", "5号岗亭", "public"),
+    ("B2 2号楼梯口的防火门关不上", "B2 2号楼梯口", "public"),
+    ("地库-2层那排充电桩全都离线了", "地库-2层那排充电桩", "public"),
+    # Things on common ground join the place, after 那部 / 那条 or 楼道里 too.
+    ("8栋旁边充电桩插头烧黑了", "8栋旁边充电桩", "public"),
+    ("东门人行通道的闸机刷不开", "东门人行通道的闸机", "public"),
+    ("5栋单元门口的雨棚漏雨", "5栋单元门口的雨棚", "public"),
+    ("2栋那部电梯又停了", "2栋那部电梯", "public"),
+    ("10栋8楼楼道里的电表箱冒烟", "10栋8楼楼道里的电表箱", "public"),
+    ("3栋1单元信报箱我家那格打不开", "3栋1单元信报箱", "public"),
+    # A room after a spaced dash or said in numerals after its floor; an office floor, a shop, an estate's garden.
+    ("Block 5 - 1203 浴室地漏堵了", "Block 5 - 1203", "unit"),
+    ("七栋十楼一零零三 阳台门卡住了", "七栋十楼一零零三", "unit"),
+    ("写字楼16层我们公司空调不制冷", "写字楼16层", "unit"),
+    ("商业街12号 我们店卷帘门拉不下来", "商业街12号", "unit"),
+    ("翠湖花园6栋902 厨房水龙头坏了", "翠湖花园6栋902", "unit"),
+    ("我们公司12楼接待室的灯全灭了", "12楼接待室", "unit"),   # an office room on its floor
 ])
 def test_extract_places_as_residents_name_them(text, location, area):
     got = extract(text, NOW)
@@ -507,10 +554,10 @@ def test_extract_places_as_residents_name_them(text, location, area):
 @pytest.mark.parametrize("text, location", [
     # The estate's grounds by their own names and sides; a unit's entrance.
     ("主路中间塌了个坑一米多宽，底下是空的", "主路中间"),
-    ("主干道边那棵香樟有根胳膊粗的枝子劈开了", "主干道"),
+    ("主干道边那棵香樟有根胳膊粗的枝子劈开了", "主干道边"),
     ("小区西边草坪老鼠特别多", "西边草坪"),
-    ("西南门人行闸机卡住了，一个老人被夹在中间出不来", "西南门"),
-    ("三单元门口那个雨棚裂了，一直往下掉渣", "三单元门口"),
+    ("西南门人行闸机卡住了，一个老人被夹在中间出不来", "西南门人行闸机"),
+    ("三单元门口那个雨棚裂了，一直往下掉渣", "三单元门口那个雨棚"),
     ("风雨连廊顶上一盏灯掉下来一半", "风雨连廊"),
 ])
 def test_extract_the_estates_grounds(text, location):
