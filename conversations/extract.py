@@ -108,6 +108,7 @@ _LABELLED_NAME = re.compile(pattern(_NAME, "labelled"))
 _SELF_NAMED = re.compile(pattern(_NAME, "self_named"))
 _SURNAME_ONLY = re.compile(pattern(_NAME, "surname_only"))
 _CALLED = re.compile(pattern(_NAME, "called"))
+_INTRODUCED = re.compile(pattern(_NAME, "introduced"))
 _RELATIVE = re.compile(pattern(_NAME, "relative"))
 _WHOSE = re.compile(pattern(_NAME, "whose"))
 _NAME_LEAD = re.compile(pattern(_NAME, "lead"))
@@ -116,12 +117,12 @@ _NOT_A_NAME = set(_NAME["not_names"])
 
 
 def _find_name(text: str) -> tuple[int, int, str] | None:
-    """(start, end, name): a titled surname, then a labelled name, then 我是/我叫, 叫我, a relative's own name,
-    then 我姓."""
+    """(start, end, name): a titled surname, then a labelled name, then 我是/我叫, "I'm …", 叫我, a relative's own
+    name, then 我姓."""
     # A titled name whose carer writes is the household, not the contact ("李奶奶的保姆小陈"); so are its later
     # mentions ("张爷爷家的护工，张爷爷家那个门铃").
     household = {m.group() for m in _TITLED.finditer(text) if _WHOSE.match(text, m.end())}
-    for pattern in (_TITLED, _LABELLED_NAME, _SELF_NAMED, _CALLED, _RELATIVE, _SURNAME_ONLY):
+    for pattern in (_TITLED, _LABELLED_NAME, _SELF_NAMED, _INTRODUCED, _CALLED, _RELATIVE, _SURNAME_ONLY):
         match = next((m for m in pattern.finditer(text)
                       if pattern is not _TITLED or m.group() not in household), None)
         if match:
@@ -167,10 +168,14 @@ _TOKEN_PATTERNS = {
     "floor": re.compile(pattern(_LOCATION, "floor")),
     "basement": re.compile(pattern(_LOCATION, "basement")),
     "bay": re.compile(pattern(_LOCATION, "bay")),
+    # A villa by its code on the site plan ("L-15"); after the bay, which wins a tie ("B1-023").
+    "house": re.compile(pattern(_LOCATION, "house_code")),
+    # A villa's kind ("联排", "叠拼"): a house follows it.
+    "villa": re.compile(longest_first(_LOCATION["villa_types"])),
     "shop": re.compile(pattern(_LOCATION, "shop")),
     "row": re.compile(pattern(_LOCATION, "row")),
     "room": re.compile(pattern(_LOCATION, "room")),
-    "room_en": re.compile(r"(?i:unit|room|flat|rm)\.?\s?(?:\d{3,4}|\d{1,2}[A-Ha-h])(?![\dA-Za-z])"),
+    "room_en": re.compile(r"(?i:unit|room|flat|rm|apartment|apt)\.?\s?(?:\d{3,4}|\d{1,2}[A-Ha-h])(?![\dA-Za-z])"),
     "flat_code": re.compile(pattern(_LOCATION, "flat_before_building")),
     "zone": re.compile(pattern(_LOCATION, "zone")),
     "gate": re.compile(pattern(_LOCATION, "gate")),
@@ -193,21 +198,23 @@ _ENTRANCE = re.compile(pattern(_LOCATION, "entrance"))
 _ROOM_JOINER = re.compile(pattern(_LOCATION, "room_joiner"))
 _JOINER = re.compile(pattern(_LOCATION, "joiner"))
 # Between parts of one address: "3栋 2单元 1502", "Block 2, 1606", "Phase II 的会所".
-_SEPARATOR = re.compile(r"[ ,，]{1,2}")
+_SEPARATOR = re.compile(r"[ ,，\n]{1,2}")   # a line break too: an address typed a line a part ("18栋\n1503")
 # A place named in a comparison is no place ("像喷泉一样").
 _LIKENED = re.compile(pattern(_LOCATION, "likened"))
 _BESIDE = re.compile(pattern(_LOCATION, "beside"))
 _HOUSE = re.compile(pattern(_LOCATION, "house"))
+_VILLA_HOUSE = re.compile(pattern(_LOCATION, "villa_house"))
+_STACK = re.compile(pattern(_LOCATION, "stack"))
 _BUILDING_DASH_ROOM = re.compile(pattern(_LOCATION, "building_dash_room"))
 _STREET_SHOP = re.compile(pattern(_LOCATION, "street_shop"))
 _LINKING = re.compile(pattern(_LOCATION, "linking"))
 _MODIFIER = re.compile(pattern(_LOCATION, "modifier", modifiers=longest_first(_LOCATION["modifiers"])))
 _STRUCTURAL = {"hyphen", "building", "unit", "floor", "room", "room_en", "phase", "unit_room", "room_spoken",
-               "basement", "bay", "flat", "flat_code", "building_unit", "shop", "row", "estate"}
+               "basement", "bay", "flat", "flat_code", "building_unit", "shop", "row", "estate", "house", "villa"}
 _SCORE = {"hyphen": 12, "building": 10, "room": 5, "room_en": 5, "unit_room": 7, "site": 4, "unit": 2, "floor": 1, "zone": 2,
           "place": 1, "private": 1, "phase": 1, "room_spoken": 5, "gate": 4, "basement": 4, "bay": 2, "flat": 3,
           "flat_code": 3, "building_unit": 12, "shop": 5, "row": 3, "common": 1, "estate": 1, "side": 0,
-          "office": 1}
+          "office": 1, "house": 10, "villa": 1}
 # Kinds that say where on the estate a place is, besides its building: a second mention of one is kept.
 _WHERE_ON_SITE = {"site", "zone", "gate", "basement", "phase", "common", "bay"}
 # "5栋和6栋中间": two buildings named together.
@@ -233,11 +240,12 @@ class _Run:
         # A room alone or "卫生间" alone cannot be found. A building, a zone, a gate, a site-wide place, a phase
         # ("3期的广播", "2期5-1101"), a basement level or a parking bay, a shop, a lobby or a roof can; so can an
         # estate's name with a floor or a room of it ("华庭12楼1号"), a unit's common part ("三单元门口") and an
-        # office room on its floor ("16F会议室").
+        # office room on its floor ("16F会议室"), and a building's room in staff shorthand ("15-1003").
         kinds = set(self.kinds)
         return (bool({"hyphen", "building", "site", "zone", "gate", "phase", "basement", "bay", "building_unit", "shop",
-                      "common"} & kinds) or ("estate" in kinds and len(kinds) > 1)
-                or ("unit" in kinds and "place" in kinds) or ("floor" in kinds and "office" in kinds))
+                      "common", "house"} & kinds) or ("estate" in kinds and len(kinds) > 1)
+                or ("unit" in kinds and "place" in kinds) or ("floor" in kinds and "office" in kinds)
+                or self.kinds[0] == "unit_room")
 
     @property
     def score(self) -> int:
@@ -255,6 +263,14 @@ def _token_at(text: str, pos: int) -> tuple[str, int] | None:
 
 
 def _next_token(text: str, pos: int, last_kind: str) -> tuple[str, int] | None:
+    # A house after its kind or its zone ("联排12号", "北区3号", "东区18号院"); after its kind, a building is a house
+    # of its own too ("叠拼5栋"), and a stacked villa's level belongs to it ("叠拼5栋上叠").
+    if last_kind in {"villa", "zone"} and (house := _VILLA_HOUSE.match(text, pos)):
+        return "house", house.end()
+    if last_kind == "villa" and (token := _token_at(text, pos)) and token[0] == "building":
+        return "house", token[1]
+    if last_kind in {"house", "building"} and (stack := _STACK.match(text, pos)):
+        return "house", stack.end()
     token = _token_at(text, pos)
     if token:
         return token
@@ -303,7 +319,7 @@ def _next_token(text: str, pos: int, last_kind: str) -> tuple[str, int] | None:
     separator = _SEPARATOR.match(text, pos)
     if separator and last_kind in _STRUCTURAL:
         # "3栋 2单元 1502" / "3栋，1202室" / "Block 2, 1606": a separator joins building parts, and after a
-        # building or a phase a common place ("Block 3 大堂", "Phase II 的会所").
+        # building, a phase or a floor a common place ("Block 3 大堂", "Phase II 的会所", "13栋 3楼 楼梯间").
         after = separator.end()
         token = _token_at(text, after)
         if token and token[0] in _STRUCTURAL - {"hyphen"}:
@@ -314,7 +330,11 @@ def _next_token(text: str, pos: int, last_kind: str) -> tuple[str, int] | None:
             return "unit", entrance.end()        # "9号楼 二门502"
         if last_kind == "building" and (flat := _FLAT_CODE.match(text, after)):
             return "flat_code", flat.end()       # "Block 7 15B"
-        if last_kind in {"building", "phase", "basement"}:
+        if last_kind == "house":
+            # "联排17号 二楼主卫", "L-15 露台": a house's own rooms and grounds, as a flat's are right after it.
+            token = _token_at(text, after)
+            return token if token and token[0] in {"site", "place", "common", "private"} else None
+        if last_kind in {"building", "phase", "basement", "floor"}:
             if text.startswith(_POSSESSIVE, after):
                 after += len(_POSSESSIVE)
             token = _token_at(text, after)
@@ -441,7 +461,8 @@ def _has_room(text: str) -> bool:
             or bool(_BUILDING_DASH_ROOM.search(text))
             or bool(_STREET_SHOP.search(text))
             # A room said digit by digit, or a flat lettered on its floor ("18楼B室"), is a home too.
-            or any({"room_spoken", "flat", "flat_code", "shop"} & set(run.kinds) for run in _runs(text)))
+            # So is a house of a villa estate ("联排12号", "L-15").
+            or any({"room_spoken", "flat", "flat_code", "shop", "house"} & set(run.kinds) for run in _runs(text)))
 
 
 def infer_area(location: str | None, text: str = "") -> str | None:

@@ -450,6 +450,12 @@ def test_traditional_characters_are_read_and_kept_as_written():
     ("我是5栋801王奶奶的保姆小吴 王奶奶家的马桶堵了", "小吴"),
     ("我是9栋202赵爷爷家的护工 赵爷爷家门铃坏了", None),
     ("我是她儿子 电话13911112222 7栋602插座没电", None),   # the next field, not a name
+    # A driver or a foreman reports for the owner; an English-speaking resident introduces themself.
+    ("我是司机老马 帮老板报修 联排8号车库门坏了", "老马"),
+    ("我是给5栋902装修的工长小郭 水管被打穿了", "小郭"),
+    ("Hi, I'm Lucy, 3栋1802 空调漏水", "Lucy"),
+    ("this is Ken from Block 2, lift is stuck", "Ken"),
+    ("I'm stuck in the lift 5栋", None),            # no name after "I'm"
 ])
 def test_names_residents_sign_with(text, name):
     assert extract(text, NOW).name == name
@@ -545,6 +551,28 @@ def test_names_residents_sign_with(text, name):
     ("商业街12号 我们店卷帘门拉不下来", "商业街12号", "unit"),
     ("翠湖花园6栋902 厨房水龙头坏了", "翠湖花园6栋902", "unit"),
     ("我们公司12楼接待室的灯全灭了", "12楼接待室", "unit"),   # an office room on its floor
+    ("急\n9栋\n1203\n厨房水管爆了", "9栋\n1203", "unit"),   # an address typed a line a part
+    ("Apt 1805, Building 6, the kitchen tap is leaking", "Apt 1805, Building 6", "unit"),
+    ("5号楼3楼电表间门开着 里面线都露着", "5号楼3楼电表间", "public"),
+    # A villa estate: a house by its kind and number, its zone and number, its code on the site plan, a stacked
+    # villa's level; the house's own rooms, yards, basement and garage join it and make it the home.
+    ("独栋21号厨房的下水道返臭味", "独栋21号厨房", "unit"),
+    ("联排 6 号 三楼书房的灯不亮", "联排 6 号 三楼书房", "unit"),
+    ("叠拼7栋下叠 地下室墙上长霉了", "叠拼7栋下叠 地下室", "unit"),
+    ("双拼4-2的车库卷帘门关不上", "双拼4-2的车库", "unit"),
+    ("合院2号院 西屋的窗户合页断了", "合院2号院 西屋", "unit"),
+    ("南区联排14号后院的排水口堵了", "南区联排14号后院", "unit"),
+    ("西区5号 地下室返潮", "西区5号 地下室", "unit"),
+    ("东区9号院车库的灯坏了", "东区9号院车库", "unit"),
+    ("别墅C-12 露台的地漏堵住了", "别墅C-12 露台", "unit"),
+    ("N-07 院子里的喷头一直喷水", "N-07 院子", "unit"),
+    ("车位号B2-031 地锁升不起来", "B2-031", "public"),             # a parking bay, not a villa code
+    ("东区联排那边的小路灯都不亮", "东区联排那边的小路", "public"),  # the row alone is no house
+    ("B区3号路那边的路灯坏了", "B区", "public"),                   # a road, not a house
+    # Staff shorthand: a building and its room with a dash; a room before the colon of a relayed address.
+    ("业主反映 9-1204阳台漏雨", "9-1204阳台", "unit"),
+    ("业主住5#楼2301：卫生间吊顶掉了", "5#楼2301", "unit"),
+    ("12栋 6楼 电梯厅的灯一闪一闪", "12栋 6楼 电梯厅", "public"),   # a floor's common place after a space
 ])
 def test_extract_places_as_residents_name_them(text, location, area):
     got = extract(text, NOW)
