@@ -554,6 +554,7 @@ def test_names_residents_sign_with(text, name):
     ("急\n9栋\n1203\n厨房水管爆了", "9栋\n1203", "unit"),   # an address typed a line a part
     ("Apt 1805, Building 6, the kitchen tap is leaking", "Apt 1805, Building 6", "unit"),
     ("5号楼3楼电表间门开着 里面线都露着", "5号楼3楼电表间", "public"),
+    ("锦鲤池边的石板松了", "锦鲤池边", "public"), ("宠物活动区的围栏门关不上", "宠物活动区", "public"),
     # A villa estate: a house by its kind and number, its zone and number, its code on the site plan, a stacked
     # villa's level; the house's own rooms, yards, basement and garage join it and make it the home.
     ("独栋21号厨房的下水道返臭味", "独栋21号厨房", "unit"),

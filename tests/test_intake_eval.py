@@ -80,11 +80,12 @@ def _score(case: dict, ticket: dict | None) -> dict[str, bool]:
 
 # What the held-out part reached when the classifier was last changed: it may only get better. The issue's
 # own targets for it (recall 100 %, every slot >= 97 %) are test_held_out_part_meets_the_issue_targets below.
-# Measured on 1,187 held-out reports: the first 123; 71 drawn at random from 353 written before the rules were tuned
-# on the other 282; 70 written afresh and added unread; and part of each of twenty-six later probes (p-y, a-d, i,
-# j, l, o, z, aa-ah), drawn at random before the probe was first scored and never read since.
-HELD_OUT_FLOOR = {"recall": 506 / 528, "precision": 0.9, "location": 1111 / 1187, "area": 1162 / 1187,
-                  "phone": 1179 / 1187, "name": 1166 / 1187, "category": 1112 / 1187, "trade": 1098 / 1187}
+# Measured on 1,235 held-out reports: the first 123; 71 drawn at random from 353 written before the rules were tuned
+# on the other 282; 70 written afresh and added unread; and part of each of twenty-eight later probes (p-y, a-d, i,
+# j, l, o, z, aa-aj), drawn at random before the probe was first scored and never read since (of ai and aj only
+# that part is in the set).
+HELD_OUT_FLOOR = {"recall": 526 / 550, "precision": 0.9, "location": 1151 / 1235, "area": 1208 / 1235,
+                  "phone": 1225 / 1235, "name": 1212 / 1235, "category": 1154 / 1235, "trade": 1142 / 1235}
 
 
 def _figures(rows: list[tuple[dict, dict[str, bool], str | None]]) -> dict[str, float]:
@@ -132,8 +133,8 @@ async def test_eval_set_through_the_simulator(sim, backend, capsys):
     assert not failures, failures
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12 target not met yet on the held-out part: emergency recall 506/528, "
-                                       "location 93.6 %, category 93.7 %, trade 92.5 %; remove this mark once it passes")
+@pytest.mark.xfail(strict=True, reason="issue 12 target not met yet on the held-out part: emergency recall 526/550, "
+                                       "location 93.2 %, category 93.4 %, trade 92.5 %; remove this mark once it passes")
 def test_held_out_part_meets_the_issue_targets():
     """The issue's targets on the held-out part: emergency recall 100 %, precision >= 90 %, every slot >= 97 %
     (extraction and classification as the engine runs them, without the dialogue)."""
