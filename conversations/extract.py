@@ -198,7 +198,7 @@ _ENTRANCE = re.compile(pattern(_LOCATION, "entrance"))
 _ROOM_JOINER = re.compile(pattern(_LOCATION, "room_joiner"))
 _JOINER = re.compile(pattern(_LOCATION, "joiner"))
 # Between parts of one address: "3栋 2单元 1502", "Block 2, 1606", "Phase II 的会所".
-_SEPARATOR = re.compile(r"[ ,，\n]{1,2}")   # a line break too: an address typed a line a part ("18栋\n1503")
+_SEPARATOR = re.compile(r"[ ,，\n]{1,2}")   # a line break too: an address typed over lines ("18栋\n1503")
 # A place named in a comparison is no place ("像喷泉一样").
 _LIKENED = re.compile(pattern(_LOCATION, "likened"))
 _BESIDE = re.compile(pattern(_LOCATION, "beside"))
